@@ -1,0 +1,32 @@
+#define _GNU_SOURCE
+#include "crefscale.h"
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+
+uint64_t crefscale_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t crefscale_atomic_pair_loop(int64_t *counter, int64_t pairs) {
+    _Atomic int64_t *c = (_Atomic int64_t *)counter;
+    for (int64_t i = 0; i < pairs; i++) {
+        atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(c, 1, memory_order_acq_rel);
+    }
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+int64_t crefscale_plain_pair_loop(volatile int64_t *counter, int64_t pairs) {
+    for (int64_t i = 0; i < pairs; i++) {
+        *counter = *counter + 1;
+        *counter = *counter - 1;
+    }
+    return *counter;
+}
+
+int crefscale_current_cpu(void) {
+    return sched_getcpu();
+}

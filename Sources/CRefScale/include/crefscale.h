@@ -1,0 +1,23 @@
+// What Swift cannot call directly, and the plain-C reference loops that refscale's kernels are
+// measured against. Every symbol carries the crefscale_ prefix.
+#ifndef CREFSCALE_H
+#define CREFSCALE_H
+
+#include <stdint.h>
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
+uint64_t crefscale_monotonic_ns(void);
+
+/// The reference for the `atomic` scheme: `pairs` times, a relaxed fetch-add then an
+/// acquire-release fetch-sub on `*counter`, compiled by the C compiler at -O2.
+/// Returns the counter's final value so the loop cannot be discarded.
+int64_t crefscale_atomic_pair_loop(int64_t *counter, int64_t pairs);
+
+/// The reference for plain counting: `pairs` times, a volatile increment then a volatile
+/// decrement of `*counter` (memory the compiler must touch, no atomics).
+int64_t crefscale_plain_pair_loop(volatile int64_t *counter, int64_t pairs);
+
+/// The CPU the calling thread runs on (sched_getcpu), or -1.
+int crefscale_current_cpu(void);
+
+#endif

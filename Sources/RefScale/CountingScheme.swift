@@ -1,0 +1,152 @@
+/// One way of counting references. A value of a conforming type is one thread's context: it
+/// carries that thread's state (its table, its merge queue, its counters) and is passed `inout`
+/// to every operation, so the hot loop holds no class reference and no Swift reference count.
+///
+/// Every scheme performs the same operations, so one operation stream runs on all of them.
+/// An object is freed (`ObjectPool.free`) when, and only when, its last reference ends.
+public protocol CountingScheme {
+    /// State every thread of a run shares (merge queues, a lock). Made once per run, before any
+    /// thread context, and kept alive by the run until every context is gone.
+    associatedtype Shared: AnyObject
+
+    static var name: String { get }
+    static var summary: String { get }
+    /// The counters this scheme reports; the others are blank in its rows.
+    static var reportedCounters: Set<CounterKind> { get }
+    /// False for schemes that are correct only when no other thread touches an object.
+    static var isThreadSafe: Bool { get }
+    /// The options of `SchemeOptions` that change what this scheme does.
+    static var usedOptions: Set<SchemeOptionName> { get }
+
+    static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared
+
+    /// The context of thread `threadID` (1 is the run's main thread, workers follow).
+    init(shared: Shared, threadID: Int)
+
+    /// Gives a freshly born object its first reference, held by this thread.
+    mutating func new(_ object: ObjectRef) -> Handle
+    /// A new reference to an object this thread can reach.
+    mutating func open(_ object: ObjectRef) -> Handle
+    mutating func dup(_ handle: Handle) -> Handle
+    mutating func close(_ handle: Handle)
+    func read(_ handle: Handle) -> UInt64
+    /// A point where deferred work may run: merge queues, table flushes.
+    mutating func safePoint()
+    /// The thread is leaving: finish deferred work, and hand over what others must finish.
+    mutating func threadExit()
+
+    var counters: SchemeCounters { get }
+
+    /// The object a handle of this scheme names.
+    func object(of handle: Handle) -> ObjectRef
+
+    /// The object's reference count as this scheme keeps it, read when no thread is running;
+    /// nil for a scheme that does not count.
+    static func referenceCount(of object: ObjectRef) -> Int?
+}
+
+public enum CounterKind: String, CaseIterable, Sendable {
+    case atomicRMW = "atomic_rmw"
+    case casRetries = "cas_retries"
+    case tableHits = "table_hits"
+    case tableMisses = "table_misses"
+    case fallbacks
+    case evictions
+    case merges
+    case queued
+    case frees
+}
+
+/// What a thread's scheme context did, summed over threads for the row.
+public struct SchemeCounters: Sendable, Equatable {
+    public var atomicRMW = 0
+    public var casRetries = 0
+    public var tableHits = 0
+    public var tableMisses = 0
+    public var fallbacks = 0
+    public var evictions = 0
+    public var merges = 0
+    public var queued = 0
+    public var frees = 0
+
+    public init() {}
+
+    public subscript(kind: CounterKind) -> Int {
+        switch kind {
+        case .atomicRMW: atomicRMW
+        case .casRetries: casRetries
+        case .tableHits: tableHits
+        case .tableMisses: tableMisses
+        case .fallbacks: fallbacks
+        case .evictions: evictions
+        case .merges: merges
+        case .queued: queued
+        case .frees: frees
+        }
+    }
+
+    public static func + (a: SchemeCounters, b: SchemeCounters) -> SchemeCounters {
+        var sum = SchemeCounters()
+        sum.atomicRMW = a.atomicRMW + b.atomicRMW
+        sum.casRetries = a.casRetries + b.casRetries
+        sum.tableHits = a.tableHits + b.tableHits
+        sum.tableMisses = a.tableMisses + b.tableMisses
+        sum.fallbacks = a.fallbacks + b.fallbacks
+        sum.evictions = a.evictions + b.evictions
+        sum.merges = a.merges + b.merges
+        sum.queued = a.queued + b.queued
+        sum.frees = a.frees + b.frees
+        return sum
+    }
+}
+
+public enum SchemeOptionName: String, Sendable {
+    case handleIndex = "handle_index"
+    case release
+}
+
+extension CountingScheme {
+    public static var usedOptions: Set<SchemeOptionName> { [] }
+}
+
+/// Options that change how a scheme counts.
+public struct SchemeOptions: Sendable, Equatable {
+    public var handleIndex: HandleIndex = .low3
+    public var release: ReleasePolicy = .lazy
+    public var objectAlignment = 128
+
+    public init() {}
+}
+
+/// Where `handle-local` keeps the table index in a handle.
+public enum HandleIndex: String, CaseIterable, Sendable {
+    /// The low 3 bits of an 8-byte-aligned address: 7 slots.
+    case low3
+    /// The low 4 bits of a 16-byte-aligned address: 15 slots.
+    case low4
+
+    public var slotCount: Int {
+        switch self {
+        case .low3: 7
+        case .low4: 15
+        }
+    }
+
+    /// The mask of the handle's index bits.
+    public var mask: UInt64 { UInt64(slotCount) }
+    /// The object alignment the index needs.
+    public var requiredAlignment: Int { slotCount + 1 }
+}
+
+/// When `handle-local` gives back the thread's shared reference of a slot whose count is 0.
+public enum ReleasePolicy: String, CaseIterable, Sendable {
+    /// At once, when the count reaches 0.
+    case eager
+    /// At the next flush: a safe point, scope exit, or eviction of the slot.
+    case lazy
+}
+
+/// The scheme's empty shared state.
+public final class NoSharedState {
+    public init() {}
+}

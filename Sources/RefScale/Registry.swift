@@ -1,0 +1,70 @@
+/// A scheme by name, with everything the command line and the harness need to know of it.
+public struct SchemeEntry: Sendable {
+    public let name: String
+    public let summary: String
+    public let reportedCounters: Set<CounterKind>
+    public let isThreadSafe: Bool
+    public let usedOptions: Set<SchemeOptionName>
+    public let prepare: @Sendable (RunConfig) throws -> PreparedRun
+    /// Throws the reason these options cannot run this scheme.
+    public let check: @Sendable (SchemeOptions) throws -> Void
+
+    @inline(__always)
+    public init<S: CountingScheme>(_ scheme: S.Type) {
+        name = S.name
+        summary = S.summary
+        reportedCounters = S.reportedCounters
+        isThreadSafe = S.isThreadSafe
+        usedOptions = S.usedOptions
+        // The closures call a concrete `RunSession<S>`, so the hot loop is specialised for S here.
+        prepare = { config in
+            let session = try RunSession<S>(config: config)
+            return PreparedRun(runWorker: { session.runWorker($0, signals: $1) }, finish: { session.finish() })
+        }
+        check = { _ = try S.makeShared(options: $0, threads: 1) }
+    }
+}
+
+public struct WorkloadEntry: Sendable {
+    public let name: String
+    public let summary: String
+    public let sharesObjects: Bool
+    public let make: @Sendable (WorkloadOptions) throws -> any Workload
+
+    public init<W: Workload>(_ workload: W.Type) {
+        name = W.name
+        summary = W.summary
+        sharesObjects = W.sharesObjects
+        make = { try W(options: $0) }
+    }
+}
+
+/// Every scheme and workload refscale knows. Adding one is a file and a line here.
+public enum Registry {
+    public static let schemes: [SchemeEntry] = [
+        SchemeEntry(NonatomicScheme.self),
+        SchemeEntry(AtomicScheme.self),
+        SchemeEntry(BiasedScheme.self),
+        SchemeEntry(HandleLocalScheme.self),
+        SchemeEntry(NoopScheme.self),
+    ]
+
+    public static let workloads: [WorkloadEntry] = [
+        WorkloadEntry(PrivateWorkload.self),
+        WorkloadEntry(SharedHotWorkload.self),
+    ]
+
+    public static func scheme(named name: String) throws -> SchemeEntry {
+        guard let entry = schemes.first(where: { $0.name == name }) else {
+            throw ConfigurationError("unknown scheme '\(name)'; valid schemes: \(schemes.map(\.name).joined(separator: ", "))")
+        }
+        return entry
+    }
+
+    public static func workload(named name: String) throws -> WorkloadEntry {
+        guard let entry = workloads.first(where: { $0.name == name }) else {
+            throw ConfigurationError("unknown workload '\(name)'; valid workloads: \(workloads.map(\.name).joined(separator: ", "))")
+        }
+        return entry
+    }
+}

@@ -1,0 +1,67 @@
+import Synchronization
+
+/// `atomic`: one shared counter per object; every change is an atomic read-modify-write. What a
+/// naive free-threaded runtime does, and the baseline every other scheme is compared with.
+///
+/// Invariants:
+/// - `count` is the number of references held by all threads together.
+/// - Increment: relaxed fetch-add (a new reference can only come from an existing one, which
+///   already keeps the object alive). Decrement: acquire-release fetch-sub, so every use of the
+///   object happens before the thread that sees 0 frees it.
+/// - The object is freed by the decrement that brings `count` from 1 to 0, exactly once.
+/// - Immortal objects are never counted.
+public struct AtomicScheme: CountingScheme {
+    public static let name = "atomic"
+    public static let summary = "one shared counter per object, atomic increment and decrement"
+    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
+    public static let isThreadSafe = true
+
+    public var counters = SchemeCounters()
+
+    public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+
+    public init(shared: NoSharedState, threadID: Int) {}
+
+    @inline(__always)
+    public mutating func new(_ object: ObjectRef) -> Handle {
+        object.count.pointee.store(1, ordering: .relaxed)
+        return Handle(object)
+    }
+
+    @inline(__always)
+    public mutating func open(_ object: ObjectRef) -> Handle { dup(Handle(object)) }
+
+    @inline(__always)
+    public mutating func dup(_ handle: Handle) -> Handle {
+        let object = ObjectRef(handle)
+        if !object.isImmortal {
+            object.count.pointee.wrappingAdd(1, ordering: .relaxed)
+            counters.atomicRMW += 1
+        }
+        return handle
+    }
+
+    @inline(__always)
+    public mutating func close(_ handle: Handle) {
+        let object = ObjectRef(handle)
+        if object.isImmortal { return }
+        counters.atomicRMW += 1
+        if object.count.pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
+            ObjectPool.free(object)
+            counters.frees += 1
+        }
+    }
+
+    @inline(__always)
+    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
+
+    @inline(__always)
+    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
+
+    public mutating func safePoint() {}
+    public mutating func threadExit() {}
+
+    public static func referenceCount(of object: ObjectRef) -> Int? {
+        object.count.pointee.load(ordering: .relaxed)
+    }
+}

@@ -1,0 +1,62 @@
+import Synchronization
+
+/// `nonatomic`: one plain counter per object, as CPython with a GIL.
+///
+/// Invariants:
+/// - `count` is the number of references; every change is a plain load and store (no atomic
+///   read-modify-write), kept in memory so the optimiser can neither fold nor hoist it.
+/// - The object is freed by the close that brings `count` to 0.
+/// - Correct only while no other thread touches the object at the same time: on shared
+///   workloads it runs only under a global lock.
+/// - Immortal objects are never counted.
+public struct NonatomicScheme: CountingScheme {
+    public static let name = "nonatomic"
+    public static let summary = "one plain counter per object, as CPython with a GIL (private objects only)"
+    public static let reportedCounters: Set<CounterKind> = [.frees]
+    public static let isThreadSafe = false
+
+    public var counters = SchemeCounters()
+
+    public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+
+    public init(shared: NoSharedState, threadID: Int) {}
+
+    @inline(__always)
+    public mutating func new(_ object: ObjectRef) -> Handle {
+        object.plainCount = 1
+        return Handle(object)
+    }
+
+    @inline(__always)
+    public mutating func open(_ object: ObjectRef) -> Handle { dup(Handle(object)) }
+
+    @inline(__always)
+    public mutating func dup(_ handle: Handle) -> Handle {
+        let object = ObjectRef(handle)
+        if !object.isImmortal { object.plainCount += 1 }
+        return handle
+    }
+
+    @inline(__always)
+    public mutating func close(_ handle: Handle) {
+        let object = ObjectRef(handle)
+        if object.isImmortal { return }
+        let remaining = object.plainCount - 1
+        object.plainCount = remaining
+        if remaining == 0 {
+            ObjectPool.free(object)
+            counters.frees += 1
+        }
+    }
+
+    @inline(__always)
+    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
+
+    @inline(__always)
+    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
+
+    public mutating func safePoint() {}
+    public mutating func threadExit() {}
+
+    public static func referenceCount(of object: ObjectRef) -> Int? { object.plainCount }
+}

@@ -1,0 +1,54 @@
+import Synchronization
+
+/// `noop`: the same operation stream with every counting step removed; its ns/op is the
+/// harness's own cost, against which every other figure is read.
+///
+/// Invariants:
+/// - `dup`, `open` and `read` write nothing to the object; `read` still loads the payload.
+/// - Only the handle made by `new` owns the object: it carries the tag bit 0 (objects are at
+///   least 8-byte aligned, so the bit is free) and closing it frees the object. Every other
+///   handle is a plain address whose close does nothing. So lifetimes stay exact without a count.
+public struct NoopScheme: CountingScheme {
+    public static let name = "noop"
+    public static let summary = "no counting at all: the harness's own cost per operation"
+    public static let reportedCounters: Set<CounterKind> = [.frees]
+    public static let isThreadSafe = true
+
+    static let owningTag: UInt64 = 1
+
+    public var counters = SchemeCounters()
+
+    public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+
+    public init(shared: NoSharedState, threadID: Int) {}
+
+    @inline(__always)
+    public mutating func new(_ object: ObjectRef) -> Handle {
+        Handle(bits: Handle(object).bits | NoopScheme.owningTag)
+    }
+
+    @inline(__always)
+    public mutating func open(_ object: ObjectRef) -> Handle { Handle(object) }
+
+    @inline(__always)
+    public mutating func dup(_ handle: Handle) -> Handle { Handle(bits: handle.bits & ~NoopScheme.owningTag) }
+
+    @inline(__always)
+    public mutating func close(_ handle: Handle) {
+        if handle.bits & NoopScheme.owningTag != 0 {
+            ObjectPool.free(ObjectRef(handle, clearing: NoopScheme.owningTag))
+            counters.frees += 1
+        }
+    }
+
+    @inline(__always)
+    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle, clearing: NoopScheme.owningTag).payload }
+
+    @inline(__always)
+    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle, clearing: NoopScheme.owningTag) }
+
+    public mutating func safePoint() {}
+    public mutating func threadExit() {}
+
+    public static func referenceCount(of object: ObjectRef) -> Int? { nil }
+}

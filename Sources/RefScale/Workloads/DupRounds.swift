@@ -1,0 +1,46 @@
+/// The timed pass shared by `private` and `shared-hot`: rounds on handles the thread already
+/// holds. A round picks one held handle, duplicates it `dupDepth` times, reads, and closes the
+/// duplicates in reverse order. The order of operation kinds is the same in every round, so the
+/// branch predictor learns it and what is measured is the counting, not mispredictions; the
+/// object each round uses is drawn from the thread's generator.
+struct DupRounds {
+    /// Registers `0..<heldCount` hold the thread's long-lived handles; duplicates go above them.
+    var heldCount: Int
+    var dupDepth: Int
+    var readFraction: Double
+
+    /// About this many operations per pass: long enough that the per-pass bookkeeping is lost
+    /// in the noise, short enough to stay in the L1 and L2 caches.
+    static let passLength = 4096
+
+    var registers: Int { heldCount + dupDepth }
+
+    func pass(using generator: inout SplitMix64) -> [Operation] {
+        var operations: [Operation] = []
+        operations.reserveCapacity(DupRounds.passLength + 2 * dupDepth + 64)
+        // Reads per round, as a fraction carried from round to round: reads / all ops = readFraction.
+        let readsPerRound = readFraction >= 1 ? 1 : readFraction * Double(2 * dupDepth) / (1 - readFraction)
+        var readCarry = 0.0
+        while operations.count < DupRounds.passLength {
+            let held = heldCount == 1 ? 0 : Int(generator.next() % UInt64(heldCount))
+            for depth in 0..<dupDepth {
+                operations.append(.dup(held, into: heldCount + depth))
+            }
+            readCarry += readsPerRound
+            let readTarget = dupDepth > 0 ? heldCount + dupDepth - 1 : held
+            while readCarry >= 1 {
+                operations.append(.read(readTarget))
+                readCarry -= 1
+            }
+            for depth in (0..<dupDepth).reversed() {
+                operations.append(.close(heldCount + depth))
+            }
+        }
+        return operations
+    }
+
+    /// The number of objects among `count` that are immortal: the first ones.
+    static func immortalCount(of count: Int, fraction: Double) -> Int {
+        Int((Double(count) * fraction).rounded())
+    }
+}

@@ -1,0 +1,33 @@
+/// `private`: each thread works on its own objects only, which it makes itself before the
+/// timed interval and releases after it. The uncontended cost of each scheme.
+public struct PrivateWorkload: Workload {
+    public static let name = "private"
+    public static let sharesObjects = false
+    public static let summary = "each thread dups and closes handles to its own objects: the uncontended cost"
+
+    public let objects: Int
+    let rounds: DupRounds
+    let immortalPerThread: Int
+
+    public init(options: WorkloadOptions) throws {
+        let options = try options.validated()
+        objects = options.objects ?? 1
+        rounds = DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
+        immortalPerThread = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
+    }
+
+    public func poolSize(threads: Int) -> Int { threads * objects }
+
+    public func mainProgram(threads: Int) -> ThreadProgram { ThreadProgram() }
+
+    public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
+        var generator = SplitMix64.forThread(thread, seed: seed)
+        let first = thread * objects
+        return ThreadProgram(
+            registers: rounds.registers,
+            setup: (0..<objects).map { .new(object: first + $0, into: $0, immortal: $0 < immortalPerThread) },
+            pass: rounds.pass(using: &generator),
+            teardown: (0..<objects).map { .close($0) }
+        )
+    }
+}

@@ -1,0 +1,39 @@
+/// `shared-hot`: a few objects made by the main thread (think of a type object or a module's
+/// dict); every worker opens a handle to each, then dups and closes handles to them.
+/// Maximal contention. The main thread releases the objects after the workers are done.
+public struct SharedHotWorkload: Workload {
+    public static let name = "shared-hot"
+    public static let sharesObjects = true
+    public static let summary = "every thread dups and closes handles to the same few objects: maximal contention"
+
+    public let objects: Int
+    let rounds: DupRounds
+    let immortalObjects: Int
+
+    public init(options: WorkloadOptions) throws {
+        let options = try options.validated()
+        objects = options.objects ?? 4
+        rounds = DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
+        immortalObjects = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
+    }
+
+    public func poolSize(threads: Int) -> Int { objects }
+
+    public func mainProgram(threads: Int) -> ThreadProgram {
+        ThreadProgram(
+            registers: objects,
+            setup: (0..<objects).map { .new(object: $0, into: $0, immortal: $0 < immortalObjects) },
+            teardown: (0..<objects).map { .close($0) }
+        )
+    }
+
+    public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
+        var generator = SplitMix64.forThread(thread, seed: seed)
+        return ThreadProgram(
+            registers: rounds.registers,
+            setup: (0..<objects).map { .open(object: $0, into: $0) },
+            pass: rounds.pass(using: &generator),
+            teardown: (0..<objects).map { .close($0) }
+        )
+    }
+}

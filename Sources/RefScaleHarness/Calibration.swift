@@ -1,0 +1,52 @@
+import CRefScale
+import RefScale
+import Synchronization
+
+/// The plain-C reference loops, timed on the same machine in the same process, so a kernel's
+/// figure can be read against the bare operation it models.
+public enum Calibration {
+    public struct Reference: Sendable {
+        public var name: String
+        public var threads: Int
+        public var nanosecondsPerOperation: Double
+    }
+
+    /// A relaxed fetch-add and an acquire-release fetch-sub per pair on one 128-byte-aligned
+    /// counter, by `threads` threads at once (all on the same counter); ns per operation per thread.
+    public static func atomicPair(threads: Int, pairs: Int = 20_000_000) -> Reference {
+        let counter = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
+        defer { counter.deallocate() }
+        counter.initializeMemory(as: Int64.self, repeating: 0, count: 16)
+        let nanoseconds = timed(threads: threads) {
+            _ = crefscale_atomic_pair_loop(counter.assumingMemoryBound(to: Int64.self), Int64(pairs))
+        }
+        return Reference(name: "C11 atomic fetch_add relaxed + fetch_sub acq_rel", threads: threads,
+                         nanosecondsPerOperation: Double(threads) * nanoseconds / Double(2 * pairs))
+    }
+
+    /// A volatile increment and decrement per pair on a counter of the thread's own.
+    public static func plainPair(pairs: Int = 50_000_000) -> Reference {
+        let counter = UnsafeMutablePointer<Int64>.allocate(capacity: 16)
+        defer { counter.deallocate() }
+        counter.initialize(repeating: 0, count: 16)
+        let nanoseconds = timed(threads: 1) { _ = crefscale_plain_pair_loop(counter, Int64(pairs)) }
+        return Reference(name: "C volatile ++ and --", threads: 1, nanosecondsPerOperation: nanoseconds / Double(2 * pairs))
+    }
+
+    /// Wall time from releasing `threads` threads together to the last one finishing `body`.
+    static func timed(threads: Int, _ body: @escaping () -> Void) -> Double {
+        let control = RunControl(workers: threads)
+        let signals = control.signals
+        let workers = (0..<threads).map { _ in
+            WorkerThread {
+                signals.arriveAndWaitForStart()
+                body()
+            }
+        }
+        control.waitUntilReady()
+        let start = crefscale_monotonic_ns()
+        control.start()
+        workers.forEach { $0.join() }
+        return Double(crefscale_monotonic_ns() - start)
+    }
+}

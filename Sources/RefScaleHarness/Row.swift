@@ -1,0 +1,75 @@
+import RefScale
+
+/// One run's result: one CSV row, one line of a table. Every reporter takes rows; none formats
+/// a run by itself.
+public struct Row: Sendable {
+    /// Every column, in file order. Counters cover the whole run (set-up, warm-up, interval and
+    /// drain); `run_ops` is the handle operations of the same span, so a counter divided by it is a
+    /// per-operation figure. `ops` covers the measured interval only.
+    public static let columns: [String] = [
+        "scheme", "workload", "context", "threads", "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid",
+        "oversubscribed", "objects", "dup_depth", "read_fraction", "immortal_fraction", "object_align",
+        "handle_index", "release", "seed", "duration_s", "warmup_s", "run_ops",
+    ] + CounterKind.allCases.map(\.rawValue) + [
+        "hit_rate", "validation_error",
+    ] + MachineInfo.columns + ["timestamp"]
+
+    public private(set) var values: [String: String]
+
+    public init(values: [String: String]) { self.values = values }
+
+    public subscript(column: String) -> String { values[column] ?? "" }
+
+    public var isValid: Bool { self["valid"] == "true" }
+
+    init(request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome, machine: MachineInfo) {
+        let elapsed = Double(elapsedNanoseconds) / 1e9
+        let workload = try? request.workload.make(request.workloadOptions)
+        var values: [String: String] = [
+            "scheme": request.scheme.name,
+            "workload": request.workload.name,
+            "context": "direct",
+            "threads": String(request.threads),
+            "rep": String(request.repetition),
+            "ops": String(measuredOperations),
+            "elapsed_s": format(elapsed, digits: 6),
+            "ops_per_s": format(Double(measuredOperations) / elapsed, digits: 0),
+            "ns_per_op": measuredOperations > 0
+                ? format(Double(request.threads) * Double(elapsedNanoseconds) / Double(measuredOperations), digits: 3) : "",
+            "valid": String(outcome.valid),
+            "oversubscribed": String(request.threads > machine.onlineCPUs),
+            "objects": workload.map { String($0.objects) } ?? "",
+            "dup_depth": String(request.workloadOptions.dupDepth),
+            "read_fraction": String(request.workloadOptions.readFraction),
+            "immortal_fraction": String(request.workloadOptions.immortalFraction),
+            "object_align": String(request.schemeOptions.objectAlignment),
+            "seed": String(request.seed),
+            "duration_s": String(request.duration),
+            "warmup_s": String(request.warmup),
+            "run_ops": String(outcome.workerOperations.reduce(0, +)),
+            "validation_error": outcome.validationError ?? "",
+            "timestamp": MachineInfo.timestamp(),
+        ]
+        let uses = request.scheme.usedOptions
+        values["handle_index"] = uses.contains(.handleIndex) ? request.schemeOptions.handleIndex.rawValue : ""
+        values["release"] = uses.contains(.release) ? request.schemeOptions.release.rawValue : ""
+        for kind in CounterKind.allCases {
+            values[kind.rawValue] = request.scheme.reportedCounters.contains(kind) ? String(outcome.counters[kind]) : ""
+        }
+        let c = outcome.counters
+        let tableUses = c.tableHits + c.tableMisses + c.fallbacks
+        values["hit_rate"] = request.scheme.reportedCounters.contains(.tableHits) && tableUses > 0
+            ? format(Double(c.tableHits) / Double(tableUses), digits: 6) : ""
+        for (column, value) in machine.values { values[column] = value }
+        self.values = values
+    }
+}
+
+func format(_ value: Double, digits: Int) -> String {
+    guard value.isFinite else { return "" }
+    if digits == 0 { return String(Int64(value.rounded())) }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    return String(rounded)
+}

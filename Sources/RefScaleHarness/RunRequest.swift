@@ -1,0 +1,56 @@
+import RefScale
+
+/// One run to perform: a scheme, a workload with its options, a thread count, and how to time it.
+public struct RunRequest: Sendable {
+    public var scheme: SchemeEntry
+    public var workload: WorkloadEntry
+    public var workloadOptions: WorkloadOptions
+    public var schemeOptions: SchemeOptions
+    public var threads: Int
+    public var duration: Double
+    public var warmup: Double
+    public var seed: UInt64
+    public var repetition: Int
+
+    public init(
+        scheme: SchemeEntry, workload: WorkloadEntry, workloadOptions: WorkloadOptions = WorkloadOptions(),
+        schemeOptions: SchemeOptions = SchemeOptions(), threads: Int, duration: Double = 0.5,
+        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1
+    ) {
+        self.scheme = scheme
+        self.workload = workload
+        self.workloadOptions = workloadOptions
+        self.schemeOptions = schemeOptions
+        self.threads = threads
+        self.duration = duration
+        self.warmup = warmup
+        self.seed = seed
+        self.repetition = repetition
+    }
+
+    /// Throws the first reason this request cannot run; nothing is allocated or written.
+    public func validate() throws {
+        guard threads >= 1 else { throw UsageError("--threads must be at least 1, got \(threads)") }
+        guard duration > 0 else { throw UsageError("--duration must be > 0, got \(duration)") }
+        guard warmup >= 0 else { throw UsageError("--warmup must be >= 0, got \(warmup)") }
+        let align = schemeOptions.objectAlignment
+        guard align >= 8, align & (align - 1) == 0 else {
+            throw UsageError("--object-align must be a power of two of at least 8, got \(align)")
+        }
+        if !scheme.isThreadSafe && workload.sharesObjects && threads > 1 {
+            throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)")
+        }
+        do {
+            _ = try workload.make(workloadOptions)
+            try scheme.check(schemeOptions)
+        } catch let error as ConfigurationError {
+            throw UsageError(error.description)
+        }
+    }
+}
+
+/// Bad input from the command line or an experiment: reported in one line with a usage exit code.
+public struct UsageError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

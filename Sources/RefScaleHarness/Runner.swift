@@ -1,0 +1,46 @@
+import CRefScale
+import Glibc
+import RefScale
+
+/// Performs runs: creates the workers, releases them together, reads their published operation
+/// counts at the start and the end of the measured interval, then has the run validated.
+/// It knows nothing of any scheme or workload.
+public enum Runner {
+    public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
+        let workload = try request.workload.make(request.workloadOptions)
+        let config = RunConfig(threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload)
+        let session = try request.scheme.prepare(config)
+        let control = RunControl(workers: request.threads)
+        let signals = control.signals
+
+        let workers = (0..<request.threads).map { index in
+            WorkerThread { session.runWorker(index, signals) }
+        }
+        control.waitUntilReady()
+        control.start()
+        sleep(seconds: request.warmup)
+        let startOperations = control.publishedOperations().reduce(0, +)
+        let startNanoseconds = crefscale_monotonic_ns()
+        sleep(seconds: request.duration)
+        let endOperations = control.publishedOperations().reduce(0, +)
+        let endNanoseconds = crefscale_monotonic_ns()
+        control.stop()
+        workers.forEach { $0.join() }
+        let outcome = session.finish()
+
+        return Row(
+            request: request,
+            measuredOperations: endOperations - startOperations,
+            elapsedNanoseconds: endNanoseconds - startNanoseconds,
+            outcome: outcome,
+            machine: machine
+        )
+    }
+
+    static func sleep(seconds: Double) {
+        guard seconds > 0 else { return }
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+}

@@ -1,0 +1,50 @@
+/// Prints rows as an aligned table, one line per row as each run ends.
+public struct TablePrinter {
+    public struct Column: Sendable {
+        var title: String
+        var width: Int
+        var value: @Sendable (Row) -> String
+
+        init(title: String, width: Int, value: @escaping @Sendable (Row) -> String) {
+            self.title = title
+            self.width = width
+            self.value = value
+        }
+    }
+
+    public static let runColumns: [Column] = [
+        Column(title: "scheme", width: 12) { $0["scheme"] },
+        Column(title: "workload", width: 10) { $0["workload"] },
+        Column(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
+        Column(title: "rep", width: 3) { $0["rep"] },
+        Column(title: "Mops/s", width: 10) { row in Double(row["ops_per_s"]).map { format($0 / 1e6, digits: 2) } ?? "" },
+        Column(title: "ns/op", width: 9) { $0["ns_per_op"] },
+        Column(title: "valid", width: 5) { $0["valid"] },
+        Column(title: "counters", width: 0) { row in
+            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees"]
+                .filter { !row[$0].isEmpty && row[$0] != "0" }
+                .map { "\($0)=\(row[$0])" }
+            let error = row.isValid ? [] : ["error: " + row["validation_error"]]
+            return (counters + error).joined(separator: " ")
+        },
+    ]
+
+    let columns: [Column]
+    let output: (String) -> Void
+
+    public init(columns: [Column] = TablePrinter.runColumns, output: @escaping (String) -> Void = { Swift.print($0) }) {
+        self.columns = columns
+        self.output = output
+    }
+
+    public func printHeader() { output(line(columns.map(\.title))) }
+
+    public func print(_ row: Row) { output(line(columns.map { $0.value(row) })) }
+
+    func line(_ fields: [String]) -> String {
+        zip(columns, fields).map { column, field in
+            let padding = String(repeating: " ", count: max(0, column.width - field.count))
+            return Double(field) == nil && !field.hasSuffix("*") ? field + padding : padding + field
+        }.joined(separator: "  ")
+    }
+}
