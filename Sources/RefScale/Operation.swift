@@ -10,6 +10,9 @@ public struct Operation: Equatable, Sendable {
 
     public enum Code: UInt8, Sendable {
         case new = 0, newImmortal, open, dup, close, read
+        /// A dup of the source register whose result is closed at once: two handle operations
+        /// in one entry, so the new handle stays in a CPU register, as in compiled extension code.
+        case dupClose
     }
 
     @inline(__always)
@@ -29,6 +32,10 @@ public struct Operation: Equatable, Sendable {
     public static func dup(_ source: Int, into register: Int) -> Operation { Operation(.dup, register: register, source: source) }
     public static func close(_ register: Int) -> Operation { Operation(.close, register: register) }
     public static func read(_ register: Int) -> Operation { Operation(.read, register: register) }
+    public static func dupClose(_ source: Int) -> Operation { Operation(.dupClose, register: 0, source: source) }
+
+    /// The handle operations this entry performs.
+    public var handleOperations: Int { code == Code.dupClose.rawValue ? 2 : 1 }
 }
 
 /// What one thread does in a run. `setup` runs before the start barrier, `pass` runs again and
@@ -39,11 +46,14 @@ public struct ThreadProgram: Sendable {
     public var setup: [Operation]
     public var pass: [Operation]
     public var teardown: [Operation]
+    /// The handle operations one pass performs.
+    public let passOperations: Int
 
     public init(registers: Int = 0, setup: [Operation] = [], pass: [Operation] = [], teardown: [Operation] = []) {
         self.registers = registers
         self.setup = setup
         self.pass = pass
         self.teardown = teardown
+        passOperations = pass.reduce(0) { $0 + $1.handleOperations }
     }
 }

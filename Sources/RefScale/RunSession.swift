@@ -40,6 +40,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
     private let shared: S.Shared
     private let mainProgram: ThreadProgram
     private let workerPrograms: [ThreadProgram]
+    /// Each worker's timed pass, copied out of its array so the loop needs no closure (a closure
+    /// would capture the context by reference and keep it, and its counters, in memory).
+    private let workerPasses: [UnsafeMutableBufferPointer<Operation>]
     private let mainRegisters: UnsafeMutablePointer<Handle>
     private var mainContext: S
     private let results: UnsafeMutablePointer<WorkerResult>
@@ -61,6 +64,11 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         workerPrograms = (0..<config.threads).map {
             workload.workerProgram(thread: $0, threads: config.threads, seed: config.seed)
         }
+        workerPasses = workerPrograms.map { program in
+            let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: program.pass.count)
+            _ = pass.initialize(from: program.pass)
+            return pass
+        }
         mainRegisters = .allocate(capacity: max(1, mainProgram.registers))
         mainRegisters.initialize(repeating: .null, count: max(1, mainProgram.registers))
         results = .allocate(capacity: config.threads)
@@ -73,6 +81,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
     }
 
     deinit {
+        workerPasses.forEach { $0.deallocate() }
         pool.deallocate()
         mainRegisters.deallocate()
         results.deallocate()
@@ -92,13 +101,13 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             execute($0, on: &context, registers: registers, pool: pool, checksum: &checksum)
         }
         signals.arriveAndWaitForStart()
-        program.pass.withUnsafeBufferPointer { pass in
-            while !signals.stopRequested {
-                execute(pass, on: &context, registers: registers, pool: pool, checksum: &checksum)
-                operations &+= pass.count
-                signals.publish(worker: index, operations: operations)
-                context.safePoint()
-            }
+        let pass = UnsafeBufferPointer(workerPasses[index])
+        let passOperations = program.passOperations
+        while !signals.stopRequested {
+            execute(pass, on: &context, registers: registers, pool: pool, checksum: &checksum)
+            operations &+= passOperations
+            signals.publish(worker: index, operations: operations)
+            context.safePoint()
         }
         program.teardown.withUnsafeBufferPointer {
             execute($0, on: &context, registers: registers, pool: pool, checksum: &checksum)

@@ -36,7 +36,7 @@ public struct AtomicScheme: CountingScheme {
         let object = ObjectRef(handle)
         if !object.isImmortal {
             object.count.pointee.wrappingAdd(1, ordering: .relaxed)
-            counters.atomicRMW += 1
+            counters.atomicRMW &+= 1
         }
         return handle
     }
@@ -45,7 +45,7 @@ public struct AtomicScheme: CountingScheme {
     public mutating func close(_ handle: Handle) {
         let object = ObjectRef(handle)
         if object.isImmortal { return }
-        counters.atomicRMW += 1
+        counters.atomicRMW &+= 1
         if object.count.pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
             ObjectPool.free(object)
             counters.frees += 1

@@ -108,7 +108,7 @@ public struct BiasedScheme: CountingScheme {
             }
         } else {
             object.count.pointee.wrappingAdd(BiasedScheme.sharedOne, ordering: .relaxed)
-            counters.atomicRMW += 1
+            counters.atomicRMW &+= 1
         }
         return handle
     }
@@ -143,7 +143,7 @@ public struct BiasedScheme: CountingScheme {
             merged = (shared & ~BiasedScheme.flagMask) | BiasedScheme.MERGED
             let (exchanged, current) = object.count.pointee.compareExchange(
                 expected: shared, desired: merged, ordering: .acquiringAndReleasing)
-            counters.atomicRMW += 1
+            counters.atomicRMW &+= 1
             if exchanged { break }
             counters.casRetries += 1
             shared = current
@@ -163,7 +163,7 @@ public struct BiasedScheme: CountingScheme {
             updated = queue ? BiasedScheme.QUEUED : shared - BiasedScheme.sharedOne
             let (exchanged, current) = object.count.pointee.compareExchange(
                 expected: shared, desired: updated, ordering: .acquiringAndReleasing)
-            counters.atomicRMW += 1
+            counters.atomicRMW &+= 1
             if exchanged { break }
             counters.casRetries += 1
             shared = current
@@ -189,7 +189,7 @@ public struct BiasedScheme: CountingScheme {
             object.queueNext.pointee.store(first, ordering: .relaxed)
             let (exchanged, current) = head.pointee.compareExchange(
                 expected: first, desired: UInt(bitPattern: object.address), ordering: .releasing)
-            counters.atomicRMW += 1
+            counters.atomicRMW &+= 1
             if exchanged { return }
             counters.casRetries += 1
             first = current
@@ -209,7 +209,7 @@ public struct BiasedScheme: CountingScheme {
             count = (shared >> flagBits) + Int(object.localCount) + extra
             let (exchanged, current) = object.count.pointee.compareExchange(
                 expected: shared, desired: count << flagBits | MERGED, ordering: .acquiringAndReleasing)
-            counters.atomicRMW += 1
+            counters.atomicRMW &+= 1
             if exchanged { break }
             counters.casRetries += 1
             shared = current

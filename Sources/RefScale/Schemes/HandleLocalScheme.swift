@@ -81,7 +81,7 @@ public struct HandleLocalScheme: CountingScheme {
         object.count.pointee.store(1, ordering: .relaxed)
         let slot = freeSlot()
         guard slot != 0 else {
-            counters.fallbacks += 1
+            counters.fallbacks &+= 1
             return Handle(object)
         }
         fill(slot, with: object)
@@ -93,14 +93,14 @@ public struct HandleLocalScheme: CountingScheme {
         let address = UInt(bitPattern: object.address)
         for slot in 1...slotCount where slotObject(slot).pointee == address {
             let cell = slotCountCell(slot)
-            cell.pointee.store(cell.pointee.load(ordering: .relaxed) + 1, ordering: .relaxed)
-            counters.tableHits += 1
+            cell.pointee.store(cell.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+            counters.tableHits &+= 1
             return handle(object, slot: slot)
         }
         incrementShared(object)
         let slot = freeSlot()
         guard slot != 0 else {
-            counters.fallbacks += 1
+            counters.fallbacks &+= 1
             return Handle(object)
         }
         fill(slot, with: object)
@@ -140,13 +140,13 @@ public struct HandleLocalScheme: CountingScheme {
         let slot = slotIndex(handle)
         if slot != 0 {
             let cell = slotCountCell(slot)
-            cell.pointee.store(cell.pointee.load(ordering: .relaxed) + 1, ordering: .relaxed)
-            counters.tableHits += 1
+            cell.pointee.store(cell.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+            counters.tableHits &+= 1
         } else {
             let object = object(of: handle)
             if !object.isImmortal {
                 incrementShared(object)
-                counters.fallbacks += 1
+                counters.fallbacks &+= 1
             }
         }
         return handle
@@ -157,15 +157,15 @@ public struct HandleLocalScheme: CountingScheme {
         let slot = slotIndex(handle)
         if slot != 0 {
             let cell = slotCountCell(slot)
-            let count = cell.pointee.load(ordering: .relaxed) - 1
+            let count = cell.pointee.load(ordering: .relaxed) &- 1
             cell.pointee.store(count, ordering: .relaxed)
-            counters.tableHits += 1
+            counters.tableHits &+= 1
             if count == 0 && releaseEagerly { release(slot) }
         } else {
             let object = object(of: handle)
             if !object.isImmortal {
                 decrementShared(object)
-                counters.fallbacks += 1
+                counters.fallbacks &+= 1
             }
         }
     }
@@ -176,12 +176,12 @@ public struct HandleLocalScheme: CountingScheme {
     @inline(__always)
     mutating func incrementShared(_ object: ObjectRef) {
         object.count.pointee.wrappingAdd(1, ordering: .relaxed)
-        counters.atomicRMW += 1
+        counters.atomicRMW &+= 1
     }
 
     @inline(__always)
     mutating func decrementShared(_ object: ObjectRef) {
-        counters.atomicRMW += 1
+        counters.atomicRMW &+= 1
         if object.count.pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
             ObjectPool.free(object)
             counters.frees += 1

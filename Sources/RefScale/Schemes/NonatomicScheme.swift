@@ -33,7 +33,7 @@ public struct NonatomicScheme: CountingScheme {
     @inline(__always)
     public mutating func dup(_ handle: Handle) -> Handle {
         let object = ObjectRef(handle)
-        if !object.isImmortal { object.plainCount += 1 }
+        if !object.isImmortal { object.plainCount &+= 1 }
         return handle
     }
 
@@ -41,7 +41,7 @@ public struct NonatomicScheme: CountingScheme {
     public mutating func close(_ handle: Handle) {
         let object = ObjectRef(handle)
         if object.isImmortal { return }
-        let remaining = object.plainCount - 1
+        let remaining = object.plainCount &- 1
         object.plainCount = remaining
         if remaining == 0 {
             ObjectPool.free(object)

@@ -2,7 +2,8 @@
 /// holds. A round picks one held handle, duplicates it `dupDepth` times, reads, and closes the
 /// duplicates in reverse order. The order of operation kinds is the same in every round, so the
 /// branch predictor learns it and what is measured is the counting, not mispredictions; the
-/// object each round uses is drawn from the thread's generator.
+/// object each round uses is drawn from the thread's generator. A round of depth 1 with no read
+/// is one `dupClose` entry.
 struct DupRounds {
     /// Registers `0..<heldCount` hold the thread's long-lived handles; duplicates go above them.
     var heldCount: Int
@@ -17,23 +18,31 @@ struct DupRounds {
 
     func pass(using generator: inout SplitMix64) -> [Operation] {
         var operations: [Operation] = []
-        operations.reserveCapacity(DupRounds.passLength + 2 * dupDepth + 64)
+        var handleOperations = 0
+        func append(_ operation: Operation) {
+            operations.append(operation)
+            handleOperations += operation.handleOperations
+        }
         // Reads per round, as a fraction carried from round to round: reads / all ops = readFraction.
         let readsPerRound = readFraction >= 1 ? 1 : readFraction * Double(2 * dupDepth) / (1 - readFraction)
         var readCarry = 0.0
-        while operations.count < DupRounds.passLength {
+        while handleOperations < DupRounds.passLength {
             let held = heldCount == 1 ? 0 : Int(generator.next() % UInt64(heldCount))
-            for depth in 0..<dupDepth {
-                operations.append(.dup(held, into: heldCount + depth))
-            }
             readCarry += readsPerRound
+            if dupDepth == 1 && readCarry < 1 {
+                append(.dupClose(held))
+                continue
+            }
+            for depth in 0..<dupDepth {
+                append(.dup(held, into: heldCount + depth))
+            }
             let readTarget = dupDepth > 0 ? heldCount + dupDepth - 1 : held
             while readCarry >= 1 {
-                operations.append(.read(readTarget))
+                append(.read(readTarget))
                 readCarry -= 1
             }
             for depth in (0..<dupDepth).reversed() {
-                operations.append(.close(heldCount + depth))
+                append(.close(heldCount + depth))
             }
         }
         return operations
