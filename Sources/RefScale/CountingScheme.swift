@@ -30,8 +30,15 @@ public protocol CountingScheme {
     mutating func dup(_ handle: Handle) -> Handle
     mutating func close(_ handle: Handle)
     func read(_ handle: Handle) -> UInt64
-    /// A point where deferred work may run: merge queues, table flushes.
+    /// A point where deferred work may run: merge queues, table flushes. The runner calls it
+    /// after every pass.
     mutating func safePoint()
+    /// The start and the end of a simulated extension call.
+    mutating func enterScope()
+    mutating func exitScope()
+    /// The thread is about to block (the start barrier, waiting for the other workers): release
+    /// whatever other threads may need meanwhile, such as a global lock.
+    mutating func suspend()
     /// The thread is leaving: finish deferred work, and hand over what others must finish.
     mutating func threadExit()
 
@@ -107,6 +114,9 @@ public enum SchemeOptionName: String, Sendable {
 
 extension CountingScheme {
     public static var usedOptions: Set<SchemeOptionName> { [] }
+    public mutating func enterScope() {}
+    public mutating func exitScope() {}
+    public mutating func suspend() {}
 }
 
 /// Options that change how a scheme counts.

@@ -37,9 +37,11 @@ func executeRare<S: CountingScheme>(
     case Operation.Code.open.rawValue:
         registers[operation.register] = scheme.open(pool[operation.source])
     case Operation.Code.new.rawValue:
-        registers[operation.register] = scheme.new(pool.bear(operation.source, immortal: false))
-    case Operation.Code.newImmortal.rawValue:
-        registers[operation.register] = scheme.new(pool.bear(operation.source, immortal: true))
+        registers[operation.register] = scheme.new(pool.bear(operation.source, flags: operation.flags))
+    case Operation.Code.enter.rawValue:
+        scheme.enterScope()
+    case Operation.Code.exit.rawValue:
+        scheme.exitScope()
     default:
         preconditionFailure("unknown operation code \(operation.code)")
     }

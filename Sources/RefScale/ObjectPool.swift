@@ -83,17 +83,31 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)
     }
 
-    static let bornFlag: UInt32 = 1
-    static let immortalFlag: UInt32 = 2
+    static let bornFlag: UInt32 = 1 << 8
+    static let immortalFlag = UInt32(ObjectFlags.immortal.rawValue)
 
     /// Immortal objects (PEP 683) are never counted and never freed.
     @inline(__always)
     public var isImmortal: Bool { flags.pointee.load(ordering: .relaxed) & ObjectRef.immortalFlag != 0 }
 
+    /// One of the objects the workload shares between threads.
+    public var isShared: Bool { flags.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.shared.rawValue) != 0 }
+
     public func makeImmortal() { flags.pointee.bitwiseOr(ObjectRef.immortalFlag, ordering: .relaxed) }
 
     public var isBorn: Bool { flags.pointee.load(ordering: .relaxed) & ObjectRef.bornFlag != 0 }
     public var timesFreed: Int { Int(freeCount.pointee.load(ordering: .relaxed)) }
+}
+
+/// What a workload says of an object when it makes it.
+public struct ObjectFlags: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Never counted, never freed (PEP 683).
+    public static let immortal = ObjectFlags(rawValue: 1)
+    /// Reached by several threads (per-thread counting gives such objects a unique id).
+    public static let shared = ObjectFlags(rawValue: 2)
 }
 
 /// The run's objects, allocated and zeroed before the timed interval. Object `i` starts at
@@ -125,9 +139,9 @@ public struct ObjectPool: @unchecked Sendable {
     public subscript(index: Int) -> ObjectRef { ObjectRef(address: base + index * stride) }
 
     /// Marks object `index` alive with the given payload; the scheme then sets its count fields.
-    public func bear(_ index: Int, immortal: Bool) -> ObjectRef {
+    public func bear(_ index: Int, flags: ObjectFlags) -> ObjectRef {
         let object = self[index]
-        object.flags.pointee.store(ObjectRef.bornFlag | (immortal ? ObjectRef.immortalFlag : 0), ordering: .relaxed)
+        object.flags.pointee.store(ObjectRef.bornFlag | UInt32(flags.rawValue), ordering: .relaxed)
         object.uniqueID = -1
         (object.address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(UInt64(index) &+ 1, ordering: .relaxed)
         return object

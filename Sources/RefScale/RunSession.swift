@@ -78,6 +78,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         mainProgram.setup.withUnsafeBufferPointer {
             execute($0, on: &mainContext, registers: mainRegisters, pool: pool, checksum: &checksum)
         }
+        mainContext.suspend()
     }
 
     deinit {
@@ -100,6 +101,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         program.setup.withUnsafeBufferPointer {
             execute($0, on: &context, registers: registers, pool: pool, checksum: &checksum)
         }
+        context.suspend()
         signals.arriveAndWaitForStart()
         let pass = UnsafeBufferPointer(workerPasses[index])
         let passOperations = program.passOperations

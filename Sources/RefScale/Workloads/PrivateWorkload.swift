@@ -25,7 +25,7 @@ public struct PrivateWorkload: Workload {
         let first = thread * objects
         return ThreadProgram(
             registers: rounds.registers,
-            setup: (0..<objects).map { .new(object: first + $0, into: $0, immortal: $0 < immortalPerThread) },
+            setup: (0..<objects).map { .new(object: first + $0, into: $0, flags: $0 < immortalPerThread ? .immortal : []) },
             pass: rounds.pass(using: &generator),
             teardown: (0..<objects).map { .close($0) }
         )

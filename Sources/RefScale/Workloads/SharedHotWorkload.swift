@@ -22,7 +22,7 @@ public struct SharedHotWorkload: Workload {
     public func mainProgram(threads: Int) -> ThreadProgram {
         ThreadProgram(
             registers: objects,
-            setup: (0..<objects).map { .new(object: $0, into: $0, immortal: $0 < immortalObjects) },
+            setup: (0..<objects).map { .new(object: $0, into: $0, flags: $0 < immortalObjects ? [.shared, .immortal] : .shared) },
             teardown: (0..<objects).map { .close($0) }
         )
     }
