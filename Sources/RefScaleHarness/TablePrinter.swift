@@ -1,3 +1,5 @@
+import Glibc
+
 /// Prints rows as an aligned table, one line per row as each run ends.
 public struct TablePrinter {
     public struct Column: Sendable {
@@ -32,7 +34,7 @@ public struct TablePrinter {
     let columns: [Column]
     let output: (String) -> Void
 
-    public init(columns: [Column] = TablePrinter.runColumns, output: @escaping (String) -> Void = { Swift.print($0) }) {
+    public init(columns: [Column] = TablePrinter.runColumns, output: @escaping (String) -> Void = { Swift.print($0); fflush(stdout) }) {
         self.columns = columns
         self.output = output
     }

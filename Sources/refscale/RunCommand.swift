@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RefScale
 import RefScaleHarness
 
@@ -16,8 +17,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Share of operations that read the payload, in [0, 1].") var readFraction = 0.0
     @Option(help: "Share of objects that are immortal, in [0, 1].") var immortalFraction = 0.0
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
-    @Option(help: "handle-local: index bits (low3 or low4).") var handleIndex = "low3"
-    @Option(help: "handle-local: release policy (lazy or eager).") var release = "lazy"
+    @Option(help: "handle-local: index bits (low3 or low4; default low3).") var handleIndex: String?
+    @Option(help: "handle-local: release policy (lazy or eager; default lazy).") var release: String?
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
 
     func requests() throws -> [RunRequest] {
@@ -28,11 +29,11 @@ struct RunOptions: ParsableArguments {
             return count
         }
         guard reps >= 1 else { throw UsageError("--reps must be at least 1, got \(reps)") }
-        guard let handleIndex = HandleIndex(rawValue: handleIndex) else {
-            throw UsageError("--handle-index must be one of \(HandleIndex.allCases.map(\.rawValue).joined(separator: ", ")), got '\(handleIndex)'")
+        guard let handleIndex = HandleIndex(rawValue: handleIndex ?? HandleIndex.low3.rawValue) else {
+            throw UsageError("--handle-index must be one of \(HandleIndex.allCases.map(\.rawValue).joined(separator: ", ")), got '\(handleIndex!)'")
         }
-        guard let release = ReleasePolicy(rawValue: release) else {
-            throw UsageError("--release must be one of \(ReleasePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(release)'")
+        guard let release = ReleasePolicy(rawValue: release ?? ReleasePolicy.lazy.rawValue) else {
+            throw UsageError("--release must be one of \(ReleasePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(release!)'")
         }
         let schemeEntry: SchemeEntry
         let workloadEntry: WorkloadEntry
@@ -41,6 +42,11 @@ struct RunOptions: ParsableArguments {
             workloadEntry = try Registry.workload(named: workload)
         } catch let error as ConfigurationError {
             throw UsageError(error.description)
+        }
+        let given: [SchemeOptionName: String?] = [.handleIndex: self.handleIndex, .release: self.release]
+        for (option, value) in given.sorted(by: { $0.key.rawValue < $1.key.rawValue })
+        where value != nil && !schemeEntry.usedOptions.contains(option) {
+            note("scheme \(schemeEntry.name) does not use --\(option.flag); ignored")
         }
         var workloadOptions = WorkloadOptions()
         workloadOptions.objects = objects
@@ -94,6 +100,16 @@ func perform(_ requests: [RunRequest], writer: CSVWriter?, progress: ((Int, Int)
         rows.append(row)
     }
     return rows
+}
+
+/// A remark on stderr that does not stop the command.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("refscale: note: \(message)\n".utf8))
+}
+
+extension SchemeOptionName {
+    /// The command-line spelling.
+    var flag: String { rawValue.replacingOccurrences(of: "_", with: "-") }
 }
 
 func requireValid(_ rows: [Row]) throws {
