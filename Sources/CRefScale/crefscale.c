@@ -30,3 +30,4 @@ int64_t crefscale_plain_pair_loop(volatile int64_t *counter, int64_t pairs) {
 int crefscale_current_cpu(void) {
     return sched_getcpu();
 }
+__thread int crefscale_thread_slot_value = 0;

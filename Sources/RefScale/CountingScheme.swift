@@ -30,6 +30,15 @@ public protocol CountingScheme {
     mutating func dup(_ handle: Handle) -> Handle
     mutating func close(_ handle: Handle)
     func read(_ handle: Handle) -> UInt64
+    /// Takes a non-local reference (a field, a global, an object in flight between threads) to an
+    /// object this thread holds a handle to.
+    mutating func retain(_ object: ObjectRef)
+    /// Ends a non-local reference.
+    mutating func release(_ object: ObjectRef)
+    /// Turns a local handle into a non-local reference, consuming the handle (`send`).
+    mutating func transfer(_ handle: Handle) -> ObjectRef
+    /// Turns a non-local reference into a handle of this thread, consuming the reference (`receive`).
+    mutating func adopt(_ object: ObjectRef) -> Handle
     /// A point where deferred work may run: merge queues, table flushes. The runner calls it
     /// after every pass.
     mutating func safePoint()
@@ -114,6 +123,23 @@ public enum SchemeOptionName: String, Sendable {
 
 extension CountingScheme {
     public static var usedOptions: Set<SchemeOptionName> { [] }
+
+    /// By default a transfer takes a non-local reference and closes the handle; a scheme whose
+    /// handle already is a reference moves it instead.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef {
+        let object = object(of: handle)
+        retain(object)
+        close(handle)
+        return object
+    }
+
+    /// By default an adoption opens a handle and ends the non-local reference.
+    public mutating func adopt(_ object: ObjectRef) -> Handle {
+        let handle = open(object)
+        release(object)
+        return handle
+    }
+
     public mutating func enterScope() {}
     public mutating func exitScope() {}
     public mutating func suspend() {}

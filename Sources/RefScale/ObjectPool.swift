@@ -1,3 +1,4 @@
+import CRefScale
 import Synchronization
 
 /// One object of the pool: a header holding every field any scheme needs, then a payload.
@@ -7,15 +8,18 @@ import Synchronization
 ///     0  count        Int     the shared count (atomic schemes) or the plain count
 ///     8  ownerThread  UInt32  biased: owning thread, 0 = none
 ///    12  localCount   UInt32  biased: the owner's count, written only by the owner
-///    16  queueNext    UInt    biased: link in the owner's merge queue
-///    24  flags        UInt32  born, immortal
-///    28  freeCount    UInt32  how many times the object was freed (validation reads it)
+///    16  queueNext    UInt    biased: link in the owner's merge queue; once freed, the
+///                             link in the pool's free list
+///    24  state        UInt32  ObjectFlags (bits 0-7), alive (bit 8), home thread (bits 16-31)
+///    28  freeCount    UInt32  how many times the object was freed
 ///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none
 ///    40  payload      UInt64  what `read` returns
+///    48  births       UInt32  how many times the object was born
+///    56  control      the pool's control block (free lists, violation counts)
 ///
 /// Schemes reach these fields through the accessors below and never compute addresses of
-/// their own. Fields other than `flags` and `freeCount` are overwritten with `poison` when the
-/// object is freed, so any later write is found by `ObjectPool.validate`.
+/// their own. The words at 0, 8, 32 and 40 are overwritten with `poison` when the object is
+/// freed, so any later write is found: when the object is reborn, or by `validateLifetimes`.
 public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     public let address: UnsafeMutableRawPointer
 
@@ -28,10 +32,10 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         self.address = UnsafeMutableRawPointer(bitPattern: UInt(handle.bits & ~indexMask))!
     }
 
-    public static let headerSize = 48
+    public static let headerSize = 64
     public static let poison = UInt64(0xDEAD_BEEF_DEAD_BEEF)
-    /// The words `ObjectPool.free` poisons: all but `flags` and `freeCount`.
-    public static let poisonedOffsets = stride(from: 0, to: 48, by: 8).filter { $0 != 24 }
+    /// The words `ObjectPool.free` poisons.
+    static let poisonedOffsets = [0, 8, 32, 40]
 
     @inline(__always)
     public var count: UnsafeMutablePointer<Atomic<Int>> {
@@ -63,7 +67,7 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     }
 
     @inline(__always)
-    var flags: UnsafeMutablePointer<Atomic<UInt32>> {
+    var state: UnsafeMutablePointer<Atomic<UInt32>> {
         (address + 24).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
@@ -83,20 +87,43 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)
     }
 
-    static let bornFlag: UInt32 = 1 << 8
+    @inline(__always)
+    var births: UnsafeMutablePointer<Atomic<UInt32>> {
+        (address + 48).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    @inline(__always)
+    var control: UnsafeMutablePointer<Atomic<UInt>> {
+        (address + 56).assumingMemoryBound(to: Atomic<UInt>.self)
+    }
+
+    static let aliveBit: UInt32 = 1 << 8
+    static let homeShift: UInt32 = 16
     static let immortalFlag = UInt32(ObjectFlags.immortal.rawValue)
 
     /// Immortal objects (PEP 683) are never counted and never freed.
     @inline(__always)
-    public var isImmortal: Bool { flags.pointee.load(ordering: .relaxed) & ObjectRef.immortalFlag != 0 }
+    public var isImmortal: Bool { state.pointee.load(ordering: .relaxed) & ObjectRef.immortalFlag != 0 }
 
     /// One of the objects the workload shares between threads.
-    public var isShared: Bool { flags.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.shared.rawValue) != 0 }
+    public var isShared: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.shared.rawValue) != 0 }
 
-    public func makeImmortal() { flags.pointee.bitwiseOr(ObjectRef.immortalFlag, ordering: .relaxed) }
+    public func makeImmortal() { state.pointee.bitwiseOr(ObjectRef.immortalFlag, ordering: .relaxed) }
 
-    public var isBorn: Bool { flags.pointee.load(ordering: .relaxed) & ObjectRef.bornFlag != 0 }
+    public var isAlive: Bool { state.pointee.load(ordering: .relaxed) & ObjectRef.aliveBit != 0 }
+    /// Born at least once.
+    public var isBorn: Bool { timesBorn > 0 }
+    public var timesBorn: Int { Int(births.pointee.load(ordering: .relaxed)) }
     public var timesFreed: Int { Int(freeCount.pointee.load(ordering: .relaxed)) }
+
+    /// The thread whose free list takes the object back, 0 for an object that is not recycled.
+    var homeThread: Int { Int(state.pointee.load(ordering: .relaxed) >> ObjectRef.homeShift) }
+
+    func poisonIsIntact() -> Bool {
+        ObjectRef.poisonedOffsets.allSatisfy {
+            (address + $0).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) == ObjectRef.poison
+        }
+    }
 }
 
 /// What a workload says of an object when it makes it.
@@ -113,76 +140,182 @@ public struct ObjectFlags: OptionSet, Sendable {
 /// The run's objects, allocated and zeroed before the timed interval. Object `i` starts at
 /// `base + i * stride`; `stride` is a multiple of the alignment, so the low `log2(alignment)`
 /// bits of every object address are zero and free for a scheme to use.
+///
+/// The first `fixedCount` objects are born by index (`bear`). After them each thread has a
+/// region of `regionSize` objects it allocates from (`allocate`); a freed region object goes
+/// back to its home thread: onto the home's own list when the home thread frees it, onto the
+/// home's remote list (a lock-free stack other threads push to, which the home takes whole)
+/// when another thread does, as thread-caching allocators such as mimalloc do.
 public struct ObjectPool: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let stride: Int
     public let count: Int
     public let alignment: Int
+    public let fixedCount: Int
+    public let regionSize: Int
+    /// Line 0: violation counts; line 1 + t: thread t's free lists.
+    let control: UnsafeMutableRawPointer
+    let threadSlots: Int
+
+    static let lineSize = 128
 
     public static func stride(alignment: Int) -> Int {
         (ObjectRef.headerSize + alignment - 1) / alignment * alignment
     }
 
-    public init(count: Int, alignment: Int) {
+    /// - Parameters:
+    ///   - count: objects born by index.
+    ///   - regionSize: objects each of `threadSlots` threads may allocate.
+    public init(count: Int, alignment: Int, regionSize: Int = 0, threadSlots: Int = 0) {
         precondition(alignment >= 8 && alignment & (alignment - 1) == 0, "alignment must be a power of two >= 8")
-        self.count = count
+        self.fixedCount = count
+        self.regionSize = regionSize
+        self.threadSlots = threadSlots
+        self.count = count + regionSize * threadSlots
         self.alignment = alignment
         self.stride = ObjectPool.stride(alignment: alignment)
-        let bytes = max(1, count) * stride
+        let bytes = max(1, self.count) * stride
         base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: max(alignment, 128))
         base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        let controlBytes = (1 + threadSlots) * ObjectPool.lineSize
+        control = .allocate(byteCount: controlBytes, alignment: ObjectPool.lineSize)
+        control.initializeMemory(as: UInt8.self, repeating: 0, count: controlBytes)
+        for index in 0..<self.count {
+            self[index].control.pointee.store(UInt(bitPattern: control), ordering: .relaxed)
+        }
+        for thread in 0..<threadSlots {
+            let lists = freeLists(thread)
+            lists.fresh.pointee.store(count + thread * regionSize, ordering: .relaxed)
+        }
     }
 
-    public func deallocate() { base.deallocate() }
+    public func deallocate() {
+        base.deallocate()
+        control.deallocate()
+    }
 
     @inline(__always)
     public subscript(index: Int) -> ObjectRef { ObjectRef(address: base + index * stride) }
 
+    /// Thread `thread`'s allocation state: the next never-used object of its region, its own
+    /// free list (touched by that thread only) and its remote free list (pushed by others).
+    struct FreeLists {
+        let line: UnsafeMutableRawPointer
+        var fresh: UnsafeMutablePointer<Atomic<Int>> { line.assumingMemoryBound(to: Atomic<Int>.self) }
+        var local: UnsafeMutablePointer<Atomic<UInt>> { (line + 8).assumingMemoryBound(to: Atomic<UInt>.self) }
+        /// On a line of its own: other threads write it.
+        var remote: UnsafeMutablePointer<Atomic<UInt>> { (line + 64).assumingMemoryBound(to: Atomic<UInt>.self) }
+    }
+
+    @inline(__always)
+    func freeLists(_ thread: Int) -> FreeLists {
+        FreeLists(line: control + (1 + thread) * ObjectPool.lineSize)
+    }
+
+    static func violations(_ control: UnsafeMutableRawPointer) -> (doubleFrees: UnsafeMutablePointer<Atomic<Int>>, writesAfterFree: UnsafeMutablePointer<Atomic<Int>>) {
+        (control.assumingMemoryBound(to: Atomic<Int>.self), (control + 8).assumingMemoryBound(to: Atomic<Int>.self))
+    }
+
     /// Marks object `index` alive with the given payload; the scheme then sets its count fields.
     public func bear(_ index: Int, flags: ObjectFlags) -> ObjectRef {
-        let object = self[index]
-        object.flags.pointee.store(ObjectRef.bornFlag | UInt32(flags.rawValue), ordering: .relaxed)
+        ObjectPool.bear(self[index], flags: flags, home: 0, payload: UInt64(index) &+ 1)
+    }
+
+    static func bear(_ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64) -> ObjectRef {
+        object.state.pointee.store(
+            ObjectRef.aliveBit | UInt32(flags.rawValue) | UInt32(home) << ObjectRef.homeShift, ordering: .relaxed)
+        object.births.pointee.wrappingAdd(1, ordering: .relaxed)
+        for offset in ObjectRef.poisonedOffsets {
+            (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(0, ordering: .relaxed)
+        }
+        object.queueNext.pointee.store(0, ordering: .relaxed)
         object.uniqueID = -1
-        (object.address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(UInt64(index) &+ 1, ordering: .relaxed)
+        (object.address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(payload, ordering: .relaxed)
         return object
     }
 
-    /// Ends an object's life: counts the free and poisons every field a scheme may write.
-    @inline(__always)
+    /// A fresh or recycled object from thread `thread`'s region, born with `flags`; nil when the
+    /// region is exhausted and nothing has come back yet.
+    public func allocate(thread: Int, flags: ObjectFlags) -> ObjectRef? {
+        let lists = freeLists(thread)
+        var first = lists.local.pointee.load(ordering: .relaxed)
+        if first == 0 {
+            first = lists.remote.pointee.exchange(0, ordering: .acquiring)
+        }
+        if first != 0 {
+            let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: first)!)
+            lists.local.pointee.store(object.queueNext.pointee.load(ordering: .relaxed), ordering: .relaxed)
+            if !object.poisonIsIntact() {
+                ObjectPool.violations(control).writesAfterFree.pointee.wrappingAdd(1, ordering: .relaxed)
+            }
+            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1)
+        }
+        let fresh = lists.fresh.pointee.load(ordering: .relaxed)
+        guard fresh < fixedCount + (thread + 1) * regionSize else { return nil }
+        lists.fresh.pointee.store(fresh + 1, ordering: .relaxed)
+        return ObjectPool.bear(self[fresh], flags: flags, home: thread, payload: UInt64(fresh) &+ 1)
+    }
+
+    /// Ends an object's life: counts the free, poisons every field a scheme may write, and gives
+    /// a region object back to its home thread. Freeing a dead object is recorded, not done.
     public static func free(_ object: ObjectRef) {
+        let control = UnsafeMutableRawPointer(bitPattern: object.control.pointee.load(ordering: .relaxed))!
+        let state = object.state.pointee.bitwiseAnd(~ObjectRef.aliveBit, ordering: .acquiringAndReleasing).oldValue
+        guard state & ObjectRef.aliveBit != 0 else {
+            violations(control).doubleFrees.pointee.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
         object.freeCount.pointee.wrappingAdd(1, ordering: .relaxed)
         for offset in ObjectRef.poisonedOffsets {
             (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(ObjectRef.poison, ordering: .relaxed)
         }
+        let home = Int(state >> ObjectRef.homeShift)
+        guard home != 0 else { return }
+        let lists = FreeLists(line: control + (1 + home) * lineSize)
+        let address = UInt(bitPattern: object.address)
+        if Int(crefscale_thread_slot()) == home {
+            object.queueNext.pointee.store(lists.local.pointee.load(ordering: .relaxed), ordering: .relaxed)
+            lists.local.pointee.store(address, ordering: .relaxed)
+            return
+        }
+        var first = lists.remote.pointee.load(ordering: .relaxed)
+        while true {
+            object.queueNext.pointee.store(first, ordering: .relaxed)
+            let (exchanged, current) = lists.remote.pointee.compareExchange(
+                expected: first, desired: address, ordering: .releasing)
+            if exchanged { return }
+            first = current
+        }
     }
 
-    /// Checks every born object: freed exactly once, not written after being freed.
-    /// Returns the first problem found, or nil.
+    /// Checks every object ever born: a mortal object's life ended exactly once per birth, no
+    /// object was freed while dead, no freed object was written. Returns the problems, or nil.
     public func validateLifetimes() -> String? {
         var problems: [String] = []
         var bad = 0
+        func report(_ problem: String) {
+            bad += 1
+            if problems.count < 3 { problems.append(problem) }
+        }
+        let (doubleFrees, writesAfterFree) = ObjectPool.violations(control)
+        let doubles = doubleFrees.pointee.load(ordering: .relaxed)
+        if doubles > 0 { report("\(doubles) free(s) of an object already freed") }
+        let writes = writesAfterFree.pointee.load(ordering: .relaxed)
+        if writes > 0 { report("\(writes) object(s) written after being freed, found when reborn") }
         for index in 0..<count {
             let object = self[index]
             guard object.isBorn else { continue }
-            let freed = object.timesFreed
-            var problem: String?
             if object.isImmortal {
-                if freed > 0 { problem = "immortal object \(index) freed" }
-            } else if freed == 0 {
-                problem = "object \(index) never freed (count \(object.plainCount))"
-            } else if freed > 1 {
-                problem = "object \(index) freed \(freed) times"
-            } else if ObjectRef.poisonedOffsets.contains(where: {
-                (object.address + $0).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) != ObjectRef.poison
-            }) {
-                problem = "object \(index) written after it was freed"
-            }
-            if let problem {
-                bad += 1
-                if problems.count < 3 { problems.append(problem) }
+                if !object.isAlive { report("immortal object \(index) freed") }
+            } else if object.isAlive {
+                report("object \(index) never freed (count \(object.plainCount))")
+            } else if object.timesFreed != object.timesBorn {
+                report("object \(index) born \(object.timesBorn) times, freed \(object.timesFreed) times")
+            } else if !object.poisonIsIntact() {
+                report("object \(index) written after it was freed")
             }
         }
         guard bad > 0 else { return nil }
-        return "\(bad) object(s) failed: " + problems.joined(separator: "; ")
+        return "\(bad) problem(s): " + problems.joined(separator: "; ")
     }
 }

@@ -3,9 +3,12 @@
 ///     bits  0..<8   the operation code
 ///     bits  8..<16  flags of a new object (`ObjectFlags`)
 ///     bits 16..<32  the target register (where a made handle goes, or the handle to use)
-///     bits 32..<64  the source: a register (dup) or a pool index (new, open)
+///     bits 32..<64  the source: a register (dup), a pool index (new, open), a slot (store,
+///                   load, clear) or a channel (send, receive, drain)
 ///
-/// Registers are the thread's handles in flight, a small array the kernel indexes.
+/// Registers are the thread's handles in flight, a small array the kernel indexes. Slots hold
+/// non-local references (HPyField and HPyGlobal): the thread's own fields, or the run's globals
+/// that every thread reads.
 public struct Operation: Equatable, Sendable {
     public var bits: UInt64
 
@@ -16,6 +19,20 @@ public struct Operation: Equatable, Sendable {
         /// A dup of the source register whose result is closed at once: two handle operations
         /// in one entry, so the new handle stays in a CPU register, as in compiled extension code.
         case dupClose
+        /// Allocates a fresh or recycled object from the thread's region (`new` without an index).
+        case create
+        /// Stores the register's object into a slot (taking a non-local reference; the slot's
+        /// previous reference ends); loads a new handle from a slot; ends a slot's reference.
+        case store, load, clear
+        /// Hands the register's object to another thread through a channel (the handle ends);
+        /// takes one object from a channel into a register, waiting for it.
+        case send, receive
+        /// Takes every object waiting in a channel now and closes each (a receive and a close per
+        /// object): the remote frees of `churn`. Never waits.
+        case receiveAll
+        /// Teardown: the producer has sent its last object; the consumer stops, waits for the
+        /// producer to finish, and takes and closes whatever is left.
+        case finishSending, drain
     }
 
     public static let registerLimit = 1 << 16
@@ -42,13 +59,43 @@ public struct Operation: Equatable, Sendable {
     public static func dupClose(_ source: Int) -> Operation { Operation(.dupClose, register: 0, source: source) }
     public static let enter = Operation(.enter, register: 0)
     public static let exit = Operation(.exit, register: 0)
+    public static func create(into register: Int, flags: ObjectFlags = []) -> Operation {
+        Operation(.create, register: register, flags: flags)
+    }
+    public static func store(_ register: Int, into slot: Slot) -> Operation { Operation(.store, register: register, source: slot.encoded) }
+    public static func load(_ slot: Slot, into register: Int) -> Operation { Operation(.load, register: register, source: slot.encoded) }
+    public static func clear(_ slot: Slot) -> Operation { Operation(.clear, register: 0, source: slot.encoded) }
+    public static func send(_ register: Int, to channel: Int) -> Operation { Operation(.send, register: register, source: channel) }
+    public static func receive(from channel: Int, into register: Int) -> Operation {
+        Operation(.receive, register: register, source: channel)
+    }
+    public static func receiveAll(from channel: Int) -> Operation { Operation(.receiveAll, register: 0, source: channel) }
+    public static func finishSending(to channel: Int) -> Operation { Operation(.finishSending, register: 0, source: channel) }
+    public static func drain(_ channel: Int) -> Operation { Operation(.drain, register: 0, source: channel) }
 
-    /// The handle operations this entry performs; scope events are not handle operations.
+    /// The handle operations this entry performs; scope events and channel bookkeeping are not
+    /// handle operations, and `receiveAll` counts what it found when it runs.
     public var handleOperations: Int {
         switch code {
         case Code.dupClose.rawValue: 2
-        case Code.enter.rawValue, Code.exit.rawValue: 0
+        case Code.enter.rawValue, Code.exit.rawValue, Code.receiveAll.rawValue,
+             Code.finishSending.rawValue, Code.drain.rawValue: 0
         default: 1
+        }
+    }
+}
+
+/// Where a non-local reference is kept: one of the thread's own fields, or a global of the run.
+public enum Slot: Equatable, Sendable {
+    case field(Int)
+    case global(Int)
+
+    static let globalBit = 1 << 31
+
+    var encoded: Int {
+        switch self {
+        case .field(let index): index
+        case .global(let index): index | Slot.globalBit
         }
     }
 }
@@ -58,14 +105,19 @@ public struct Operation: Equatable, Sendable {
 /// after the stop and closes every handle the thread still holds.
 public struct ThreadProgram: Sendable {
     public var registers: Int
+    /// The thread's own slots (fields of the objects it keeps).
+    public var fields = 0
     public var setup: [Operation]
     public var pass: [Operation]
     public var teardown: [Operation]
     /// The handle operations one pass performs.
     public let passOperations: Int
 
-    public init(registers: Int = 0, setup: [Operation] = [], pass: [Operation] = [], teardown: [Operation] = []) {
+    public init(
+        registers: Int = 0, fields: Int = 0, setup: [Operation] = [], pass: [Operation] = [], teardown: [Operation] = []
+    ) {
         self.registers = registers
+        self.fields = fields
         self.setup = setup
         self.pass = pass
         self.teardown = teardown

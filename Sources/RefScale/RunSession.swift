@@ -1,3 +1,5 @@
+import CRefScale
+
 /// What a run needs to know about itself.
 public struct RunConfig: Sendable {
     public var threads: Int
@@ -33,18 +35,23 @@ public struct RunOutcome: Sendable {
 }
 
 /// One run of scheme `S`. Every thread, the main one too, works through a context of its own;
-/// the worker's context, registers and counters are locals of `runWorker`, so the timed loop
+/// the worker's context, memory and counters are locals of `runWorker`, so the timed loop
 /// touches no property of this class.
 final class RunSession<S: CountingScheme>: @unchecked Sendable {
     private let pool: ObjectPool
+    private let channels: Channels
+    private let globals: UnsafeMutablePointer<UInt>
+    private let globalCount: Int
     private let shared: S.Shared
     private let mainProgram: ThreadProgram
     private let workerPrograms: [ThreadProgram]
     /// Each worker's timed pass, copied out of its array so the loop needs no closure (a closure
     /// would capture the context by reference and keep it, and its counters, in memory).
     private let workerPasses: [UnsafeMutableBufferPointer<Operation>]
-    private let mainRegisters: UnsafeMutablePointer<Handle>
+    private let mainMemory: ThreadMemory
     private var mainContext: S
+    /// The count of every object alive once the main thread's set-up is done.
+    private var baseline: [(object: ObjectRef, count: Int)] = []
     private let results: UnsafeMutablePointer<WorkerResult>
 
     private struct WorkerResult {
@@ -58,85 +65,109 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
 
     init(config: RunConfig) throws {
         let workload = config.workload
-        pool = ObjectPool(count: workload.poolSize(threads: config.threads), alignment: config.scheme.objectAlignment)
-        shared = try S.makeShared(options: config.scheme, threads: config.threads)
-        mainProgram = workload.mainProgram(threads: config.threads)
-        workerPrograms = (0..<config.threads).map {
-            workload.workerProgram(thread: $0, threads: config.threads, seed: config.seed)
-        }
+        let threads = config.threads
+        pool = ObjectPool(
+            count: workload.poolSize(threads: threads), alignment: config.scheme.objectAlignment,
+            regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2)
+        channels = Channels(count: workload.channels(threads: threads), capacity: 256)
+        globalCount = workload.globals(threads: threads)
+        globals = RunSession.slots(globalCount)
+        shared = try S.makeShared(options: config.scheme, threads: threads)
+        mainProgram = workload.mainProgram(threads: threads)
+        workerPrograms = (0..<threads).map { workload.workerProgram(thread: $0, threads: threads, seed: config.seed) }
         workerPasses = workerPrograms.map { program in
             let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: program.pass.count)
             _ = pass.initialize(from: program.pass)
             return pass
         }
-        mainRegisters = .allocate(capacity: max(1, mainProgram.registers))
-        mainRegisters.initialize(repeating: .null, count: max(1, mainProgram.registers))
-        results = .allocate(capacity: config.threads)
-        results.initialize(repeating: WorkerResult(), count: config.threads)
+        results = .allocate(capacity: threads)
+        results.initialize(repeating: WorkerResult(), count: threads)
+        mainMemory = RunSession.memory(for: mainProgram, threadID: RunSession.mainThreadID, pool: pool, channels: channels, globals: globals)
         mainContext = S(shared: shared, threadID: RunSession.mainThreadID)
+
+        crefscale_set_thread_slot(Int32(RunSession.mainThreadID))
         var checksum: UInt64 = 0
         mainProgram.setup.withUnsafeBufferPointer {
-            execute($0, on: &mainContext, registers: mainRegisters, pool: pool, checksum: &checksum)
+            _ = execute($0, on: &mainContext, memory: mainMemory, checksum: &checksum)
         }
         mainContext.suspend()
+        baseline = (0..<pool.count).map { pool[$0] }
+            .filter { $0.isAlive && !$0.isImmortal }
+            .compactMap { object in S.referenceCount(of: object).map { (object, $0) } }
     }
 
     deinit {
         workerPasses.forEach { $0.deallocate() }
+        for memory in [mainMemory] {
+            memory.registers.deallocate()
+            memory.fields.deallocate()
+        }
+        globals.deallocate()
+        channels.deallocate()
         pool.deallocate()
-        mainRegisters.deallocate()
         results.deallocate()
+    }
+
+    static func slots(_ count: Int) -> UnsafeMutablePointer<UInt> {
+        let slots = UnsafeMutablePointer<UInt>.allocate(capacity: max(1, count))
+        slots.initialize(repeating: 0, count: max(1, count))
+        return slots
+    }
+
+    static func memory(for program: ThreadProgram, threadID: Int, pool: ObjectPool, channels: Channels, globals: UnsafeMutablePointer<UInt>) -> ThreadMemory {
+        let registers = UnsafeMutablePointer<Handle>.allocate(capacity: max(1, program.registers))
+        registers.initialize(repeating: .null, count: max(1, program.registers))
+        return ThreadMemory(
+            registers: registers, fields: slots(program.fields), globals: globals, pool: pool, channels: channels,
+            threadID: threadID)
     }
 
     func runWorker(_ index: Int, signals: WorkerSignals) {
         let program = workerPrograms[index]
-        let pool = self.pool
-        var context = S(shared: shared, threadID: RunSession.workerThreadID(index))
-        let registers = UnsafeMutablePointer<Handle>.allocate(capacity: max(1, program.registers))
-        registers.initialize(repeating: .null, count: max(1, program.registers))
-        defer { registers.deallocate() }
+        let threadID = RunSession.workerThreadID(index)
+        crefscale_set_thread_slot(Int32(threadID))
+        var context = S(shared: shared, threadID: threadID)
+        let memory = RunSession.memory(for: program, threadID: threadID, pool: pool, channels: channels, globals: globals)
+        defer {
+            memory.registers.deallocate()
+            memory.fields.deallocate()
+        }
         var checksum: UInt64 = 0
         var operations = 0
 
         program.setup.withUnsafeBufferPointer {
-            execute($0, on: &context, registers: registers, pool: pool, checksum: &checksum)
+            _ = execute($0, on: &context, memory: memory, checksum: &checksum)
         }
         context.suspend()
         signals.arriveAndWaitForStart()
         let pass = UnsafeBufferPointer(workerPasses[index])
         let passOperations = program.passOperations
         while !signals.stopRequested {
-            execute(pass, on: &context, registers: registers, pool: pool, checksum: &checksum)
-            operations &+= passOperations
+            operations &+= execute(pass, on: &context, memory: memory, checksum: &checksum) &+ passOperations
             signals.publish(worker: index, operations: operations)
             context.safePoint()
         }
         program.teardown.withUnsafeBufferPointer {
-            execute($0, on: &context, registers: registers, pool: pool, checksum: &checksum)
+            _ = execute($0, on: &context, memory: memory, checksum: &checksum)
         }
         context.safePoint()
         context.threadExit()
         results[index] = WorkerResult(counters: context.counters, operations: operations, checksum: checksum)
     }
 
-    /// Called after every worker has returned: checks that the objects the main thread holds are
-    /// back to their starting counts, releases them, and checks every object's lifetime.
+    /// Called after every worker has returned: checks that every object alive before the
+    /// workers started is back to its count, has the main thread release its objects, and
+    /// checks every object's lifetime.
     func finish() -> RunOutcome {
         var problems: [String] = []
-        var expected: [ObjectRef: Int] = [:]
-        for register in 0..<mainProgram.registers where mainRegisters[register] != .null {
-            expected[mainContext.object(of: mainRegisters[register]), default: 0] += 1
+        let drifted = baseline.filter { S.referenceCount(of: $0.object) != $0.count }
+        if let first = drifted.first {
+            problems.append("\(drifted.count) object(s) not back to their count after the run (one has \(S.referenceCount(of: first.object).map(String.init) ?? "?"), expected \(first.count))")
         }
-        let drifted = expected.filter { object, references in
-            guard !object.isImmortal, let count = S.referenceCount(of: object) else { return false }
-            return count != references
-        }
-        if let (object, references) = drifted.first {
-            problems.append("\(drifted.count) shared object(s) not back to their count after the run (one holds \(S.referenceCount(of: object)!), expected \(references))")
-        }
+        crefscale_set_thread_slot(Int32(RunSession.mainThreadID))
         var checksum: UInt64 = 0
         mainProgram.teardown.withUnsafeBufferPointer {
-            execute($0, on: &mainContext, registers: mainRegisters, pool: pool, checksum: &checksum)
+            _ = execute($0, on: &mainContext, memory: mainMemory, checksum: &checksum)
         }
         mainContext.safePoint()
         mainContext.threadExit()

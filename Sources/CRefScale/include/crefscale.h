@@ -20,4 +20,9 @@ int64_t crefscale_plain_pair_loop(volatile int64_t *counter, int64_t pairs);
 /// The CPU the calling thread runs on (sched_getcpu), or -1.
 int crefscale_current_cpu(void);
 
+/// The calling thread's slot in the run (its thread ID), kept in a C thread-local variable so
+/// code that frees an object knows which thread frees it without carrying it around.
+extern __thread int crefscale_thread_slot_value;
+static inline void crefscale_set_thread_slot(int slot) { crefscale_thread_slot_value = slot; }
+static inline int crefscale_thread_slot(void) { return crefscale_thread_slot_value; }
 #endif

@@ -58,6 +58,12 @@ public struct AtomicScheme: CountingScheme {
     @inline(__always)
     public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
 
+    public mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
+    public mutating func release(_ object: ObjectRef) { close(Handle(object)) }
+    /// The handle is a counted reference already: it moves.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(handle) }
+    public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(object) }
+
     public mutating func safePoint() {}
     public mutating func threadExit() {}
 

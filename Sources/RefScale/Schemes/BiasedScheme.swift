@@ -237,6 +237,13 @@ public struct BiasedScheme: CountingScheme {
     }
 
     /// Drains this thread's merge queue.
+    public mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
+    public mutating func release(_ object: ObjectRef) { close(Handle(object)) }
+    /// The handle is a counted reference already: it moves, counted where it was counted (a
+    /// reference in the owner's local count may end in another thread; that is what queues).
+    public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(handle) }
+    public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(object) }
+
     public mutating func safePoint() {
         let head = queueHead(of: threadID)
         guard head.pointee.load(ordering: .relaxed) != BiasedScheme.queueEmpty else { return }

@@ -189,6 +189,25 @@ public struct HandleLocalScheme: CountingScheme {
     }
 
     /// Releases every slot whose count is 0.
+    /// A non-local reference is a shared reference, never a slot: only it may cross threads.
+    public mutating func retain(_ object: ObjectRef) {
+        if !object.isImmortal { incrementShared(object) }
+    }
+
+    public mutating func release(_ object: ObjectRef) {
+        if !object.isImmortal { decrementShared(object) }
+    }
+
+    /// A handle without a slot is a shared reference already and moves; a slot handle takes one.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef {
+        let object = object(of: handle)
+        if slotIndex(handle) != 0 {
+            retain(object)
+            close(handle)
+        }
+        return object
+    }
+
     public mutating func safePoint() {
         for slot in 1...slotCount
         where slotObject(slot).pointee != 0 && slotCountCell(slot).pointee.load(ordering: .relaxed) == 0 {

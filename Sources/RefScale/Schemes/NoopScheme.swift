@@ -47,6 +47,13 @@ public struct NoopScheme: CountingScheme {
     @inline(__always)
     public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle, clearing: NoopScheme.owningTag) }
 
+    /// Nothing is counted; a reference kept elsewhere does not own the object.
+    public mutating func retain(_ object: ObjectRef) {}
+    public mutating func release(_ object: ObjectRef) {}
+    /// An owning handle stays owning across threads: whoever ends it frees the object.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(address: UnsafeMutableRawPointer(bitPattern: UInt(handle.bits))!) }
+    public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(bits: UInt64(UInt(bitPattern: object.address))) }
+
     public mutating func safePoint() {}
     public mutating func threadExit() {}
 

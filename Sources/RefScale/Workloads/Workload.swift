@@ -12,11 +12,22 @@ public protocol Workload: Sendable {
     /// The `--objects` value in effect (per thread or in total, as the workload defines it).
     var objects: Int { get }
 
-    /// How many pool objects a run with `threads` workers needs.
+    /// How many pool objects born by index (`new`) a run with `threads` workers needs.
     func poolSize(threads: Int) -> Int
+    /// How many objects each thread may have alive at once from `create` (its pool region).
+    func regionSize(threads: Int) -> Int
+    /// The run's global slots and channels.
+    func globals(threads: Int) -> Int
+    func channels(threads: Int) -> Int
     /// The main thread's part: objects it makes before the workers start and releases after.
     func mainProgram(threads: Int) -> ThreadProgram
     func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram
+}
+
+extension Workload {
+    public func regionSize(threads: Int) -> Int { 0 }
+    public func globals(threads: Int) -> Int { 0 }
+    public func channels(threads: Int) -> Int { 0 }
 }
 
 /// Options of the workloads; each workload reads the ones it uses.
