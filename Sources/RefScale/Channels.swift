@@ -69,14 +69,21 @@ struct Channels: @unchecked Sendable {
 /// Channel operations in terms of a scheme; waits release what the scheme must release before
 /// a thread blocks.
 extension Channels {
-    func send<S: CountingScheme>(_ handle: Handle, to channel: Int, on scheme: inout S) {
+    /// Sends the handle's object; while the ring is full, takes what waits in `inbox` (if the
+    /// thread has one), so threads that send to each other in a ring cannot all wait. Returns the
+    /// handle operations that taking performed.
+    func send<S: CountingScheme>(_ handle: Handle, to channel: Int, inbox: Int, on scheme: inout S) -> Int {
         let ring = ring(channel)
         let object = scheme.transfer(handle)
         var suspended = false
+        var operations = 0
         while !ring.tryPush(object) {
             if ring.consumerGone.pointee.load(ordering: .acquiring) != 0 {
                 scheme.close(scheme.adopt(object))
-                return
+                return operations
+            }
+            if inbox >= 0 {
+                operations += receiveAll(from: inbox, on: &scheme)
             }
             if !suspended {
                 scheme.suspend()
@@ -84,6 +91,7 @@ extension Channels {
             }
             sched_yield()
         }
+        return operations
     }
 
     func receive<S: CountingScheme>(from channel: Int, on scheme: inout S) -> Handle {

@@ -45,6 +45,8 @@ public protocol CountingScheme {
     /// The start and the end of a simulated extension call.
     mutating func enterScope()
     mutating func exitScope()
+    /// The handle the current scope returns to its caller, made valid in the caller's scope.
+    mutating func returning(_ handle: Handle) -> Handle
     /// The thread is about to block (the start barrier, waiting for the other workers): release
     /// whatever other threads may need meanwhile, such as a global lock.
     mutating func suspend()
@@ -142,6 +144,7 @@ extension CountingScheme {
 
     public mutating func enterScope() {}
     public mutating func exitScope() {}
+    public mutating func returning(_ handle: Handle) -> Handle { handle }
     public mutating func suspend() {}
 }
 

@@ -9,6 +9,8 @@ struct ThreadMemory {
     let globals: UnsafeMutablePointer<UInt>
     let pool: ObjectPool
     let channels: Channels
+    /// The channel the thread takes from while it waits to send, or -1.
+    let inbox: Int
     let threadID: Int
 
     @inline(__always)
@@ -68,6 +70,8 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         scheme.enterScope()
     case Operation.Code.exit.rawValue:
         scheme.exitScope()
+    case Operation.Code.ret.rawValue:
+        memory.registers[register] = scheme.returning(memory.registers[register])
     case Operation.Code.store.rawValue:
         let slot = memory.slot(operation.source)
         let previous = slot.pointee
@@ -86,7 +90,7 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
             slot.pointee = 0
         }
     case Operation.Code.send.rawValue:
-        memory.channels.send(memory.registers[register], to: operation.source, on: &scheme)
+        return memory.channels.send(memory.registers[register], to: operation.source, inbox: memory.inbox, on: &scheme)
     case Operation.Code.receive.rawValue:
         memory.registers[register] = memory.channels.receive(from: operation.source, on: &scheme)
     case Operation.Code.receiveAll.rawValue:

@@ -30,6 +30,8 @@ public struct Operation: Equatable, Sendable {
         /// Takes every object waiting in a channel now and closes each (a receive and a close per
         /// object): the remote frees of `churn`. Never waits.
         case receiveAll
+        /// The extension call returns the register's handle to its caller.
+        case ret
         /// Teardown: the producer has sent its last object; the consumer stops, waits for the
         /// producer to finish, and takes and closes whatever is left.
         case finishSending, drain
@@ -70,6 +72,7 @@ public struct Operation: Equatable, Sendable {
         Operation(.receive, register: register, source: channel)
     }
     public static func receiveAll(from channel: Int) -> Operation { Operation(.receiveAll, register: 0, source: channel) }
+    public static func ret(_ register: Int) -> Operation { Operation(.ret, register: register) }
     public static func finishSending(to channel: Int) -> Operation { Operation(.finishSending, register: 0, source: channel) }
     public static func drain(_ channel: Int) -> Operation { Operation(.drain, register: 0, source: channel) }
 
@@ -78,7 +81,7 @@ public struct Operation: Equatable, Sendable {
     public var handleOperations: Int {
         switch code {
         case Code.dupClose.rawValue: 2
-        case Code.enter.rawValue, Code.exit.rawValue, Code.receiveAll.rawValue,
+        case Code.enter.rawValue, Code.exit.rawValue, Code.ret.rawValue, Code.receiveAll.rawValue,
              Code.finishSending.rawValue, Code.drain.rawValue: 0
         default: 1
         }
@@ -107,6 +110,8 @@ public struct ThreadProgram: Sendable {
     public var registers: Int
     /// The thread's own slots (fields of the objects it keeps).
     public var fields = 0
+    /// The channel this thread takes from while it waits to send, or -1.
+    public var inbox = -1
     public var setup: [Operation]
     public var pass: [Operation]
     public var teardown: [Operation]
@@ -114,10 +119,12 @@ public struct ThreadProgram: Sendable {
     public let passOperations: Int
 
     public init(
-        registers: Int = 0, fields: Int = 0, setup: [Operation] = [], pass: [Operation] = [], teardown: [Operation] = []
+        registers: Int = 0, fields: Int = 0, inbox: Int = -1, setup: [Operation] = [], pass: [Operation] = [],
+        teardown: [Operation] = []
     ) {
         self.registers = registers
         self.fields = fields
+        self.inbox = inbox
         self.setup = setup
         self.pass = pass
         self.teardown = teardown

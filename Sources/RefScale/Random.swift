@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014):
 /// small, fast, and the same sequence on every machine for the same seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
@@ -17,5 +19,30 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public static func forThread(_ thread: Int, seed: UInt64) -> SplitMix64 {
         var mixer = SplitMix64(seed: seed ^ (UInt64(thread) &+ 1) &* 0xD1B5_4A32_D192_ED03)
         return SplitMix64(seed: mixer.next())
+    }
+}
+
+/// Draws ranks 0..<count with probability proportional to 1 / (rank + 1)^s (Zipf's law; s = 0
+/// is uniform), by binary search in the cumulative distribution.
+public struct ZipfSampler: Sendable {
+    let cumulative: [Double]
+
+    public init(count: Int, exponent: Double) {
+        var total = 0.0
+        cumulative = (0..<count).map { rank in
+            total += 1 / pow(Double(rank + 1), exponent)
+            return total
+        }
+    }
+
+    public func next(using generator: inout SplitMix64) -> Int {
+        let target = Double(generator.next() >> 11) / Double(1 << 53) * cumulative.last!
+        var low = 0
+        var high = cumulative.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulative[middle] <= target { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }

@@ -29,12 +29,14 @@ public struct WorkloadEntry: Sendable {
     public let name: String
     public let summary: String
     public let sharesObjects: Bool
+    public let usedOptions: Set<WorkloadOptionName>
     public let make: @Sendable (WorkloadOptions) throws -> any Workload
 
     public init<W: Workload>(_ workload: W.Type) {
         name = W.name
         summary = W.summary
         sharesObjects = W.sharesObjects
+        usedOptions = W.usedOptions
         make = { try W(options: $0) }
     }
 }
@@ -52,6 +54,10 @@ public enum Registry {
     public static let workloads: [WorkloadEntry] = [
         WorkloadEntry(PrivateWorkload.self),
         WorkloadEntry(SharedHotWorkload.self),
+        WorkloadEntry(MixedWorkload.self),
+        WorkloadEntry(CallWorkload.self),
+        WorkloadEntry(HandoffWorkload.self),
+        WorkloadEntry(ChurnWorkload.self),
     ]
 
     public static func scheme(named name: String) throws -> SchemeEntry {

@@ -73,7 +73,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         globalCount = workload.globals(threads: threads)
         globals = RunSession.slots(globalCount)
         shared = try S.makeShared(options: config.scheme, threads: threads)
-        mainProgram = workload.mainProgram(threads: threads)
+        mainProgram = workload.mainProgram(threads: threads, seed: config.seed)
         workerPrograms = (0..<threads).map { workload.workerProgram(thread: $0, threads: threads, seed: config.seed) }
         workerPasses = workerPrograms.map { program in
             let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: program.pass.count)
@@ -119,7 +119,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         registers.initialize(repeating: .null, count: max(1, program.registers))
         return ThreadMemory(
             registers: registers, fields: slots(program.fields), globals: globals, pool: pool, channels: channels,
-            threadID: threadID)
+            inbox: program.inbox, threadID: threadID)
     }
 
     func runWorker(_ index: Int, signals: WorkerSignals) {

@@ -16,6 +16,15 @@ struct DupRounds {
 
     var registers: Int { heldCount + dupDepth }
 
+    init(heldCount: Int, dupDepth: Int, readFraction: Double) throws {
+        if dupDepth == 0 && readFraction < 1 {
+            throw ConfigurationError(option: .dupDepth, "0 leaves nothing to do unless --read-fraction is 1")
+        }
+        self.heldCount = heldCount
+        self.dupDepth = dupDepth
+        self.readFraction = readFraction
+    }
+
     func pass(using generator: inout SplitMix64) -> [Operation] {
         var operations: [Operation] = []
         var handleOperations = 0

@@ -3,6 +3,7 @@
 public struct PrivateWorkload: Workload {
     public static let name = "private"
     public static let sharesObjects = false
+    public static let usedOptions: Set<WorkloadOptionName> = [.objects, .dupDepth, .readFraction, .immortalFraction]
     public static let summary = "each thread dups and closes handles to its own objects: the uncontended cost"
 
     public let objects: Int
@@ -12,13 +13,13 @@ public struct PrivateWorkload: Workload {
     public init(options: WorkloadOptions) throws {
         let options = try options.validated()
         objects = options.objects ?? 1
-        rounds = DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
+        rounds = try DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
         immortalPerThread = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
     }
 
     public func poolSize(threads: Int) -> Int { threads * objects }
 
-    public func mainProgram(threads: Int) -> ThreadProgram { ThreadProgram() }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
 
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
         var generator = SplitMix64.forThread(thread, seed: seed)

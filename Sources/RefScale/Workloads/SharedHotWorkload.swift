@@ -4,6 +4,7 @@
 public struct SharedHotWorkload: Workload {
     public static let name = "shared-hot"
     public static let sharesObjects = true
+    public static let usedOptions: Set<WorkloadOptionName> = [.objects, .dupDepth, .readFraction, .immortalFraction]
     public static let summary = "every thread dups and closes handles to the same few objects: maximal contention"
 
     public let objects: Int
@@ -13,13 +14,13 @@ public struct SharedHotWorkload: Workload {
     public init(options: WorkloadOptions) throws {
         let options = try options.validated()
         objects = options.objects ?? 4
-        rounds = DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
+        rounds = try DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
         immortalObjects = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
     }
 
     public func poolSize(threads: Int) -> Int { objects }
 
-    public func mainProgram(threads: Int) -> ThreadProgram {
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
         ThreadProgram(
             registers: objects,
             setup: (0..<objects).map { .new(object: $0, into: $0, flags: $0 < immortalObjects ? [.shared, .immortal] : .shared) },

@@ -1,0 +1,67 @@
+/// `call`: extension calls as HPy code makes them. A call enters a scope with `--args`
+/// borrowed argument handles (the caller's, read but never closed by the callee), creates
+/// `--temps` new objects, duplicates each `--dup-depth` times, stores the first `--stores` of
+/// them into the thread's fields (replacing what the previous call stored there), makes the
+/// nested call when `--call-depth` asks for one (closing the handle it returns), closes its
+/// other temporaries, returns the last one and exits; the caller closes the returned handle.
+/// Every scheme sees the same scope events; schemes without scopes ignore them.
+/// The `--immortal-fraction` applies to the arguments, the longest-lived objects.
+public struct CallWorkload: Workload {
+    public static let name = "call"
+    public static let summary = "HPy-style calls: borrowed args, temporaries, stores into fields, a returned handle"
+    public static let sharesObjects = false
+    public static let usedOptions: Set<WorkloadOptionName> = [
+        .args, .temps, .stores, .callDepth, .dupDepth, .immortalFraction,
+    ]
+
+    let options: WorkloadOptions
+    public var objects: Int { options.args }
+
+    static let passLength = 4096
+
+    public init(options: WorkloadOptions) throws {
+        self.options = try options.validated()
+    }
+
+    public func poolSize(threads: Int) -> Int { threads * options.args }
+    public func regionSize(threads: Int) -> Int { options.callDepth * (options.temps + options.stores) + 4 }
+
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
+
+    func temporary(level: Int, _ index: Int) -> Int { options.args + level * options.temps + index }
+
+    func call(level: Int) -> [Operation] {
+        let temps = options.temps
+        var operations: [Operation] = [.enter]
+        operations += (0..<options.args).map { .read($0) }
+        operations += (0..<temps).map { .create(into: temporary(level: level, $0)) }
+        for index in 0..<temps {
+            operations += Array(repeating: .dupClose(temporary(level: level, index)), count: options.dupDepth)
+        }
+        operations += (0..<options.stores).map { .store(temporary(level: level, $0), into: .field(level * options.stores + $0)) }
+        if level + 1 < options.callDepth {
+            operations += call(level: level + 1)
+            operations.append(.close(temporary(level: level + 1, temps - 1)))
+        }
+        operations += (0..<(temps - 1)).map { .close(temporary(level: level, $0)) }
+        operations += [.ret(temporary(level: level, temps - 1)), .exit]
+        return operations
+    }
+
+    public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
+        let immortalArgs = Int((Double(options.args) * options.immortalFraction).rounded())
+        let oneCall = call(level: 0) + [.close(temporary(level: 0, options.temps - 1))]
+        let perCall = oneCall.reduce(0) { $0 + $1.handleOperations }
+        let calls = max(1, CallWorkload.passLength / perCall)
+        let fields = options.callDepth * options.stores
+        return ThreadProgram(
+            registers: options.args + options.callDepth * options.temps,
+            fields: fields,
+            setup: (0..<options.args).map {
+                .new(object: thread * options.args + $0, into: $0, flags: $0 < immortalArgs ? .immortal : [])
+            },
+            pass: Array((0..<calls).map { _ in oneCall }.joined()),
+            teardown: (0..<fields).map { .clear(.field($0)) } + (0..<options.args).map { .close($0) }
+        )
+    }
+}

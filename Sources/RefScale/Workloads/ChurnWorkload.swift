@@ -1,0 +1,54 @@
+/// `churn`: allocation-heavy. Each thread creates short-lived objects, uses each (`--dup-depth`
+/// duplicates, reads) and drops it: itself, or, for a `--remote-free` share drawn from the
+/// seed, by sending it to the next thread (in a ring), which drops it. A thread takes what was
+/// sent to it every `roundsPerDrain` rounds, and while it waits to send. The pool recycles
+/// freed objects to the thread that made them.
+public struct ChurnWorkload: Workload {
+    public static let name = "churn"
+    public static let summary = "objects created and dropped at once, a share of them dropped by another thread"
+    public static let sharesObjects = true
+    public static let usedOptions: Set<WorkloadOptionName> = [.remoteFree, .dupDepth, .readFraction]
+
+    let options: WorkloadOptions
+    public var objects: Int { 0 }
+
+    static let passLength = 4096
+    static let roundsPerDrain = 16
+
+    public init(options: WorkloadOptions) throws {
+        self.options = try options.validated()
+    }
+
+    public func poolSize(threads: Int) -> Int { 0 }
+    public func regionSize(threads: Int) -> Int { 256 + 2 * ChurnWorkload.roundsPerDrain }
+    public func channels(threads: Int) -> Int { threads }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
+
+    public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
+        var generator = SplitMix64.forThread(thread, seed: seed)
+        let inbox = thread
+        let next = (thread + 1) % threads
+        let readsPerRound = options.readFraction >= 1 ? 1 : options.readFraction * Double(2 * options.dupDepth + 2) / (1 - options.readFraction)
+        var reads = 0.0
+        var pass: [Operation] = []
+        var handleOperations = 0
+        var round = 0
+        while handleOperations < ChurnWorkload.passLength {
+            var operations: [Operation] = [.create(into: 0)]
+            operations += Array(repeating: .dupClose(0), count: options.dupDepth)
+            reads += readsPerRound
+            while reads >= 1 {
+                operations.append(.read(0))
+                reads -= 1
+            }
+            let remote = Double(generator.next() >> 11) / Double(1 << 53) < options.remoteFree
+            operations.append(remote ? .send(0, to: next) : .close(0))
+            round += 1
+            if round % ChurnWorkload.roundsPerDrain == 0 { operations.append(.receiveAll(from: inbox)) }
+            handleOperations += operations.reduce(0) { $0 + $1.handleOperations }
+            pass += operations
+        }
+        pass.append(.receiveAll(from: inbox))
+        return ThreadProgram(registers: 1, inbox: inbox, pass: pass, teardown: [.finishSending(to: next), .drain(inbox)])
+    }
+}

@@ -1,0 +1,74 @@
+/// `handoff`: objects born in one thread, used and dropped in another. Threads form groups of
+/// `--producers` + `--consumers`; in each group a bounded queue joins every producer to every
+/// consumer. A producer creates an object, uses it (`--dup-depth` duplicates, reads) and sends
+/// it; a consumer receives it, uses it and closes it. Each pass moves `itemsPerPair` objects
+/// through every queue of the group, in both the producer's and the consumer's stream.
+/// This is what exercises the biased merge queue, the table flush and conversion to a
+/// non-local reference.
+public struct HandoffWorkload: Workload {
+    public static let name = "handoff"
+    public static let summary = "producers create objects, consumers receive, use and drop them"
+    public static let sharesObjects = true
+    public static let usedOptions: Set<WorkloadOptionName> = [.producers, .consumers, .dupDepth, .readFraction]
+
+    let options: WorkloadOptions
+    public var objects: Int { 0 }
+
+    static let itemsPerPair = 32
+    static let channelCapacity = 256
+
+    public init(options: WorkloadOptions) throws {
+        self.options = try options.validated()
+    }
+
+    var groupSize: Int { options.producers + options.consumers }
+
+    public func check(threads: Int) throws {
+        guard threads % groupSize == 0 else {
+            throw ConfigurationError("handoff needs a multiple of producers + consumers (\(groupSize)) threads, got \(threads)")
+        }
+    }
+
+    public func poolSize(threads: Int) -> Int { 0 }
+    public func regionSize(threads: Int) -> Int { HandoffWorkload.channelCapacity * options.consumers + 8 }
+    public func channels(threads: Int) -> Int { threads / groupSize * options.producers * options.consumers }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
+
+    func channel(group: Int, producer: Int, consumer: Int) -> Int {
+        (group * options.producers + producer) * options.consumers + consumer
+    }
+
+    /// Duplicates and reads of register 0, in a fixed order.
+    func use(reads: inout Double) -> [Operation] {
+        var operations = Array(repeating: Operation.dupClose(0), count: options.dupDepth)
+        reads += options.readFraction >= 1 ? 1 : options.readFraction * Double(2 * options.dupDepth + 2) / (1 - options.readFraction)
+        while reads >= 1 {
+            operations.append(.read(0))
+            reads -= 1
+        }
+        return operations
+    }
+
+    public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
+        let group = thread / groupSize
+        let role = thread % groupSize
+        var reads = 0.0
+        var pass: [Operation] = []
+        if role < options.producers {
+            let channels = (0..<options.consumers).map { channel(group: group, producer: role, consumer: $0) }
+            for _ in 0..<HandoffWorkload.itemsPerPair {
+                for channel in channels {
+                    pass += [.create(into: 0)] + use(reads: &reads) + [.send(0, to: channel)]
+                }
+            }
+            return ThreadProgram(registers: 1, pass: pass, teardown: channels.map { .finishSending(to: $0) })
+        }
+        let channels = (0..<options.producers).map { channel(group: group, producer: $0, consumer: role - options.producers) }
+        for _ in 0..<HandoffWorkload.itemsPerPair {
+            for channel in channels {
+                pass += [.receive(from: channel, into: 0)] + use(reads: &reads) + [.close(0)]
+            }
+        }
+        return ThreadProgram(registers: 1, pass: pass, teardown: channels.map { .drain($0) })
+    }
+}
