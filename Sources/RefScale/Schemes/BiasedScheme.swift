@@ -180,7 +180,9 @@ public struct BiasedScheme: CountingScheme {
     mutating func enqueue(_ object: ObjectRef) {
         counters.queued += 1
         let head = queueHead(of: object.ownerThread.pointee.load(ordering: .relaxed))
-        var first = head.pointee.load(ordering: .relaxed)
+        // Acquiring: seeing `queueOwnerExited` must also show the exited owner's last writes to
+        // `localCount`, which `mergeQueued` reads (see `threadExit`).
+        var first = head.pointee.load(ordering: .acquiring)
         while true {
             if first == BiasedScheme.queueOwnerExited {
                 mergeQueued(object)
@@ -188,7 +190,7 @@ public struct BiasedScheme: CountingScheme {
             }
             object.queueNext.pointee.store(first, ordering: .relaxed)
             let (exchanged, current) = head.pointee.compareExchange(
-                expected: first, desired: UInt(bitPattern: object.address), ordering: .releasing)
+                expected: first, desired: UInt(bitPattern: object.address), ordering: .acquiringAndReleasing)
             counters.atomicRMW &+= 1
             if exchanged { return }
             counters.casRetries += 1
@@ -250,8 +252,10 @@ public struct BiasedScheme: CountingScheme {
         mergeList(head.pointee.exchange(BiasedScheme.queueEmpty, ordering: .acquiring))
     }
 
+    /// Releasing as well as acquiring: a thread that later finds the queue marked exited merges
+    /// this thread's objects itself, reading the `localCount` this thread wrote last (relaxed).
     public mutating func threadExit() {
-        mergeList(queueHead(of: threadID).pointee.exchange(BiasedScheme.queueOwnerExited, ordering: .acquiring))
+        mergeList(queueHead(of: threadID).pointee.exchange(BiasedScheme.queueOwnerExited, ordering: .acquiringAndReleasing))
     }
 
     public static func referenceCount(of object: ObjectRef) -> Int? {

@@ -8,6 +8,7 @@ import Synchronization
 /// - Only the handle made by `new` owns the object: it carries the tag bit 0 (objects are at
 ///   least 8-byte aligned, so the bit is free) and closing it frees the object. Every other
 ///   handle is a plain address whose close does nothing. So lifetimes stay exact without a count.
+/// - Immortal objects are never freed: `new` gives them a plain, non-owning handle.
 public struct NoopScheme: CountingScheme {
     public static let name = "noop"
     public static let summary = "no counting at all: the harness's own cost per operation"
@@ -24,7 +25,8 @@ public struct NoopScheme: CountingScheme {
 
     @inline(__always)
     public mutating func new(_ object: ObjectRef) -> Handle {
-        Handle(bits: Handle(object).bits | NoopScheme.owningTag)
+        if object.isImmortal { return Handle(object) }
+        return Handle(bits: Handle(object).bits | NoopScheme.owningTag)
     }
 
     @inline(__always)

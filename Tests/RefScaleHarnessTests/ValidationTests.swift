@@ -1,0 +1,167 @@
+import Synchronization
+import Testing
+@testable import RefScale
+import RefScaleHarness
+
+/// `atomic` with a deliberate bug: every 1000th `dup` of a thread forgets its increment, so a
+/// count falls below the references that exist and an object dies while still referenced. The
+/// loss is counted per thread, so it does not depend on how threads interleave.
+struct LossyScheme: CountingScheme {
+    static let name = "lossy-atomic"
+    static let summary = "atomic counting that drops every 1000th increment (a broken scheme for the tests)"
+    static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
+    static let isThreadSafe = true
+    static let lossPeriod = 1000
+
+    var counters = SchemeCounters()
+    var dups = 0
+
+    static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+    init(shared: NoSharedState, threadID: Int) {}
+
+    mutating func new(_ object: ObjectRef) -> Handle {
+        object.count.pointee.store(1, ordering: .relaxed)
+        return Handle(object)
+    }
+
+    mutating func open(_ object: ObjectRef) -> Handle { dup(Handle(object)) }
+
+    mutating func dup(_ handle: Handle) -> Handle {
+        let object = ObjectRef(handle)
+        guard !object.isImmortal else { return handle }
+        dups += 1
+        if dups % LossyScheme.lossPeriod == 0 { return handle }
+        object.count.pointee.wrappingAdd(1, ordering: .relaxed)
+        counters.atomicRMW += 1
+        return handle
+    }
+
+    mutating func close(_ handle: Handle) {
+        let object = ObjectRef(handle)
+        guard !object.isImmortal else { return }
+        counters.atomicRMW += 1
+        if object.count.pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
+            ObjectPool.free(object)
+            counters.frees += 1
+        }
+    }
+
+    func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
+    func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
+    mutating func safePoint() {}
+    mutating func threadExit() {}
+    static func referenceCount(of object: ObjectRef) -> Int? { object.count.pointee.load(ordering: .relaxed) }
+}
+
+/// `atomic` with the opposite bug: every 1000th `close` forgets its decrement, so objects leak.
+struct LeakyScheme: CountingScheme {
+    static let name = "leaky-atomic"
+    static let summary = "atomic counting that drops every 1000th decrement (a broken scheme for the tests)"
+    static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
+    static let isThreadSafe = true
+
+    var base = AtomicScheme(shared: NoSharedState(), threadID: 0)
+    var closes = 0
+
+    var counters: SchemeCounters { base.counters }
+
+    static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+    init(shared: NoSharedState, threadID: Int) {}
+
+    mutating func new(_ object: ObjectRef) -> Handle { base.new(object) }
+    mutating func open(_ object: ObjectRef) -> Handle { base.open(object) }
+    mutating func dup(_ handle: Handle) -> Handle { base.dup(handle) }
+
+    mutating func close(_ handle: Handle) {
+        closes += 1
+        if closes % 1000 == 0 { return }
+        base.close(handle)
+    }
+
+    func read(_ handle: Handle) -> UInt64 { base.read(handle) }
+    func object(of handle: Handle) -> ObjectRef { base.object(of: handle) }
+    mutating func safePoint() {}
+    mutating func threadExit() {}
+    static func referenceCount(of object: ObjectRef) -> Int? { AtomicScheme.referenceCount(of: object) }
+}
+
+@Suite struct ValidationTests {
+    @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
+    func schemeThatDropsIncrementsIsReportedInvalid(workload: String, threads: Int) throws {
+        let row = try shortRun(SchemeEntry(LossyScheme.self), workload: workload, threads: threads)
+        #expect(row["scheme"] == LossyScheme.name)
+        #expect(row["valid"] == "false")
+        #expect(!row.isValid)
+        #expect(!row["validation_error"].isEmpty)
+    }
+
+    @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
+    func schemeThatDropsDecrementsIsReportedInvalid(workload: String, threads: Int) throws {
+        let row = try shortRun(SchemeEntry(LeakyScheme.self), workload: workload, threads: threads)
+        #expect(row["valid"] == "false")
+        #expect(row["validation_error"].contains("never freed"), "\(row["validation_error"])")
+    }
+
+    @Test func sharedObjectNotBackToItsCountIsReported() throws {
+        let row = try shortRun(SchemeEntry(LeakyScheme.self), workload: SharedHotWorkload.name, threads: 2)
+        #expect(row["validation_error"].contains("not back to their count"), "\(row["validation_error"])")
+    }
+
+    @Test func lossySchemeLosesExactlyEveryThousandthIncrement() {
+        let pool = ObjectPool(count: 1, alignment: 128)
+        defer { pool.deallocate() }
+        var context = LossyScheme(shared: NoSharedState(), threadID: 1)
+        let object = pool.bear(0, flags: [])
+        let handle = context.new(object)
+        for _ in 0..<2500 { _ = context.dup(handle) }
+        #expect(object.count.pointee.load(ordering: .relaxed) == 1 + 2500 - 2)
+    }
+
+    // The lifetime checks themselves, on a pool whose objects are set up by hand.
+
+    @Test func objectNeverFreedIsReported() throws {
+        let pool = ObjectPool(count: 2, alignment: 128)
+        defer { pool.deallocate() }
+        _ = pool.bear(0, flags: [])
+        ObjectPool.free(pool.bear(1, flags: []))
+        let problem = try #require(pool.validateLifetimes())
+        #expect(problem.contains("object 0 never freed"))
+        #expect(problem.hasPrefix("1 object(s) failed"))
+    }
+
+    @Test func objectFreedTwiceIsReported() throws {
+        let pool = ObjectPool(count: 1, alignment: 128)
+        defer { pool.deallocate() }
+        let object = pool.bear(0, flags: [])
+        ObjectPool.free(object)
+        ObjectPool.free(object)
+        #expect(try #require(pool.validateLifetimes()).contains("object 0 freed 2 times"))
+    }
+
+    @Test(arguments: ObjectRef.poisonedOffsets)
+    func writeAfterFreeIsReported(offset: Int) throws {
+        let pool = ObjectPool(count: 1, alignment: 128)
+        defer { pool.deallocate() }
+        let object = pool.bear(0, flags: [])
+        ObjectPool.free(object)
+        (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(7, ordering: .relaxed)
+        #expect(try #require(pool.validateLifetimes()).contains("object 0 written after it was freed"))
+    }
+
+    @Test func immortalObjectFreedIsReported() throws {
+        let pool = ObjectPool(count: 2, alignment: 128)
+        defer { pool.deallocate() }
+        _ = pool.bear(0, flags: [.immortal])
+        ObjectPool.free(pool.bear(1, flags: [.immortal]))
+        let problem = try #require(pool.validateLifetimes())
+        #expect(problem.contains("immortal object 1 freed"))
+        #expect(problem.hasPrefix("1 object(s) failed"), "an immortal object that is never freed is correct")
+    }
+
+    @Test func unbornObjectsAreNotChecked() {
+        let pool = ObjectPool(count: 3, alignment: 128)
+        defer { pool.deallocate() }
+        ObjectPool.free(pool.bear(1, flags: []))
+        #expect(pool.validateLifetimes() == nil)
+    }
+}

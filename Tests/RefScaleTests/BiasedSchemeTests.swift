@@ -1,0 +1,287 @@
+import Synchronization
+import Testing
+@testable import RefScale
+
+/// Two threads' contexts over one pool: `owner` (thread 1) makes the objects, `other` (thread 2)
+/// holds references they hand it. A third context (thread 3) is available as `third`.
+final class BiasedFixture {
+    let pool: ObjectPool
+    let shared: BiasedScheme.Shared
+    var owner: BiasedScheme
+    var other: BiasedScheme
+    var third: BiasedScheme
+
+    init(objects: Int = 1) {
+        pool = ObjectPool(count: objects, alignment: 128)
+        shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
+        owner = BiasedScheme(shared: shared, threadID: 1)
+        other = BiasedScheme(shared: shared, threadID: 2)
+        third = BiasedScheme(shared: shared, threadID: 3)
+    }
+
+    deinit { pool.deallocate() }
+
+    /// A mortal object born in the owner's thread, with its first handle.
+    func newObject(_ index: Int = 0) -> (ObjectRef, Handle) {
+        let object = pool.bear(index, flags: [])
+        return (object, owner.new(object))
+    }
+
+    /// The head of thread `id`'s merge queue: empty, exited, or an object's address.
+    func queueHead(of id: UInt32) -> UInt {
+        owner.queueHead(of: id).pointee.load(ordering: .relaxed)
+    }
+}
+
+/// The shared word holding `count` references with `flag`.
+func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits | flag }
+
+@Suite struct BiasedSchemeTests {
+    @Test func newObjectIsOwnedByItsMakerWithLocalOneAndSharedZero() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        #expect(handle == Handle(object))
+        #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 1)
+        #expect(object.localCount == 1)
+        #expect(countWord(object) == 0)
+        #expect(f.owner.counters.atomicRMW == 0)
+    }
+
+    @Test func ownerDupAndCloseChangeOnlyTheLocalCountWithoutAtomic() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let duplicates = (0..<3).map { _ in f.owner.dup(handle) }
+        #expect(object.localCount == 4)
+        #expect(countWord(object) == 0)
+        let opened = f.owner.open(object)
+        #expect(object.localCount == 5)
+        f.owner.close(opened)
+        duplicates.forEach { f.owner.close($0) }
+        #expect(object.localCount == 1)
+        #expect(countWord(object) == 0)
+        #expect(f.owner.counters.atomicRMW == 0)
+        #expect(object.timesFreed == 0)
+    }
+
+    @Test func ownerDecrementToZeroWithNoSharedReferencesFreesWithoutAtomic() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        f.owner.close(f.owner.dup(handle))
+        #expect(object.timesFreed == 0)
+        f.owner.close(handle)
+        #expect(object.timesFreed == 1)
+        #expect(countWordIsPoisoned(object))
+        #expect(f.owner.counters.atomicRMW == 0)
+        #expect(f.owner.counters.merges == 0)
+        #expect(f.owner.counters.frees == 1)
+    }
+
+    @Test func nonOwnerIncrementAddsSharedOneToTheSharedWord() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        _ = f.other.dup(handle)
+        #expect(countWord(object) == BiasedScheme.sharedOne)
+        _ = f.other.open(object)
+        #expect(countWord(object) == 2 * BiasedScheme.sharedOne)
+        #expect(object.localCount == 1, "a non-owner must not touch the owner's count")
+        #expect(f.other.counters.atomicRMW == 2)
+        #expect(f.owner.counters.atomicRMW == 0)
+    }
+
+    @Test func nonOwnerDecrementAtSharedCountZeroSetsQueuedWithoutSubtractingAndQueuesOnTheOwner() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let given = f.owner.dup(handle)  // counted in `local`, handed to the other thread
+        f.other.close(given)
+        #expect(countWord(object) == BiasedScheme.QUEUED, "the count part must stay 0: the queue holds that reference")
+        #expect(object.localCount == 2)
+        #expect(f.other.counters.queued == 1)
+        #expect(f.queueHead(of: 1) == UInt(bitPattern: object.address))
+        #expect(object.queueNext.pointee.load(ordering: .relaxed) == BiasedScheme.queueEmpty)
+        #expect(object.timesFreed == 0)
+    }
+
+    @Test func nonOwnerDecrementAboveSharedCountZeroSubtractsWithoutQueueing() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let duplicate = f.other.dup(handle)
+        f.other.close(duplicate)
+        #expect(countWord(object) == biasedWord(count: 0, BiasedScheme.INIT))
+        #expect(f.other.counters.queued == 0)
+        #expect(f.queueHead(of: 1) == BiasedScheme.queueEmpty)
+    }
+
+    @Test func ownerSafePointMergesAQueuedObjectAndFreesItAtMergedCountZero() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        f.other.close(handle)  // the owner's only reference was handed over and dropped there
+        #expect(countWord(object) == BiasedScheme.QUEUED)
+        f.owner.safePoint()
+        #expect(object.timesFreed == 1)
+        #expect(countWordIsPoisoned(object))
+        #expect(f.owner.counters.merges == 1)
+        #expect(f.owner.counters.frees == 1)
+        #expect(f.queueHead(of: 1) == BiasedScheme.queueEmpty)
+    }
+
+    @Test func ownerSafePointMergeKeepsAnObjectWithOtherReferencesAsCountShiftedOrMerged() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let given = f.owner.dup(handle)
+        let kept = f.owner.dup(handle)  // local 3: the owner's two, the one given away
+        f.other.close(given)
+        let sharedReference = f.third.dup(kept)  // shared count 1 while QUEUED
+        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.QUEUED))
+
+        f.owner.safePoint()
+        // rc = shared 1 + local 3 - the queue's 1 = 3
+        #expect(countWord(object) == biasedWord(count: 3, BiasedScheme.MERGED))
+        #expect(object.localCount == 0)
+        #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)
+        #expect(object.timesFreed == 0)
+        #expect(f.owner.counters.merges == 1)
+
+        // After the merge the former owner counts in the shared word like everyone else.
+        f.owner.close(kept)
+        f.third.close(sharedReference)
+        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(object.timesFreed == 0)
+        f.owner.close(handle)
+        #expect(object.timesFreed == 1)
+        #expect(f.owner.counters.frees == 1)
+    }
+
+    @Test func ownerLocalReachingZeroWithSharedReferencesSetsMergedAndTheLastSharedDecrementFrees() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let sharedReference = f.other.dup(handle)
+        f.owner.close(handle)
+        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)
+        #expect(f.owner.counters.merges == 1)
+        #expect(object.timesFreed == 0)
+
+        f.other.close(sharedReference)
+        #expect(object.timesFreed == 1)
+        #expect(f.other.counters.frees == 1)
+        #expect(f.other.counters.queued == 0)
+        #expect(f.owner.counters.frees == 0)
+    }
+
+    @Test func exitedOwnersQueueIsMergedByTheQueuingThreadWhichFrees() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        f.owner.threadExit()
+        #expect(f.queueHead(of: 1) == BiasedScheme.queueOwnerExited)
+
+        f.other.close(handle)
+        #expect(object.timesFreed == 1)
+        #expect(f.other.counters.queued == 1)
+        #expect(f.other.counters.merges == 1)
+        #expect(f.other.counters.frees == 1)
+        #expect(f.queueHead(of: 1) == BiasedScheme.queueOwnerExited, "the exited queue must stay marked")
+    }
+
+    @Test func exitedOwnersObjectWithOtherReferencesIsMergedNotFreedByTheQueuingThread() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let second = f.owner.dup(handle)
+        f.owner.threadExit()
+        f.other.close(handle)
+        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(object.timesFreed == 0)
+        f.other.close(second)
+        #expect(object.timesFreed == 1)
+        #expect(f.other.counters.merges == 1)
+    }
+
+    @Test func ownerThreadExitDrainsItsQueue() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        f.other.close(handle)
+        f.owner.threadExit()
+        #expect(object.timesFreed == 1)
+        #expect(f.owner.counters.merges == 1)
+    }
+
+    @Test func sharedCountGoingNegativeWhileQueuedStillEndsExact() {
+        let f = BiasedFixture()
+        let (object, own) = f.newObject()
+        let first = f.owner.dup(own)
+        let second = f.owner.dup(own)  // local 3: the owner's, and two handed to the other thread
+        f.other.close(first)
+        f.other.close(second)
+        let word = countWord(object)
+        #expect(word >> BiasedScheme.flagBits == -1)
+        #expect(word & BiasedScheme.flagMask == BiasedScheme.QUEUED)
+        #expect(f.other.counters.queued == 1, "an object is queued at most once")
+
+        f.owner.close(own)
+        #expect(object.timesFreed == 0)
+        f.owner.safePoint()  // rc = -1 + 2 - 1 = 0
+        #expect(object.timesFreed == 1)
+        #expect(f.owner.counters.frees == 1)
+    }
+
+    @Test func sharedCountNegativeWhileQueuedMergedBeforeTheOwnerClosesStillEndsExact() {
+        let f = BiasedFixture()
+        let (object, own) = f.newObject()
+        let first = f.owner.dup(own)
+        let second = f.owner.dup(own)
+        f.other.close(first)
+        f.other.close(second)
+        f.owner.safePoint()  // rc = -1 + 3 - 1 = 1: the owner's own reference
+        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(object.timesFreed == 0)
+        f.owner.close(own)
+        #expect(object.timesFreed == 1)
+    }
+
+    /// The owner may close references that were counted in the shared word (handed back to it), so
+    /// its local count can reach 0 while the object still waits, QUEUED, in its own queue. The
+    /// queue's reference is still counted, so the object must survive until the queue is drained.
+    @Test func ownerLocalReachingZeroWhileQueuedKeepsTheObjectForTheQueue() {
+        let f = BiasedFixture()
+        let (object, own) = f.newObject()
+        let first = f.owner.dup(own)
+        let second = f.owner.dup(own)  // local 3
+        f.other.close(first)  // QUEUED
+        let back1 = f.other.dup(second)
+        let back2 = f.other.dup(second)  // shared 2, handed back to the owner
+        f.owner.close(back1)
+        f.owner.close(back2)
+        f.owner.close(own)  // local 0 with the shared word QUEUED | 2
+        #expect(countWord(object) == biasedWord(count: 2, BiasedScheme.MERGED))
+        #expect(object.timesFreed == 0)
+        f.other.close(second)
+        #expect(object.timesFreed == 0, "the queue still holds a reference")
+        f.owner.safePoint()
+        #expect(object.timesFreed == 1)
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    @Test func localCountSaturatingAtItsMaximumMakesTheObjectImmortal() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        object.localCount = UInt32.max - 2
+        _ = f.owner.dup(handle)
+        #expect(object.localCount == UInt32.max - 1)
+        #expect(!object.isImmortal)
+        _ = f.owner.dup(handle)
+        #expect(object.isImmortal)
+        f.owner.close(handle)
+        #expect(object.localCount == UInt32.max - 1, "an immortal object is no longer counted")
+    }
+
+    @Test func immortalObjectIsNeverCountedOrFreed() throws {
+        try expectImmortalObjectIsNeverCountedOrFreed(BiasedScheme.self)
+    }
+
+    @Test func referenceCountSumsSharedAndLocalCounts() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        _ = f.owner.dup(handle)
+        _ = f.other.dup(handle)
+        #expect(BiasedScheme.referenceCount(of: object) == 3)
+    }
+}

@@ -1,0 +1,285 @@
+import Synchronization
+import Testing
+@testable import RefScale
+
+/// Two threads' tables over one pool of objects aligned just enough for the index (8 bytes for
+/// `low3`, the talk's proposal): `maker` (thread 1) makes objects, `user` (thread 2) opens them.
+final class HandleLocalFixture {
+    let pool: ObjectPool
+    let shared: HandleLocalScheme.Shared
+    var maker: HandleLocalScheme
+    var user: HandleLocalScheme
+
+    init(objects: Int = 16, index: HandleIndex = .low3, release: ReleasePolicy = .lazy) throws {
+        var options = SchemeOptions()
+        options.handleIndex = index
+        options.release = release
+        options.objectAlignment = index.requiredAlignment
+        pool = ObjectPool(count: objects, alignment: options.objectAlignment)
+        shared = try HandleLocalScheme.makeShared(options: options, threads: 2)
+        maker = HandleLocalScheme(shared: shared, threadID: 1)
+        user = HandleLocalScheme(shared: shared, threadID: 2)
+    }
+
+    deinit { pool.deallocate() }
+
+    func bear(_ index: Int) -> ObjectRef { pool.bear(index, flags: []) }
+}
+
+extension HandleLocalScheme {
+    func slotIndex(of handle: Handle) -> Int { Int(handle.bits & indexMask) }
+    func objectAddress(inSlot slot: Int) -> UInt { slotObject(slot).pointee }
+    func count(inSlot slot: Int) -> Int { slotCountCell(slot).pointee.load(ordering: .relaxed) }
+}
+
+@Suite struct HandleLocalSchemeTests {
+    @Test func newTakesASlotWithCountOneAndOneSharedReference() throws {
+        let f = try HandleLocalFixture()
+        let object = f.bear(0)
+        let handle = f.maker.new(object)
+        #expect(f.maker.slotIndex(of: handle) == 1)
+        #expect(f.maker.object(of: handle) == object)
+        #expect(f.maker.objectAddress(inSlot: 1) == UInt(bitPattern: object.address))
+        #expect(f.maker.count(inSlot: 1) == 1)
+        #expect(countWord(object) == 1)
+        #expect(f.maker.read(handle) == object.payload)
+    }
+
+    @Test func dupAndCloseOfAHandleWithASlotTouchOnlyTheTable() throws {
+        let f = try HandleLocalFixture()
+        let object = f.bear(0)
+        let handle = f.maker.new(object)
+        let header = headerWords(object)
+        let atomics = f.maker.counters.atomicRMW
+        let duplicates = (0..<3).map { _ in f.maker.dup(handle) }
+        #expect(duplicates.allSatisfy { $0 == handle })
+        #expect(f.maker.count(inSlot: 1) == 4)
+        duplicates.forEach { f.maker.close($0) }
+        #expect(f.maker.count(inSlot: 1) == 1)
+        #expect(headerWords(object) == header, "dup/close of a slotted handle wrote to the object")
+        #expect(countWord(object) == 1)
+        #expect(f.maker.counters.atomicRMW == atomics)
+        #expect(f.maker.counters.tableHits == 6)
+    }
+
+    @Test func openOfASecondHandleToTheSameObjectHitsTheSameSlot() throws {
+        let f = try HandleLocalFixture()
+        let object = f.bear(0)
+        let made = f.maker.new(object)
+        let first = f.user.open(object)  // the user's table takes one shared reference
+        #expect(countWord(object) == 2)
+        #expect(f.user.counters.atomicRMW == 1)
+        #expect(f.user.counters.tableMisses == 1)
+
+        let second = f.user.open(object)
+        #expect(second == first)
+        #expect(f.user.slotIndex(of: second) == 1)
+        #expect(f.user.count(inSlot: 1) == 2)
+        #expect(f.user.counters.tableHits == 1)
+        #expect(f.user.counters.atomicRMW == 1, "a hit takes no new shared reference")
+        #expect(countWord(object) == 2)
+
+        // The maker's own new handle is a hit in its own table too.
+        #expect(f.maker.open(object) == made)
+        #expect(f.maker.count(inSlot: 1) == 2)
+    }
+
+    @Test func fullTableFallsBackToIndexZeroWithAnAtomicSharedReference() throws {
+        let f = try HandleLocalFixture()
+        let held = (0..<HandleIndex.low3.slotCount).map { f.user.new(f.bear($0)) }
+        #expect(held.map { f.user.slotIndex(of: $0) } == Array(1...7))
+
+        let object = f.bear(7)
+        let made = f.maker.new(object)
+        let atomics = f.user.counters.atomicRMW
+        let fallback = f.user.open(object)
+        #expect(fallback.bits & HandleIndex.low3.mask == 0)
+        #expect(f.user.object(of: fallback) == object)
+        #expect(countWord(object) == 2)
+        #expect(f.user.counters.fallbacks == 1)
+        #expect(f.user.counters.atomicRMW == atomics + 1)
+        #expect(f.user.counters.evictions == 0, "no slot had count 0, so none may be evicted")
+
+        let duplicate = f.user.dup(fallback)
+        #expect(countWord(object) == 3, "a fallback handle is itself one shared reference")
+        f.user.close(duplicate)
+        f.user.close(fallback)
+        #expect(countWord(object) == 1)
+        #expect(f.user.counters.fallbacks == 4, "open, dup and both closes of index-0 handles")
+        #expect(f.user.counters.atomicRMW == atomics + 4)
+
+        f.maker.close(made)
+        f.maker.safePoint()
+        #expect(object.timesFreed == 1)
+        held.forEach { f.user.close($0) }
+        f.user.threadExit()
+        f.maker.threadExit()
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    @Test func newWithAFullTableFallsBackToIndexZeroAndItsCloseFrees() throws {
+        let f = try HandleLocalFixture()
+        let held = (0..<7).map { f.maker.new(f.bear($0)) }
+        let object = f.bear(7)
+        let handle = f.maker.new(object)
+        #expect(handle == Handle(object))
+        #expect(countWord(object) == 1)
+        #expect(f.maker.counters.fallbacks == 1)
+        f.maker.close(handle)
+        #expect(object.timesFreed == 1)
+        held.forEach { f.maker.close($0) }
+        f.maker.threadExit()
+    }
+
+    @Test func lazyReleaseKeepsACountZeroSlotAndItsSharedReferenceUntilTheSafePoint() throws {
+        let f = try HandleLocalFixture(release: .lazy)
+        let object = f.bear(0)
+        let handle = f.maker.new(object)
+        f.maker.close(handle)
+        #expect(f.maker.count(inSlot: 1) == 0)
+        #expect(f.maker.objectAddress(inSlot: 1) == UInt(bitPattern: object.address))
+        #expect(countWord(object) == 1, "the slot still holds the thread's shared reference")
+        #expect(object.timesFreed == 0)
+
+        // A later open finds the kept slot again without an atomic.
+        let atomics = f.maker.counters.atomicRMW
+        let reopened = f.maker.open(object)
+        #expect(reopened == handle)
+        #expect(f.maker.counters.atomicRMW == atomics)
+        f.maker.close(reopened)
+
+        f.maker.safePoint()
+        #expect(object.timesFreed == 1)
+        #expect(f.maker.objectAddress(inSlot: 1) == 0)
+        #expect(f.maker.counters.frees == 1)
+        f.maker.threadExit()
+    }
+
+    @Test func lazyReleaseAtTheSafePointDoesNotFreeAnObjectOthersStillHold() throws {
+        let f = try HandleLocalFixture(release: .lazy)
+        let object = f.bear(0)
+        let made = f.maker.new(object)
+        let opened = f.user.open(object)
+        f.user.close(opened)
+        f.user.safePoint()
+        #expect(countWord(object) == 1)
+        #expect(object.timesFreed == 0)
+        f.maker.close(made)
+        f.maker.safePoint()
+        #expect(object.timesFreed == 1)
+        #expect(f.maker.counters.frees == 1)
+        f.user.threadExit()
+        f.maker.threadExit()
+    }
+
+    @Test func eagerReleaseFreesAtTheCloseThatBringsTheSlotCountToZero() throws {
+        let f = try HandleLocalFixture(release: .eager)
+        let object = f.bear(0)
+        let handle = f.maker.new(object)
+        let duplicate = f.maker.dup(handle)
+        f.maker.close(duplicate)
+        #expect(object.timesFreed == 0)
+        #expect(countWord(object) == 1)
+        f.maker.close(handle)
+        #expect(object.timesFreed == 1)
+        #expect(f.maker.objectAddress(inSlot: 1) == 0, "the slot must be free again")
+        #expect(f.maker.counters.frees == 1)
+        f.maker.threadExit()
+    }
+
+    @Test func eagerReleaseGivesBackTheSharedReferenceButKeepsAnObjectOthersHold() throws {
+        let f = try HandleLocalFixture(release: .eager)
+        let object = f.bear(0)
+        let made = f.maker.new(object)
+        f.user.close(f.user.open(object))
+        #expect(countWord(object) == 1)
+        #expect(f.user.objectAddress(inSlot: 1) == 0)
+        #expect(object.timesFreed == 0)
+        f.maker.close(made)
+        #expect(object.timesFreed == 1)
+        f.user.threadExit()
+        f.maker.threadExit()
+    }
+
+    @Test func fullTableEvictsACountZeroSlotForANewObject() throws {
+        let f = try HandleLocalFixture(release: .lazy)
+        let objects = (0..<7).map { f.bear($0) }
+        let held = objects.map { f.maker.new($0) }
+        f.maker.close(held[2])  // slot 3 now has count 0 and keeps its reference (lazy)
+        #expect(objects[2].timesFreed == 0)
+
+        let object = f.bear(7)
+        let handle = f.maker.new(object)
+        #expect(f.maker.slotIndex(of: handle) == 3)
+        #expect(f.maker.counters.evictions == 1)
+        #expect(f.maker.counters.fallbacks == 0)
+        #expect(objects[2].timesFreed == 1, "the evicted slot held the last reference")
+
+        f.maker.close(handle)
+        held.enumerated().filter { $0.offset != 2 }.forEach { f.maker.close($0.element) }
+        f.maker.threadExit()
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    @Test func fullTableEvictsACountZeroSlotForAnOpen() throws {
+        let f = try HandleLocalFixture(release: .lazy)
+        let object = f.bear(7)
+        let made = f.maker.new(object)
+        let held = (0..<7).map { f.user.new(f.bear($0)) }
+        f.user.close(held[0])
+        let opened = f.user.open(object)
+        #expect(f.user.slotIndex(of: opened) == 1)
+        #expect(f.user.counters.evictions == 1)
+        #expect(countWord(object) == 2)
+        f.user.close(opened)
+        held.dropFirst().forEach { f.user.close($0) }
+        f.user.threadExit()
+        f.maker.close(made)
+        f.maker.threadExit()
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    @Test func threadExitWithAnOpenHandleLeavesTheObjectUnfreedForValidationToReport() throws {
+        let f = try HandleLocalFixture()
+        let object = f.bear(0)
+        _ = f.maker.new(object)
+        f.maker.threadExit()
+        #expect(object.timesFreed == 0)
+        #expect(countWord(object) == 1)
+        let problem = try #require(f.pool.validateLifetimes())
+        #expect(problem.contains("object 0 never freed"))
+    }
+
+    @Test func low4IndexesFifteenSlots() throws {
+        let f = try HandleLocalFixture(objects: 17, index: .low4)
+        let handles = (0..<16).map { f.maker.new(f.bear($0)) }
+        #expect(handles.prefix(15).map { f.maker.slotIndex(of: $0) } == Array(1...15))
+        #expect(handles[15].bits & HandleIndex.low4.mask == 0)
+        #expect(f.maker.counters.fallbacks == 1)
+        handles.forEach { f.maker.close($0) }
+        f.maker.threadExit()
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    @Test(arguments: [(HandleIndex.low3, 4), (.low4, 8)])
+    func objectAlignmentSmallerThanTheIndexNeedsIsRejected(index: HandleIndex, alignment: Int) {
+        var options = SchemeOptions()
+        options.handleIndex = index
+        options.objectAlignment = alignment
+        #expect(throws: ConfigurationError.self) {
+            _ = try HandleLocalScheme.makeShared(options: options, threads: 1)
+        }
+        options.objectAlignment = index.requiredAlignment
+        #expect(throws: Never.self) {
+            _ = try HandleLocalScheme.makeShared(options: options, threads: 1)
+        }
+    }
+
+    @Test(arguments: ReleasePolicy.allCases)
+    func immortalObjectIsNeverCountedOrFreed(release: ReleasePolicy) throws {
+        var options = SchemeOptions()
+        options.release = release
+        options.objectAlignment = 8
+        try expectImmortalObjectIsNeverCountedOrFreed(HandleLocalScheme.self, options: options)
+    }
+}
