@@ -1,4 +1,5 @@
 import CRefScale
+import Glibc
 
 /// What one thread's operations work on: its registers (handles in flight), its fields and the
 /// run's globals (non-local references, as object addresses, 0 = empty), the pool and the
@@ -62,10 +63,7 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
     case Operation.Code.new.rawValue:
         memory.registers[register] = scheme.new(memory.pool.bear(operation.source, flags: operation.flags))
     case Operation.Code.create.rawValue:
-        guard let object = memory.pool.allocate(thread: memory.threadID, flags: operation.flags) else {
-            preconditionFailure("thread \(memory.threadID): its region of the object pool is exhausted")
-        }
-        memory.registers[register] = scheme.new(object)
+        memory.registers[register] = scheme.new(allocate(flags: operation.flags, on: &scheme, memory: memory))
     case Operation.Code.enter.rawValue:
         scheme.enterScope()
     case Operation.Code.exit.rawValue:
@@ -103,4 +101,19 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         preconditionFailure("unknown operation code \(operation.code)")
     }
     return 0
+}
+
+/// An object from the thread's region. When the region is used up, the objects are on their way
+/// back (in another thread's hands, or freed there and waiting in this thread's merge queue):
+/// run a safe point and wait for them.
+func allocate<S: CountingScheme>(flags: ObjectFlags, on scheme: inout S, memory: ThreadMemory) -> ObjectRef {
+    if let object = memory.pool.allocate(thread: memory.threadID, flags: flags) { return object }
+    let deadline = crefscale_monotonic_ns() + 10_000_000_000
+    scheme.suspend()
+    while crefscale_monotonic_ns() < deadline {
+        scheme.safePoint()
+        if let object = memory.pool.allocate(thread: memory.threadID, flags: flags) { return object }
+        sched_yield()
+    }
+    preconditionFailure("thread \(memory.threadID): its region of the object pool stayed exhausted for 10 s")
 }

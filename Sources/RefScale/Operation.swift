@@ -131,3 +131,26 @@ public struct ThreadProgram: Sendable {
         passOperations = pass.reduce(0) { $0 + $1.handleOperations }
     }
 }
+
+/// FNV-1a (64 bits) over every operation of every thread's program, in thread order.
+public struct StreamDigest {
+    public private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    public init() {}
+
+    public mutating func add(_ program: ThreadProgram) {
+        for word in [UInt64(program.registers), UInt64(program.fields), UInt64(bitPattern: Int64(program.inbox))] {
+            add(word)
+        }
+        for part in [program.setup, program.pass, program.teardown] {
+            add(UInt64(part.count))
+            part.forEach { add($0.bits) }
+        }
+    }
+
+    mutating func add(_ word: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) {
+            value = (value ^ (word >> UInt64(shift) & 0xFF)) &* 0x0000_0100_0000_01B3
+        }
+    }
+}

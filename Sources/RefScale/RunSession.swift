@@ -30,6 +30,9 @@ public struct RunOutcome: Sendable {
     public var checksum: UInt64
     /// Nil when every check passed; otherwise the first problems found.
     public var validationError: String?
+    /// A hash of every thread's operation stream: equal for every scheme given the same workload,
+    /// options, seed and thread count.
+    public var streamDigest: UInt64
 
     public var valid: Bool { validationError == nil }
 }
@@ -53,6 +56,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
     /// The count of every object alive once the main thread's set-up is done.
     private var baseline: [(object: ObjectRef, count: Int)] = []
     private let results: UnsafeMutablePointer<WorkerResult>
+    private let streamDigest: UInt64
 
     private struct WorkerResult {
         var counters = SchemeCounters()
@@ -80,6 +84,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             _ = pass.initialize(from: program.pass)
             return pass
         }
+        streamDigest = ([mainProgram] + workerPrograms).reduce(into: StreamDigest()) { $0.add($1) }.value
         results = .allocate(capacity: threads)
         results.initialize(repeating: WorkerResult(), count: threads)
         mainMemory = RunSession.memory(for: mainProgram, threadID: RunSession.mainThreadID, pool: pool, channels: channels, globals: globals)
@@ -178,7 +183,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             counters: workers.reduce(mainContext.counters) { $0 + $1.counters },
             workerOperations: workers.map(\.operations),
             checksum: workers.reduce(checksum) { $0 &+ $1.checksum },
-            validationError: problems.isEmpty ? nil : problems.joined(separator: "; ")
+            validationError: problems.isEmpty ? nil : problems.joined(separator: "; "),
+            streamDigest: streamDigest
         )
     }
 }

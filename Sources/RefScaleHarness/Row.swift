@@ -8,8 +8,9 @@ public struct Row: Sendable {
     /// per-operation figure. `ops` covers the measured interval only.
     public static let columns: [String] = [
         "scheme", "workload", "context", "threads", "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid",
-        "oversubscribed", "objects", "dup_depth", "read_fraction", "immortal_fraction", "object_align",
-        "handle_index", "release", "seed", "duration_s", "warmup_s", "run_ops",
+        "oversubscribed",
+    ] + WorkloadOptionName.allCases.map(\.rawValue) + [
+        "object_align", "handle_index", "release", "seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
         "hit_rate", "validation_error",
     ] + MachineInfo.columns + ["timestamp"]
@@ -38,18 +39,22 @@ public struct Row: Sendable {
                 ? format(Double(request.threads) * Double(elapsedNanoseconds) / Double(measuredOperations), digits: 3) : "",
             "valid": String(outcome.valid),
             "oversubscribed": String(request.threads > machine.onlineCPUs),
-            "objects": workload.map { String($0.objects) } ?? "",
-            "dup_depth": String(request.workloadOptions.dupDepth),
-            "read_fraction": String(request.workloadOptions.readFraction),
-            "immortal_fraction": String(request.workloadOptions.immortalFraction),
             "object_align": String(request.schemeOptions.objectAlignment),
             "seed": String(request.seed),
             "duration_s": String(request.duration),
             "warmup_s": String(request.warmup),
             "run_ops": String(outcome.workerOperations.reduce(0, +)),
+            "stream_digest": String(outcome.streamDigest, radix: 16),
             "validation_error": outcome.validationError ?? "",
             "timestamp": MachineInfo.timestamp(),
         ]
+        for option in WorkloadOptionName.allCases {
+            values[option.rawValue] = request.workload.usedOptions.contains(option)
+                ? request.workloadOptions.value(of: option) : ""
+        }
+        if request.workload.usedOptions.contains(.objects) {
+            values["objects"] = workload.map { String($0.objects) } ?? ""
+        }
         let uses = request.scheme.usedOptions
         values["handle_index"] = uses.contains(.handleIndex) ? request.schemeOptions.handleIndex.rawValue : ""
         values["release"] = uses.contains(.release) ? request.schemeOptions.release.rawValue : ""

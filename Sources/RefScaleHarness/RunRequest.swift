@@ -41,7 +41,7 @@ public struct RunRequest: Sendable {
             throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)")
         }
         do {
-            _ = try workload.make(workloadOptions)
+            try workload.make(workloadOptions).check(threads: threads)
             try scheme.check(schemeOptions)
         } catch let error as ConfigurationError {
             throw UsageError(error.description)

@@ -12,10 +12,20 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Warm-up before the interval, seconds (discarded).") var warmup = 0.1
     @Option(help: "Repetitions (separate runs, one row each).") var reps = 3
     @Option(help: "Seed of the operation streams.") var seed: UInt64 = 1
-    @Option(help: "Objects per thread (private) or in total (shared-hot); default 1 and 4.") var objects: Int?
-    @Option(help: "Handles held at once on one object before closing.") var dupDepth = 1
-    @Option(help: "Share of operations that read the payload, in [0, 1].") var readFraction = 0.0
-    @Option(help: "Share of objects that are immortal, in [0, 1].") var immortalFraction = 0.0
+    @Option(help: "Objects per thread (private: 1), in total (shared-hot: 4), reached by each thread (mixed: 1000).")
+    var objects: Int?
+    @Option(help: "Duplicates of a handle held at once before they are closed (default 1).") var dupDepth: Int?
+    @Option(help: "Share of operations that read the payload, in [0, 1] (default 0).") var readFraction: Double?
+    @Option(help: "Share of objects that are immortal, in [0, 1] (default 0).") var immortalFraction: Double?
+    @Option(help: "mixed: share of objects every thread reaches (default 0.1).") var sharedFraction: Double?
+    @Option(help: "mixed: popularity skew, Zipf's s >= 0 (default 0, uniform).") var zipf: Double?
+    @Option(help: "call: borrowed argument handles (default 2).") var args: Int?
+    @Option(help: "call: temporaries made per call (default 2).") var temps: Int?
+    @Option(help: "call: temporaries stored into fields per call (default 1).") var stores: Int?
+    @Option(help: "call: nested calls (default 1).") var callDepth: Int?
+    @Option(help: "handoff: producer threads per group (default 1).") var producers: Int?
+    @Option(help: "handoff: consumer threads per group (default 1).") var consumers: Int?
+    @Option(help: "churn: share of objects dropped by another thread (default 0.5).") var remoteFree: Double?
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
     @Option(help: "handle-local: index bits (low3 or low4; default low3).") var handleIndex: String?
     @Option(help: "handle-local: release policy (lazy or eager; default lazy).") var release: String?
@@ -49,10 +59,19 @@ struct RunOptions: ParsableArguments {
             note("scheme \(schemeEntry.name) does not use --\(option.flag); ignored")
         }
         var workloadOptions = WorkloadOptions()
-        workloadOptions.objects = objects
-        workloadOptions.dupDepth = dupDepth
-        workloadOptions.readFraction = readFraction
-        workloadOptions.immortalFraction = immortalFraction
+        let givenWorkloadOptions: [(WorkloadOptionName, Double?)] = [
+            (.objects, objects.map(Double.init)), (.dupDepth, dupDepth.map(Double.init)), (.readFraction, readFraction),
+            (.immortalFraction, immortalFraction), (.sharedFraction, sharedFraction), (.zipf, zipf),
+            (.args, args.map(Double.init)), (.temps, temps.map(Double.init)), (.stores, stores.map(Double.init)),
+            (.callDepth, callDepth.map(Double.init)), (.producers, producers.map(Double.init)),
+            (.consumers, consumers.map(Double.init)), (.remoteFree, remoteFree),
+        ]
+        for case let (option, value?) in givenWorkloadOptions {
+            try workloadOptions.set(option, to: value)
+            if !workloadEntry.usedOptions.contains(option) {
+                note("workload \(workloadEntry.name) does not use \(option.flag); ignored")
+            }
+        }
         var schemeOptions = SchemeOptions()
         schemeOptions.objectAlignment = objectAlign
         schemeOptions.handleIndex = handleIndex

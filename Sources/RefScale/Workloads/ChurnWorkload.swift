@@ -20,7 +20,8 @@ public struct ChurnWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { 0 }
-    public func regionSize(threads: Int) -> Int { 256 + 2 * ChurnWorkload.roundsPerDrain }
+    /// In flight per thread: a full queue, what was dropped elsewhere and not yet taken back, a pass.
+    public func regionSize(threads: Int) -> Int { 3 * 256 + ChurnWorkload.passLength }
     public func channels(threads: Int) -> Int { threads }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
 

@@ -30,7 +30,9 @@ public struct HandoffWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { 0 }
-    public func regionSize(threads: Int) -> Int { HandoffWorkload.channelCapacity * options.consumers + 8 }
+    /// In flight per producer: a full queue per consumer, what consumers dropped and the producer
+    /// has not yet taken back (biased merges at its next safe point), and a pass.
+    public func regionSize(threads: Int) -> Int { (3 * HandoffWorkload.channelCapacity + HandoffWorkload.itemsPerPair) * options.consumers + 64 }
     public func channels(threads: Int) -> Int { threads / groupSize * options.producers * options.consumers }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
 
