@@ -118,7 +118,7 @@ public struct SchemeCounters: Sendable, Equatable {
     }
 }
 
-public enum SchemeOptionName: String, Sendable {
+public enum SchemeOptionName: String, CaseIterable, Sendable {
     case handleIndex = "handle_index"
     case release
 }
@@ -155,6 +155,34 @@ public struct SchemeOptions: Sendable, Equatable {
     public var objectAlignment = 128
 
     public init() {}
+
+    /// The value of an option as the CSV file and experiment files spell it.
+    public func value(of option: SchemeOptionName) -> String {
+        switch option {
+        case .handleIndex: handleIndex.rawValue
+        case .release: release.rawValue
+        }
+    }
+
+    /// Sets an option from its spelling; throws the valid spellings when it is not one.
+    public mutating func set(_ option: SchemeOptionName, to value: String) throws {
+        func parse<T: RawRepresentable & CaseIterable>(_: T.Type) throws -> T where T.RawValue == String {
+            guard let parsed = T(rawValue: value) else {
+                throw ConfigurationError("must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
+            }
+            return parsed
+        }
+        switch option {
+        case .handleIndex: handleIndex = try parse(HandleIndex.self)
+        case .release: release = try parse(ReleasePolicy.self)
+        }
+    }
+
+    /// What distinguishes two option sets for a scheme that uses `options` (and the alignment).
+    public func key(for options: Set<SchemeOptionName>) -> String {
+        ([String(objectAlignment)] + options.map(\.rawValue).sorted().map { value(of: SchemeOptionName(rawValue: $0)!) })
+            .joined(separator: "|")
+    }
 }
 
 /// Where `handle-local` keeps the table index in a handle.

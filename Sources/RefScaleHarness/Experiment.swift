@@ -1,52 +1,93 @@
 import RefScale
 
-/// A sweep: every scheme × workload × thread count × repetition, each one run and one row.
+/// A sweep: every scheme × workload variant × scheme-option variant × thread count ×
+/// repetition, each one run and one row. Experiment files (`ExperimentFile`) describe one.
 public struct Experiment: Sendable {
     public var name: String
     public var schemes: [String]
     public var workloads: [(name: String, options: WorkloadOptions)]
-    public var threads: [Int]
+    /// Variants of the scheme options; a scheme runs once per variant of the options it uses.
+    public var schemeOptions: [SchemeOptions] = [SchemeOptions()]
+    public var threads: ThreadCounts
     public var repetitions: Int
     public var duration: Double
     public var warmup: Double
     public var seed: UInt64
 
-    /// The built-in experiment: every scheme × both workloads × 1 thread and every online CPU,
-    /// 3 repetitions of 0.5 s after 0.1 s of warm-up.
-    public static func builtIn(onlineCPUs: Int = MachineInfo.current.onlineCPUs) -> Experiment {
-        Experiment(
-            name: "default",
-            schemes: Registry.schemes.map(\.name),
-            workloads: Registry.workloads.map { ($0.name, WorkloadOptions()) },
-            threads: onlineCPUs > 1 ? [1, onlineCPUs] : [1],
-            repetitions: 3,
-            duration: 0.5,
-            warmup: 0.1,
-            seed: 1
-        )
+    public enum ThreadCounts: Sendable, Equatable {
+        case list([Int])
+        /// 1, 2, 4, … up to the online CPUs, and the online CPUs themselves.
+        case powersOfTwo
+        /// 1 and the online CPUs.
+        case oneAndAll
+
+        public func resolve(onlineCPUs: Int) -> [Int] {
+            switch self {
+            case .list(let counts): return counts
+            case .oneAndAll: return onlineCPUs > 1 ? [1, onlineCPUs] : [1]
+            case .powersOfTwo:
+                var counts = Array(sequence(first: 1) { $0 * 2 }.prefix { $0 <= onlineCPUs })
+                if counts.last != onlineCPUs { counts.append(onlineCPUs) }
+                return counts
+            }
+        }
     }
 
-    /// The runs, in order. Combinations a scheme cannot run correctly (a thread-unsafe scheme on
-    /// objects that threads share) are left out, not run and reported invalid.
-    public func requests() throws -> [RunRequest] {
+    /// The built-in experiment (`Experiments/default.json` says the same): every scheme ×
+    /// private and shared-hot × 1 thread and every online CPU, 3 repetitions of 0.5 s after 0.1 s
+    /// of warm-up.
+    public static let builtIn = Experiment(
+        name: "default",
+        schemes: Registry.schemes.map(\.name),
+        workloads: ["private", "shared-hot"].map { ($0, WorkloadOptions()) },
+        threads: .oneAndAll,
+        repetitions: 3,
+        duration: 0.5,
+        warmup: 0.1,
+        seed: 1
+    )
+
+    /// The runs, in order, and the combinations left out: a thread-unsafe scheme on objects
+    /// threads share, or a thread count the workload cannot use, is skipped, not run and
+    /// reported invalid.
+    public func requests(onlineCPUs: Int = MachineInfo.current.onlineCPUs) throws -> (runs: [RunRequest], skipped: [String]) {
         var requests: [RunRequest] = []
+        var skipped: [String] = []
         for workload in workloads {
             let workloadEntry = try Registry.workload(named: workload.name)
             for schemeName in schemes {
                 let scheme = try Registry.scheme(named: schemeName)
-                for threadCount in threads {
-                    if !scheme.isThreadSafe && workloadEntry.sharesObjects && threadCount > 1 { continue }
-                    for repetition in 1...repetitions {
-                        let request = RunRequest(
+                for options in variants(of: scheme) {
+                    for threadCount in threads.resolve(onlineCPUs: onlineCPUs) {
+                        var request = RunRequest(
                             scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
-                            threads: threadCount, duration: duration, warmup: warmup, seed: seed, repetition: repetition)
-                        try request.validate()
-                        requests.append(request)
+                            schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed)
+                        do {
+                            try request.validate()
+                        } catch let error as UsageError where error.skippable {
+                            skipped.append("\(scheme.name) on \(workloadEntry.name) with \(threadCount) thread(s): \(error.description)")
+                            continue
+                        }
+                        for repetition in 1...repetitions {
+                            request.repetition = repetition
+                            requests.append(request)
+                        }
                     }
                 }
             }
         }
-        return requests
+        return (requests, skipped)
+    }
+
+    /// The scheme-option variants that differ in an option the scheme uses.
+    func variants(of scheme: SchemeEntry) -> [SchemeOptions] {
+        var seen: [String] = []
+        return schemeOptions.filter { options in
+            let key = options.key(for: scheme.usedOptions)
+            if seen.contains(key) { return false }
+            seen.append(key)
+            return true
+        }
     }
 }
 

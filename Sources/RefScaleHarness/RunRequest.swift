@@ -38,13 +38,19 @@ public struct RunRequest: Sendable {
             throw UsageError("--object-align must be a power of two of at least 8, got \(align)")
         }
         if !scheme.isThreadSafe && workload.sharesObjects && threads > 1 {
-            throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)")
+            throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)", skippable: true)
         }
+        let made: any Workload
         do {
-            try workload.make(workloadOptions).check(threads: threads)
+            made = try workload.make(workloadOptions)
             try scheme.check(schemeOptions)
         } catch let error as ConfigurationError {
             throw UsageError(error.description)
+        }
+        do {
+            try made.check(threads: threads)
+        } catch let error as ConfigurationError {
+            throw UsageError(error.description, skippable: true)
         }
     }
 }
@@ -52,5 +58,12 @@ public struct RunRequest: Sendable {
 /// Bad input from the command line or an experiment: reported in one line with a usage exit code.
 public struct UsageError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// A combination a sweep leaves out rather than refuses (a scheme that cannot run a
+    /// workload, a thread count a workload cannot use).
+    public var skippable: Bool
+
+    public init(_ description: String, skippable: Bool = false) {
+        self.description = description
+        self.skippable = skippable
+    }
 }

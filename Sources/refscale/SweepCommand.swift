@@ -7,12 +7,15 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Runs an experiment (the built-in default) and writes its CSV under --out.")
 
+    @Argument(help: "Experiment file (JSON; see Experiments/README.md). Without one, the built-in default.")
+    var experimentFile: String?
     @Option(help: "Directory for the CSV file.") var out = "results"
 
     func run() throws {
         let machine = MachineInfo.current
-        let experiment = Experiment.builtIn(onlineCPUs: machine.onlineCPUs)
-        let requests = try experiment.requests()
+        let experiment = try experimentFile.map(ExperimentFile.load(path:)) ?? Experiment.builtIn
+        let (requests, skipped) = try experiment.requests(onlineCPUs: machine.onlineCPUs)
+        for reason in skipped { note("left out: \(reason)") }
         let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
         let path = "\(out)/\(experiment.name)-\(machine.host)-\(stamp).csv"
         let writer = try CSVWriter(path: path)

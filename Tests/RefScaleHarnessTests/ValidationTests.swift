@@ -48,6 +48,8 @@ struct LossyScheme: CountingScheme {
 
     func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
     func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
+    mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
+    mutating func release(_ object: ObjectRef) { close(Handle(object)) }
     mutating func safePoint() {}
     mutating func threadExit() {}
     static func referenceCount(of object: ObjectRef) -> Int? { object.count.pointee.load(ordering: .relaxed) }
@@ -80,6 +82,8 @@ struct LeakyScheme: CountingScheme {
 
     func read(_ handle: Handle) -> UInt64 { base.read(handle) }
     func object(of handle: Handle) -> ObjectRef { base.object(of: handle) }
+    mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
+    mutating func release(_ object: ObjectRef) { close(Handle(object)) }
     mutating func safePoint() {}
     mutating func threadExit() {}
     static func referenceCount(of object: ObjectRef) -> Int? { AtomicScheme.referenceCount(of: object) }

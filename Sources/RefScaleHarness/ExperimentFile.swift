@@ -1,0 +1,221 @@
+import Foundation
+import RefScale
+
+/// Reads an experiment file (JSON). The schema, documented in `Experiments/README.md`:
+///
+///     name            string of letters, digits, '-' and '_'        required
+///     schemes         "all" or a list of scheme names                required
+///     workloads       list of objects: {"name": W, option: value or list of values, ...}
+///                     (options by their CSV names: objects, dup_depth, zipf, ...)   required
+///     scheme_options  object: option: value or list (handle_index, release, object_align)
+///     threads         list of positive integers, "powers" (1, 2, 4, ... and the online CPUs)
+///                     or "one-and-all" (1 and the online CPUs)             required
+///     repetitions     positive integer (default 3)
+///     duration        seconds > 0 (default 0.5); warmup: seconds >= 0 (default 0.1)
+///     seed            non-negative integer (default 1)
+///
+/// A list where one value is expected expands to a grid. Every error names the place where it
+/// is, as `workloads[2].zipf: must be >= 0`.
+public enum ExperimentFile {
+    public static func load(path: String) throws -> Experiment {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("\(path): cannot read the experiment file")
+        }
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw UsageError("\(path): not valid JSON (\((error as NSError).userInfo["NSDebugDescription"] as? String ?? "parse error"))")
+        }
+        do {
+            return try parse(json)
+        } catch let error as PlaceError {
+            throw UsageError("\(path): \(error.place.isEmpty ? "" : error.place + ": ")\(error.problem)")
+        }
+    }
+
+    struct PlaceError: Error {
+        var place: String
+        var problem: String
+    }
+
+    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "threads", "repetitions", "duration", "warmup", "seed"]
+
+    public static func parse(_ json: Any) throws -> Experiment {
+        let top = try object(json, at: "")
+        try checkKeys(top, allowed: topKeys, at: "")
+        let name = try string(required(top, "name", at: ""), at: "name")
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw PlaceError(place: "name", problem: "must be letters, digits, '-' or '_', got '\(name)'")
+        }
+        if let description = top["description"] { _ = try string(description, at: "description") }
+
+        let schemes: [String]
+        let schemesValue = try required(top, "schemes", at: "")
+        if let all = schemesValue as? String, all == "all" {
+            schemes = Registry.schemes.map(\.name)
+        } else {
+            schemes = try nonEmptyList(schemesValue, at: "schemes").enumerated().map { index, value in
+                let name = try string(value, at: "schemes[\(index)]")
+                guard Registry.schemes.contains(where: { $0.name == name }) else {
+                    throw PlaceError(place: "schemes[\(index)]", problem: "unknown scheme '\(name)'; valid: all, \(Registry.schemes.map(\.name).joined(separator: ", "))")
+                }
+                return name
+            }
+        }
+
+        var workloads: [(name: String, options: WorkloadOptions)] = []
+        for (index, value) in try nonEmptyList(required(top, "workloads", at: ""), at: "workloads").enumerated() {
+            workloads += try workloadVariants(value, at: "workloads[\(index)]")
+        }
+
+        var schemeOptions = [SchemeOptions()]
+        if let value = top["scheme_options"] {
+            let options = try object(value, at: "scheme_options")
+            let names = SchemeOptionName.allCases.map(\.rawValue) + ["object_align"]
+            try checkKeys(options, allowed: Set(names), at: "scheme_options")
+            for key in options.keys.sorted() {
+                let place = "scheme_options.\(key)"
+                let values = try valueList(options[key]!, at: place)
+                schemeOptions = try schemeOptions.flatMap { base in
+                    try values.enumerated().map { index, value in
+                        let at = values.count > 1 ? "\(place)[\(index)]" : place
+                        var variant = base
+                        if key == "object_align" {
+                            let align = try integer(value, at: at)
+                            guard align >= 8, align & (align - 1) == 0 else {
+                                throw PlaceError(place: at, problem: "must be a power of two of at least 8, got \(align)")
+                            }
+                            variant.objectAlignment = align
+                        } else {
+                            do {
+                                try variant.set(SchemeOptionName(rawValue: key)!, to: string(value, at: at))
+                            } catch let error as ConfigurationError {
+                                throw PlaceError(place: at, problem: error.problem)
+                            }
+                        }
+                        return variant
+                    }
+                }
+            }
+        }
+
+        let threads: Experiment.ThreadCounts
+        let threadsValue = try required(top, "threads", at: "")
+        switch threadsValue as? String {
+        case "powers"?: threads = .powersOfTwo
+        case "one-and-all"?: threads = .oneAndAll
+        case let other?: throw PlaceError(place: "threads", problem: "must be a list of thread counts, \"powers\" or \"one-and-all\", got '\(other)'")
+        case nil:
+            threads = .list(try nonEmptyList(threadsValue, at: "threads").enumerated().map { index, value in
+                let count = try integer(value, at: "threads[\(index)]")
+                guard count >= 1 else { throw PlaceError(place: "threads[\(index)]", problem: "must be at least 1, got \(count)") }
+                return count
+            })
+        }
+
+        let repetitions = try top["repetitions"].map { try integer($0, at: "repetitions") } ?? 3
+        guard repetitions >= 1 else { throw PlaceError(place: "repetitions", problem: "must be at least 1, got \(repetitions)") }
+        let duration = try top["duration"].map { try number($0, at: "duration") } ?? 0.5
+        guard duration > 0 else { throw PlaceError(place: "duration", problem: "must be > 0, got \(duration)") }
+        let warmup = try top["warmup"].map { try number($0, at: "warmup") } ?? 0.1
+        guard warmup >= 0 else { throw PlaceError(place: "warmup", problem: "must be >= 0, got \(warmup)") }
+        let seed = try top["seed"].map { try integer($0, at: "seed") } ?? 1
+        guard seed >= 0 else { throw PlaceError(place: "seed", problem: "must be >= 0, got \(seed)") }
+
+        var experiment = Experiment(
+            name: name, schemes: schemes, workloads: workloads, threads: threads, repetitions: repetitions,
+            duration: duration, warmup: warmup, seed: UInt64(seed))
+        experiment.schemeOptions = schemeOptions
+        return experiment
+    }
+
+    /// One workload entry: its name and its options, lists expanded to every combination.
+    static func workloadVariants(_ value: Any, at place: String) throws -> [(name: String, options: WorkloadOptions)] {
+        let entry = try object(value, at: place)
+        let name = try string(required(entry, "name", at: place), at: "\(place).name")
+        guard let workload = Registry.workloads.first(where: { $0.name == name }) else {
+            throw PlaceError(place: "\(place).name", problem: "unknown workload '\(name)'; valid: \(Registry.workloads.map(\.name).joined(separator: ", "))")
+        }
+        try checkKeys(entry, allowed: Set(["name"] + workload.usedOptions.map(\.rawValue)), at: place)
+        var variants = [WorkloadOptions()]
+        for key in entry.keys.sorted() where key != "name" {
+            let option = WorkloadOptionName(rawValue: key)!
+            let values = try valueList(entry[key]!, at: "\(place).\(key)")
+            variants = try variants.flatMap { base in
+                try values.enumerated().map { index, value in
+                    let at = values.count > 1 ? "\(place).\(key)[\(index)]" : "\(place).\(key)"
+                    var variant = base
+                    do {
+                        try variant.set(option, to: number(value, at: at))
+                        _ = try workload.make(variant)
+                    } catch let error as ConfigurationError where error.option == key {
+                        throw PlaceError(place: at, problem: error.problem)
+                    }
+                    return variant
+                }
+            }
+        }
+        for variant in variants {
+            do {
+                _ = try workload.make(variant)
+            } catch let error as ConfigurationError {
+                throw PlaceError(place: place, problem: error.description)
+            }
+        }
+        return variants.map { (name, $0) }
+    }
+
+    static func required(_ object: [String: Any], _ key: String, at place: String) throws -> Any {
+        guard let value = object[key] else {
+            throw PlaceError(place: place, problem: "missing key '\(key)'")
+        }
+        return value
+    }
+
+    static func checkKeys(_ object: [String: Any], allowed: Set<String>, at place: String) throws {
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw PlaceError(place: place, problem: "unknown key '\(unknown)'; allowed: \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    static func object(_ value: Any, at place: String) throws -> [String: Any] {
+        guard let object = value as? [String: Any] else { throw PlaceError(place: place, problem: "must be an object") }
+        return object
+    }
+
+    static func nonEmptyList(_ value: Any, at place: String) throws -> [Any] {
+        guard let list = value as? [Any] else { throw PlaceError(place: place, problem: "must be a list") }
+        guard !list.isEmpty else { throw PlaceError(place: place, problem: "must not be empty") }
+        return list
+    }
+
+    /// A value, or a non-empty list of values to expand.
+    static func valueList(_ value: Any, at place: String) throws -> [Any] {
+        value is [Any] ? try nonEmptyList(value, at: place) : [value]
+    }
+
+    static func isBoolean(_ value: Any) -> Bool {
+        type(of: value) == Bool.self
+    }
+
+    static func string(_ value: Any, at place: String) throws -> String {
+        guard let string = value as? String else { throw PlaceError(place: place, problem: "must be a string") }
+        return string
+    }
+
+    static func number(_ value: Any, at place: String) throws -> Double {
+        guard !(value is String), !isBoolean(value), let number = value as? NSNumber else {
+            throw PlaceError(place: place, problem: "must be a number")
+        }
+        return number.doubleValue
+    }
+
+    static func integer(_ value: Any, at place: String) throws -> Int {
+        let number = try number(value, at: place)
+        guard number == number.rounded(), abs(number) < 1e15 else {
+            throw PlaceError(place: place, problem: "must be an integer, got \(number)")
+        }
+        return Int(number)
+    }
+}
