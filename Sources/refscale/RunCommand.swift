@@ -16,7 +16,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Share of operations that read the payload, in [0, 1].") var readFraction = 0.0
     @Option(help: "Share of objects that are immortal, in [0, 1].") var immortalFraction = 0.0
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
-    @Option(help: "handle-local: index bits (low3 or low4).") var handleIndex = "low3"
+    @Option(help: "handle-local: index bits (low3, low4 or high16).") var handleIndex = "low3"
     @Option(help: "handle-local: release policy (lazy or eager).") var release = "lazy"
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
 
