@@ -48,6 +48,7 @@ public enum Registry {
         SchemeEntry(AtomicScheme.self),
         SchemeEntry(BiasedScheme.self),
         SchemeEntry(HandleLocalScheme.self),
+        SchemeEntry(ArenaScheme.self),
         SchemeEntry(NoopScheme.self),
     ]
 

@@ -27,7 +27,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "handoff: consumer threads per group (default 1).") var consumers: Int?
     @Option(help: "churn: share of objects dropped by another thread (default 0.5).") var remoteFree: Double?
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
-    @Option(help: "handle-local: index bits (low3 or low4; default low3).") var handleIndex: String?
+    @Option(help: "handle-local: index bits (low3, low4 or high16; default low3).") var handleIndex: String?
     @Option(help: "handle-local: release policy (lazy or eager; default lazy).") var release: String?
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
 

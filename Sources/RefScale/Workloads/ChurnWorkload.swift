@@ -50,6 +50,6 @@ public struct ChurnWorkload: Workload {
             pass += operations
         }
         pass.append(.receiveAll(from: inbox))
-        return ThreadProgram(registers: 1, inbox: inbox, pass: pass, teardown: [.finishSending(to: next), .drain(inbox)])
+        return ThreadProgram(registers: 1, inbox: inbox, pass: [.enter] + pass + [.exit], teardown: [.finishSending(to: next), .drain(inbox)])
     }
 }

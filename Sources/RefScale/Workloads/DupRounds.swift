@@ -4,6 +4,10 @@
 /// branch predictor learns it and what is measured is the counting, not mispredictions; the
 /// object each round uses is drawn from the thread's generator. A round of depth 1 with no read
 /// is one `dupClose` entry.
+///
+/// Every pass is one scope (one simulated extension call): it opens with `.enter` and ends with
+/// `.exit`, so a scheme with call-scoped handles (`arena`) resets its handles once per pass.
+/// Schemes without scopes see the two entries as no-ops.
 struct DupRounds {
     /// Registers `0..<heldCount` hold the thread's long-lived handles; duplicates go above them.
     var heldCount: Int
@@ -26,7 +30,7 @@ struct DupRounds {
     }
 
     func pass(using generator: inout SplitMix64) -> [Operation] {
-        var operations: [Operation] = []
+        var operations: [Operation] = [.enter]
         var handleOperations = 0
         func append(_ operation: Operation) {
             operations.append(operation)
@@ -54,6 +58,7 @@ struct DupRounds {
                 append(.close(heldCount + depth))
             }
         }
+        operations.append(.exit)
         return operations
     }
 

@@ -63,7 +63,7 @@ public struct HandoffWorkload: Workload {
                     pass += [.create(into: 0)] + use(reads: &reads) + [.send(0, to: channel)]
                 }
             }
-            return ThreadProgram(registers: 1, pass: pass, teardown: channels.map { .finishSending(to: $0) })
+            return ThreadProgram(registers: 1, pass: [.enter] + pass + [.exit], teardown: channels.map { .finishSending(to: $0) })
         }
         let channels = (0..<options.producers).map { channel(group: group, producer: $0, consumer: role - options.producers) }
         for _ in 0..<HandoffWorkload.itemsPerPair {
@@ -71,6 +71,6 @@ public struct HandoffWorkload: Workload {
                 pass += [.receive(from: channel, into: 0)] + use(reads: &reads) + [.close(0)]
             }
         }
-        return ThreadProgram(registers: 1, pass: pass, teardown: channels.map { .drain($0) })
+        return ThreadProgram(registers: 1, pass: [.enter] + pass + [.exit], teardown: channels.map { .drain($0) })
     }
 }

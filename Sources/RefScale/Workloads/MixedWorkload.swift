@@ -93,7 +93,7 @@ public struct MixedWorkload: Workload {
             pass += round
         }
         return ThreadProgram(
-            registers: 1 + depth, fields: privateObjects, setup: setup, pass: pass,
+            registers: 1 + depth, fields: privateObjects, setup: setup, pass: [.enter] + pass + [.exit],
             teardown: (0..<privateObjects).map { .clear(.field($0)) })
     }
 }

@@ -1,6 +1,8 @@
 /// A parameterised generator of each thread's operations. The stream depends only on the
 /// workload, its options, the seed and the thread's index, never on the scheme, so every scheme
 /// is measured on identical work. Streams are generated before the timed interval.
+/// Workloads without calls of their own make each timed pass one scope (an `enter` first, an
+/// `exit` last), so call-scoped schemes have scopes to work in everywhere.
 public protocol Workload: Sendable {
     static var name: String { get }
     static var summary: String { get }

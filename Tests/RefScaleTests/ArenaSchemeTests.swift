@@ -1,0 +1,178 @@
+import Dispatch
+import Testing
+@testable import RefScale
+
+@Suite("arena scheme")
+struct ArenaSchemeTests {
+    /// A pool and one thread's context; the test ends the context and frees the pool.
+    struct Fixture {
+        let pool: ObjectPool
+        var context: ArenaScheme
+
+        init(objects: Int = 4) {
+            pool = ObjectPool(count: objects, alignment: 8)
+            context = ArenaScheme(shared: ArenaScheme.makeShared(options: SchemeOptions(), threads: 1), threadID: 2)
+        }
+
+        func count(_ object: ObjectRef) -> Int { ArenaScheme.referenceCount(of: object)! }
+
+        mutating func end() {
+            context.threadExit()
+            pool.deallocate()
+        }
+    }
+
+    @Test func dupAndCloseOfBorrowedHandlesChangeNoCount() {
+        var fixture = Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        let held = fixture.context.new(object)
+        #expect(fixture.count(object) == 1)
+        let rmwBefore = fixture.context.counters.atomicRMW
+
+        fixture.context.enterScope()
+        let first = fixture.context.dup(held)
+        let second = fixture.context.dup(first)
+        let opened = fixture.context.open(object)
+        #expect(fixture.count(object) == 1)
+        #expect(fixture.context.object(of: first) == object)
+        #expect(fixture.context.object(of: second) == object)
+        #expect(fixture.context.object(of: opened) == object)
+        #expect(first != second, "each dup is a new arena entry")
+        #expect(fixture.context.read(second) == object.payload)
+        fixture.context.close(second)
+        fixture.context.close(opened)
+        fixture.context.close(first)
+        #expect(fixture.count(object) == 1)
+        fixture.context.exitScope()
+
+        #expect(fixture.count(object) == 1)
+        #expect(fixture.context.counters.atomicRMW == rmwBefore)
+        #expect(object.timesFreed == 0)
+        fixture.context.close(held)
+        #expect(object.timesFreed == 1)
+        fixture.end()
+    }
+
+    @Test func objectsCreatedInAScopeAreFreedAtScopeExit() {
+        var fixture = Fixture()
+        let objects = (0..<3).map { fixture.pool.bear($0, flags: []) }
+        fixture.context.enterScope()
+        let handles = objects.map { fixture.context.new($0) }
+        let duplicate = fixture.context.dup(handles[1])
+        fixture.context.close(duplicate)
+        fixture.context.close(handles[0])
+        #expect(objects.allSatisfy { $0.timesFreed == 0 }, "closing a local handle frees nothing")
+        fixture.context.exitScope()
+
+        #expect(objects.allSatisfy { $0.timesFreed == 1 })
+        #expect(fixture.context.counters.frees == 3)
+        #expect(fixture.context.counters.atomicRMW == 0, "an object that never escaped is freed with no atomic")
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
+    @Test func anEscapedObjectSurvivesScopeExitAndIsFreedWhenItsSharedReferenceEnds() {
+        var fixture = Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        fixture.context.enterScope()
+        let local = fixture.context.new(object)
+        let kept = fixture.context.escape(fixture.context.dup(local))
+        #expect(kept.bits & ArenaScheme.localTag == 0, "an escaped reference is non-local")
+        #expect(fixture.count(object) == 2)
+        fixture.context.exitScope()
+
+        #expect(object.timesFreed == 0)
+        #expect(fixture.count(object) == 1)
+        #expect(fixture.context.object(of: kept) == object)
+        fixture.context.close(kept)
+        #expect(object.timesFreed == 1)
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
+    @Test func nestedScopesReleaseOnlyTheirOwnObjects() {
+        var fixture = Fixture()
+        let outer = fixture.pool.bear(0, flags: [])
+        let inner = fixture.pool.bear(1, flags: [])
+        fixture.context.enterScope()
+        let outerHandle = fixture.context.new(outer)
+        fixture.context.enterScope()
+        let innerHandle = fixture.context.new(inner)
+        _ = fixture.context.dup(outerHandle)
+        fixture.context.exitScope()
+        #expect(inner.timesFreed == 1)
+        #expect(outer.timesFreed == 0)
+        #expect(fixture.context.object(of: outerHandle) == outer, "the outer scope's handles outlive the inner scope")
+        #expect(fixture.context.top == Int(truncatingIfNeeded: innerHandle.bits >> 1), "exit resets the arena to the inner scope's entry")
+        fixture.context.exitScope()
+        #expect(outer.timesFreed == 1)
+        fixture.end()
+    }
+
+    @Test func theArenaGrowsAndItsHandlesStayValid() {
+        var fixture = Fixture(objects: 2)
+        let objects = (0..<2).map { fixture.pool.bear($0, flags: []) }
+        let held = objects.map { fixture.context.new($0) }
+        fixture.context.enterScope()
+        let count = ArenaScheme.initialArenaCapacity * 3 + 5
+        let handles = (0..<count).map { fixture.context.dup(held[$0 % 2]) }
+        #expect(fixture.context.arenaCapacity >= count)
+        #expect(handles.indices.allSatisfy { fixture.context.object(of: handles[$0]) == objects[$0 % 2] })
+        fixture.context.exitScope()
+        #expect(fixture.context.top == 0)
+        #expect(objects.allSatisfy { fixture.count($0) == 1 })
+        held.forEach { fixture.context.close($0) }
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
+    @Test func nonLocalReferencesCountAtomically() {
+        var fixture = Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        let first = fixture.context.new(object)
+        let opened = fixture.context.open(object)
+        let duplicate = fixture.context.dup(first)
+        #expect(fixture.count(object) == 3)
+        #expect(fixture.context.counters.atomicRMW == 2)
+        #expect([opened, duplicate].allSatisfy { $0.bits & ArenaScheme.localTag == 0 })
+
+        // Four threads, each with its own context, take and give back references outside any scope.
+        let threads = 4, rounds = 20_000
+        let pool = fixture.pool
+        let rmw = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
+        defer { rmw.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            var context = ArenaScheme(shared: NoSharedState(), threadID: thread + 3)
+            let object = pool[0]
+            for _ in 0..<rounds {
+                let handle = context.open(object)
+                context.close(context.dup(handle))
+                context.close(handle)
+            }
+            rmw[thread] = context.counters.atomicRMW
+            context.threadExit()
+        }
+        #expect(fixture.count(object) == 3)
+        #expect(rmw.allSatisfy { $0 == 4 * rounds })
+
+        fixture.context.close(duplicate)
+        fixture.context.close(opened)
+        #expect(object.timesFreed == 0)
+        fixture.context.close(first)
+        #expect(object.timesFreed == 1)
+        fixture.end()
+    }
+
+    @Test func immortalObjectsAreNeitherCountedNorOwned() {
+        var fixture = Fixture()
+        let object = fixture.pool.bear(0, flags: .immortal)
+        fixture.context.enterScope()
+        let local = fixture.context.new(object)
+        let kept = fixture.context.escape(local)
+        fixture.context.exitScope()
+        fixture.context.close(kept)
+        #expect(object.timesFreed == 0)
+        #expect(fixture.context.counters.atomicRMW == 0)
+        fixture.end()
+    }
+}
