@@ -107,13 +107,14 @@ struct Run: ParsableCommand {
 }
 
 /// Runs each request, printing its row and appending it to the CSV file as it ends.
-func perform(_ requests: [RunRequest], writer: CSVWriter?, progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
+func perform(_ requests: [RunRequest], writer: CSVWriter?, progress: SweepProgress? = nil) throws -> [Row] {
     let table = TablePrinter()
     table.printHeader()
     var rows: [Row] = []
     for (index, request) in requests.enumerated() {
-        progress?(index, requests.count)
+        progress?.update(done: index)
         let row = try Runner.run(request)
+        progress?.clear()
         table.print(row)
         try writer?.append(row)
         rows.append(row)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Glibc
+import Foundation
 import RefScale
 import RefScaleHarness
 
@@ -17,15 +17,10 @@ struct Sweep: ParsableCommand {
         let (requests, skipped) = try experiment.requests(onlineCPUs: machine.onlineCPUs)
         for reason in skipped { note("left out: \(reason)") }
         let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let path = "\(out)/\(experiment.name)-\(machine.host)-\(stamp).csv"
         let writer = try CSVWriter(path: path)
-        let started = MachineInfo.monotonicSeconds()
-        let rows = try perform(requests, writer: writer) { done, total in
-            guard done > 0 else { return }
-            let elapsed = MachineInfo.monotonicSeconds() - started
-            let left = elapsed / Double(done) * Double(total - done)
-            fputs("run \(done + 1)/\(total), about \(Int(left.rounded())) s left\n", stderr)
-        }
+        let rows = try perform(requests, writer: writer, progress: SweepProgress(total: requests.count))
         print("")
         Summary.lines(rows).forEach { print($0) }
         print("\n\(rows.count) rows written to \(path)")
