@@ -224,7 +224,8 @@ public struct ObjectPool: @unchecked Sendable {
     static func bear(_ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64) -> ObjectRef {
         object.state.pointee.store(
             ObjectRef.aliveBit | UInt32(flags.rawValue) | UInt32(home) << ObjectRef.homeShift, ordering: .relaxed)
-        object.births.pointee.wrappingAdd(1, ordering: .relaxed)
+        // Only the thread bearing the object writes `births`: a load and a store, no atomic.
+        object.births.pointee.store(object.births.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         for offset in ObjectRef.poisonedOffsets {
             (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(0, ordering: .relaxed)
         }
@@ -265,7 +266,8 @@ public struct ObjectPool: @unchecked Sendable {
             violations(control).doubleFrees.pointee.wrappingAdd(1, ordering: .relaxed)
             return
         }
-        object.freeCount.pointee.wrappingAdd(1, ordering: .relaxed)
+        // The alive bit was ours to clear, so no other thread frees this life: no atomic needed.
+        object.freeCount.pointee.store(object.freeCount.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         for offset in ObjectRef.poisonedOffsets {
             (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(ObjectRef.poison, ordering: .relaxed)
         }
