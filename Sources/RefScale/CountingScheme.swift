@@ -62,6 +62,8 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case merges
     case queued
     case frees
+    /// `gil`: times the global lock passed from one thread to another.
+    case lockHandoffs = "lock_handoffs"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -75,6 +77,7 @@ public struct SchemeCounters: Sendable, Equatable {
     public var merges = 0
     public var queued = 0
     public var frees = 0
+    public var lockHandoffs = 0
 
     public init() {}
 
@@ -89,6 +92,7 @@ public struct SchemeCounters: Sendable, Equatable {
         case .merges: merges
         case .queued: queued
         case .frees: frees
+        case .lockHandoffs: lockHandoffs
         }
     }
 
@@ -103,6 +107,7 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.merges = a.merges + b.merges
         sum.queued = a.queued + b.queued
         sum.frees = a.frees + b.frees
+        sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
         return sum
     }
 }
@@ -110,6 +115,9 @@ public struct SchemeCounters: Sendable, Equatable {
 public enum SchemeOptionName: String, Sendable {
     case handleIndex = "handle_index"
     case release
+    case gilSlice = "gil_slice"
+    case uniqueIDs = "unique_ids"
+    case mergeInterval = "merge_interval"
 }
 
 extension CountingScheme {
@@ -124,8 +132,27 @@ public struct SchemeOptions: Sendable, Equatable {
     public var handleIndex: HandleIndex = .low3
     public var release: ReleasePolicy = .lazy
     public var objectAlignment = 128
+    /// `gil`: how long a thread holds the global lock before it lets others take it, in seconds
+    /// (CPython's switch interval, 5 ms by default).
+    public var gilSlice = 0.005
+    /// `perthread`: which objects get a unique id and so are counted in per-thread arrays.
+    public var uniqueIDs: UniqueIDPolicy = .shared
+    /// `perthread`: seconds between stop-the-world merges of the per-thread arrays; 0 merges
+    /// only at the run's end.
+    public var mergeInterval = 0.0
 
     public init() {}
+}
+
+/// Which objects `perthread` gives a unique id (CPython 3.14 gives them to heap types and code
+/// objects: the objects every thread touches).
+public enum UniqueIDPolicy: String, CaseIterable, Sendable {
+    /// Objects the workload made with `ObjectFlags.shared`.
+    case shared
+    /// Every mortal object.
+    case all
+    /// None: every object is counted as `biased` counts it.
+    case none
 }
 
 /// Where `handle-local` keeps the table index in a handle.

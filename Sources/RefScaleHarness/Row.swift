@@ -9,7 +9,7 @@ public struct Row: Sendable {
     public static let columns: [String] = [
         "scheme", "workload", "context", "threads", "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid",
         "oversubscribed", "objects", "dup_depth", "read_fraction", "immortal_fraction", "object_align",
-        "handle_index", "release", "seed", "duration_s", "warmup_s", "run_ops",
+        "handle_index", "release", "gil_slice", "unique_ids", "merge_interval", "seed", "duration_s", "warmup_s", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
         "hit_rate", "validation_error",
     ] + MachineInfo.columns + ["timestamp"]
@@ -53,6 +53,9 @@ public struct Row: Sendable {
         let uses = request.scheme.usedOptions
         values["handle_index"] = uses.contains(.handleIndex) ? request.schemeOptions.handleIndex.rawValue : ""
         values["release"] = uses.contains(.release) ? request.schemeOptions.release.rawValue : ""
+        values["gil_slice"] = uses.contains(.gilSlice) ? String(request.schemeOptions.gilSlice) : ""
+        values["unique_ids"] = uses.contains(.uniqueIDs) ? request.schemeOptions.uniqueIDs.rawValue : ""
+        values["merge_interval"] = uses.contains(.mergeInterval) ? String(request.schemeOptions.mergeInterval) : ""
         for kind in CounterKind.allCases {
             values[kind.rawValue] = request.scheme.reportedCounters.contains(kind) ? String(outcome.counters[kind]) : ""
         }

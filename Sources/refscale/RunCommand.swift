@@ -18,6 +18,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
     @Option(help: "handle-local: index bits (low3 or low4).") var handleIndex = "low3"
     @Option(help: "handle-local: release policy (lazy or eager).") var release = "lazy"
+    @Option(help: "gil: seconds a thread holds the global lock before letting others take it (> 0).") var gilSlice = 0.005
+    @Option(help: "perthread: objects given a unique id (shared, all or none).") var uniqueIds = "shared"
+    @Option(help: "perthread: seconds between stop-the-world merges; 0 merges at the run's end only.") var mergeInterval = 0.0
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
 
     func requests() throws -> [RunRequest] {
@@ -33,6 +36,15 @@ struct RunOptions: ParsableArguments {
         }
         guard let release = ReleasePolicy(rawValue: release) else {
             throw UsageError("--release must be one of \(ReleasePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(release)'")
+        }
+        guard gilSlice > 0 && gilSlice.isFinite else {
+            throw UsageError("--gil-slice must be a number of seconds > 0, got \(gilSlice)")
+        }
+        guard let uniqueIDs = UniqueIDPolicy(rawValue: uniqueIds) else {
+            throw UsageError("--unique-ids must be one of \(UniqueIDPolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(uniqueIds)'")
+        }
+        guard mergeInterval >= 0 && mergeInterval.isFinite else {
+            throw UsageError("--merge-interval must be a number of seconds >= 0, got \(mergeInterval)")
         }
         let schemeEntry: SchemeEntry
         let workloadEntry: WorkloadEntry
@@ -51,6 +63,9 @@ struct RunOptions: ParsableArguments {
         schemeOptions.objectAlignment = objectAlign
         schemeOptions.handleIndex = handleIndex
         schemeOptions.release = release
+        schemeOptions.gilSlice = gilSlice
+        schemeOptions.uniqueIDs = uniqueIDs
+        schemeOptions.mergeInterval = mergeInterval
 
         var requests: [RunRequest] = []
         for threadCount in threadCounts {
