@@ -47,6 +47,7 @@ public enum Registry {
         SchemeEntry(BiasedScheme.self),
         SchemeEntry(HandleLocalScheme.self),
         SchemeEntry(NoopScheme.self),
+        SchemeEntry(GilScheme.self),
     ]
 
     public static let workloads: [WorkloadEntry] = [
