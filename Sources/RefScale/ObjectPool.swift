@@ -8,6 +8,7 @@ import Synchronization
 ///     8  ownerThread  UInt32  biased: owning thread, 0 = none
 ///    12  localCount   UInt32  biased: the owner's count, written only by the owner
 ///    16  queueNext    UInt    biased: link in the owner's merge queue
+///                              perthread: the run's state, for an object with a unique id
 ///    24  flags        UInt32  born, immortal
 ///    28  freeCount    UInt32  how many times the object was freed (validation reads it)
 ///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none

@@ -48,6 +48,7 @@ public enum Registry {
         SchemeEntry(HandleLocalScheme.self),
         SchemeEntry(NoopScheme.self),
         SchemeEntry(GilScheme.self),
+        SchemeEntry(PerThreadScheme.self),
     ]
 
     public static let workloads: [WorkloadEntry] = [
