@@ -98,7 +98,7 @@ public struct PerThreadScheme: CountingScheme {
         self.threadID = threadID
         uniqueIDs = shared.uniqueIDs
         mergeIntervalNanoseconds = state.mergeIntervalNanoseconds
-        mergeGeneration = state.joinRendezvous(isWorker: threadID != PerThreadScheme.mainThreadID)
+        mergeGeneration = state.enterRendezvous(isWorker: threadID != PerThreadScheme.mainThreadID)
     }
 
     @inline(__always)
@@ -414,7 +414,7 @@ struct PerThreadState: @unchecked Sendable {
 
     /// A worker counts as running from its context's creation (before the start barrier, so
     /// before any merge can be requested); returns the merge generation it starts from.
-    func joinRendezvous(isWorker: Bool) -> Int {
+    func enterRendezvous(isWorker: Bool) -> Int {
         if isWorker { rendezvous.pointee.wrappingAdd(1 << 32, ordering: .acquiringAndReleasing) }
         return completedMerge.pointee.load(ordering: .acquiring)
     }
