@@ -75,7 +75,6 @@ extension Channels {
     func send<S: CountingScheme>(_ handle: Handle, to channel: Int, inbox: Int, on scheme: inout S) -> Int {
         let ring = ring(channel)
         let object = scheme.transfer(handle)
-        var suspended = false
         var operations = 0
         while !ring.tryPush(object) {
             if ring.consumerGone.pointee.load(ordering: .acquiring) != 0 {
@@ -85,25 +84,21 @@ extension Channels {
             if inbox >= 0 {
                 operations += receiveAll(from: inbox, on: &scheme)
             }
-            if !suspended {
-                scheme.suspend()
-                suspended = true
-            }
+            // Taking from the inbox may have taken a global lock again: give it up every time.
+            scheme.suspend()
             sched_yield()
         }
         return operations
     }
 
-    func receive<S: CountingScheme>(from channel: Int, on scheme: inout S) -> Handle {
+    /// Takes one object, waiting for it; nil when the producer has finished and nothing is left.
+    func receive<S: CountingScheme>(from channel: Int, on scheme: inout S) -> Handle? {
         let ring = ring(channel)
         var suspended = false
         while true {
             if let object = ring.tryPop() { return scheme.adopt(object) }
             if ring.producerDone.pointee.load(ordering: .acquiring) != 0 {
-                guard let object = ring.tryPop() else {
-                    preconditionFailure("channel \(channel): waiting for an object its producer will never send")
-                }
-                return scheme.adopt(object)
+                return ring.tryPop().map { scheme.adopt($0) }
             }
             if !suspended {
                 scheme.suspend()

@@ -73,6 +73,8 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case merges
     case queued
     case frees
+    /// `gil`: times the global lock passed from one thread to another.
+    case lockHandoffs = "lock_handoffs"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -86,6 +88,7 @@ public struct SchemeCounters: Sendable, Equatable {
     public var merges = 0
     public var queued = 0
     public var frees = 0
+    public var lockHandoffs = 0
 
     public init() {}
 
@@ -100,6 +103,7 @@ public struct SchemeCounters: Sendable, Equatable {
         case .merges: merges
         case .queued: queued
         case .frees: frees
+        case .lockHandoffs: lockHandoffs
         }
     }
 
@@ -114,6 +118,7 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.merges = a.merges + b.merges
         sum.queued = a.queued + b.queued
         sum.frees = a.frees + b.frees
+        sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
         return sum
     }
 }
@@ -121,6 +126,9 @@ public struct SchemeCounters: Sendable, Equatable {
 public enum SchemeOptionName: String, CaseIterable, Sendable {
     case handleIndex = "handle_index"
     case release
+    case gilSlice = "gil_slice"
+    case uniqueIDs = "unique_ids"
+    case mergeInterval = "merge_interval"
 }
 
 extension CountingScheme {
@@ -153,6 +161,14 @@ public struct SchemeOptions: Sendable, Equatable {
     public var handleIndex: HandleIndex = .low3
     public var release: ReleasePolicy = .lazy
     public var objectAlignment = 128
+    /// `gil`: how long a thread holds the global lock before it lets others take it, in seconds
+    /// (CPython's switch interval, 5 ms by default).
+    public var gilSlice = 0.005
+    /// `perthread`: which objects get a unique id and so are counted in per-thread arrays.
+    public var uniqueIDs: UniqueIDPolicy = .shared
+    /// `perthread`: seconds between stop-the-world merges of the per-thread arrays; 0 merges
+    /// only at the run's end.
+    public var mergeInterval = 0.0
 
     public init() {}
 
@@ -161,6 +177,9 @@ public struct SchemeOptions: Sendable, Equatable {
         switch option {
         case .handleIndex: handleIndex.rawValue
         case .release: release.rawValue
+        case .gilSlice: String(gilSlice)
+        case .uniqueIDs: uniqueIDs.rawValue
+        case .mergeInterval: String(mergeInterval)
         }
     }
 
@@ -172,9 +191,18 @@ public struct SchemeOptions: Sendable, Equatable {
             }
             return parsed
         }
+        func seconds(above minimum: Double, inclusive: Bool) throws -> Double {
+            guard let seconds = Double(value), seconds.isFinite, inclusive ? seconds >= minimum : seconds > minimum else {
+                throw ConfigurationError("must be a number of seconds \(inclusive ? ">=" : ">") \(minimum), got '\(value)'")
+            }
+            return seconds
+        }
         switch option {
         case .handleIndex: handleIndex = try parse(HandleIndex.self)
         case .release: release = try parse(ReleasePolicy.self)
+        case .gilSlice: gilSlice = try seconds(above: 0, inclusive: false)
+        case .uniqueIDs: uniqueIDs = try parse(UniqueIDPolicy.self)
+        case .mergeInterval: mergeInterval = try seconds(above: 0, inclusive: true)
         }
     }
 
@@ -183,6 +211,18 @@ public struct SchemeOptions: Sendable, Equatable {
         ([String(objectAlignment)] + options.map(\.rawValue).sorted().map { value(of: SchemeOptionName(rawValue: $0)!) })
             .joined(separator: "|")
     }
+}
+
+/// Which objects `perthread` gives a unique id (CPython 3.14 gives them to heap types and code
+/// objects: the objects every thread touches).
+public enum UniqueIDPolicy: String, CaseIterable, Sendable {
+    /// Objects the workload made with `ObjectFlags.shared`.
+    case shared
+    /// Every mortal object the workload made by index; objects threads create and recycle
+    /// during the run (`call`, `handoff`, `churn`) get none, as short-lived objects in CPython.
+    case all
+    /// None: every object is counted as `biased` counts it.
+    case none
 }
 
 /// Where `handle-local` keeps the table index in a handle.

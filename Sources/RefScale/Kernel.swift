@@ -23,7 +23,8 @@ struct ThreadMemory {
 /// The hot loop: performs a run of operations on one scheme. Generic over the scheme and
 /// specialised for each one in this module, so every scheme call is inlined and no existential,
 /// class reference or Swift reference count appears in it. Returns the handle operations that
-/// entries with a count known only when they run (`receiveAll`) performed.
+/// entries with a count known only when they run (`receiveAll`) performed, less those of a pass
+/// abandoned at a `receive` that can never be served.
 ///
 /// The kinds are tested by a chain of compares, most frequent first, rather than one `switch`:
 /// a switch over every kind compiled to an indirect jump per operation, which cost about
@@ -37,7 +38,8 @@ func execute<S: CountingScheme>(
 ) -> Int {
     let registers = memory.registers
     var counted = 0
-    for operation in operations {
+    for index in operations.indices {
+        let operation = operations[index]
         let code = operation.code
         if code == Operation.Code.dupClose.rawValue {
             scheme.close(scheme.dup(registers[operation.source]))
@@ -50,10 +52,24 @@ func execute<S: CountingScheme>(
         } else if code == Operation.Code.open.rawValue {
             registers[operation.register] = scheme.open(memory.pool[operation.source])
         } else {
-            counted &+= executeRare(operation, on: &scheme, memory: memory)
+            let performed = executeRare(operation, on: &scheme, memory: memory)
+            if performed < 0 {
+                return counted - abandon(operations[(index + 1)...], on: &scheme)
+            }
+            counted &+= performed
         }
     }
     return counted
+}
+
+/// The rest of a pass that cannot go on (its producer stopped before sending what a `receive`
+/// waits for; no handle is held across a receive): only its scope exits run. Returns the handle
+/// operations not performed (the receive and the rest), which the caller subtracts from the
+/// pass's count.
+@inline(never)
+func abandon<S: CountingScheme>(_ rest: Slice<UnsafeBufferPointer<Operation>>, on scheme: inout S) -> Int {
+    for operation in rest where operation.code == Operation.Code.exit.rawValue { scheme.exitScope() }
+    return rest.reduce(1) { $0 + $1.handleOperations }
 }
 
 @inline(__always)
@@ -90,7 +106,8 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
     case Operation.Code.send.rawValue:
         return memory.channels.send(memory.registers[register], to: operation.source, inbox: memory.inbox, on: &scheme)
     case Operation.Code.receive.rawValue:
-        memory.registers[register] = memory.channels.receive(from: operation.source, on: &scheme)
+        guard let handle = memory.channels.receive(from: operation.source, on: &scheme) else { return -1 }
+        memory.registers[register] = handle
     case Operation.Code.receiveAll.rawValue:
         return memory.channels.receiveAll(from: operation.source, on: &scheme)
     case Operation.Code.finishSending.rawValue:

@@ -8,8 +8,9 @@ import Synchronization
 ///     0  count        Int     the shared count (atomic schemes) or the plain count
 ///     8  ownerThread  UInt32  biased: owning thread, 0 = none
 ///    12  localCount   UInt32  biased: the owner's count, written only by the owner
-///    16  queueNext    UInt    biased: link in the owner's merge queue; once freed, the
-///                             link in the pool's free list
+///    16  queueNext    UInt    biased: link in the owner's merge queue; perthread: the run's
+///                             state, for an object with a unique id; once freed: the link
+///                             in the pool's free list
 ///    24  state        UInt32  ObjectFlags (bits 0-7), alive (bit 8), home thread (bits 16-31)
 ///    28  freeCount    UInt32  how many times the object was freed
 ///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none

@@ -50,6 +50,8 @@ public enum Registry {
         SchemeEntry(HandleLocalScheme.self),
         SchemeEntry(ArenaScheme.self),
         SchemeEntry(NoopScheme.self),
+        SchemeEntry(GilScheme.self),
+        SchemeEntry(PerThreadScheme.self),
     ]
 
     public static let workloads: [WorkloadEntry] = [

@@ -10,7 +10,7 @@ public struct Row: Sendable {
         "scheme", "workload", "context", "threads", "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid",
         "oversubscribed",
     ] + WorkloadOptionName.allCases.map(\.rawValue) + [
-        "object_align", "handle_index", "release", "seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
+        "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
         "hit_rate", "validation_error",
     ] + MachineInfo.columns + ["timestamp"]
@@ -56,8 +56,9 @@ public struct Row: Sendable {
             values["objects"] = workload.map { String($0.objects) } ?? ""
         }
         let uses = request.scheme.usedOptions
-        values["handle_index"] = uses.contains(.handleIndex) ? request.schemeOptions.handleIndex.rawValue : ""
-        values["release"] = uses.contains(.release) ? request.schemeOptions.release.rawValue : ""
+        for option in SchemeOptionName.allCases {
+            values[option.rawValue] = uses.contains(option) ? request.schemeOptions.value(of: option) : ""
+        }
         for kind in CounterKind.allCases {
             values[kind.rawValue] = request.scheme.reportedCounters.contains(kind) ? String(outcome.counters[kind]) : ""
         }

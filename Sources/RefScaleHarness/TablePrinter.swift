@@ -23,7 +23,7 @@ public struct TablePrinter {
         Column(title: "ns/op", width: 9) { $0["ns_per_op"] },
         Column(title: "valid", width: 5) { $0["valid"] },
         Column(title: "counters", width: 0) { row in
-            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees"]
+            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees", "lock_handoffs"]
                 .filter { !row[$0].isEmpty && row[$0] != "0" }
                 .map { "\($0)=\(row[$0])" }
             let error = row.isValid ? [] : ["error: " + row["validation_error"]]

@@ -29,6 +29,11 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
     @Option(help: "handle-local: index bits (low3, low4 or high16; default low3).") var handleIndex: String?
     @Option(help: "handle-local: release policy (lazy or eager; default lazy).") var release: String?
+    @Option(help: "gil: seconds a thread holds the global lock before letting others take it (> 0; default 0.005).")
+    var gilSlice: Double?
+    @Option(help: "perthread: objects given a unique id (shared, all or none; default shared).") var uniqueIds: String?
+    @Option(help: "perthread: seconds between stop-the-world merges; 0 (default) merges at the run's end only.")
+    var mergeInterval: Double?
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
 
     func requests() throws -> [RunRequest] {
@@ -39,12 +44,6 @@ struct RunOptions: ParsableArguments {
             return count
         }
         guard reps >= 1 else { throw UsageError("--reps must be at least 1, got \(reps)") }
-        guard let handleIndex = HandleIndex(rawValue: handleIndex ?? HandleIndex.low3.rawValue) else {
-            throw UsageError("--handle-index must be one of \(HandleIndex.allCases.map(\.rawValue).joined(separator: ", ")), got '\(handleIndex!)'")
-        }
-        guard let release = ReleasePolicy(rawValue: release ?? ReleasePolicy.lazy.rawValue) else {
-            throw UsageError("--release must be one of \(ReleasePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(release!)'")
-        }
         let schemeEntry: SchemeEntry
         let workloadEntry: WorkloadEntry
         do {
@@ -53,10 +52,21 @@ struct RunOptions: ParsableArguments {
         } catch let error as ConfigurationError {
             throw UsageError(error.description)
         }
-        let given: [SchemeOptionName: String?] = [.handleIndex: self.handleIndex, .release: self.release]
-        for (option, value) in given.sorted(by: { $0.key.rawValue < $1.key.rawValue })
-        where value != nil && !schemeEntry.usedOptions.contains(option) {
-            note("scheme \(schemeEntry.name) does not use --\(option.flag); ignored")
+        var schemeOptions = SchemeOptions()
+        schemeOptions.objectAlignment = objectAlign
+        let givenSchemeOptions: [(SchemeOptionName, String?)] = [
+            (.handleIndex, handleIndex), (.release, release), (.gilSlice, gilSlice.map { String($0) }),
+            (.uniqueIDs, uniqueIds), (.mergeInterval, mergeInterval.map { String($0) }),
+        ]
+        for case let (option, value?) in givenSchemeOptions {
+            do {
+                try schemeOptions.set(option, to: value)
+            } catch let error as ConfigurationError {
+                throw UsageError("--\(option.flag) \(error.problem)")
+            }
+            if !schemeEntry.usedOptions.contains(option) {
+                note("scheme \(schemeEntry.name) does not use --\(option.flag); ignored")
+            }
         }
         var workloadOptions = WorkloadOptions()
         let givenWorkloadOptions: [(WorkloadOptionName, Double?)] = [
@@ -67,15 +77,15 @@ struct RunOptions: ParsableArguments {
             (.consumers, consumers.map(Double.init)), (.remoteFree, remoteFree),
         ]
         for case let (option, value?) in givenWorkloadOptions {
-            try workloadOptions.set(option, to: value)
+            do {
+                try workloadOptions.set(option, to: value)
+            } catch let error as ConfigurationError {
+                throw UsageError(error.description)
+            }
             if !workloadEntry.usedOptions.contains(option) {
                 note("workload \(workloadEntry.name) does not use \(option.flag); ignored")
             }
         }
-        var schemeOptions = SchemeOptions()
-        schemeOptions.objectAlignment = objectAlign
-        schemeOptions.handleIndex = handleIndex
-        schemeOptions.release = release
 
         var requests: [RunRequest] = []
         for threadCount in threadCounts {

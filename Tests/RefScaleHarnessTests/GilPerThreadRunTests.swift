@@ -1,0 +1,114 @@
+import Testing
+@testable import RefScale
+@testable import RefScaleHarness
+
+/// Concurrent runs of `gil` and `perthread` through the runner: every row must be valid (each
+/// object freed exactly once, shared objects back to their counts) at 2, 4 and 8 threads.
+@Suite(.serialized) struct GilPerThreadRunTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var scheme: String
+        var workload: String
+        var schemeOptions = SchemeOptions()
+        var label: String
+
+        var testDescription: String { "\(scheme) \(workload) \(label)" }
+    }
+
+    static let cases: [Case] = {
+        var cases: [Case] = []
+        for workload in ["shared-hot", "private"] {
+            cases.append(Case(scheme: "gil", workload: workload, label: "default slice"))
+            var shortSlice = SchemeOptions()
+            shortSlice.gilSlice = 0.001
+            cases.append(Case(scheme: "gil", workload: workload, schemeOptions: shortSlice, label: "--gil-slice 0.001"))
+            for policy in UniqueIDPolicy.allCases {
+                var options = SchemeOptions()
+                options.uniqueIDs = policy
+                cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy)"))
+                options.mergeInterval = 0.01
+                cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy) --merge-interval 0.01"))
+            }
+        }
+        return cases
+    }()
+
+    func run(_ testCase: Case, threads: Int) throws -> Row {
+        try Runner.run(RunRequest(
+            scheme: Registry.scheme(named: testCase.scheme), workload: Registry.workload(named: testCase.workload),
+            workloadOptions: WorkloadOptions(), schemeOptions: testCase.schemeOptions,
+            threads: threads, duration: 0.05, warmup: 0.01))
+    }
+
+    @Test(arguments: cases, [2, 4, 8])
+    func everyRowIsValid(_ testCase: Case, threads: Int) throws {
+        let row = try run(testCase, threads: threads)
+        #expect(row.isValid, "\(row["validation_error"])")
+        #expect(Int(row["ops"])! > 0)
+    }
+
+    @Test(arguments: [2, 4, 8])
+    func gilWorkersTakeTheLockFromOneAnother(threads: Int) throws {
+        var options = SchemeOptions()
+        options.gilSlice = 0.001
+        let row = try run(Case(scheme: "gil", workload: "shared-hot", schemeOptions: options, label: ""), threads: threads)
+        #expect(row.isValid)
+        // Each worker's set-up takes the lock from the thread before it; slices add more.
+        #expect(Int(row["lock_handoffs"])! >= threads)
+    }
+
+    @Test(arguments: [2, 4, 8])
+    func perthreadMergesPeriodicallyWithAMergeInterval(threads: Int) throws {
+        var options = SchemeOptions()
+        options.mergeInterval = 0.01
+        let row = try run(Case(scheme: "perthread", workload: "shared-hot", schemeOptions: options, label: ""), threads: threads)
+        #expect(row.isValid)
+        // Without periodic merges: one exit merge per worker and the main thread's final one.
+        #expect(Int(row["merges"])! > threads + 1)
+    }
+
+    @Test func perthreadCountsSharedObjectsWithoutAtomicsInTheTimedLoop() throws {
+        let row = try run(Case(scheme: "perthread", workload: "shared-hot", label: ""), threads: 2)
+        #expect(row.isValid)
+        // Four objects get ids; the only atomics are the id assignments and the merges.
+        #expect(Int(row["atomic_rmw"])! < 100)
+        #expect(Int(row["run_ops"])! > 100_000)
+    }
+
+    @Test func optionColumnsAreFilledOnlyForTheSchemesThatUseThem() throws {
+        var options = SchemeOptions()
+        options.gilSlice = 0.002
+        options.uniqueIDs = .all
+        options.mergeInterval = 0.01
+        let request = { (scheme: String) in
+            try RunRequest(
+                scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: "private"),
+                schemeOptions: options, threads: 1, duration: 0.01, warmup: 0)
+        }
+        let gil = try Runner.run(request("gil"))
+        let perthread = try Runner.run(request("perthread"))
+        let atomic = try Runner.run(request("atomic"))
+        #expect([gil["gil_slice"], gil["unique_ids"], gil["merge_interval"]] == ["0.002", "", ""])
+        #expect([perthread["gil_slice"], perthread["unique_ids"], perthread["merge_interval"]] == ["", "all", "0.01"])
+        #expect([atomic["gil_slice"], atomic["unique_ids"], atomic["merge_interval"]] == ["", "", ""])
+        #expect(atomic["lock_handoffs"] == "")
+        #expect(!gil["lock_handoffs"].isEmpty)
+        for column in ["gil_slice", "unique_ids", "merge_interval", "lock_handoffs"] {
+            #expect(Row.columns.contains(column))
+        }
+    }
+
+    @Test func badSchemeOptionsAreUsageErrors() throws {
+        var options = SchemeOptions()
+        options.gilSlice = 0
+        #expect(throws: UsageError.self) {
+            try RunRequest(scheme: Registry.scheme(named: "gil"), workload: Registry.workload(named: "private"),
+                           schemeOptions: options, threads: 1).validate()
+        }
+        options = SchemeOptions()
+        options.mergeInterval = -1
+        #expect(throws: UsageError.self) {
+            try RunRequest(scheme: Registry.scheme(named: "perthread"), workload: Registry.workload(named: "private"),
+                           schemeOptions: options, threads: 1).validate()
+        }
+    }
+}
