@@ -45,6 +45,15 @@ public struct WorkloadEntry: Sendable {
 public enum Registry {
     public static let schemes: [SchemeEntry] = [
         SchemeEntry(NonatomicScheme.self),
+        SchemeEntry(GilScheme.self),
+        SchemeEntry(AtomicScheme.self),
+        SchemeEntry(BiasedScheme.self),
+        SchemeEntry(PerThreadScheme.self),
+        SchemeEntry(HandleLocalScheme.self),
+        SchemeEntry(ArenaScheme.self),
+        SchemeEntry(NoopScheme.self),
+    ] = [
+        SchemeEntry(NonatomicScheme.self),
         SchemeEntry(AtomicScheme.self),
         SchemeEntry(BiasedScheme.self),
         SchemeEntry(HandleLocalScheme.self),
