@@ -52,15 +52,6 @@ public enum Registry {
         SchemeEntry(HandleLocalScheme.self),
         SchemeEntry(ArenaScheme.self),
         SchemeEntry(NoopScheme.self),
-    ] = [
-        SchemeEntry(NonatomicScheme.self),
-        SchemeEntry(AtomicScheme.self),
-        SchemeEntry(BiasedScheme.self),
-        SchemeEntry(HandleLocalScheme.self),
-        SchemeEntry(ArenaScheme.self),
-        SchemeEntry(NoopScheme.self),
-        SchemeEntry(GilScheme.self),
-        SchemeEntry(PerThreadScheme.self),
     ]
 
     public static let workloads: [WorkloadEntry] = [
