@@ -40,6 +40,20 @@ expect_error "unknown handle index" 64 run --scheme handle-local --handle-index 
 expect_error "fraction above 1" 64 run --scheme atomic --workload private --read-fraction 1.5 --csv "$work/out.csv"
 expect_error "thread-unsafe scheme on shared objects" 64 run --scheme nonatomic --workload shared-hot --threads 2 --csv "$work/out.csv"
 expect_error "unknown option" 64 run --scheme atomic --workload private --frobnicate 3
+expect_error "gil slice of zero" 64 run --scheme gil --workload private --gil-slice 0 --csv "$work/out.csv"
+expect_error "unknown unique-ids policy" 64 run --scheme perthread --workload shared-hot --unique-ids some --csv "$work/out.csv"
+expect_error "negative merge interval" 64 run --scheme perthread --workload shared-hot --merge-interval -1 --csv "$work/out.csv"
+expect_error "immortal fraction below 0" 64 run --scheme atomic --workload shared-hot --immortal-fraction -0.1 --csv "$work/out.csv"
+expect_error "zipf below 0" 64 run --scheme atomic --workload mixed --zipf -1 --csv "$work/out.csv"
+expect_error "zero producers" 64 run --scheme atomic --workload handoff --producers 0 --csv "$work/out.csv"
+expect_error "handoff threads not a multiple of the group" 64 run --scheme atomic --workload handoff --threads 3 --csv "$work/out.csv"
+printf '{"name": "x", "schemes": "all", "workloads": [{"name": "mixed", "zipf": -1}], "threads": [1]}' >"$work/bad.json"
+expect_error "experiment with a bad value" 64 sweep "$work/bad.json" --out "$work/sweep-out"
+grep -q 'workloads\[0\].zipf: must be >= 0' "$work/stderr" || fail "experiment error does not name the place"
+[ -e "$work/sweep-out" ] && fail "a refused experiment left its output directory behind" || pass
+printf '{"name": "x",' >"$work/broken.json"
+expect_error "malformed experiment" 64 sweep "$work/broken.json" --out "$work/sweep-out"
+expect_error "missing experiment file" 64 sweep "$work/none.json" --out "$work/sweep-out"
 expect_error "csv in a missing directory" 1 run --scheme atomic --workload private "${quick[@]}" --csv "$work/missing/out.csv"
 
 # A new file gets the header and one row per run; a second run appends.
@@ -55,6 +69,20 @@ assert len(rows) == 3 and all(r["valid"] == "true" for r in rows)
 assert all(r[k] for r in rows for k in ("host", "cpu_model", "online_cpus", "kernel", "swift_version", "git_commit", "build_config", "timestamp"))
 assert rows[2]["atomic_rmw"] == "" and rows[0]["atomic_rmw"] != ""
 PY
+
+# A scheme or workload given an option it does not use says so once, and runs.
+"$refscale" run --scheme atomic --workload private --release eager --zipf 1 "${quick[@]}" >/dev/null 2>"$work/stderr" \
+  && [ "$(grep -c 'does not use --release' "$work/stderr")" -eq 1 ] && [ "$(grep -c 'does not use --zipf' "$work/stderr")" -eq 1 ] \
+  && pass || fail "unused options are not noted once each"
+
+# A sweep of an experiment file writes one CSV with a row per run, all valid.
+cat >"$work/tiny.json" <<'JSON'
+{"name": "tiny", "schemes": ["atomic", "handle-local"], "workloads": [{"name": "mixed", "objects": [10, 100]}],
+ "scheme_options": {"handle_index": ["low3", "high16"]}, "threads": [1], "repetitions": 1, "duration": 0.02, "warmup": 0.005}
+JSON
+"$refscale" sweep "$work/tiny.json" --out "$work/tiny" >"$work/stdout" 2>/dev/null \
+  && [ "$(ls "$work"/tiny/tiny-*.csv | wc -l)" -eq 1 ] && [ "$(wc -l <"$work"/tiny/tiny-*.csv)" -eq 7 ] \
+  && grep -q "rows written to" "$work/stdout" && pass || fail "sweep of an experiment file: expected 6 rows in one CSV"
 
 # A file whose header differs is refused and left as it was.
 printf 'a,b,c\n1,2,3\n' >"$work/other.csv"
