@@ -6,8 +6,9 @@ import Synchronization
 /// Layout (byte offsets from the object's address, which is aligned to the pool's alignment):
 ///
 ///     0  count        Int     the shared count (atomic schemes) or the plain count
-///     8  ownerThread  UInt32  biased: owning thread, 0 = none
-///    12  localCount   UInt32  biased: the owner's count, written only by the owner
+///     8  localCount   UInt32  biased: the owner's count, written only by the owner; kept in a
+///                             64-bit word, since a 32-bit store then load of one field costs
+///                             ~1 ns more per operation on this CPU (2.4 against 1.5 ns/op)
 ///    16  queueNext    UInt    biased: link in the owner's merge queue; perthread: the run's
 ///                             state, for an object with a unique id; once freed: the link
 ///                             in the pool's free list
@@ -15,12 +16,14 @@ import Synchronization
 ///    28  freeCount    UInt32  how many times the object was freed
 ///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none
 ///    40  payload      UInt64  what `read` returns
-///    48  births       UInt32  how many times the object was born
+///    48  ownerThread  UInt32  biased: owning thread, 0 = none
+///    52  births       UInt32  how many times the object was born
 ///    56  control      the pool's control block (free lists, violation counts)
 ///
 /// Schemes reach these fields through the accessors below and never compute addresses of
-/// their own. The words at 0, 8, 32 and 40 are overwritten with `poison` when the object is
-/// freed, so any later write is found: when the object is reborn, or by `validateLifetimes`.
+/// their own. The words at 0, 8, 32 and 40 and the owner at 48 are overwritten with `poison`
+/// when the object is freed, so any later write is found: when the object is reborn, or by
+/// `validateLifetimes`.
 public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     public let address: UnsafeMutableRawPointer
 
@@ -35,8 +38,9 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
 
     public static let headerSize = 64
     public static let poison = UInt64(0xDEAD_BEEF_DEAD_BEEF)
-    /// The words `ObjectPool.free` poisons.
+    /// The words `ObjectPool.free` poisons, besides `ownerThread`.
     static let poisonedOffsets = [0, 8, 32, 40]
+    static let ownerPoison = UInt32(truncatingIfNeeded: poison)
 
     @inline(__always)
     public var count: UnsafeMutablePointer<Atomic<Int>> {
@@ -53,13 +57,13 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
 
     @inline(__always)
     public var ownerThread: UnsafeMutablePointer<Atomic<UInt32>> {
-        (address + 8).assumingMemoryBound(to: Atomic<UInt32>.self)
+        (address + 48).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
     @inline(__always)
     public var localCount: UInt32 {
-        get { (address + 12).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(ordering: .relaxed) }
-        nonmutating set { (address + 12).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.store(newValue, ordering: .relaxed) }
+        get { UInt32(truncatingIfNeeded: (address + 8).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)) }
+        nonmutating set { (address + 8).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(UInt64(newValue), ordering: .relaxed) }
     }
 
     @inline(__always)
@@ -90,7 +94,7 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
 
     @inline(__always)
     var births: UnsafeMutablePointer<Atomic<UInt32>> {
-        (address + 48).assumingMemoryBound(to: Atomic<UInt32>.self)
+        (address + 52).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
     @inline(__always)
@@ -121,9 +125,16 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     var homeThread: Int { Int(state.pointee.load(ordering: .relaxed) >> ObjectRef.homeShift) }
 
     func poisonIsIntact() -> Bool {
-        ObjectRef.poisonedOffsets.allSatisfy {
+        ownerThread.pointee.load(ordering: .relaxed) == ObjectRef.ownerPoison && ObjectRef.poisonedOffsets.allSatisfy {
             (address + $0).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) == ObjectRef.poison
         }
+    }
+
+    func poison() {
+        for offset in ObjectRef.poisonedOffsets {
+            (address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(ObjectRef.poison, ordering: .relaxed)
+        }
+        ownerThread.pointee.store(ObjectRef.ownerPoison, ordering: .relaxed)
     }
 }
 
@@ -230,6 +241,7 @@ public struct ObjectPool: @unchecked Sendable {
         for offset in ObjectRef.poisonedOffsets {
             (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(0, ordering: .relaxed)
         }
+        object.ownerThread.pointee.store(0, ordering: .relaxed)
         object.queueNext.pointee.store(0, ordering: .relaxed)
         object.uniqueID = -1
         (object.address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(payload, ordering: .relaxed)
@@ -269,9 +281,7 @@ public struct ObjectPool: @unchecked Sendable {
         }
         // The alive bit was ours to clear, so no other thread frees this life: no atomic needed.
         object.freeCount.pointee.store(object.freeCount.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-        for offset in ObjectRef.poisonedOffsets {
-            (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(ObjectRef.poison, ordering: .relaxed)
-        }
+        object.poison()
         let home = Int(state >> ObjectRef.homeShift)
         guard home != 0 else { return }
         let lists = FreeLists(line: control + (1 + home) * lineSize)
