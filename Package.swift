@@ -34,7 +34,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "RefScaleTests", dependencies: ["RefScale"], swiftSettings: hotLoopFlags),
+        .testTarget(name: "RefScaleTests", dependencies: ["RefScale", "RefScaleHarness"], swiftSettings: hotLoopFlags),
         .testTarget(name: "RefScaleHarnessTests", dependencies: ["RefScaleHarness", "RefScale"]),
     ],
     swiftLanguageModes: [.v5]

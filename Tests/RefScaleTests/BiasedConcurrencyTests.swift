@@ -2,31 +2,7 @@ import Glibc
 import Synchronization
 import Testing
 @testable import RefScale
-
-/// A POSIX thread running one closure, joined explicitly (the harness's `WorkerThread`, which
-/// this target cannot see). Joining orders everything the thread did before what follows.
-final class TestThread {
-    private final class Body {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
-    }
-
-    private var thread = pthread_t()
-
-    init(_ body: @escaping () -> Void) {
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        let result = pthread_create(&thread, nil, { context in
-            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        precondition(result == 0, "pthread_create failed: \(result)")
-    }
-
-    func join() {
-        let result = pthread_join(thread, nil)
-        precondition(result == 0, "pthread_join failed: \(result)")
-    }
-}
+@testable import RefScaleHarness
 
 /// Atomic words two test threads share: a mailbox of handles, one per object, and flags.
 final class Mailbox: @unchecked Sendable {
@@ -79,7 +55,7 @@ final class Mailbox: @unchecked Sendable {
         var countersA = SchemeCounters(), countersB = SchemeCounters()
         var badReads = 0
 
-        let threadA = TestThread {
+        let threadA = WorkerThread {
             var context = BiasedScheme(shared: shared, threadID: 2)
             var kept: [Handle] = []
             kept.reserveCapacity(objects)
@@ -102,7 +78,7 @@ final class Mailbox: @unchecked Sendable {
             countersA = context.counters
         }
 
-        let threadB = TestThread {
+        let threadB = WorkerThread {
             var context = BiasedScheme(shared: shared, threadID: 3)
             func drop(_ range: Range<Int>) {
                 for index in range {

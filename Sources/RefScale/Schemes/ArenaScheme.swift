@@ -10,7 +10,8 @@ import Synchronization
 ///     address          non-local reference: one shared reference to the object
 ///
 /// Invariants:
-/// - The arena, its `top`, the owned list and the scope marks belong to one thread; nothing in
+/// - The arena (a word stack; its `count`, called `top` below, is the next free entry), the
+///   owned list and the scope marks belong to one thread; nothing in
 ///   them is atomic and no other thread reads them.
 /// - A local handle owns nothing. Inside a scope, `open` and `dup` store the object's address
 ///   at `arena[top]` and bump `top`; `close` of a local handle does nothing. The object is kept
@@ -44,12 +45,9 @@ public struct ArenaScheme: CountingScheme {
     static let initialArenaCapacity = 1024
 
     /// Entry `i` is the address of the object local handle `i` names.
-    var arena: UnsafeMutablePointer<UInt>
-    /// The next free entry of the arena.
-    var top = 0
-    /// `arenaCapacity` inside a scope, 0 outside one.
+    var arena: WordStack
+    /// The arena's capacity inside a scope, 0 outside one.
     var limit = 0
-    var arenaCapacity: Int
     /// Objects made in the open scopes, released at their scope's exit.
     var owned: WordStack
     /// Two words per open scope, innermost last: `top` and `owned.count` at its entry.
@@ -59,8 +57,7 @@ public struct ArenaScheme: CountingScheme {
     public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
 
     public init(shared: NoSharedState, threadID: Int) {
-        arenaCapacity = ArenaScheme.initialArenaCapacity
-        arena = .allocate(capacity: arenaCapacity)
+        arena = WordStack(capacity: ArenaScheme.initialArenaCapacity)
         owned = WordStack(capacity: 256)
         scopeMarks = WordStack(capacity: 32)
     }
@@ -82,9 +79,9 @@ public struct ArenaScheme: CountingScheme {
     /// `top < limit`.
     @inline(__always)
     mutating func pushLocal(_ address: UInt) -> Handle {
-        arena[top] = address
-        let handle = Handle(bits: UInt64(truncatingIfNeeded: top) << 1 | ArenaScheme.localTag)
-        top &+= 1
+        arena.base[arena.count] = address
+        let handle = Handle(bits: UInt64(truncatingIfNeeded: arena.count) << 1 | ArenaScheme.localTag)
+        arena.count &+= 1
         return handle
     }
 
@@ -97,14 +94,14 @@ public struct ArenaScheme: CountingScheme {
 
     public mutating func open(_ object: ObjectRef) -> Handle {
         let address = UInt(bitPattern: object.address)
-        if _fastPath(top < limit) { return pushLocal(address) }
+        if _fastPath(arena.count < limit) { return pushLocal(address) }
         return outOfLine(address)
     }
 
     @inline(__always)
     public mutating func dup(_ handle: Handle) -> Handle {
         let address = address(of: handle)
-        if _fastPath(top < limit) { return pushLocal(address) }
+        if _fastPath(arena.count < limit) { return pushLocal(address) }
         return outOfLine(address)
     }
 
@@ -123,18 +120,11 @@ public struct ArenaScheme: CountingScheme {
 
     /// A new local handle, growing the arena first if it is full.
     mutating func local(_ address: UInt) -> Handle {
-        if top == arenaCapacity { growArena() }
+        if arena.count == arena.capacity {
+            arena.grow()
+            limit = arena.capacity
+        }
         return pushLocal(address)
-    }
-
-    @inline(never)
-    mutating func growArena() {
-        let grown = UnsafeMutablePointer<UInt>.allocate(capacity: arenaCapacity * 2)
-        grown.moveInitialize(from: arena, count: top)
-        arena.deallocate()
-        arena = grown
-        arenaCapacity *= 2
-        limit = arenaCapacity
     }
 
     @inline(__always)
@@ -200,9 +190,9 @@ public struct ArenaScheme: CountingScheme {
     }
 
     public mutating func enterScope() {
-        scopeMarks.push(UInt(top))
+        scopeMarks.push(UInt(arena.count))
         scopeMarks.push(UInt(owned.count))
-        limit = arenaCapacity
+        limit = arena.capacity
     }
 
     /// Releases the scope's own objects and resets the arena to the scope's entry. An owned
@@ -211,7 +201,7 @@ public struct ArenaScheme: CountingScheme {
     public mutating func exitScope() {
         precondition(scopeMarks.count >= 2, "arena: exitScope without a matching enterScope")
         let ownedMark = Int(scopeMarks.pop())
-        top = Int(scopeMarks.pop())
+        arena.count = Int(scopeMarks.pop())
         for index in ownedMark..<owned.count {
             let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: owned[index])!)
             if object.count.pointee.load(ordering: .acquiring) == 1 {
