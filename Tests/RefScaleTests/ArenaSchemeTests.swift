@@ -103,7 +103,7 @@ struct ArenaSchemeTests {
         #expect(inner.timesFreed == 1)
         #expect(outer.timesFreed == 0)
         #expect(fixture.context.object(of: outerHandle) == outer, "the outer scope's handles outlive the inner scope")
-        #expect(fixture.context.top == Int(truncatingIfNeeded: innerHandle.bits >> 1), "exit resets the arena to the inner scope's entry")
+        #expect(fixture.context.arena.count == Int(truncatingIfNeeded: innerHandle.bits >> 1), "exit resets the arena to the inner scope's entry")
         fixture.context.exitScope()
         #expect(outer.timesFreed == 1)
         fixture.end()
@@ -116,10 +116,10 @@ struct ArenaSchemeTests {
         fixture.context.enterScope()
         let count = ArenaScheme.initialArenaCapacity * 3 + 5
         let handles = (0..<count).map { fixture.context.dup(held[$0 % 2]) }
-        #expect(fixture.context.arenaCapacity >= count)
+        #expect(fixture.context.arena.capacity >= count)
         #expect(handles.indices.allSatisfy { fixture.context.object(of: handles[$0]) == objects[$0 % 2] })
         fixture.context.exitScope()
-        #expect(fixture.context.top == 0)
+        #expect(fixture.context.arena.count == 0)
         #expect(objects.allSatisfy { fixture.count($0) == 1 })
         held.forEach { fixture.context.close($0) }
         #expect(fixture.pool.validateLifetimes() == nil)
