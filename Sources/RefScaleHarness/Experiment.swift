@@ -91,26 +91,32 @@ public struct Experiment: Sendable {
     }
 }
 
-/// Medians over repetitions, one line per scheme × workload × thread count.
+/// Medians over repetitions, one line per workload × scheme × thread count × variant (the
+/// options that differ between the rows, named in the `variant` column).
 public enum Summary {
     public static func lines(_ rows: [Row]) -> [String] {
+        let varying = Row.parameterColumns.filter { column in Set(rows.map { $0[column] }.filter { !$0.isEmpty }).count > 1 }
+        func variant(_ row: Row) -> String {
+            varying.filter { !row[$0].isEmpty }.map { "\($0)=\(row[$0])" }.joined(separator: " ")
+        }
         var groups: [String: [Row]] = [:]
         var order: [String] = []
         for row in rows {
-            let key = [row["workload"], row["scheme"], row["threads"]].joined(separator: "|")
+            let key = [row["workload"], row["scheme"], variant(row), row["threads"]].joined(separator: "|")
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(row)
         }
         let printer = TablePrinter(columns: [
             .init(title: "workload", width: 10) { $0["workload"] },
             .init(title: "scheme", width: 12) { $0["scheme"] },
+            .init(title: "variant", width: varying.isEmpty ? 0 : rows.map { variant($0).count }.max()!) { variant($0) },
             .init(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
             .init(title: "median Mops/s", width: 13) { $0["ops_per_s"] },
             .init(title: "median ns/op", width: 12) { $0["ns_per_op"] },
             .init(title: "valid", width: 5) { $0["valid"] },
         ])
         var lines = [printer.line(printer.columns.map(\.title))]
-        for key in order.sorted() {
+        for key in order {
             let group = groups[key]!
             let valid = group.filter(\.isValid)
             var values = group[0].values

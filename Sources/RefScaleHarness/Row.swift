@@ -15,6 +15,10 @@ public struct Row: Sendable {
         "hit_rate", "validation_error",
     ] + MachineInfo.columns + ["timestamp"]
 
+    /// The columns that describe what was run (not what was measured, nor where).
+    public static let parameterColumns = ["context"] + WorkloadOptionName.allCases.map(\.rawValue) + ["object_align"]
+        + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s"]
+
     public private(set) var values: [String: String]
 
     public init(values: [String: String]) { self.values = values }
