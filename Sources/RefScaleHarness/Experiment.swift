@@ -95,10 +95,18 @@ public struct Experiment: Sendable {
 /// options that differ between the rows, named in the `variant` column).
 public enum Summary {
     public static func lines(_ rows: [Row]) -> [String] {
-        let varying = Row.parameterColumns.filter { column in Set(rows.map { $0[column] }.filter { !$0.isEmpty }).count > 1 }
-        func variant(_ row: Row) -> String {
-            varying.filter { !row[$0].isEmpty }.map { "\($0)=\(row[$0])" }.joined(separator: " ")
+        // Per workload, the parameter columns that take more than one value.
+        var varying: [String: [String]] = [:]
+        for workload in Set(rows.map { $0["workload"] }) {
+            let same = rows.filter { $0["workload"] == workload }
+            varying[workload] = Row.parameterColumns.filter { column in
+                Set(same.map { $0[column] }.filter { !$0.isEmpty }).count > 1
+            }
         }
+        func variant(_ row: Row) -> String {
+            varying[row["workload"]]!.filter { !row[$0].isEmpty }.map { "\($0)=\(row[$0])" }.joined(separator: " ")
+        }
+        let variantWidth = rows.map { variant($0).count }.max() ?? 0
         var groups: [String: [Row]] = [:]
         var order: [String] = []
         for row in rows {
@@ -109,7 +117,7 @@ public enum Summary {
         let printer = TablePrinter(columns: [
             .init(title: "workload", width: 10) { $0["workload"] },
             .init(title: "scheme", width: 12) { $0["scheme"] },
-            .init(title: "variant", width: varying.isEmpty ? 0 : rows.map { variant($0).count }.max()!) { variant($0) },
+            .init(title: "variant", width: variantWidth) { variant($0) },
             .init(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
             .init(title: "median Mops/s", width: 13) { $0["ops_per_s"] },
             .init(title: "median ns/op", width: 12) { $0["ns_per_op"] },
