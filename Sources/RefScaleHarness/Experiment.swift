@@ -114,10 +114,11 @@ public enum Summary {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(row)
         }
+        let variantColumn: [TablePrinter.Column] = variantWidth == 0 ? [] : [.init(title: "variant", width: variantWidth) { variant($0) }]
         let printer = TablePrinter(columns: [
             .init(title: "workload", width: 10) { $0["workload"] },
             .init(title: "scheme", width: 12) { $0["scheme"] },
-            .init(title: "variant", width: variantWidth) { variant($0) },
+        ] + variantColumn + [
             .init(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
             .init(title: "median Mops/s", width: 13) { $0["ops_per_s"] },
             .init(title: "median ns/op", width: 12) { $0["ns_per_op"] },
