@@ -14,6 +14,13 @@ public struct Row: Sendable {
         "hit_rate", "validation_error",
     ] + MachineInfo.columns + ["timestamp"]
 
+    /// The columns that hold a run's outcome rather than its configuration. Every other column,
+    /// including one a later version adds, is a parameter: rows that agree on all parameters are
+    /// repetitions of one configuration (Experiments/plot.py keeps the same list).
+    public static let measurementColumns = Set([
+        "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid", "run_ops", "hit_rate", "validation_error", "timestamp",
+    ] + CounterKind.allCases.map(\.rawValue))
+
     public private(set) var values: [String: String]
 
     public init(values: [String: String]) { self.values = values }
