@@ -302,20 +302,26 @@ def build_series(points, naming_columns, varying):
 
 
 def assign_styles(all_series):
-    """The same label gets the same colour and marker in every panel and figure of a host; the
-    first series of a scheme gets the scheme's colour, further variants take extra colours."""
-    styles = {}
-    used_schemes = set()
-    extra = 0
+    """The same label gets the same colour and marker in every panel and figure of a host. Of a
+    scheme's series, the one with the most points (its main line) gets the scheme's own colour;
+    other variants take extra colours."""
+    points = {}
+    for item in all_series:
+        points[item.label] = points.get(item.label, 0) + len(item.points)
     labels = sorted({(_scheme_rank(item.scheme), item.label, item.scheme) for item in all_series},
                     key=lambda entry: (entry[0], _natural(entry[1])))
+    main = {}
+    for _, label, scheme in labels:
+        if scheme not in main or points[label] > points[main[scheme]]:
+            main[scheme] = label
+    styles = {}
+    extra = 0
     for index, (_, label, scheme) in enumerate(labels):
-        if scheme in SCHEME_COLORS and scheme not in used_schemes:
+        if scheme in SCHEME_COLORS and main[scheme] == label:
             color = SCHEME_COLORS[scheme]
         else:
             color = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
             extra += 1
-        used_schemes.add(scheme)
         styles[label] = (color, MARKERS[index % len(MARKERS)])
     for item in all_series:
         item.color, item.marker = styles[item.label]
@@ -565,28 +571,33 @@ def figure_speedup(plt, data, series_by_workload):
         shaded |= _shade_oversubscribed(axis, points, data.machine.get("online_cpus"))
         threads = sorted({point.threads for point in points})
         axis.plot(threads, threads, linestyle="--", color="#555555", linewidth=1, label="_linear")
+        drawn = 0
         for item in series_by_workload[workload]:
             one = item.at(1)
-            if one is None or one.ops[0] <= 0:
+            if one is None or one.ops[0] <= 0 or len(item.points) < 2:
                 continue
+            drawn += 1
             xs = [point.threads for point in item.points]
             medians, errors = _errors(item.points, lambda point: point.ops, scale=one.ops[0])
             style = dict(color=item.color, marker=item.marker, markersize=5, linewidth=1.8, capsize=3)
             if item.scheme == "noop":
                 style.update(linewidth=1.2, linestyle=":")
             axis.errorbar(xs, medians, yerr=errors, label=item.label, **style)
+        if not drawn:
+            axis.text(0.5, 0.5, "no series ran at 1 thread and at more", transform=axis.transAxes,
+                      ha="center", va="center", color="#555555")
         axis.axhline(1, color="#999999", linewidth=0.8)
         axis.set_ylim(bottom=0)
         axis.set_ylabel("speedup over 1 thread (×)")
-        axis.set_title(workload)
+        axis.set_title(f"workload: {workload}")
         _thread_axis(axis, points)
         axis.grid(True, alpha=0.3)
     extra_handles = [Line2D([], [], color="#555555", linestyle="--", linewidth=1, label="linear scaling")]
     if shaded:
         extra_handles.append(_oversubscribed_patch(data))
     _finish(figure, axes, _title("speedup", data),
-            _caption(data, "Speedup: median throughput over the same series' median at 1 thread; "
-                           "series without a 1-thread run are left out."),
+            _caption(data, "Higher is better. Speedup: median throughput over the same series' median at 1 thread; "
+                           "series without a 1-thread run, or with only one thread count, are left out."),
             extra_handles)
     return figure
 
