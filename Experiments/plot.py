@@ -42,6 +42,7 @@ import re
 import statistics
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 
 REQUIRED_COLUMNS = [
@@ -134,7 +135,7 @@ def read_csv_files(paths) -> Table:
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory, not a CSV file")
         try:
-            with open(path, newline="", encoding="utf-8") as handle:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
                 reader = csv.reader(handle)
                 header = next(reader, None)
                 if header is None or header == [] or all(cell.strip() == "" for cell in header):
@@ -463,14 +464,17 @@ def _finish(figure, axes, title, caption, legend_handles=()):
     entry_width = 0.75 + 0.075 * max((len(label) for label in labels), default=1)
     columns = max(1, min(len(labels), int((width - 0.3) // entry_width)))
     legend_height = 0.24 * math.ceil(len(labels) / columns) + 0.15
-    height = panels_height + TITLE_HEIGHT + legend_height + CAPTION_HEIGHT
+    # Wrapped by hand: matplotlib's own wrapping lets centred text run past the figure's edges.
+    caption = textwrap.fill(caption, width=int(width * 72 / 4.6))
+    caption_height = CAPTION_HEIGHT + 0.14 * max(0, caption.count("\n") - 1)
+    height = panels_height + TITLE_HEIGHT + legend_height + caption_height
     figure.set_size_inches(width, height)
     figure.suptitle(title, fontsize=12, y=1 - 0.12 / height, va="top")
-    bottom = (legend_height + CAPTION_HEIGHT) / height
+    bottom = (legend_height + caption_height) / height
     if labels:
         figure.legend(handles, labels, loc="upper center", ncol=columns, frameon=False,
                       bbox_to_anchor=(0.5, bottom), fontsize=9)
-    figure.text(0.5, 0.08 / height, caption, ha="center", va="bottom", fontsize=8, wrap=True, color="#333333")
+    figure.text(0.5, 0.08 / height, caption, ha="center", va="bottom", fontsize=8, color="#333333")
     figure.tight_layout(rect=(0, bottom, 1, 1 - TITLE_HEIGHT / height))
 
 
@@ -625,7 +629,7 @@ def figure_ns_per_op(plt, data, series_by_workload):
         for index, (label, item) in enumerate(present):
             point = item.at(1)
             x = offset + index * width
-            axis.bar(x, point.ns[0], width=width * 0.92, color=item.color, label=label,
+            axis.bar(x, point.ns[0], width=width * 0.92, color=item.color, label="_bar",
                      yerr=[[point.ns[0] - point.ns[1]], [point.ns[2] - point.ns[0]]], capsize=2,
                      error_kw=dict(linewidth=0.8))
             axis.text(x, point.ns[2], f"{point.ns[0]:.3g}", ha="center", va="bottom", fontsize=7)
@@ -637,12 +641,13 @@ def figure_ns_per_op(plt, data, series_by_workload):
             axis.hlines(noop.ns[0], group - 0.45, group + 0.45, colors="#333333", linestyles=":", linewidth=1)
     axis.set_xticks(range(len(workloads)))
     axis.set_xticklabels(workloads)
+    axis.set_xlim(-0.5, len(workloads) - 0.5)
     axis.set_xlabel("workload")
     axis.set_ylabel("ns per operation, 1 thread")
     axis.set_ylim(bottom=0)
     axis.grid(True, axis="y", alpha=0.3)
     axis.set_title("latency of one handle operation (lower is better)")
-    extra = []
+    extra = [patches.Patch(facecolor=item.color, label=label) for label, item in labels]
     if noop_marked:
         extra.append(patches.Patch(facecolor="#bbbbbb", hatch="////", edgecolor="#ffffff",
                                    label="noop cost: the harness's own share of each bar (dotted line)"))
@@ -760,6 +765,8 @@ def build_figures(table):
     result = []
     for data in split_hosts(table):
         if not data.points:
+            sys.stderr.write(f"plot.py: note: host {data.host} has only invalid rows ({len(data.invalid)}); "
+                             "no figures for it\n")
             continue
         series_by_workload = build_series(data.points, data.naming_columns, data.varying)
         assign_styles([item for items in series_by_workload.values() for item in items])

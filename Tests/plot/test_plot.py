@@ -40,7 +40,8 @@ def legend_labels(figure):
 
 
 def figure_text(figure):
-    return " ".join(text.get_text() for text in figure.texts)
+    """The figure's free text (the caption), with its line breaks as spaces."""
+    return " ".join(" ".join(text.get_text().split()) for text in figure.texts)
 
 
 def test_every_figure_is_written_as_png_and_svg_and_its_path_printed(tmp_path):
