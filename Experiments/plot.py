@@ -397,29 +397,55 @@ def _caption(data, extra=""):
     return " ".join(parts)
 
 
-def _shade_oversubscribed(axis, points, online_cpus):
+def _log_threads(threads):
+    """Thread counts past 16 (a big machine's 1, 2, 4 ... 128) go on a log2 axis, where the
+    small counts stay readable; up to 16 the axis is linear, as will-it-scale draws it."""
+    return max(threads) > 16
+
+
+def _edges(threads):
+    """The x boundaries between adjacent thread counts, and half a step beyond both ends:
+    midpoints on a linear axis, geometric means on a log axis."""
+    if _log_threads(threads):
+        inner = [math.sqrt(a * b) for a, b in zip(threads, threads[1:])]
+        return [threads[0] / 1.3] + inner + [threads[-1] * 1.3]
+    inner = [(a + b) / 2 for a, b in zip(threads, threads[1:])]
+    return [threads[0] - 0.5] + inner + [threads[-1] + 0.5]
+
+
+def _shade_oversubscribed(axis, points):
     """Shades the thread counts marked oversubscribed, one span per run of adjacent counts."""
-    marked = sorted({point.threads for point in points if point.oversubscribed})
+    marked = {point.threads for point in points if point.oversubscribed}
     if not marked:
         return False
     threads = sorted({point.threads for point in points})
+    edges = _edges(threads)
     start = None
     for index, count in enumerate(threads):
         if count in marked and start is None:
-            previous = threads[index - 1] if index > 0 else count - 1
-            start = (previous + count) / 2
+            start = edges[index]
         if start is not None and (index + 1 == len(threads) or threads[index + 1] not in marked):
-            following = threads[index + 1] if index + 1 < len(threads) else count + 1
-            axis.axvspan(start, (count + following) / 2 if index + 1 < len(threads) else count + 0.5,
-                         color="#000000", alpha=0.08, linewidth=0, zorder=0)
+            axis.axvspan(start, edges[index + 1], color="#000000", alpha=0.08, linewidth=0, zorder=0)
             start = None
     return True
 
 
-def _thread_axis(axis, points):
+def _thread_axis(axis, points, room_right=0.0):
+    """Ticks at the thread counts run; room_right widens the axis on the right by that share of
+    a step, for the labels at the lines' ends."""
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
     threads = sorted({point.threads for point in points})
-    axis.set_xticks(threads)
-    axis.set_xlim(min(threads) - 0.5, max(threads) + 0.5)
+    edges = _edges(threads)
+    if _log_threads(threads):
+        axis.set_xscale("log", base=2)
+        axis.xaxis.set_minor_locator(NullLocator())
+        right = edges[-1] * 1.3 ** (room_right * 2)
+    else:
+        right = edges[-1] + room_right
+    axis.xaxis.set_major_locator(FixedLocator(threads))
+    axis.xaxis.set_major_formatter(ScalarFormatter())
+    axis.set_xlim(edges[0], right)
     axis.set_xlabel("threads")
 
 
@@ -503,11 +529,15 @@ def _oversubscribed_patch(data):
 
 
 def _log_axis(axis):
-    """A log axis labelled 1, 2, 5, 10, 20, 50, ... in plain numbers."""
+    """A log axis labelled in plain numbers: 1, 2, 5, 10, 20, 50, ... over up to two and a half
+    decades, powers of ten over more."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     axis.set_yscale("log")
-    axis.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.autoscale_view()
+    low, high = axis.get_ylim()
+    decades = math.log10(high / low) if low > 0 else 0
+    axis.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)))
     axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.yaxis.set_minor_formatter(NullFormatter())
 
@@ -547,7 +577,7 @@ def figure_throughput(plt, data, series_by_workload):
     shaded = False
     for axis, workload in zip(axes, workloads):
         points = [point for item in series_by_workload[workload] for point in item.points]
-        shaded |= _shade_oversubscribed(axis, points, data.machine.get("online_cpus"))
+        shaded |= _shade_oversubscribed(axis, points)
         threads = sorted({point.threads for point in points})
         end_labels = []
         for item in series_by_workload[workload]:
@@ -567,8 +597,7 @@ def figure_throughput(plt, data, series_by_workload):
         _log_axis(axis)
         axis.set_ylabel("throughput, all threads (Mops/s, log scale)")
         axis.set_title(f"workload: {workload}")
-        _thread_axis(axis, points)
-        axis.set_xlim(right=max(threads) + 0.9)
+        _thread_axis(axis, points, room_right=0.4)
         axis.grid(True, which="major", alpha=0.3)
         _spread_labels(axis, end_labels)
     extra_handles = [Line2D([], [], color="#555555", linestyle="--", linewidth=0.9,
@@ -590,7 +619,7 @@ def figure_speedup(plt, data, series_by_workload):
     shaded = False
     for axis, workload in zip(axes, workloads):
         points = [point for item in series_by_workload[workload] for point in item.points]
-        shaded |= _shade_oversubscribed(axis, points, data.machine.get("online_cpus"))
+        shaded |= _shade_oversubscribed(axis, points)
         threads = sorted({point.threads for point in points})
         axis.plot(threads, threads, linestyle="--", color="#555555", linewidth=1, label="_linear")
         drawn = 0

@@ -4,7 +4,6 @@ handle-local, and one row edited by hand to be invalid."""
 
 import csv
 import importlib.util
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -215,3 +214,21 @@ def test_a_failure_while_writing_leaves_no_file_behind(tmp_path, monkeypatch):
         plot.write_figures([str(FIXTURE)], [host], str(tmp_path))
     assert list(tmp_path.iterdir()) == []
     host.figures["speedup"].savefig = original
+
+
+def test_thread_counts_of_a_big_machine_go_on_a_log2_axis(tmp_path):
+    rows = list(csv.DictReader(FIXTURE.open()))
+    for row in rows:
+        row["threads"] = {"1": "1", "2": "32", "3": "128"}[row["threads"]]
+        row["online_cpus"] = "64"
+    path = tmp_path / "big.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    [host] = plot.build_figures(plot.read_csv_files([str(path)]))
+    shared_hot = host.figures["throughput"].axes[0]
+    assert shared_hot.get_xscale() == "log"
+    assert list(shared_hot.get_xticks()) == [1, 32, 128]
+    [span] = [patch for patch in shared_hot.patches if patch.get_alpha() == 0.08]
+    assert span.get_x() == pytest.approx(64.0)  # from between 32 and 128 (geometric mean) on
