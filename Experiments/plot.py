@@ -856,6 +856,8 @@ def write_figures(paths, host_figures, out_dir):
     removes what it wrote. Returns the final paths."""
     os.makedirs(out_dir, exist_ok=True)
     planned = output_names(paths, host_figures, out_dir)
+    umask = os.umask(0)
+    os.umask(umask)
     written = []
     try:
         for entry, kind, extension, final in planned:
@@ -863,6 +865,7 @@ def write_figures(paths, host_figures, out_dir):
             os.close(descriptor)
             written.append((temporary, final))
             entry.figures[kind].savefig(temporary, format=extension, dpi=110 if extension == "png" else None)
+            os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private; figures are not
         for temporary, final in written:
             os.replace(temporary, final)
     except BaseException:

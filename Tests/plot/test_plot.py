@@ -4,6 +4,7 @@ handle-local, and one row edited by hand to be invalid."""
 
 import csv
 import importlib.util
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -232,3 +233,12 @@ def test_thread_counts_of_a_big_machine_go_on_a_log2_axis(tmp_path):
     assert list(shared_hot.get_xticks()) == [1, 32, 128]
     [span] = [patch for patch in shared_hot.patches if patch.get_alpha() == 0.08]
     assert span.get_x() == pytest.approx(64.0)  # from between 32 and 128 (geometric mean) on
+
+
+def test_figures_get_the_usual_file_mode_not_the_temporary_files_private_one(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        assert run_plot(FIXTURE, "--out", tmp_path).returncode == 0
+    finally:
+        os.umask(umask)
+    assert {path.stat().st_mode & 0o777 for path in tmp_path.iterdir()} == {0o644}
