@@ -242,3 +242,20 @@ def test_figures_get_the_usual_file_mode_not_the_temporary_files_private_one(tmp
     finally:
         os.umask(umask)
     assert {path.stat().st_mode & 0o777 for path in tmp_path.iterdir()} == {0o644}
+
+
+def test_a_failure_in_the_helper_process_also_leaves_no_file_behind(tmp_path, monkeypatch):
+    [host] = plot.build_figures(plot.read_csv_files([str(FIXTURE)]))
+    figure = host.figures["speedup"]
+    original = figure.savefig
+
+    def savefig_failing_for_png(path, format=None, **keywords):
+        if format == "png":
+            raise OSError(28, "No space left on device")
+        return original(path, format=format, **keywords)
+
+    # The speedup PNG is the third file: the helper process writes it, this process the rest.
+    monkeypatch.setattr(figure, "savefig", savefig_failing_for_png)
+    with pytest.raises(OSError, match="No space left on device"):
+        plot.write_figures([str(FIXTURE)], [host], str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
