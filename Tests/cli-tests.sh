@@ -92,5 +92,17 @@ status=$?
 if [ "$status" -eq 1 ] && [ "$(wc -l <"$work/stderr")" -eq 1 ] && cmp -s "$work/other.csv" "$work/other.before"; then pass
 else fail "mismatched header: exit $status, file changed or message not one line"; fi
 
+# report reads CSV files back: tables for a good file, one line and exit 1 for a bad one.
+"$refscale" report "$work/rows.csv" >"$work/stdout" 2>"$work/stderr" \
+  && grep -q "^workload private: median Mops/s" "$work/stdout" && grep -q "^invalid rows left out: 0" "$work/stdout" \
+  && pass || fail "report: expected tables for rows.csv"
+: >"$work/empty.csv"
+expect_error "report of a missing file" 1 report "$work/missing.csv"
+expect_error "report of an empty file" 1 report "$work/empty.csv"
+expect_error "report of a file that is not refscale's" 1 report "$work/other.before"
+expect_error "report of a good and a bad file" 1 report "$work/rows.csv" "$work/empty.csv"
+[ ! -s "$work/stdout" ] && pass || fail "report printed tables before refusing a bad file"
+expect_error "report without files" 64 report
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -3,13 +3,18 @@ import Glibc
 /// Prints rows as an aligned table, one line per row as each run ends.
 public struct TablePrinter {
     public struct Column: Sendable {
+        /// Where a field sits in its column: `automatic` puts numbers (and `3*`) right, text left.
+        enum Alignment: Sendable { case automatic, left, right }
+
         var title: String
         var width: Int
+        var alignment: Alignment
         var value: @Sendable (Row) -> String
 
-        init(title: String, width: Int, value: @escaping @Sendable (Row) -> String) {
+        init(title: String, width: Int, alignment: Alignment = .automatic, value: @escaping @Sendable (Row) -> String) {
             self.title = title
             self.width = width
+            self.alignment = alignment
             self.value = value
         }
     }
@@ -46,7 +51,12 @@ public struct TablePrinter {
     func line(_ fields: [String]) -> String {
         zip(columns, fields).map { column, field in
             let padding = String(repeating: " ", count: max(0, column.width - field.count))
-            return Double(field) == nil && !field.hasSuffix("*") ? field + padding : padding + field
+            let right = switch column.alignment {
+            case .automatic: Double(field) != nil || field.hasSuffix("*")
+            case .left: false
+            case .right: true
+            }
+            return right ? padding + field : field + padding
         }.joined(separator: "  ")
     }
 }

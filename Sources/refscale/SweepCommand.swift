@@ -24,6 +24,9 @@ struct Sweep: ParsableCommand {
         print("")
         Summary.lines(rows).forEach { print($0) }
         print("\n\(rows.count) rows written to \(path)")
+        let commands = Report.followUpCommands(csvPath: path, outDirectory: out)
+        print("plot them:   \(commands.plot)")
+        print("report them: \(commands.report)")
         try requireValid(rows)
     }
 }
