@@ -19,11 +19,14 @@ public struct Row: Sendable {
     public static let parameterColumns = ["context"] + WorkloadOptionName.allCases.map(\.rawValue) + ["object_align"]
         + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s"]
 
-    /// The columns that hold a run's outcome rather than its configuration. Every other column,
-    /// including one a later version adds, is a parameter: rows that agree on all parameters are
-    /// repetitions of one configuration (Experiments/plot.py keeps the same list).
+    /// The columns that hold a run's outcome rather than its configuration, or follow from the
+    /// thread count (`stream_digest` hashes every thread's stream, `oversubscribed` compares the
+    /// threads with the CPUs). Every other column, including one a later version adds, is a
+    /// parameter: rows that agree on all parameters are repetitions of one configuration
+    /// (Experiments/plot.py keeps the same list).
     public static let measurementColumns = Set([
         "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid", "run_ops", "hit_rate", "validation_error", "timestamp",
+        "stream_digest", "oversubscribed",
     ] + CounterKind.allCases.map(\.rawValue))
 
     public private(set) var values: [String: String]
