@@ -18,9 +18,15 @@ let package = Package(
     ],
     targets: [
         .target(name: "CRefScale"),
+        // The embedded CPython 3.11 that the `cpython` scheme counts in.
+        .systemLibrary(
+            name: "CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["libpython3-dev"])]
+        ),
         .target(
             name: "RefScale",
-            dependencies: ["CRefScale"],
+            dependencies: ["CRefScale", "CPython"],
             swiftSettings: hotLoopFlags
         ),
         .target(

@@ -14,7 +14,7 @@ import Synchronization
 ///    24  state        UInt32  ObjectFlags (bits 0-7), alive (bit 8), home thread (bits 16-31)
 ///    28  freeCount    UInt32  how many times the object was freed
 ///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none
-///    40  payload      UInt64  what `read` returns
+///    40  payload      UInt64  what `read` returns (cpython: the PyObject*)
 ///    48  births       UInt32  how many times the object was born
 ///    56  control      the pool's control block (free lists, violation counts)
 ///
@@ -83,9 +83,12 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         nonmutating set { (address + 32).assumingMemoryBound(to: Atomic<Int>.self).pointee.store(newValue, ordering: .relaxed) }
     }
 
+    /// What `read` returns; a scheme whose objects live elsewhere (`cpython`) keeps its record of
+    /// the real object here once the object is born.
     @inline(__always)
     public var payload: UInt64 {
-        (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)
+        get { (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) }
+        nonmutating set { (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(newValue, ordering: .relaxed) }
     }
 
     @inline(__always)

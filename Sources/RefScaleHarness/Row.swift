@@ -12,7 +12,7 @@ public struct Row: Sendable {
     ] + WorkloadOptionName.allCases.map(\.rawValue) + [
         "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
-        "hit_rate", "validation_error",
+        "hit_rate", "validation_error", "python_version",
     ] + MachineInfo.columns + ["timestamp"]
 
     public private(set) var values: [String: String]
@@ -46,6 +46,7 @@ public struct Row: Sendable {
             "run_ops": String(outcome.workerOperations.reduce(0, +)),
             "stream_digest": String(outcome.streamDigest, radix: 16),
             "validation_error": outcome.validationError ?? "",
+            "python_version": request.scheme.pythonVersion ?? "",
             "timestamp": MachineInfo.timestamp(),
         ]
         for option in WorkloadOptionName.allCases {

@@ -9,7 +9,12 @@ public enum Runner {
     public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
         let workload = try request.workload.make(request.workloadOptions)
         let config = RunConfig(threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload)
-        let session = try request.scheme.prepare(config)
+        let session: PreparedRun
+        do {
+            session = try request.scheme.prepare(config)
+        } catch let failure as RunFailure {
+            throw HarnessError(failure.description)
+        }
         let control = RunControl(workers: request.threads)
         let signals = control.signals
 
@@ -17,6 +22,14 @@ public enum Runner {
             WorkerThread { session.runWorker(index, signals) }
         }
         control.waitUntilReady()
+        if let failure = session.failure() {
+            // A worker's set-up failed: let every worker through the barrier and stop it at once.
+            control.start()
+            control.stop()
+            workers.forEach { $0.join() }
+            _ = session.finish()
+            throw HarnessError(failure)
+        }
         control.start()
         sleep(seconds: request.warmup)
         let startOperations = control.publishedOperations().reduce(0, +)
@@ -27,6 +40,7 @@ public enum Runner {
         control.stop()
         workers.forEach { $0.join() }
         let outcome = session.finish()
+        if let failure = outcome.failure { throw HarnessError(failure) }
 
         return Row(
             request: request,
