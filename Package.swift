@@ -40,8 +40,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "RefScaleTests", dependencies: ["RefScale"], swiftSettings: hotLoopFlags),
-        .testTarget(name: "RefScaleHarnessTests", dependencies: ["RefScaleHarness", "RefScale"]),
+        .testTarget(name: "RefScaleTests", dependencies: ["RefScale", "CPython"], swiftSettings: hotLoopFlags),
+        .testTarget(name: "RefScaleHarnessTests", dependencies: ["RefScaleHarness", "RefScale", "CPython"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,12 +5,34 @@
 #ifndef CREFSCALE_PYTHON_H
 #define CREFSCALE_PYTHON_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+// Python.h sets feature macros (_GNU_SOURCE, _XOPEN_SOURCE) before it includes the C library,
+// and so declares structures such as fd_set differently from Swift's Glibc module, which
+// clang then refuses to merge. The C library headers Python.h uses are included first, so they
+// come from the Glibc module as everyone else sees them, and Python.h finds them included.
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+#include <wctype.h>
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
 
 /// The kinds of object the cpython scheme makes, cycling by pool index.
 enum {
