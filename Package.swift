@@ -24,6 +24,12 @@ let package = Package(
             pkgConfig: "python3-embed",
             providers: [.apt(["libpython3-dev"])]
         ),
+        // libnuma: NUMA nodes, and object memory placed on them (--pin, --placement).
+        .systemLibrary(
+            name: "CNuma",
+            pkgConfig: "numa",
+            providers: [.apt(["libnuma-dev"])]
+        ),
         .target(
             name: "RefScale",
             dependencies: ["CRefScale", "CPython"],
@@ -31,7 +37,7 @@ let package = Package(
         ),
         .target(
             name: "RefScaleHarness",
-            dependencies: ["RefScale", "CRefScale"]
+            dependencies: ["RefScale", "CRefScale", "CNuma"]
         ),
         .executableTarget(
             name: "refscale",

@@ -6,12 +6,15 @@ public struct RunConfig: Sendable {
     public var seed: UInt64
     public var scheme: SchemeOptions
     public var workload: any Workload
+    /// Where the objects live (`--placement`); nil: the heap, zeroed by the main thread.
+    public var poolMemory: PoolMemory?
 
-    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload) {
+    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload, poolMemory: PoolMemory? = nil) {
         self.threads = threads
         self.seed = seed
         self.scheme = scheme
         self.workload = workload
+        self.poolMemory = poolMemory
     }
 }
 
@@ -84,7 +87,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         let threads = config.threads
         pool = ObjectPool(
             count: workload.poolSize(threads: threads), alignment: config.scheme.objectAlignment,
-            regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2)
+            regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2, memory: config.poolMemory)
         channels = Channels(count: workload.channels(threads: threads), capacity: 256)
         globalCount = workload.globals(threads: threads)
         globals = RunSession.slots(globalCount)
@@ -163,6 +166,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             _ = execute($0, on: &context, memory: memory, checksum: &checksum)
         }
         context.suspend()
+        signals.publishCPU(worker: index)
         signals.arriveAndWaitForStart()
         let pass = UnsafeBufferPointer(workerPasses[index])
         let passOperations = program.passOperations

@@ -12,7 +12,7 @@ public struct Row: Sendable {
     ] + WorkloadOptionName.allCases.map(\.rawValue) + [
         "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
-        "hit_rate", "validation_error", "python_version",
+        "hit_rate", "validation_error", "pin", "placement", "cpus", "cpus_end", "cpu_moved", "python_version",
     ] + MachineInfo.columns + ["timestamp"]
 
     public private(set) var values: [String: String]
@@ -23,7 +23,11 @@ public struct Row: Sendable {
 
     public var isValid: Bool { self["valid"] == "true" }
 
-    init(request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome, machine: MachineInfo) {
+    /// - Parameter cpus: the CPU of each worker at the start and at the end of the measured interval.
+    init(
+        request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome,
+        cpus: (start: [Int], end: [Int]), machine: MachineInfo
+    ) {
         let elapsed = Double(elapsedNanoseconds) / 1e9
         let workload = try? request.workload.make(request.workloadOptions)
         var values: [String: String] = [
@@ -47,6 +51,11 @@ public struct Row: Sendable {
             "stream_digest": String(outcome.streamDigest, radix: 16),
             "validation_error": outcome.validationError ?? "",
             "python_version": request.scheme.pythonVersion ?? "",
+            "pin": request.pin.description,
+            "placement": request.placement.description,
+            "cpus": cpus.start.map(String.init).joined(separator: ";"),
+            "cpus_end": cpus.end.map(String.init).joined(separator: ";"),
+            "cpu_moved": String(cpus.start != cpus.end),
             "timestamp": MachineInfo.timestamp(),
         ]
         for option in WorkloadOptionName.allCases {
