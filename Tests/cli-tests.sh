@@ -40,6 +40,14 @@ expect_error "unknown handle index" 64 run --scheme handle-local --handle-index 
 expect_error "fraction above 1" 64 run --scheme atomic --workload private --read-fraction 1.5 --csv "$work/out.csv"
 expect_error "thread-unsafe scheme on shared objects" 64 run --scheme nonatomic --workload shared-hot --threads 2 --csv "$work/out.csv"
 expect_error "unknown option" 64 run --scheme atomic --workload private --frobnicate 3
+expect_error "unknown pin policy" 64 run --scheme atomic --workload private --pin spread --csv "$work/out.csv"
+grep -q "none, compact, scatter" "$work/stderr" || fail "unknown pin policy: message does not list the policies"
+expect_error "unknown placement" 64 run --scheme atomic --workload private --placement remote --csv "$work/out.csv"
+expect_error "placement on a node that does not exist" 64 run --scheme atomic --workload private --placement node999 --csv "$work/out.csv"
+grep -q "no NUMA node 999" "$work/stderr" || fail "missing node: message does not name the node"
+printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1], "placement": "node999"}' >"$work/bad.json"
+expect_error "experiment placement on a node that does not exist" 64 sweep "$work/bad.json" --out "$work/sweep"
+[ -e "$work/sweep" ] && fail "bad experiment: left $work/sweep behind"
 expect_error "csv in a missing directory" 1 run --scheme atomic --workload private "${quick[@]}" --csv "$work/missing/out.csv"
 
 # A new file gets the header and one row per run; a second run appends.
@@ -54,6 +62,18 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == 3 and all(r["valid"] == "true" for r in rows)
 assert all(r[k] for r in rows for k in ("host", "cpu_model", "online_cpus", "kernel", "swift_version", "git_commit", "build_config", "timestamp"))
 assert rows[2]["atomic_rmw"] == "" and rows[0]["atomic_rmw"] != ""
+PY
+
+# Placement columns: pinned workers and their CPUs; python_version only on cpython rows.
+"$refscale" run --scheme atomic --workload private --threads 2 --pin compact --placement node0 "${quick[@]}" --csv "$work/placed.csv" >/dev/null 2>&1 \
+  && "$refscale" run --scheme cpython --workload shared-hot --threads 1 "${quick[@]}" --csv "$work/placed.csv" >/dev/null 2>&1 \
+  && python3 - "$work/placed.csv" <<'PY' && pass || fail "placement and python_version columns"
+import csv, sys
+atomic, cpython = list(csv.DictReader(open(sys.argv[1])))
+assert atomic["pin"] == "compact" and atomic["placement"] == "node0", atomic
+assert len(atomic["cpus"].split(";")) == 2 and atomic["cpu_moved"] in ("true", "false"), atomic["cpus"]
+assert atomic["python_version"] == "" and cpython["python_version"].startswith("3."), cpython["python_version"]
+assert cpython["pin"] == "none" and cpython["placement"] == "local" and cpython["valid"] == "true"
 PY
 
 # A file whose header differs is refused and left as it was.
