@@ -76,6 +76,15 @@ assert atomic["python_version"] == "" and cpython["python_version"].startswith("
 assert cpython["pin"] == "none" and cpython["placement"] == "local" and cpython["valid"] == "true"
 PY
 
+# info: lines for people, JSON for machines.
+"$refscale" info | grep -q "^caches (cpu0):" && pass || fail "info: no cache lines"
+"$refscale" info --json | python3 -c '
+import json, sys
+info = json.load(sys.stdin)
+assert info["online_cpus"] >= 1 and info["cores"] >= 1 and info["numa_nodes"], info
+assert info["python_version"].startswith("3."), info["python_version"]
+' && pass || fail "info --json does not parse or lacks a field"
+
 # A file whose header differs is refused and left as it was.
 printf 'a,b,c\n1,2,3\n' >"$work/other.csv"
 cp "$work/other.csv" "$work/other.before"

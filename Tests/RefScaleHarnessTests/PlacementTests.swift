@@ -126,3 +126,39 @@ struct PlacementTests {
         #expect(error.place == "placement[1]")
     }
 }
+
+/// `refscale info`: what it reads and the JSON it prints.
+@Suite("machine report")
+struct MachineReportTests {
+    @Test func infoJSONParsesAndHoldsTheMachine() throws {
+        let report = MachineReport.current()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        #expect(object["online_cpus"] as? Int == MachineInfo.current.onlineCPUs)
+        #expect((object["cores"] as? Int ?? 0) >= 1)
+        #expect((object["python_version"] as? String ?? "").hasPrefix("3.11"))
+        #expect(object["build_config"] as? String == MachineInfo.current.buildConfiguration)
+        let nodes = try #require(object["numa_nodes"] as? [[String: Any]])
+        #expect(nodes.count == NUMATopology.current.nodes.count)
+        #expect(nodes.first?["cpus"] as? String != nil)
+        let caches = try #require(object["caches"] as? [[String: Any]])
+        for cache in caches {
+            #expect((cache["line_bytes"] as? Int ?? 0) > 0)
+            #expect((cache["size_bytes"] as? Int ?? 0) > 0)
+        }
+    }
+
+    @Test func cacheSizesReadAsBytes() {
+        #expect(MachineReport.bytes("32K") == 32 * 1024)
+        #expect(MachineReport.bytes("16M") == 16 << 20)
+        #expect(MachineReport.bytes("512") == 512)
+        #expect(MachineReport.bytes("") == nil)
+    }
+
+    @Test func theLinesNameEveryCacheAndNode() {
+        let report = MachineReport.current()
+        let text = report.lines.joined(separator: "\n")
+        #expect(text.contains("python:"))
+        #expect(report.lines.filter { $0.hasPrefix("  L") }.count == report.caches.count)
+        #expect(report.lines.filter { $0.hasPrefix("  node ") }.count == report.numaNodes.count)
+    }
+}
