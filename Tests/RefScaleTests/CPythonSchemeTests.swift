@@ -189,6 +189,36 @@ import Testing
         #expect(PyGILState_Check() == 0)
     }
 
+    @Test func anExpiredSliceWaitsUntilAWaitingThreadHasTakenTheGIL() throws {
+        let fixture = try Fixture(slice: 1e-9)
+        var main = fixture.context(1)
+        let object = fixture.pool.bear(0, flags: [.shared])
+        let handle = main.new(object)
+        _ = main.dup(handle)
+        let box = UncheckedBox(fixture)
+        let workerCounted = TestFlag()
+        let workerDone = TestFlag()
+        let waiter = Thread {
+            var worker = box.value.context(2)
+            worker.close(handle)  // waits for the main thread's safe point
+            workerCounted.set()
+            worker.threadExit()
+            workerDone.set()
+        }
+        waiter.start()
+        while fixture.shared.waiting.pointee.load(ordering: .acquiring) == 0 { sched_yield() }
+        #expect(!workerCounted.isSet)
+        main.safePoint()
+        #expect(!main.holdsGIL)
+        #expect(fixture.shared.lastHolder.pointee.load(ordering: .acquiring) == 2, "the worker took the GIL before the main thread went on")
+        while !workerDone.isSet { sched_yield() }
+        #expect(Self.refcnt(handle) == 1)
+        main.close(handle)
+        #expect(main.counters.lockHandoffs == 1)
+        main.threadExit()
+        #expect(object.timesFreed == 1)
+    }
+
     @Test func twoThreadsTakeTurnsOnTheRealGIL() throws {
         let fixture = try Fixture(slice: 0.001)
         var main = fixture.context(1)

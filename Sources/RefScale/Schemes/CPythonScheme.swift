@@ -1,6 +1,7 @@
 import CPython
 import CRefScale
 import Glibc
+import Synchronization
 
 /// `cpython`: real objects of the embedded CPython 3.11, counted by the interpreter's own
 /// `Py_INCREF` and `Py_DECREF` under its real GIL. The measured ceiling of today's CPython, and
@@ -31,6 +32,11 @@ import Glibc
 ///   It gives it up at a safe point whose slice has expired and in `suspend()`
 ///   (`PyEval_SaveThread`, keeping the thread state), and in `threadExit()` (`PyGILState_Release`,
 ///   which deletes the thread state Ensure made).
+/// - Threads take turns, as CPython's forced switching makes them: a thread whose slice has
+///   expired while another thread of the run waits for the GIL gives it up and waits until one
+///   of them has taken it, then asks again. (CPython's own request to drop the GIL, set by a
+///   waiter after 5 ms without a switch, never comes here: each slice's release is a switch, and
+///   the releasing thread would take the GIL straight back.) Waiters are counted in `waiting`.
 /// - The GIL belongs to the thread, not to a context: of several contexts in one thread, at most
 ///   one may hold it at a time (the others must have suspended or exited).
 /// - `read` loads the object's type (`Py_TYPE`) and `object(of:)` its value; both read only
@@ -48,8 +54,10 @@ public struct CPythonScheme: CountingScheme {
 
     public final class Shared {
         let sliceNanoseconds: UInt64
-        /// The thread ID of the last thread of this run to take the GIL; written under the GIL.
-        let lastHolder: UnsafeMutablePointer<UInt32>
+        /// Each on its own 128-byte line: the thread ID of the last thread of this run to take
+        /// the GIL (written under the GIL, read by a thread waiting for its turn to pass), and
+        /// the threads of this run waiting to take it.
+        let turn: UnsafeMutableRawPointer
         /// The first Python error of the run; written under the GIL.
         var failure: String?
         /// Tests: every creation fails as `int('not a number')` does. Set before any context.
@@ -57,15 +65,19 @@ public struct CPythonScheme: CountingScheme {
 
         init(sliceNanoseconds: UInt64) {
             self.sliceNanoseconds = sliceNanoseconds
-            lastHolder = .allocate(capacity: 1)
-            lastHolder.initialize(to: 0)
+            turn = .allocate(byteCount: 256, alignment: 128)
+            turn.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
         }
 
-        deinit { lastHolder.deallocate() }
+        deinit { turn.deallocate() }
+
+        var lastHolder: UnsafeMutablePointer<Atomic<UInt32>> { turn.assumingMemoryBound(to: Atomic<UInt32>.self) }
+        var waiting: UnsafeMutablePointer<Atomic<Int>> { (turn + 128).assumingMemoryBound(to: Atomic<Int>.self) }
     }
 
     let shared: Unmanaged<Shared>
-    let lastHolder: UnsafeMutablePointer<UInt32>
+    let lastHolder: UnsafeMutablePointer<Atomic<UInt32>>
+    let waiting: UnsafeMutablePointer<Atomic<Int>>
     let threadID: UInt32
     let sliceNanoseconds: UInt64
     let createsFailingObjects: Bool
@@ -100,6 +112,7 @@ public struct CPythonScheme: CountingScheme {
         precondition(threadID > 0 && threadID <= Int(UInt32.max), "thread ID \(threadID) out of range")
         self.shared = Unmanaged.passUnretained(shared)
         lastHolder = shared.lastHolder
+        waiting = shared.waiting
         self.threadID = UInt32(threadID)
         sliceNanoseconds = shared.sliceNanoseconds
         createsFailingObjects = shared.createsFailingObjects
@@ -115,6 +128,7 @@ public struct CPythonScheme: CountingScheme {
 
     @inline(never)
     mutating func acquireGIL() {
+        waiting.pointee.wrappingAdd(1, ordering: .relaxed)
         if let saved = savedThreadState {
             PyEval_RestoreThread(saved)
             savedThreadState = nil
@@ -125,8 +139,8 @@ public struct CPythonScheme: CountingScheme {
             ensured = true
         }
         holdsGIL = true
-        let previous = lastHolder.pointee
-        lastHolder.pointee = threadID
+        waiting.pointee.wrappingSubtract(1, ordering: .relaxed)
+        let previous = lastHolder.pointee.exchange(threadID, ordering: .relaxed)
         if previous != 0 && previous != threadID { lockHandoffs += 1 }
         sliceEnd = crefscale_monotonic_ns() &+ sliceNanoseconds
     }
@@ -233,11 +247,17 @@ public struct CPythonScheme: CountingScheme {
     public mutating func transfer(_ handle: Handle) -> ObjectRef { object(of: handle) }
     public mutating func adopt(_ object: ObjectRef) -> Handle { CPythonScheme.handle(CPythonScheme.pythonObject(of: object)) }
 
-    /// At the end of a slice: gives the GIL up; the next counting operation asks for it again,
-    /// and a thread that waited meanwhile is served first (CPython's forced switching).
+    /// At the end of a slice: gives the GIL up, and if another thread of the run waits for it,
+    /// waits until one has taken it (CPython's forced switching); the next counting operation
+    /// asks for it again.
     public mutating func safePoint() {
         guard holdsGIL, crefscale_monotonic_ns() >= sliceEnd else { return }
+        let othersWait = waiting.pointee.load(ordering: .relaxed) > 0
         releaseGILIfHeld()
+        guard othersWait else { return }
+        while lastHolder.pointee.load(ordering: .relaxed) == threadID && waiting.pointee.load(ordering: .relaxed) > 0 {
+            sched_yield()
+        }
     }
 
     public mutating func suspend() { releaseGILIfHeld() }
