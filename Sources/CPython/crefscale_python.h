@@ -1,5 +1,5 @@
 // The embedded CPython (3.11, libpython3-dev), with what Swift cannot call directly: macros
-// (PyTuple_GET_ITEM, Py_None), the error fetch-and-format dance, and the plain-C reference loop
+// (PyTuple_GET_ITEM, PyUnicode_DATA), the error fetch-and-format dance, and the plain-C reference loop
 // of a Py_INCREF/Py_DECREF pair. Every helper carries the crefscale_py_ prefix. Py_INCREF,
 // Py_DECREF, Py_REFCNT and Py_TYPE are static inline functions in 3.11 and import as they are.
 #ifndef CREFSCALE_PYTHON_H
@@ -118,8 +118,5 @@ static inline int64_t crefscale_py_incref_decref_loop(PyObject *object, int64_t 
     }
     return (int64_t)Py_REFCNT(object);
 }
-
-/// Py_None (a macro Swift cannot import), borrowed.
-static inline PyObject *crefscale_py_none(void) { return Py_None; }
 
 #endif
