@@ -18,14 +18,26 @@ let package = Package(
     ],
     targets: [
         .target(name: "CRefScale"),
+        // The embedded CPython 3.11 that the `cpython` scheme counts in.
+        .systemLibrary(
+            name: "CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["libpython3-dev"])]
+        ),
+        // libnuma: NUMA nodes, and object memory placed on them (--pin, --placement).
+        .systemLibrary(
+            name: "CNuma",
+            pkgConfig: "numa",
+            providers: [.apt(["libnuma-dev"])]
+        ),
         .target(
             name: "RefScale",
-            dependencies: ["CRefScale"],
+            dependencies: ["CRefScale", "CPython"],
             swiftSettings: hotLoopFlags
         ),
         .target(
             name: "RefScaleHarness",
-            dependencies: ["RefScale", "CRefScale"]
+            dependencies: ["RefScale", "CRefScale", "CNuma"]
         ),
         .executableTarget(
             name: "refscale",
@@ -34,8 +46,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "RefScaleTests", dependencies: ["RefScale", "RefScaleHarness"], swiftSettings: hotLoopFlags),
-        .testTarget(name: "RefScaleHarnessTests", dependencies: ["RefScaleHarness", "RefScale"]),
+        .testTarget(name: "RefScaleTests", dependencies: ["RefScale", "RefScaleHarness", "CPython"], swiftSettings: hotLoopFlags),
+        .testTarget(name: "RefScaleHarnessTests", dependencies: ["RefScaleHarness", "RefScale", "CPython"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -55,7 +55,7 @@ MEASUREMENT_COLUMNS = {
     "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid", "run_ops",
     "atomic_rmw", "cas_retries", "table_hits", "table_misses", "fallbacks", "evictions",
     "merges", "queued", "frees", "lock_handoffs", "hit_rate", "validation_error", "timestamp",
-    "stream_digest",
+    "stream_digest", "cpus", "cpus_end", "cpu_moved",
 }
 
 # Parameters that place a point rather than name a series.

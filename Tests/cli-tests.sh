@@ -54,6 +54,15 @@ grep -q 'workloads\[0\].zipf: must be >= 0' "$work/stderr" || fail "experiment e
 printf '{"name": "x",' >"$work/broken.json"
 expect_error "malformed experiment" 64 sweep "$work/broken.json" --out "$work/sweep-out"
 expect_error "missing experiment file" 64 sweep "$work/none.json" --out "$work/sweep-out"
+
+expect_error "unknown pin policy" 64 run --scheme atomic --workload private --pin spread --csv "$work/out.csv"
+grep -q "none, compact, scatter" "$work/stderr" || fail "unknown pin policy: message does not list the policies"
+expect_error "unknown placement" 64 run --scheme atomic --workload private --placement remote --csv "$work/out.csv"
+expect_error "placement on a node that does not exist" 64 run --scheme atomic --workload private --placement node999 --csv "$work/out.csv"
+grep -q "no NUMA node 999" "$work/stderr" || fail "missing node: message does not name the node"
+printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1], "placement": "node999"}' >"$work/bad.json"
+expect_error "experiment placement on a node that does not exist" 64 sweep "$work/bad.json" --out "$work/sweep"
+[ -e "$work/sweep" ] && fail "bad experiment: left $work/sweep behind"
 expect_error "csv in a missing directory" 1 run --scheme atomic --workload private "${quick[@]}" --csv "$work/missing/out.csv"
 
 # A new file gets the header and one row per run; a second run appends.
@@ -83,6 +92,27 @@ JSON
 "$refscale" sweep "$work/tiny.json" --out "$work/tiny" >"$work/stdout" 2>/dev/null \
   && [ "$(ls "$work"/tiny/tiny-*.csv | wc -l)" -eq 1 ] && [ "$(wc -l <"$work"/tiny/tiny-*.csv)" -eq 7 ] \
   && grep -q "rows written to" "$work/stdout" && pass || fail "sweep of an experiment file: expected 6 rows in one CSV"
+
+# Placement columns: pinned workers and their CPUs; python_version only on cpython rows.
+"$refscale" run --scheme atomic --workload private --threads 2 --pin compact --placement node0 "${quick[@]}" --csv "$work/placed.csv" >/dev/null 2>&1 \
+  && "$refscale" run --scheme cpython --workload shared-hot --threads 1 "${quick[@]}" --csv "$work/placed.csv" >/dev/null 2>&1 \
+  && python3 - "$work/placed.csv" <<'PY' && pass || fail "placement and python_version columns"
+import csv, sys
+atomic, cpython = list(csv.DictReader(open(sys.argv[1])))
+assert atomic["pin"] == "compact" and atomic["placement"] == "node0", atomic
+assert len(atomic["cpus"].split(";")) == 2 and atomic["cpu_moved"] in ("true", "false"), atomic["cpus"]
+assert atomic["python_version"] == "" and cpython["python_version"].startswith("3."), cpython["python_version"]
+assert cpython["pin"] == "none" and cpython["placement"] == "local" and cpython["valid"] == "true"
+PY
+
+# info: lines for people, JSON for machines.
+"$refscale" info | grep -q "^caches (cpu0):" && pass || fail "info: no cache lines"
+"$refscale" info --json | python3 -c '
+import json, sys
+info = json.load(sys.stdin)
+assert info["online_cpus"] >= 1 and info["cores"] >= 1 and info["numa_nodes"], info
+assert info["python_version"].startswith("3."), info["python_version"]
+' && pass || fail "info --json does not parse or lacks a field"
 
 # A file whose header differs is refused and left as it was.
 printf 'a,b,c\n1,2,3\n' >"$work/other.csv"

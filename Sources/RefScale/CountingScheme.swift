@@ -61,6 +61,13 @@ public protocol CountingScheme {
     /// The object's reference count as this scheme keeps it, read when no thread is running;
     /// nil for a scheme that does not count.
     static func referenceCount(of object: ObjectRef) -> Int?
+
+    /// A failure that stops the run (not a counting error, which validation finds): a Python
+    /// error while making an object, say. Read when the threads that could set it wait or are gone.
+    static func failure(of shared: Shared) -> String?
+    /// The version of the real interpreter the scheme counts in (the `python_version` column),
+    /// nil for the schemes that model counting.
+    static var pythonVersion: String? { get }
 }
 
 public enum CounterKind: String, CaseIterable, Sendable {
@@ -154,6 +161,8 @@ extension CountingScheme {
     public mutating func exitScope() {}
     public mutating func returning(_ handle: Handle) -> Handle { handle }
     public mutating func suspend() {}
+    public static func failure(of shared: Shared) -> String? { nil }
+    public static var pythonVersion: String? { nil }
 }
 
 /// Options that change how a scheme counts.

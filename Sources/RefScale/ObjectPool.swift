@@ -1,4 +1,5 @@
 import CRefScale
+import Glibc
 import Synchronization
 
 /// One object of the pool: a header holding every field any scheme needs, then a payload.
@@ -15,7 +16,7 @@ import Synchronization
 ///    24  state        UInt32  ObjectFlags (bits 0-7), alive (bit 8), home thread (bits 16-31)
 ///    28  freeCount    UInt32  how many times the object was freed
 ///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none
-///    40  payload      UInt64  what `read` returns
+///    40  payload      UInt64  what `read` returns (cpython: the PyObject*)
 ///    48  ownerThread  UInt32  biased: owning thread, 0 = none
 ///    52  births       UInt32  how many times the object was born
 ///    56  control      the pool's control block (free lists, violation counts)
@@ -87,9 +88,12 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         nonmutating set { (address + 32).assumingMemoryBound(to: Atomic<Int>.self).pointee.store(newValue, ordering: .relaxed) }
     }
 
+    /// What `read` returns; a scheme whose objects live elsewhere (`cpython`) keeps its record of
+    /// the real object here once the object is born.
     @inline(__always)
     public var payload: UInt64 {
-        (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)
+        get { (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) }
+        nonmutating set { (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(newValue, ordering: .relaxed) }
     }
 
     @inline(__always)
@@ -149,6 +153,22 @@ public struct ObjectFlags: OptionSet, Sendable {
     public static let shared = ObjectFlags(rawValue: 2)
 }
 
+/// Where a pool's objects live: the hook through which the harness places object memory on
+/// NUMA nodes (`--placement`). `allocate` returns zero-filled, page-aligned memory of which no
+/// page has been touched yet, so each page lands where its policy or its first toucher puts it.
+public struct PoolMemory: Sendable {
+    public var allocate: @Sendable (_ bytes: Int) -> UnsafeMutableRawPointer
+    public var deallocate: @Sendable (_ memory: UnsafeMutableRawPointer, _ bytes: Int) -> Void
+
+    public init(
+        allocate: @escaping @Sendable (_ bytes: Int) -> UnsafeMutableRawPointer,
+        deallocate: @escaping @Sendable (_ memory: UnsafeMutableRawPointer, _ bytes: Int) -> Void
+    ) {
+        self.allocate = allocate
+        self.deallocate = deallocate
+    }
+}
+
 /// The run's objects, allocated and zeroed before the timed interval. Object `i` starts at
 /// `base + i * stride`; `stride` is a multiple of the alignment, so the low `log2(alignment)`
 /// bits of every object address are zero and free for a scheme to use.
@@ -158,6 +178,9 @@ public struct ObjectFlags: OptionSet, Sendable {
 /// back to its home thread: onto the home's own list when the home thread frees it, onto the
 /// home's remote list (a lock-free stack other threads push to, which the home takes whole)
 /// when another thread does, as thread-caching allocators such as mimalloc do.
+///
+/// With a `PoolMemory`, no object is written before it is born: the thread that bears an object
+/// is the first to touch it (pages of 4 KiB, 32 objects of 128 bytes, go to the first toucher).
 public struct ObjectPool: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let stride: Int
@@ -168,6 +191,10 @@ public struct ObjectPool: @unchecked Sendable {
     /// Line 0: violation counts; line 1 + t: thread t's free lists.
     let control: UnsafeMutableRawPointer
     let threadSlots: Int
+    /// Where the objects came from: nil for the process heap, zeroed here.
+    let memory: PoolMemory?
+    let mapped: UnsafeMutableRawPointer
+    let mappedBytes: Int
 
     static let lineSize = 128
 
@@ -178,7 +205,8 @@ public struct ObjectPool: @unchecked Sendable {
     /// - Parameters:
     ///   - count: objects born by index.
     ///   - regionSize: objects each of `threadSlots` threads may allocate.
-    public init(count: Int, alignment: Int, regionSize: Int = 0, threadSlots: Int = 0) {
+    ///   - memory: where the objects live; nil: the heap, zeroed by the calling thread.
+    public init(count: Int, alignment: Int, regionSize: Int = 0, threadSlots: Int = 0, memory: PoolMemory? = nil) {
         precondition(alignment >= 8 && alignment & (alignment - 1) == 0, "alignment must be a power of two >= 8")
         self.fixedCount = count
         self.regionSize = regionSize
@@ -187,14 +215,22 @@ public struct ObjectPool: @unchecked Sendable {
         self.alignment = alignment
         self.stride = ObjectPool.stride(alignment: alignment)
         let bytes = max(1, self.count) * stride
-        base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: max(alignment, 128))
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        let baseAlignment = max(alignment, 128)
+        self.memory = memory
+        if let memory {
+            // Page-aligned; an alignment above the page takes one alignment more to round up.
+            mappedBytes = bytes + (baseAlignment > Int(getpagesize()) ? baseAlignment : 0)
+            mapped = memory.allocate(mappedBytes)
+            base = UnsafeMutableRawPointer(bitPattern: (UInt(bitPattern: mapped) + UInt(baseAlignment - 1)) & ~UInt(baseAlignment - 1))!
+        } else {
+            base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: baseAlignment)
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            mapped = base
+            mappedBytes = bytes
+        }
         let controlBytes = (1 + threadSlots) * ObjectPool.lineSize
         control = .allocate(byteCount: controlBytes, alignment: ObjectPool.lineSize)
         control.initializeMemory(as: UInt8.self, repeating: 0, count: controlBytes)
-        for index in 0..<self.count {
-            self[index].control.pointee.store(UInt(bitPattern: control), ordering: .relaxed)
-        }
         for thread in 0..<threadSlots {
             let lists = freeLists(thread)
             lists.fresh.pointee.store(count + thread * regionSize, ordering: .relaxed)
@@ -202,7 +238,7 @@ public struct ObjectPool: @unchecked Sendable {
     }
 
     public func deallocate() {
-        base.deallocate()
+        if let memory { memory.deallocate(mapped, mappedBytes) } else { base.deallocate() }
         control.deallocate()
     }
 
@@ -230,10 +266,12 @@ public struct ObjectPool: @unchecked Sendable {
 
     /// Marks object `index` alive with the given payload; the scheme then sets its count fields.
     public func bear(_ index: Int, flags: ObjectFlags) -> ObjectRef {
-        ObjectPool.bear(self[index], flags: flags, home: 0, payload: UInt64(index) &+ 1)
+        ObjectPool.bear(self[index], flags: flags, home: 0, payload: UInt64(index) &+ 1, control: control)
     }
 
-    static func bear(_ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64) -> ObjectRef {
+    /// Writes the whole header but `freeCount`, so the bearing thread is the object's first toucher.
+    static func bear(_ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64, control: UnsafeMutableRawPointer) -> ObjectRef {
+        object.control.pointee.store(UInt(bitPattern: control), ordering: .relaxed)
         object.state.pointee.store(
             ObjectRef.aliveBit | UInt32(flags.rawValue) | UInt32(home) << ObjectRef.homeShift, ordering: .relaxed)
         // Only the thread bearing the object writes `births`: a load and a store, no atomic.
@@ -262,12 +300,12 @@ public struct ObjectPool: @unchecked Sendable {
             if !object.poisonIsIntact() {
                 ObjectPool.violations(control).writesAfterFree.pointee.wrappingAdd(1, ordering: .relaxed)
             }
-            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1)
+            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1, control: control)
         }
         let fresh = lists.fresh.pointee.load(ordering: .relaxed)
         guard fresh < fixedCount + (thread + 1) * regionSize else { return nil }
         lists.fresh.pointee.store(fresh + 1, ordering: .relaxed)
-        return ObjectPool.bear(self[fresh], flags: flags, home: thread, payload: UInt64(fresh) &+ 1)
+        return ObjectPool.bear(self[fresh], flags: flags, home: thread, payload: UInt64(fresh) &+ 1, control: control)
     }
 
     /// Ends an object's life: counts the free, poisons every field a scheme may write, and gives

@@ -5,6 +5,8 @@ public struct SchemeEntry: Sendable {
     public let reportedCounters: Set<CounterKind>
     public let isThreadSafe: Bool
     public let usedOptions: Set<SchemeOptionName>
+    /// The embedded interpreter's version for a scheme that counts in one (`cpython`), else nil.
+    public let pythonVersion: String?
     public let prepare: @Sendable (RunConfig) throws -> PreparedRun
     /// Throws the reason these options cannot run this scheme.
     public let check: @Sendable (SchemeOptions) throws -> Void
@@ -16,10 +18,13 @@ public struct SchemeEntry: Sendable {
         reportedCounters = S.reportedCounters
         isThreadSafe = S.isThreadSafe
         usedOptions = S.usedOptions
+        pythonVersion = S.pythonVersion
         // The closures call a concrete `RunSession<S>`, so the hot loop is specialised for S here.
         prepare = { config in
             let session = try RunSession<S>(config: config)
-            return PreparedRun(runWorker: { session.runWorker($0, signals: $1) }, finish: { session.finish() })
+            return PreparedRun(
+                runWorker: { session.runWorker($0, signals: $1) }, finish: { session.finish() },
+                failure: { session.failure() })
         }
         check = { _ = try S.makeShared(options: $0, threads: 1) }
     }
@@ -52,6 +57,7 @@ public enum Registry {
         SchemeEntry(HandleLocalScheme.self),
         SchemeEntry(ArenaScheme.self),
         SchemeEntry(NoopScheme.self),
+        SchemeEntry(CPythonScheme.self),
     ]
 
     public static let workloads: [WorkloadEntry] = [

@@ -6,12 +6,15 @@ public struct RunConfig: Sendable {
     public var seed: UInt64
     public var scheme: SchemeOptions
     public var workload: any Workload
+    /// Where the objects live (`--placement`); nil: the heap, zeroed by the main thread.
+    public var poolMemory: PoolMemory?
 
-    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload) {
+    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload, poolMemory: PoolMemory? = nil) {
         self.threads = threads
         self.seed = seed
         self.scheme = scheme
         self.workload = workload
+        self.poolMemory = poolMemory
     }
 }
 
@@ -20,6 +23,16 @@ public struct RunConfig: Sendable {
 public struct PreparedRun: Sendable {
     public let runWorker: @Sendable (_ index: Int, _ signals: WorkerSignals) -> Void
     public let finish: @Sendable () -> RunOutcome
+    /// What stops the run (`CountingScheme.failure(of:)`), read once every worker waits at the
+    /// start barrier.
+    public let failure: @Sendable () -> String?
+}
+
+/// A run that cannot go on for a reason other than counting (a Python error while making an
+/// object): the command stops with it rather than reporting a row.
+public struct RunFailure: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 public struct RunOutcome: Sendable {
@@ -33,6 +46,8 @@ public struct RunOutcome: Sendable {
     /// A hash of every thread's operation stream: equal for every scheme given the same workload,
     /// options, seed and thread count.
     public var streamDigest: UInt64
+    /// Set when the run failed for a reason other than counting; its row must not be reported.
+    public var failure: String? = nil
 
     public var valid: Bool { validationError == nil }
 }
@@ -72,7 +87,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         let threads = config.threads
         pool = ObjectPool(
             count: workload.poolSize(threads: threads), alignment: config.scheme.objectAlignment,
-            regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2)
+            regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2, memory: config.poolMemory)
         channels = Channels(count: workload.channels(threads: threads), capacity: 256)
         globalCount = workload.globals(threads: threads)
         globals = RunSession.slots(globalCount)
@@ -96,6 +111,10 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             _ = execute($0, on: &mainContext, memory: mainMemory, checksum: &checksum)
         }
         mainContext.suspend()
+        if let failure = S.failure(of: shared) {
+            mainContext.threadExit()
+            throw RunFailure(failure)
+        }
         baseline = (0..<pool.count).map { pool[$0] }
             .filter { $0.isAlive && !$0.isImmortal }
             .compactMap { object in S.referenceCount(of: object).map { (object, $0) } }
@@ -127,6 +146,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             inbox: program.inbox, threadID: threadID)
     }
 
+    /// The scheme's failure so far; read when no worker can set it (they wait or are gone).
+    func failure() -> String? { S.failure(of: shared) }
+
     func runWorker(_ index: Int, signals: WorkerSignals) {
         let program = workerPrograms[index]
         let threadID = RunSession.workerThreadID(index)
@@ -144,6 +166,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             _ = execute($0, on: &context, memory: memory, checksum: &checksum)
         }
         context.suspend()
+        signals.publishCPU(worker: index)
         signals.arriveAndWaitForStart()
         let pass = UnsafeBufferPointer(workerPasses[index])
         let passOperations = program.passOperations
@@ -184,7 +207,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             workerOperations: workers.map(\.operations),
             checksum: workers.reduce(checksum) { $0 &+ $1.checksum },
             validationError: problems.isEmpty ? nil : problems.joined(separator: "; "),
-            streamDigest: streamDigest
+            streamDigest: streamDigest,
+            failure: S.failure(of: shared)
         )
     }
 }

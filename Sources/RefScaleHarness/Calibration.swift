@@ -33,6 +33,14 @@ public enum Calibration {
         return Reference(name: "C volatile ++ and --", threads: 1, nanosecondsPerOperation: nanoseconds / Double(2 * pairs))
     }
 
+    /// The real `Py_INCREF` then `Py_DECREF` of one object, per pair, in a C loop over CPython's
+    /// own header (`crefscale_py_incref_decref_loop`), on one thread holding the GIL.
+    public static func pythonPair(pairs: Int = 50_000_000) -> Reference {
+        Reference(
+            name: "CPython \(EmbeddedPython.version) Py_INCREF + Py_DECREF", threads: 1,
+            nanosecondsPerOperation: EmbeddedPython.increfDecrefNanoseconds(pairs: pairs))
+    }
+
     /// Wall time from releasing `threads` threads together to the last one finishing `body`.
     static func timed(threads: Int, _ body: @escaping () -> Void) -> Double {
         let control = RunControl(workers: threads)

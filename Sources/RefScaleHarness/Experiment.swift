@@ -8,6 +8,9 @@ public struct Experiment: Sendable {
     public var workloads: [(name: String, options: WorkloadOptions)]
     /// Variants of the scheme options; a scheme runs once per variant of the options it uses.
     public var schemeOptions: [SchemeOptions] = [SchemeOptions()]
+    /// Pinning and placement policies; every run is made once per combination.
+    public var pins: [Pinning] = [.none]
+    public var placements: [Placement] = [.local]
     public var threads: ThreadCounts
     public var repetitions: Int
     public var duration: Double
@@ -58,10 +61,11 @@ public struct Experiment: Sendable {
             for schemeName in schemes {
                 let scheme = try Registry.scheme(named: schemeName)
                 for options in variants(of: scheme) {
-                    for threadCount in threads.resolve(onlineCPUs: onlineCPUs) {
+                    for (threadCount, pin, placement) in placedThreadCounts(onlineCPUs: onlineCPUs) {
                         var request = RunRequest(
                             scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
-                            schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed)
+                            schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed,
+                            pin: pin, placement: placement)
                         do {
                             try request.validate()
                         } catch let error as UsageError where error.skippable {
@@ -77,6 +81,13 @@ public struct Experiment: Sendable {
             }
         }
         return (requests, skipped)
+    }
+
+    /// Every thread count with every pinning and placement policy, in that order.
+    func placedThreadCounts(onlineCPUs: Int) -> [(threads: Int, pin: Pinning, placement: Placement)] {
+        threads.resolve(onlineCPUs: onlineCPUs).flatMap { count in
+            pins.flatMap { pin in placements.map { (count, pin, $0) } }
+        }
     }
 
     /// The scheme-option variants that differ in an option the scheme uses.

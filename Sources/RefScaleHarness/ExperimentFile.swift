@@ -13,6 +13,8 @@ import RefScale
 ///     repetitions     positive integer (default 3)
 ///     duration        seconds > 0 (default 0.5); warmup: seconds >= 0 (default 0.1)
 ///     seed            non-negative integer (default 1)
+///     pin             "none", "compact" or "scatter", or a list of them (default "none")
+///     placement       "local", "interleave" or "node<N>", or a list of them (default "local")
 ///
 /// A list where one value is expected expands to a grid. Every error names the place where it
 /// is, as `workloads[2].zipf: must be >= 0`.
@@ -39,7 +41,7 @@ public enum ExperimentFile {
         var problem: String
     }
 
-    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "threads", "repetitions", "duration", "warmup", "seed"]
+    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "threads", "repetitions", "duration", "warmup", "seed", "pin", "placement"]
 
     public static func parse(_ json: Any) throws -> Experiment {
         let top = try object(json, at: "")
@@ -127,6 +129,12 @@ public enum ExperimentFile {
             name: name, schemes: schemes, workloads: workloads, threads: threads, repetitions: repetitions,
             duration: duration, warmup: warmup, seed: UInt64(seed))
         experiment.schemeOptions = schemeOptions
+        if let value = top["pin"] {
+            experiment.pins = try policies(value, at: "pin") { try Pinning(name: $0) }
+        }
+        if let value = top["placement"] {
+            experiment.placements = try policies(value, at: "placement") { try Placement(name: $0) }
+        }
         return experiment
     }
 
@@ -164,6 +172,20 @@ public enum ExperimentFile {
             }
         }
         return variants.map { (name, $0) }
+    }
+
+    /// A policy by name, or a list of them; a bad name is reported at its place.
+    static func policies<Policy>(_ value: Any, at place: String, parse: (String) throws -> Policy) throws -> [Policy] {
+        let values = try valueList(value, at: place)
+        let isList = value is [Any]
+        return try values.enumerated().map { index, value in
+            let at = isList ? "\(place)[\(index)]" : place
+            do {
+                return try parse(string(value, at: at))
+            } catch let error as UsageError {
+                throw PlaceError(place: at, problem: error.description)
+            }
+        }
     }
 
     static func required(_ object: [String: Any], _ key: String, at place: String) throws -> Any {

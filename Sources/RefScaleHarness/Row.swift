@@ -12,21 +12,21 @@ public struct Row: Sendable {
     ] + WorkloadOptionName.allCases.map(\.rawValue) + [
         "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
-        "hit_rate", "validation_error",
+        "hit_rate", "validation_error", "pin", "placement", "cpus", "cpus_end", "cpu_moved", "python_version",
     ] + MachineInfo.columns + ["timestamp"]
 
     /// The columns that describe what was run (not what was measured, nor where).
     public static let parameterColumns = ["context"] + WorkloadOptionName.allCases.map(\.rawValue) + ["object_align"]
-        + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s"]
+        + SchemeOptionName.allCases.map(\.rawValue) + ["pin", "placement", "seed", "duration_s", "warmup_s"]
 
-    /// The columns that hold a run's outcome rather than its configuration, or follow from the
-    /// thread count (`stream_digest` hashes every thread's stream, `oversubscribed` compares the
-    /// threads with the CPUs). Every other column, including one a later version adds, is a
+    /// The columns that hold a run's outcome rather than its configuration (the CPUs workers ran
+    /// on), or follow from the thread count (`stream_digest` hashes every thread's stream,
+    /// `oversubscribed` compares the threads with the CPUs). Every other column, including one a later version adds, is a
     /// parameter: rows that agree on all parameters are repetitions of one configuration
     /// (Experiments/plot.py keeps the same list).
     public static let measurementColumns = Set([
         "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid", "run_ops", "hit_rate", "validation_error", "timestamp",
-        "stream_digest", "oversubscribed",
+        "stream_digest", "oversubscribed", "cpus", "cpus_end", "cpu_moved",
     ] + CounterKind.allCases.map(\.rawValue))
 
     public private(set) var values: [String: String]
@@ -37,7 +37,11 @@ public struct Row: Sendable {
 
     public var isValid: Bool { self["valid"] == "true" }
 
-    init(request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome, machine: MachineInfo) {
+    /// - Parameter cpus: the CPU of each worker at the start and at the end of the measured interval.
+    init(
+        request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome,
+        cpus: (start: [Int], end: [Int]), machine: MachineInfo
+    ) {
         let elapsed = Double(elapsedNanoseconds) / 1e9
         let workload = try? request.workload.make(request.workloadOptions)
         var values: [String: String] = [
@@ -60,6 +64,12 @@ public struct Row: Sendable {
             "run_ops": String(outcome.workerOperations.reduce(0, +)),
             "stream_digest": String(outcome.streamDigest, radix: 16),
             "validation_error": outcome.validationError ?? "",
+            "python_version": request.scheme.pythonVersion ?? "",
+            "pin": request.pin.description,
+            "placement": request.placement.description,
+            "cpus": cpus.start.map(String.init).joined(separator: ";"),
+            "cpus_end": cpus.end.map(String.init).joined(separator: ";"),
+            "cpu_moved": String(cpus.start != cpus.end),
             "timestamp": MachineInfo.timestamp(),
         ]
         for option in WorkloadOptionName.allCases {

@@ -11,11 +11,14 @@ public struct RunRequest: Sendable {
     public var warmup: Double
     public var seed: UInt64
     public var repetition: Int
+    /// Where the workers run and where the objects live.
+    public var pin: Pinning
+    public var placement: Placement
 
     public init(
         scheme: SchemeEntry, workload: WorkloadEntry, workloadOptions: WorkloadOptions = WorkloadOptions(),
         schemeOptions: SchemeOptions = SchemeOptions(), threads: Int, duration: Double = 0.5,
-        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1
+        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1, pin: Pinning = .none, placement: Placement = .local
     ) {
         self.scheme = scheme
         self.workload = workload
@@ -26,6 +29,8 @@ public struct RunRequest: Sendable {
         self.warmup = warmup
         self.seed = seed
         self.repetition = repetition
+        self.pin = pin
+        self.placement = placement
     }
 
     /// Throws the first reason this request cannot run; nothing is allocated or written.
@@ -33,6 +38,9 @@ public struct RunRequest: Sendable {
         guard threads >= 1 else { throw UsageError("--threads must be at least 1, got \(threads)") }
         guard duration > 0 else { throw UsageError("--duration must be > 0, got \(duration)") }
         guard warmup >= 0 else { throw UsageError("--warmup must be >= 0, got \(warmup)") }
+        if case .node(let id) = placement, NUMATopology.current.node(id) == nil {
+            throw UsageError("--placement node\(id): there is no NUMA node \(id) here")
+        }
         let align = schemeOptions.objectAlignment
         guard align >= 8, align & (align - 1) == 0 else {
             throw UsageError("--object-align must be a power of two of at least 8, got \(align)")

@@ -2,37 +2,57 @@ import CRefScale
 import Glibc
 import RefScale
 
-/// Performs runs: creates the workers, releases them together, reads their published operation
-/// counts at the start and the end of the measured interval, then has the run validated.
-/// It knows nothing of any scheme or workload.
+/// Performs runs: creates the workers (pinned as the request says), releases them together,
+/// reads their published operation counts and CPUs at the start and the end of the measured
+/// interval, then has the run validated. It knows nothing of any scheme or workload.
 public enum Runner {
     public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
         let workload = try request.workload.make(request.workloadOptions)
-        let config = RunConfig(threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload)
-        let session = try request.scheme.prepare(config)
+        let config = RunConfig(
+            threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
+            poolMemory: request.placement.poolMemory())
+        let cpus = request.pin.cpus(workers: request.threads)
+        let session: PreparedRun
+        do {
+            session = try request.scheme.prepare(config)
+        } catch let failure as RunFailure {
+            throw HarnessError(failure.description)
+        }
         let control = RunControl(workers: request.threads)
         let signals = control.signals
 
         let workers = (0..<request.threads).map { index in
-            WorkerThread { session.runWorker(index, signals) }
+            WorkerThread(pinnedTo: cpus?[index]) { session.runWorker(index, signals) }
         }
         control.waitUntilReady()
+        if let failure = session.failure() {
+            // A worker's set-up failed: let every worker through the barrier and stop it at once.
+            control.start()
+            control.stop()
+            workers.forEach { $0.join() }
+            _ = session.finish()
+            throw HarnessError(failure)
+        }
         control.start()
         sleep(seconds: request.warmup)
         let startOperations = control.publishedOperations().reduce(0, +)
         let startNanoseconds = crefscale_monotonic_ns()
+        let startCPUs = control.publishedCPUs()
         sleep(seconds: request.duration)
         let endOperations = control.publishedOperations().reduce(0, +)
         let endNanoseconds = crefscale_monotonic_ns()
+        let endCPUs = control.publishedCPUs()
         control.stop()
         workers.forEach { $0.join() }
         let outcome = session.finish()
+        if let failure = outcome.failure { throw HarnessError(failure) }
 
         return Row(
             request: request,
             measuredOperations: endOperations - startOperations,
             elapsedNanoseconds: endNanoseconds - startNanoseconds,
             outcome: outcome,
+            cpus: (startCPUs, endCPUs),
             machine: machine
         )
     }

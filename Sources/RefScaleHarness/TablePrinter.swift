@@ -27,6 +27,8 @@ public struct TablePrinter {
         Column(title: "Mops/s", width: 10) { row in Double(row["ops_per_s"]).map { format($0 / 1e6, digits: 2) } ?? "" },
         Column(title: "ns/op", width: 9) { $0["ns_per_op"] },
         Column(title: "valid", width: 5) { $0["valid"] },
+        // The CPU of each worker at the interval's start; "*" when one moved before its end.
+        Column(title: "cpus", width: 9) { $0["cpus"] + ($0["cpu_moved"] == "true" ? "*" : "") },
         Column(title: "counters", width: 0) { row in
             let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees", "lock_handoffs"]
                 .filter { !row[$0].isEmpty && row[$0] != "0" }

@@ -1,3 +1,4 @@
+import CRefScale
 import Glibc
 
 /// A POSIX thread running one closure, joined explicitly. Workers are real threads, created once
@@ -10,8 +11,16 @@ final class WorkerThread {
 
     private var thread = pthread_t()
 
-    init(_ body: @escaping () -> Void) {
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    /// Starts a thread running `body`; with a CPU, the thread first pins itself to it.
+    init(pinnedTo cpu: Int? = nil, _ body: @escaping () -> Void) {
+        let run: () -> Void = cpu.map { cpu in
+            {
+                let result = crefscale_pin_current_thread(Int32(cpu))
+                precondition(result == 0, "pthread_setaffinity_np failed: \(result)")
+                body()
+            }
+        } ?? body
+        let context = Unmanaged.passRetained(Body(run)).toOpaque()
         let result = pthread_create(&thread, nil, { context in
             Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
             return nil

@@ -4,7 +4,13 @@ import RefScaleHarness
 
 struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Times the plain-C reference loops and refscale's kernels in one process; prints ratios.")
+        abstract: "Times the plain-C reference loops and refscale's kernels in one process; prints ratios.",
+        discussion: """
+            In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF
+            of CPython's header); every scheme uncontended (private, 1 thread) against the harness's
+            own cost (noop), the nonatomic model and the plain-C pair; the real header against the
+            nonatomic model; and the contended kernels against the C atomic loop.
+            """)
 
     @Option(help: "Measured interval of each refscale run, seconds.") var duration = 0.5
 
@@ -13,38 +19,60 @@ struct Calibrate: ParsableCommand {
         let atomicOne = Calibration.atomicPair(threads: 1)
         let atomicShared = Calibration.atomicPair(threads: cores)
         let plain = Calibration.plainPair()
-        print("reference loops (C, -O2):")
-        for reference in [atomicOne, atomicShared, plain] {
+        let python = Calibration.pythonPair()
+        print("reference loops (C, one process):")
+        for reference in [atomicOne, atomicShared, plain, python] {
             print("  \(reference.name), \(reference.threads) thread(s): \(format(reference.nanosecondsPerOperation)) ns/op")
         }
 
-        print("\nrefscale kernels (median of 3 runs of \(duration) s), against the reference:")
-        let cases: [(scheme: String, workload: String, threads: Int, objects: Int?, reference: Calibration.Reference)] = [
-            ("noop", "private", 1, nil, plain),
-            ("noop", "shared-hot", cores, 1, plain),
-            ("nonatomic", "private", 1, nil, plain),
-            ("atomic", "private", 1, 1, atomicOne),
-            ("atomic", "shared-hot", cores, 1, atomicShared),
-            ("biased", "private", 1, nil, plain),
-            ("handle-local", "private", 1, nil, plain),
-            ("handle-local", "shared-hot", cores, 1, atomicShared),
-        ]
         var invalid = 0
-        for item in cases {
+        func median(_ scheme: String, _ workload: String, threads: Int, objects: Int? = nil) throws -> Double {
             var options = WorkloadOptions()
-            options.objects = item.objects
+            options.objects = objects
             let runs = try (1...3).map { repetition in
                 try Runner.run(RunRequest(
-                    scheme: Registry.scheme(named: item.scheme), workload: Registry.workload(named: item.workload),
-                    workloadOptions: options, threads: item.threads, duration: duration, repetition: repetition))
+                    scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: workload),
+                    workloadOptions: options, threads: threads, duration: duration, repetition: repetition))
             }
             invalid += runs.filter { !$0.isValid }.count
-            let median = Summary.median(runs.compactMap { Double($0["ns_per_op"]) }) ?? .nan
-            let ratio = median / item.reference.nanosecondsPerOperation
-            let label = "\(item.scheme) on \(item.workload), \(item.threads) thread(s)"
-            print("  \(label.padding(44)) \(format(median).padding(8)) ns/op  = \(format(ratio)) × \(item.reference.name) (\(item.reference.threads) thread(s))")
+            return Summary.median(runs.compactMap { Double($0["ns_per_op"]) }) ?? .nan
+        }
+
+        print("\nuncontended: every scheme on private, 1 thread (median of 3 runs of \(duration) s)")
+        var uncontended: [(scheme: String, nanoseconds: Double)] = []
+        // noop first: the harness's own cost, which every other line contains.
+        for scheme in [NoopScheme.name] + Registry.schemes.map(\.name).filter({ $0 != NoopScheme.name }) {
+            uncontended.append((scheme, try median(scheme, "private", threads: 1)))
+        }
+        let noop = uncontended.first { $0.scheme == NoopScheme.name }!.nanoseconds
+        let nonatomic = uncontended.first { $0.scheme == NonatomicScheme.name }!.nanoseconds
+        let widths = [14, 9, 16, 8, 13, 12]
+        print("  " + row(["scheme", "ns/op", "counting ns/op", "× noop", "× nonatomic", "× C ++/--"], widths))
+        for (scheme, nanoseconds) in uncontended {
+            print("  " + row([
+                scheme, format(nanoseconds), format(nanoseconds - noop), format(nanoseconds / noop),
+                format(nanoseconds / nonatomic), format(nanoseconds / plain.nanosecondsPerOperation),
+            ], widths))
+        }
+        print("  (counting ns/op: ns/op less noop's, the harness's own cost of stream, dispatch and bookkeeping)")
+
+        let cpython = uncontended.first { $0.scheme == CPythonScheme.name }!.nanoseconds
+        print("\nthe real CPython header against the nonatomic model:")
+        print("  \("C loop: Py_INCREF + Py_DECREF".padding(36)) \(format(python.nanosecondsPerOperation).padding(6)) ns/op = \(format(python.nanosecondsPerOperation / plain.nanosecondsPerOperation)) × C volatile ++ and --")
+        print("  \("scheme: cpython on private".padding(36)) \(format(cpython).padding(6)) ns/op = \(format(cpython / nonatomic)) × nonatomic on private (\(format(nonatomic)) ns/op)")
+        print("  \("counting only (less noop)".padding(36)) \(format(cpython - noop).padding(6)) ns/op = \(format((cpython - noop) / (nonatomic - noop))) × nonatomic's \(format(nonatomic - noop)) ns/op")
+
+        print("\ncontended: \(cores) thread(s) on one shared object, against the C atomic loop on one counter:")
+        for scheme in ["noop", "atomic", "handle-local", "gil", "cpython"] {
+            let nanoseconds = try median(scheme, "shared-hot", threads: cores, objects: 1)
+            let label = "\(scheme) on shared-hot, \(cores) thread(s)"
+            print("  \(label.padding(40)) \(format(nanoseconds).padding(8)) ns/op = \(format(nanoseconds / atomicShared.nanosecondsPerOperation)) × \(atomicShared.name)")
         }
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
+    }
+
+    func row(_ fields: [String], _ widths: [Int]) -> String {
+        zip(fields, widths).map { $0.padding($1) }.joined(separator: " ")
     }
 
     func format(_ value: Double) -> String {

@@ -34,6 +34,10 @@ struct RunOptions: ParsableArguments {
     @Option(help: "perthread: objects given a unique id (shared, all or none; default shared).") var uniqueIds: String?
     @Option(help: "perthread: seconds between stop-the-world merges; 0 (default) merges at the run's end only.")
     var mergeInterval: Double?
+    @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
+    var pin = "none"
+    @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")
+    var placement = "local"
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
 
     func requests() throws -> [RunRequest] {
@@ -44,6 +48,8 @@ struct RunOptions: ParsableArguments {
             return count
         }
         guard reps >= 1 else { throw UsageError("--reps must be at least 1, got \(reps)") }
+        let pinning = try Pinning(name: pin)
+        let placing = try Placement(name: placement)
         let schemeEntry: SchemeEntry
         let workloadEntry: WorkloadEntry
         do {
@@ -93,11 +99,12 @@ struct RunOptions: ParsableArguments {
                 let request = RunRequest(
                     scheme: schemeEntry, workload: workloadEntry, workloadOptions: workloadOptions,
                     schemeOptions: schemeOptions, threads: threadCount, duration: duration, warmup: warmup,
-                    seed: seed, repetition: repetition)
+                    seed: seed, repetition: repetition, pin: pinning, placement: placing)
                 try request.validate()
                 requests.append(request)
             }
         }
+        if let message = Pinning.numaNote(pin: [pinning], placement: [placing]) { note(message) }
         return requests
     }
 }

@@ -16,6 +16,7 @@ struct Sweep: ParsableCommand {
         let experiment = try experimentFile.map(ExperimentFile.load(path:)) ?? Experiment.builtIn
         let (requests, skipped) = try experiment.requests(onlineCPUs: machine.onlineCPUs)
         for reason in skipped { note("left out: \(reason)") }
+        if let message = Pinning.numaNote(pin: experiment.pins, placement: experiment.placements) { note(message) }
         let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let path = "\(out)/\(experiment.name)-\(machine.host)-\(stamp).csv"

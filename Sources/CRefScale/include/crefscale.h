@@ -20,6 +20,14 @@ int64_t crefscale_plain_pair_loop(volatile int64_t *counter, int64_t pairs);
 /// The CPU the calling thread runs on (sched_getcpu), or -1.
 int crefscale_current_cpu(void);
 
+/// Pins the calling thread to one CPU (CPU_ZERO, CPU_SET, pthread_setaffinity_np).
+/// Returns pthread_setaffinity_np's result: 0, or an error number.
+int crefscale_pin_current_thread(int cpu);
+
+/// The CPUs the calling process may run on (sched_getaffinity), ascending, into `cpus`.
+/// Returns how many there are (at most `capacity` are written), or -errno.
+int crefscale_allowed_cpus(int *cpus, int capacity);
+
 /// The calling thread's slot in the run (its thread ID), kept in a C thread-local variable so
 /// code that frees an object knows which thread frees it without carrying it around.
 extern __thread int crefscale_thread_slot_value;
