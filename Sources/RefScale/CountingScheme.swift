@@ -61,6 +61,16 @@ public protocol CountingScheme {
     /// The object's reference count as this scheme keeps it, read when no thread is running;
     /// nil for a scheme that does not count.
     static func referenceCount(of object: ObjectRef) -> Int?
+
+    /// The extension keeps a handle in a field or a global, or sends it, as it is — with no
+    /// conversion to a non-local reference: a local handle escaping its scope, a breach of the
+    /// handle contract. No scheme can tell and none does anything (the kernel keeps and sends
+    /// nothing either); the debug context reports it.
+    mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute)
+
+    /// The contract violations the run's contexts found, read when no thread is running; nil for
+    /// a context that does not check.
+    static func contractSummary(of shared: Shared) -> ContractSummary?
 }
 
 public enum CounterKind: String, CaseIterable, Sendable {
@@ -154,6 +164,8 @@ extension CountingScheme {
     public mutating func exitScope() {}
     public mutating func returning(_ handle: Handle) -> Handle { handle }
     public mutating func suspend() {}
+    public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
+    public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
 }
 
 /// Options that change how a scheme counts.
@@ -169,6 +181,8 @@ public struct SchemeOptions: Sendable, Equatable {
     /// `perthread`: seconds between stop-the-world merges of the per-thread arrays; 0 merges
     /// only at the run's end.
     public var mergeInterval = 0.0
+    /// The debug context's options; the schemes and the other contexts ignore them.
+    public var debug = DebugOptions()
 
     public init() {}
 

@@ -6,12 +6,15 @@ public struct RunConfig: Sendable {
     public var seed: UInt64
     public var scheme: SchemeOptions
     public var workload: any Workload
+    /// How the kernel reaches the scheme (`SchemeEntry.prepare` picks the context type from it).
+    public var context: ContextKind
 
-    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload) {
+    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload, context: ContextKind = .direct) {
         self.threads = threads
         self.seed = seed
         self.scheme = scheme
         self.workload = workload
+        self.context = context
     }
 }
 
@@ -20,6 +23,11 @@ public struct RunConfig: Sendable {
 public struct PreparedRun: Sendable {
     public let runWorker: @Sendable (_ index: Int, _ signals: WorkerSignals) -> Void
     public let finish: @Sendable () -> RunOutcome
+
+    init<S: CountingScheme>(_ session: RunSession<S>) {
+        runWorker = { session.runWorker($0, signals: $1) }
+        finish = { session.finish() }
+    }
 }
 
 public struct RunOutcome: Sendable {
@@ -33,6 +41,8 @@ public struct RunOutcome: Sendable {
     /// A hash of every thread's operation stream: equal for every scheme given the same workload,
     /// options, seed and thread count.
     public var streamDigest: UInt64
+    /// What the debug contexts found; nil under the contexts that do not check.
+    public var contract: ContractSummary?
 
     public var valid: Bool { validationError == nil }
 }
@@ -43,6 +53,7 @@ public struct RunOutcome: Sendable {
 final class RunSession<S: CountingScheme>: @unchecked Sendable {
     private let pool: ObjectPool
     private let channels: Channels
+    private let mailboxes: Mailboxes
     private let globals: UnsafeMutablePointer<UInt>
     private let globalCount: Int
     private let shared: S.Shared
@@ -74,6 +85,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             count: workload.poolSize(threads: threads), alignment: config.scheme.objectAlignment,
             regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2)
         channels = Channels(count: workload.channels(threads: threads), capacity: 256)
+        mailboxes = Mailboxes(count: workload.mailboxes(threads: threads), contextType: S.self)
         globalCount = workload.globals(threads: threads)
         globals = RunSession.slots(globalCount)
         shared = try S.makeShared(options: config.scheme, threads: threads)
@@ -87,7 +99,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         streamDigest = ([mainProgram] + workerPrograms).reduce(into: StreamDigest()) { $0.add($1) }.value
         results = .allocate(capacity: threads)
         results.initialize(repeating: WorkerResult(), count: threads)
-        mainMemory = RunSession.memory(for: mainProgram, threadID: RunSession.mainThreadID, pool: pool, channels: channels, globals: globals)
+        mainMemory = RunSession.memory(
+            for: mainProgram, threadID: RunSession.mainThreadID, pool: pool, channels: channels, globals: globals,
+            mailboxes: mailboxes)
         mainContext = S(shared: shared, threadID: RunSession.mainThreadID)
 
         crefscale_set_thread_slot(Int32(RunSession.mainThreadID))
@@ -109,6 +123,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         }
         globals.deallocate()
         channels.deallocate()
+        mailboxes.deallocate(contextType: S.self)
         pool.deallocate()
         results.deallocate()
     }
@@ -119,12 +134,15 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         return slots
     }
 
-    static func memory(for program: ThreadProgram, threadID: Int, pool: ObjectPool, channels: Channels, globals: UnsafeMutablePointer<UInt>) -> ThreadMemory {
+    static func memory(
+        for program: ThreadProgram, threadID: Int, pool: ObjectPool, channels: Channels, globals: UnsafeMutablePointer<UInt>,
+        mailboxes: Mailboxes
+    ) -> ThreadMemory {
         let registers = UnsafeMutablePointer<Handle>.allocate(capacity: max(1, program.registers))
         registers.initialize(repeating: .null, count: max(1, program.registers))
         return ThreadMemory(
             registers: registers, fields: slots(program.fields), globals: globals, pool: pool, channels: channels,
-            inbox: program.inbox, threadID: threadID)
+            inbox: program.inbox, threadID: threadID, mailboxes: mailboxes)
     }
 
     func runWorker(_ index: Int, signals: WorkerSignals) {
@@ -132,7 +150,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         let threadID = RunSession.workerThreadID(index)
         crefscale_set_thread_slot(Int32(threadID))
         var context = S(shared: shared, threadID: threadID)
-        let memory = RunSession.memory(for: program, threadID: threadID, pool: pool, channels: channels, globals: globals)
+        let memory = RunSession.memory(
+            for: program, threadID: threadID, pool: pool, channels: channels, globals: globals, mailboxes: mailboxes)
         defer {
             memory.registers.deallocate()
             memory.fields.deallocate()
@@ -184,7 +203,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             workerOperations: workers.map(\.operations),
             checksum: workers.reduce(checksum) { $0 &+ $1.checksum },
             validationError: problems.isEmpty ? nil : problems.joined(separator: "; "),
-            streamDigest: streamDigest
+            streamDigest: streamDigest,
+            contract: S.contractSummary(of: shared)
         )
     }
 }

@@ -11,11 +11,14 @@ public struct RunRequest: Sendable {
     public var warmup: Double
     public var seed: UInt64
     public var repetition: Int
+    /// How the kernel reaches the scheme: directly, through the universal table, or through the
+    /// debug context's checks.
+    public var context: ContextKind
 
     public init(
         scheme: SchemeEntry, workload: WorkloadEntry, workloadOptions: WorkloadOptions = WorkloadOptions(),
         schemeOptions: SchemeOptions = SchemeOptions(), threads: Int, duration: Double = 0.5,
-        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1
+        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1, context: ContextKind = .direct
     ) {
         self.scheme = scheme
         self.workload = workload
@@ -26,6 +29,7 @@ public struct RunRequest: Sendable {
         self.warmup = warmup
         self.seed = seed
         self.repetition = repetition
+        self.context = context
     }
 
     /// Throws the first reason this request cannot run; nothing is allocated or written.

@@ -8,7 +8,9 @@ import RefScale
 public enum Runner {
     public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
         let workload = try request.workload.make(request.workloadOptions)
-        let config = RunConfig(threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload)
+        let config = RunConfig(
+            threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
+            context: request.context)
         let session = try request.scheme.prepare(config)
         let control = RunControl(workers: request.threads)
         let signals = control.signals

@@ -17,13 +17,14 @@ public struct TablePrinter {
     public static let runColumns: [Column] = [
         Column(title: "scheme", width: 12) { $0["scheme"] },
         Column(title: "workload", width: 10) { $0["workload"] },
+        Column(title: "context", width: 9) { $0["context"] },
         Column(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
         Column(title: "rep", width: 3) { $0["rep"] },
         Column(title: "Mops/s", width: 10) { row in Double(row["ops_per_s"]).map { format($0 / 1e6, digits: 2) } ?? "" },
         Column(title: "ns/op", width: 9) { $0["ns_per_op"] },
         Column(title: "valid", width: 5) { $0["valid"] },
         Column(title: "counters", width: 0) { row in
-            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees", "lock_handoffs"]
+            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees", "lock_handoffs", "violations"]
                 .filter { !row[$0].isEmpty && row[$0] != "0" }
                 .map { "\($0)=\(row[$0])" }
             let error = row.isValid ? [] : ["error: " + row["validation_error"]]
