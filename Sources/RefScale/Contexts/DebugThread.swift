@@ -17,14 +17,17 @@ import Glibc
 ///   otherwise the call is reported in the caller's own context and touches nothing of this one.
 /// - `operationIndex` counts the calls through this context (the table's entries and
 ///   `escapeUnconverted`): a report's operation index is the call's place in the thread's stream.
-/// - `openAtDepth[d]` is the number of open records made at scope depth `d`. A record made at
-///   depth `d` is borrowed by every deeper scope: it may be used there, not closed or returned.
-///   Scope exit looks for leaks only when its depth's count is not 0.
+/// - `openHere` is the number of open records made at the current scope depth, `openAtDepth[d]`
+///   that of each outer depth `d`. A record made at depth `d` is borrowed by every deeper scope:
+///   it may be used there, not closed or returned. An open record of the current depth has the
+///   meta word `openMeta`, so "open and made here" is one comparison. Scope exit looks for leaks
+///   only when `openHere` is not 0.
 /// - A record that stops being open (closed, or expired by the debug context at its scope's exit)
-///   enters the closed queue, a ring of `ringCapacity`; the oldest leaves it when a new one comes
-///   and becomes free, and free records are reused last-freed first. So a use after close is
-///   caught at least until `ringCapacity` more records have closed, and until the record is
-///   reused after that.
+///   joins the closed queue, first in first out. A new record reuses the oldest closed one only
+///   when more than `closedQueue` wait; otherwise it takes a never-used one. So a use after close
+///   is caught at least until `closedQueue` more records have closed, and until the record is
+///   reused after that. Waiting does not touch the record: its state and `closedAt` stay until
+///   it is reused.
 /// - Collect mode neutralises what it reports: the violating call does nothing to the inner
 ///   context (a leak found at scope exit is closed there, so the counts stay exact); where the
 ///   kernel needs a result it gets a stand-in — 0 for `read`, the run's immortal stand-in object
@@ -41,7 +44,9 @@ struct DebugThread {
     let threadID: Int
     let threadMeta: UInt64
     let records: DebugRecords
-    let inner: TableCaller
+    /// The inner universal context: a copy of its table, so a call needs one load, and its state.
+    let innerTable: UniversalTable
+    let innerState: UnsafeMutableRawPointer
     let standIn: UInt64
     let abortOnViolation: Bool
     let backtraces: Bool
@@ -51,11 +56,15 @@ struct DebugThread {
     var operationIndex = 0
     var depth = 0
     var highWater = 0
-    var freeHead = -1
-    let ring: UnsafeMutablePointer<UInt32>
-    let ringCapacity: Int
-    var ringStart = 0
-    var ringCount = 0
+    /// The closed queue: records `closedHead..<closedTail` of `records.closed`, oldest first.
+    let closedQueue: Int
+    var closedHead = 0
+    var closedTail = 0
+    /// The meta word of an open record made at the current depth, and of one closed there.
+    var openMeta: UInt64
+    var closedMeta: UInt64
+    /// Open records made at the current depth, and at each outer depth (`openAtDepth[d]`, d < depth).
+    var openHere = 0
     var openAtDepth: RawBuffer<Int>
     var counts: UnsafeMutablePointer<Int>
     var reports: RawBuffer<ViolationRecord>
@@ -72,13 +81,15 @@ struct DebugThread {
         self.threadID = threadID
         threadMeta = UInt64(UInt32(truncatingIfNeeded: threadID)) << 32
         records = DebugRecords(closedQueue: run.options.closedQueue)
-        self.inner = inner
+        innerTable = inner.table.pointee
+        innerState = inner.state
         standIn = run.standIn.word
         abortOnViolation = run.options.onViolation == .abort
         backtraces = run.options.backtraces
         self.run = Unmanaged.passUnretained(run)
-        ringCapacity = run.options.closedQueue
-        ring = .allocate(capacity: ringCapacity)
+        closedQueue = run.options.closedQueue
+        openMeta = DebugRecords.meta(state: .open, depth: 0, threadMeta: threadMeta)
+        closedMeta = DebugRecords.meta(state: .closed, depth: 0, threadMeta: threadMeta)
         openAtDepth = RawBuffer(capacity: 64)
         openAtDepth.ensure(63, filler: 0)
         counts = .allocate(capacity: ViolationKind.allCases.count)
@@ -88,7 +99,6 @@ struct DebugThread {
 
     func deallocate() {
         records.deallocate()
-        ring.deallocate()
         openAtDepth.deallocate()
         counts.deallocate()
         reports.deallocate()
@@ -101,44 +111,47 @@ struct DebugThread {
         return index
     }
 
+    /// The inner context, called through the copy of its table.
+    var inner: InnerCaller { InnerCaller(table: innerTable, state: innerState) }
+
     // MARK: Records
 
-    /// A new open record at the current depth for the inner handle `underlying`.
+    /// Takes a record for a new open handle at the current depth, opened at call `index`, and
+    /// returns it with the handle that names it; the caller stores the inner handle.
     @inline(__always)
-    mutating func makeRecord(_ underlying: UInt64, openedAt index: Int) -> UInt64 {
-        var record = freeHead
-        if record >= 0 {
-            freeHead = records.link(record)
+    mutating func takeRecord(openedAt index: Int) -> (record: Int, handle: UInt64) {
+        var record: Int
+        if closedTail &- closedHead > closedQueue {
+            record = records.closedRecord(closedHead)
+            closedHead &+= 1
         } else {
             record = highWater
             if record == records.capacity { records.exhausted() }
             highWater = record &+ 1
         }
-        records.setUnderlying(record, underlying)
         records.setOpenedAt(record, index)
-        records.setMeta(record, DebugRecords.meta(state: .open, depth: depth, threadMeta: threadMeta))
-        openAtDepth[depth] &+= 1
-        return tag | UInt64(truncatingIfNeeded: record)
+        records.setMeta(record, openMeta)
+        openHere &+= 1
+        return (record, tag | UInt64(truncatingIfNeeded: record))
     }
 
-    /// Ends an open record (`meta` is its meta word) at call `index`; it joins the closed queue.
+    /// A new open record at the current depth for the inner handle `underlying`.
     @inline(__always)
-    mutating func retire(_ record: Int, meta: UInt64, as state: RecordState, at index: Int) {
-        openAtDepth[DebugRecords.depth(meta)] &-= 1
-        records.setMeta(record, meta & ~0xFF | state.rawValue)
+    mutating func makeRecord(_ underlying: UInt64, openedAt index: Int) -> UInt64 {
+        let taken = takeRecord(openedAt: index)
+        records.setUnderlying(taken.record, underlying)
+        return taken.handle
+    }
+
+    /// Ends an open record of the current depth (its meta word is `openMeta`) at call `index`;
+    /// it joins the closed queue.
+    @inline(__always)
+    mutating func retireHere(_ record: Int, at index: Int) {
+        openHere &-= 1
+        records.setMeta(record, closedMeta)
         records.setLink(record, index)
-        if ringCount == ringCapacity {
-            let oldest = Int(ring[ringStart])
-            ringStart = ringStart &+ 1 == ringCapacity ? 0 : ringStart &+ 1
-            ringCount &-= 1
-            records.setMeta(oldest, records.meta(oldest) & ~0xFF | RecordState.free.rawValue)
-            records.setLink(oldest, freeHead)
-            freeHead = oldest
-        }
-        var slot = ringStart &+ ringCount
-        if slot >= ringCapacity { slot &-= ringCapacity }
-        ring[slot] = UInt32(truncatingIfNeeded: record)
-        ringCount &+= 1
+        records.setClosedRecord(closedTail, record)
+        closedTail &+= 1
     }
 
     /// The record of an open handle of this context, or nil after reporting why it is not one.
@@ -153,16 +166,20 @@ struct DebugThread {
         return nil
     }
 
-    /// As `usable`, for a call that ends the handle: the handle must also have been made by the
-    /// current scope, not borrowed from an outer one.
+    /// The record of an open handle this scope made (not one borrowed from an outer scope), for a
+    /// call that ends the handle; or nil after reporting why it is not one.
     @inline(__always)
-    mutating func closable(_ bits: UInt64, _ operation: DebugOperation, at index: Int) -> (record: Int, meta: UInt64)? {
-        guard let found = usable(bits, operation, at: index) else { return nil }
-        if DebugRecords.depth(found.meta) != depth {
-            reportBorrowed(bits, found.record, found.meta, operation, at: index)
-            return nil
-        }
-        return found
+    mutating func closable(_ bits: UInt64, _ operation: DebugOperation, at index: Int) -> Int? {
+        let record = Int(truncatingIfNeeded: bits & DebugThread.recordMask)
+        if bits & ~DebugThread.recordMask == tag && record < highWater && records.meta(record) == openMeta { return record }
+        notClosable(bits, operation, at: index)
+        return nil
+    }
+
+    @inline(never)
+    mutating func notClosable(_ bits: UInt64, _ operation: DebugOperation, at index: Int) {
+        guard let found = usable(bits, operation, at: index) else { return }
+        reportBorrowed(bits, found.record, found.meta, operation, at: index)
     }
 
     // MARK: Operations
@@ -174,15 +191,17 @@ struct DebugThread {
     mutating func dup(_ bits: UInt64) -> UInt64 {
         let index = nextIndex()
         guard let found = usable(bits, .dup, at: index) else { return standInHandle(at: index) }
-        return makeRecord(inner.dup(Handle(bits: records.underlying(found.record))).bits, openedAt: index)
+        let duplicate = innerTable.dup(innerState, records.underlying(found.record))
+        return makeRecord(duplicate, openedAt: index)
     }
 
     @inline(__always)
     mutating func close(_ bits: UInt64) {
         let index = nextIndex()
-        guard let found = closable(bits, .close, at: index) else { return }
-        inner.close(Handle(bits: records.underlying(found.record)))
-        retire(found.record, meta: found.meta, as: .closed, at: index)
+        guard let record = closable(bits, .close, at: index) else { return }
+        let underlying = records.underlying(record)
+        retireHere(record, at: index)
+        inner.close(Handle(bits: underlying))
     }
 
     @inline(__always)
@@ -200,43 +219,51 @@ struct DebugThread {
 
     mutating func transfer(_ bits: UInt64) -> UInt64 {
         let index = nextIndex()
-        guard let found = closable(bits, .transfer, at: index) else { return standIn }
-        let object = inner.transfer(Handle(bits: records.underlying(found.record))).word
-        retire(found.record, meta: found.meta, as: .closed, at: index)
-        return object
+        guard let record = closable(bits, .transfer, at: index) else { return standIn }
+        let underlying = records.underlying(record)
+        retireHere(record, at: index)
+        return inner.transfer(Handle(bits: underlying)).word
     }
 
     /// The returned handle keeps its record, which moves to the caller's scope.
     mutating func returning(_ bits: UInt64) -> UInt64 {
         let index = nextIndex()
         guard let found = usable(bits, .returning, at: index) else { return bits }
-        let handleDepth = DebugRecords.depth(found.meta)
-        if handleDepth != depth {
+        if found.meta != openMeta {
             reportBorrowed(bits, found.record, found.meta, .returning, at: index)
             return bits
         }
         records.setUnderlying(found.record, inner.returning(Handle(bits: records.underlying(found.record))).bits)
         if depth > 0 {
-            openAtDepth[depth] &-= 1
+            openHere &-= 1
             openAtDepth[depth - 1] &+= 1
             records.setMeta(found.record, DebugRecords.meta(state: .open, depth: depth - 1, threadMeta: threadMeta))
         }
         return bits
     }
 
+    /// `openAtDepth[d]` holds the count of each outer depth `d`; `openHere` the current one's.
     mutating func enterScope() {
         _ = nextIndex()
         inner.enterScope()
-        depth += 1
         openAtDepth.ensure(depth, filler: 0)
-        openAtDepth[depth] = 0
+        openAtDepth[depth] = openHere
+        depth += 1
+        openHere = 0
+        openMeta = DebugRecords.meta(state: .open, depth: depth, threadMeta: threadMeta)
+        closedMeta = DebugRecords.meta(state: .closed, depth: depth, threadMeta: threadMeta)
     }
 
     mutating func exitScope() {
         let index = nextIndex()
-        if openAtDepth[depth] != 0 { expireLeaks(deeperThan: depth - 1, operation: .exitScope, at: index) }
+        if openHere != 0 { expireLeaks(deeperThan: depth - 1, operation: .exitScope, at: index) }
         inner.exitScope()
-        if depth > 0 { depth -= 1 }
+        if depth > 0 {
+            depth -= 1
+            openHere = openAtDepth[depth]
+            openMeta = DebugRecords.meta(state: .open, depth: depth, threadMeta: threadMeta)
+            closedMeta = DebugRecords.meta(state: .closed, depth: depth, threadMeta: threadMeta)
+        }
     }
 
     /// A handle kept or sent as it is: reported, and nothing is kept or sent.
@@ -276,8 +303,13 @@ struct DebugThread {
             report.openedAt = records.openedAt(record)
             report.handleDepth = Int32(DebugRecords.depth(meta))
             file(report)
+            let recordDepth = DebugRecords.depth(meta)
+            if recordDepth == depth { openHere &-= 1 } else { openAtDepth[recordDepth] &-= 1 }
+            records.setMeta(record, meta & ~0xFF | RecordState.expired.rawValue)
+            records.setLink(record, index)
+            records.setClosedRecord(closedTail, record)
+            closedTail &+= 1
             inner.close(Handle(bits: records.underlying(record)))
-            retire(record, meta: meta, as: .expired, at: index)
         }
     }
 
@@ -318,8 +350,6 @@ struct DebugThread {
             case .closed:
                 report.kind = operation == .close ? .doubleClose : .useAfterClose
                 report.closedAt = records.link(record)
-            case .free:
-                report.kind = operation == .close ? .doubleClose : .useAfterClose
             case .expired:
                 report.kind = .escape
                 report.closedAt = records.link(record)
@@ -350,6 +380,26 @@ struct DebugThread {
     }
 }
 
+/// The inner universal context as the debug entries call it: the table by value.
+struct InnerCaller {
+    let table: UniversalTable
+    let state: UnsafeMutableRawPointer
+
+    @inline(__always) func new(_ object: ObjectRef) -> Handle { Handle(bits: table.new(state, object.word)) }
+    @inline(__always) func open(_ object: ObjectRef) -> Handle { Handle(bits: table.open(state, object.word)) }
+    @inline(__always) func adopt(_ object: ObjectRef) -> Handle { Handle(bits: table.adopt(state, object.word)) }
+    @inline(__always) func dup(_ handle: Handle) -> Handle { Handle(bits: table.dup(state, handle.bits)) }
+    @inline(__always) func close(_ handle: Handle) { _ = table.close(state, handle.bits) }
+    @inline(__always) func read(_ handle: Handle) -> UInt64 { table.read(state, handle.bits) }
+    @inline(__always) func object(of handle: Handle) -> ObjectRef { ObjectRef(word: table.object(state, handle.bits)) }
+    @inline(__always) func retain(_ object: ObjectRef) { _ = table.retain(state, object.word) }
+    @inline(__always) func release(_ object: ObjectRef) { _ = table.release(state, object.word) }
+    @inline(__always) func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(word: table.transfer(state, handle.bits)) }
+    @inline(__always) func returning(_ handle: Handle) -> Handle { Handle(bits: table.returning(state, handle.bits)) }
+    @inline(__always) func enterScope() { _ = table.enterScope(state, 0) }
+    @inline(__always) func exitScope() { _ = table.exitScope(state, 0) }
+}
+
 /// The debug table's entries: each checks that the calling thread owns the context, then goes
 /// on to the thread's `DebugThread`.
 enum DebugEntries {
@@ -367,45 +417,53 @@ enum DebugEntries {
         return thread.pointee.serial == crefscale_thread_serial() ? thread : nil
     }
 
+    @inline(__always)
     static func new(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .new, 0, result: 0) }
         let index = thread.pointee.nextIndex()
         return thread.pointee.make(thread.pointee.inner.new(ObjectRef(word: object)).bits, at: index)
     }
 
+    @inline(__always)
     static func open(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .open, 0, result: 0) }
         let index = thread.pointee.nextIndex()
         return thread.pointee.make(thread.pointee.inner.open(ObjectRef(word: object)).bits, at: index)
     }
 
+    @inline(__always)
     static func adopt(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .adopt, 0, result: 0) }
         let index = thread.pointee.nextIndex()
         return thread.pointee.make(thread.pointee.inner.adopt(ObjectRef(word: object)).bits, at: index)
     }
 
+    @inline(__always)
     static func dup(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .dup, handle, result: handle) }
         return thread.pointee.dup(handle)
     }
 
+    @inline(__always)
     static func close(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .close, handle, result: 0) }
         thread.pointee.close(handle)
         return 0
     }
 
+    @inline(__always)
     static func read(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .read, handle, result: 0) }
         return thread.pointee.read(handle)
     }
 
+    @inline(__always)
     static func object(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .object, handle, result: standIn(state)) }
         return thread.pointee.object(handle)
     }
 
+    @inline(__always)
     static func retain(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .retain, 0, result: 0) }
         _ = thread.pointee.nextIndex()
@@ -413,6 +471,7 @@ enum DebugEntries {
         return 0
     }
 
+    @inline(__always)
     static func release(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .release, 0, result: 0) }
         _ = thread.pointee.nextIndex()
@@ -420,22 +479,26 @@ enum DebugEntries {
         return 0
     }
 
+    @inline(__always)
     static func transfer(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .transfer, handle, result: standIn(state)) }
         return thread.pointee.transfer(handle)
     }
 
+    @inline(__always)
     static func returning(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .returning, handle, result: handle) }
         return thread.pointee.returning(handle)
     }
 
+    @inline(__always)
     static func enterScope(_ state: UnsafeMutableRawPointer, _: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .enterScope, 0, result: 0) }
         thread.pointee.enterScope()
         return 0
     }
 
+    @inline(__always)
     static func exitScope(_ state: UnsafeMutableRawPointer, _: UInt64) -> UInt64 {
         guard let thread = owned(state) else { return wrongContext(state, .exitScope, 0, result: 0) }
         thread.pointee.exitScope()

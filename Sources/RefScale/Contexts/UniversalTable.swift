@@ -46,58 +46,71 @@ enum UniversalEntries<S: CountingScheme> {
         state.assumingMemoryBound(to: S.self)
     }
 
+    @inline(__always)
     static func new(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         scheme(state).pointee.new(ObjectRef(word: object)).bits
     }
 
+    @inline(__always)
     static func open(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         scheme(state).pointee.open(ObjectRef(word: object)).bits
     }
 
+    @inline(__always)
     static func dup(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         scheme(state).pointee.dup(Handle(bits: handle)).bits
     }
 
+    @inline(__always)
     static func close(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         scheme(state).pointee.close(Handle(bits: handle))
         return 0
     }
 
+    @inline(__always)
     static func read(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         scheme(state).pointee.read(Handle(bits: handle))
     }
 
+    @inline(__always)
     static func object(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         scheme(state).pointee.object(of: Handle(bits: handle)).word
     }
 
+    @inline(__always)
     static func retain(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         scheme(state).pointee.retain(ObjectRef(word: object))
         return 0
     }
 
+    @inline(__always)
     static func release(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         scheme(state).pointee.release(ObjectRef(word: object))
         return 0
     }
 
+    @inline(__always)
     static func transfer(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         scheme(state).pointee.transfer(Handle(bits: handle)).word
     }
 
+    @inline(__always)
     static func adopt(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         scheme(state).pointee.adopt(ObjectRef(word: object)).bits
     }
 
+    @inline(__always)
     static func returning(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
         scheme(state).pointee.returning(Handle(bits: handle)).bits
     }
 
+    @inline(__always)
     static func enterScope(_ state: UnsafeMutableRawPointer, _: UInt64) -> UInt64 {
         scheme(state).pointee.enterScope()
         return 0
     }
 
+    @inline(__always)
     static func exitScope(_ state: UnsafeMutableRawPointer, _: UInt64) -> UInt64 {
         scheme(state).pointee.exitScope()
         return 0

@@ -11,8 +11,6 @@ enum RecordState: UInt64 {
     /// Left open when its scope exited (a leak): the debug context closed it; waits in the
     /// closed queue, and any later use of it is an escape.
     case expired = 3
-    /// Left the closed queue; the next record the thread makes may reuse it.
-    case free = 4
 }
 
 /// One thread's table of debug-handle records, in a reserved range of address space that never
@@ -24,13 +22,19 @@ enum RecordState: UInt64 {
 ///     0  underlying  UInt64   the inner context's handle            owner only
 ///     8  openedAt    Int      the opening call's index              atomic (relaxed)
 ///    16  meta        UInt64   state | depth << 8 | thread << 32     atomic (relaxed)
-///    24  link        Int      closed/expired: the call that ended it; free: the next free record
+///    24  closedAt    Int      closed or expired: the call that ended it
 ///
-/// Pages are committed as the high-water mark reaches them; the range is unmapped when the run
-/// ends (`DebugRun.deinit`), not when the thread exits, because other threads may still look.
+/// After the records, in the same range, the closed queue: a ring of record indices (UInt32)
+/// with room for every record, addressed by ever-growing positions masked to the ring.
+///
+/// Pages are committed as they are touched; the range is unmapped when the run ends
+/// (`DebugRun.deinit`), not when the thread exits, because other threads may still look.
 struct DebugRecords {
     let base: UnsafeMutableRawPointer
     let capacity: Int
+    let closed: UnsafeMutablePointer<UInt32>
+    let closedMask: Int
+    let bytes: Int
 
     static let recordSize = 32
     /// Handles one thread may have open at once, beyond those waiting in its closed queue.
@@ -38,16 +42,27 @@ struct DebugRecords {
 
     init(closedQueue: Int) {
         capacity = closedQueue + DebugRecords.openLimit
-        let bytes = capacity * DebugRecords.recordSize
+        var ring = 1
+        while ring < capacity { ring <<= 1 }
+        closedMask = ring - 1
+        bytes = capacity * DebugRecords.recordSize + ring * 4
         let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         precondition(mapped != nil && mapped != UnsafeMutableRawPointer(bitPattern: -1), "mmap of \(bytes) bytes for debug handle records failed: \(errno)")
         base = mapped!
+        closed = (base + capacity * DebugRecords.recordSize).assumingMemoryBound(to: UInt32.self)
     }
 
     func deallocate() {
-        let result = munmap(base, capacity * DebugRecords.recordSize)
+        let result = munmap(base, bytes)
         precondition(result == 0, "munmap failed: \(errno)")
     }
+
+    /// The record at position `position` of the closed queue.
+    @inline(__always)
+    func closedRecord(_ position: Int) -> Int { Int(truncatingIfNeeded: closed[position & closedMask]) }
+
+    @inline(__always)
+    func setClosedRecord(_ position: Int, _ record: Int) { closed[position & closedMask] = UInt32(truncatingIfNeeded: record) }
 
     @inline(__always)
     func address(_ record: Int) -> UnsafeMutableRawPointer { base + record &* DebugRecords.recordSize }
