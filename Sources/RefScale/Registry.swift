@@ -46,6 +46,16 @@ public struct WorkloadEntry: Sendable {
         usedOptions = W.usedOptions
         make = { try W(options: $0) }
     }
+
+    /// An entry that always makes `instance`, whatever the options: for streams built outside
+    /// the registry (`stress`).
+    public init<W: Workload>(instance: W) {
+        name = W.name
+        summary = W.summary
+        sharesObjects = W.sharesObjects
+        usedOptions = W.usedOptions
+        make = { _ in instance }
+    }
 }
 
 /// Every scheme and workload refscale knows. Adding one is a file and a line here.

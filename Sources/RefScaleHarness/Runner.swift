@@ -7,6 +7,12 @@ import RefScale
 /// It knows nothing of any scheme or workload.
 public enum Runner {
     public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
+        try runWithOutcome(request, machine: machine).row
+    }
+
+    /// The run's row, and the outcome it was made from (what the debug contexts reported, each
+    /// worker's operations), for callers that check more than the row says.
+    public static func runWithOutcome(_ request: RunRequest, machine: MachineInfo = .current) throws -> (row: Row, outcome: RunOutcome) {
         let workload = try request.workload.make(request.workloadOptions)
         let config = RunConfig(
             threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
@@ -30,13 +36,14 @@ public enum Runner {
         workers.forEach { $0.join() }
         let outcome = session.finish()
 
-        return Row(
+        let row = Row(
             request: request,
             measuredOperations: endOperations - startOperations,
             elapsedNanoseconds: endNanoseconds - startNanoseconds,
             outcome: outcome,
             machine: machine
         )
+        return (row, outcome)
     }
 
     static func sleep(seconds: Double) {

@@ -7,7 +7,7 @@ public struct TablePrinter {
         var width: Int
         var value: @Sendable (Row) -> String
 
-        init(title: String, width: Int, value: @escaping @Sendable (Row) -> String) {
+        public init(title: String, width: Int, value: @escaping @Sendable (Row) -> String) {
             self.title = title
             self.width = width
             self.value = value

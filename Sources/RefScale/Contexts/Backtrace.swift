@@ -20,6 +20,7 @@ enum Backtrace {
     /// `path(+0xOFFSET) [0xADDRESS]` of a frame in this executable, named by the symbol table.
     static func symbolise(_ line: String) -> String? {
         guard let open = line.firstIndex(of: "("), let close = line[open...].firstIndex(of: ")") else { return nil }
+        guard let executable, realPath(String(line[..<open])) == executable else { return nil }
         let inside = line[line.index(after: open)..<close]
         guard inside.hasPrefix("+0x"), let offset = UInt64(inside.dropFirst(3), radix: 16) else { return nil }
         guard let symbol = executableSymbols.symbol(containing: offset) else { return nil }
@@ -34,6 +35,13 @@ enum Backtrace {
 
     /// Read once, the first time a backtrace is asked for.
     static let executableSymbols = SymbolTable(path: "/proc/self/exe")
+    static let executable = realPath("/proc/self/exe")
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 }
 
 @_silgen_name("swift_demangle")

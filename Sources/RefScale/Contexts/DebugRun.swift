@@ -84,11 +84,20 @@ public final class DebugRun: @unchecked Sendable {
         orphans.withLock { $0.append(record) }
     }
 
-    /// Prints the report and stops the program, as HPy's debug mode does on a fatal error.
+    /// Set by the first thread that stops the program; any other thread that finds a violation
+    /// meanwhile waits for the end instead of printing a second report.
+    private static let stopping = Atomic<Bool>(false)
+
+    /// Prints the report and ends the process at once with status 1, as HPy's debug mode stops
+    /// on a fatal error (without abort(3)'s crash dump, which would bury the report).
     static func stop(with report: ViolationReport) -> Never {
+        guard stopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            while true { pause() }
+        }
+        fflush(stdout)
         fputs("refscale: handle contract violation: \(report.fullText)\n", stderr)
         fflush(stderr)
-        abort()
+        _exit(1)
     }
 
     /// What every context of the run found. Read when no thread of the run is running.

@@ -53,7 +53,8 @@ extension Substring {
 
 /// What the debug context does when it finds a violation.
 public enum ViolationPolicy: String, CaseIterable, Sendable {
-    /// Print the report on stderr and stop the program (`abort()`), as HPy's debug mode does.
+    /// Print the report on stderr and stop the program at once (exit status 1), as HPy's debug
+    /// mode does.
     case abort
     /// Count and keep the report; the violating operation is neutralised (see `DebugContext`).
     case collect
