@@ -8,6 +8,8 @@ public struct Experiment: Sendable {
     public var workloads: [(name: String, options: WorkloadOptions)]
     /// Variants of the scheme options; a scheme runs once per variant of the options it uses.
     public var schemeOptions: [SchemeOptions] = [SchemeOptions()]
+    /// The contexts every run is made under, each in turn.
+    public var contexts: [ContextKind] = [.direct]
     public var threads: ThreadCounts
     public var repetitions: Int
     public var duration: Double
@@ -58,19 +60,24 @@ public struct Experiment: Sendable {
             for schemeName in schemes {
                 let scheme = try Registry.scheme(named: schemeName)
                 for options in variants(of: scheme) {
-                    for threadCount in threads.resolve(onlineCPUs: onlineCPUs) {
-                        var request = RunRequest(
-                            scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
-                            schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed)
-                        do {
-                            try request.validate()
-                        } catch let error as UsageError where error.skippable {
-                            skipped.append("\(scheme.name) on \(workloadEntry.name) with \(threadCount) thread(s): \(error.description)")
-                            continue
-                        }
-                        for repetition in 1...repetitions {
-                            request.repetition = repetition
-                            requests.append(request)
+                    for context in contexts {
+                        for threadCount in threads.resolve(onlineCPUs: onlineCPUs) {
+                            var request = RunRequest(
+                                scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
+                                schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed,
+                                context: context)
+                            do {
+                                try request.validate()
+                            } catch let error as UsageError where error.skippable {
+                                if context == contexts[0] {
+                                    skipped.append("\(scheme.name) on \(workloadEntry.name) with \(threadCount) thread(s): \(error.description)")
+                                }
+                                continue
+                            }
+                            for repetition in 1...repetitions {
+                                request.repetition = repetition
+                                requests.append(request)
+                            }
                         }
                     }
                 }
@@ -91,19 +98,20 @@ public struct Experiment: Sendable {
     }
 }
 
-/// Medians over repetitions, one line per scheme × workload × thread count.
+/// Medians over repetitions, one line per scheme × workload × context × thread count.
 public enum Summary {
     public static func lines(_ rows: [Row]) -> [String] {
         var groups: [String: [Row]] = [:]
         var order: [String] = []
         for row in rows {
-            let key = [row["workload"], row["scheme"], row["threads"]].joined(separator: "|")
+            let key = [row["workload"], row["scheme"], row["context"], row["threads"]].joined(separator: "|")
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(row)
         }
         let printer = TablePrinter(columns: [
             .init(title: "workload", width: 10) { $0["workload"] },
             .init(title: "scheme", width: 12) { $0["scheme"] },
+            .init(title: "context", width: 9) { $0["context"] },
             .init(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
             .init(title: "median Mops/s", width: 13) { $0["ops_per_s"] },
             .init(title: "median ns/op", width: 12) { $0["ns_per_op"] },

@@ -8,6 +8,7 @@ import RefScale
 ///     workloads       list of objects: {"name": W, option: value or list of values, ...}
 ///                     (options by their CSV names: objects, dup_depth, zipf, ...)   required
 ///     scheme_options  object: option: value or list (handle_index, release, object_align)
+///     context         "direct", "universal", "debug", or a list of them (default "direct")
 ///     threads         list of positive integers, "powers" (1, 2, 4, ... and the online CPUs)
 ///                     or "one-and-all" (1 and the online CPUs)             required
 ///     repetitions     positive integer (default 3)
@@ -39,7 +40,7 @@ public enum ExperimentFile {
         var problem: String
     }
 
-    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "threads", "repetitions", "duration", "warmup", "seed"]
+    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "context", "threads", "repetitions", "duration", "warmup", "seed"]
 
     public static func parse(_ json: Any) throws -> Experiment {
         let top = try object(json, at: "")
@@ -100,6 +101,19 @@ public enum ExperimentFile {
             }
         }
 
+        var contexts = [ContextKind.direct]
+        if let value = top["context"] {
+            let values = try valueList(value, at: "context")
+            contexts = try values.enumerated().map { index, value in
+                let at = values.count > 1 ? "context[\(index)]" : "context"
+                let name = try string(value, at: at)
+                guard let kind = ContextKind(rawValue: name) else {
+                    throw PlaceError(place: at, problem: "unknown context '\(name)'; valid: \(ContextKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return kind
+            }
+        }
+
         let threads: Experiment.ThreadCounts
         let threadsValue = try required(top, "threads", at: "")
         switch threadsValue as? String {
@@ -127,6 +141,7 @@ public enum ExperimentFile {
             name: name, schemes: schemes, workloads: workloads, threads: threads, repetitions: repetitions,
             duration: duration, warmup: warmup, seed: UInt64(seed))
         experiment.schemeOptions = schemeOptions
+        experiment.contexts = contexts
         return experiment
     }
 
