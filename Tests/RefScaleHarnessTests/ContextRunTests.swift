@@ -13,7 +13,7 @@ import RefScale
         options.debug.onViolation = .collect
         let request = RunRequest(
             scheme: try Registry.scheme(named: scheme), workload: try Registry.workload(named: workload),
-            schemeOptions: options, threads: threads, duration: 0.05, warmup: 0.01, context: context)
+            schemeOptions: options, threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01, context: context)
         try request.validate()
         return try Runner.run(request)
     }

@@ -40,6 +40,12 @@ import Testing
             for: mainProgram, threadID: 1, pool: pool, channels: channels, globals: globals, mailboxes: mailboxes)
         let workerMemory = RunSession<C>.memory(
             for: workerProgram, threadID: 2, pool: pool, channels: channels, globals: globals, mailboxes: mailboxes)
+        defer {
+            for memory in [mainMemory, workerMemory] {
+                memory.registers.deallocate()
+                memory.fields.deallocate()
+            }
+        }
         var main = C(shared: shared, threadID: 1)
         var worker = C(shared: shared, threadID: 2)
         var checksum: UInt64 = 0
