@@ -64,6 +64,17 @@ printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}],
 expect_error "experiment placement on a node that does not exist" 64 sweep "$work/bad.json" --out "$work/sweep"
 [ -e "$work/sweep" ] && fail "bad experiment: left $work/sweep behind"
 expect_error "csv in a missing directory" 1 run --scheme atomic --workload private "${quick[@]}" --csv "$work/missing/out.csv"
+expect_error "unknown context" 64 run --scheme atomic --workload private --context fast --csv "$work/out.csv"
+expect_error "closed queue of zero" 64 run --scheme handle-local --workload private --context debug --closed-queue 0 --csv "$work/out.csv"
+expect_error "negative closed queue" 64 run --scheme handle-local --workload private --context debug --closed-queue -5 --csv "$work/out.csv"
+expect_error "unknown violation policy" 64 run --scheme handle-local --workload private --context debug --on-violation ignore
+expect_error "stress: unknown violation kind" 64 stress --inject leak,bogus --seconds 0.1
+grep -q "unknown violation kind 'bogus'" "$work/stderr" || fail "stress --inject: message does not name the unknown kind"
+expect_error "stress: zero seconds" 64 stress --seconds 0
+expect_error "stress: negative seconds" 64 stress --seconds -2
+expect_error "stress: closed queue of zero" 64 stress --closed-queue 0 --seconds 0.1
+expect_error "stress: zero threads" 64 stress --threads 0 --seconds 0.1
+expect_error "stress: unknown scheme" 64 stress --scheme nonatomic --seconds 0.1
 
 # A new file gets the header and one row per run; a second run appends.
 "$refscale" run --scheme atomic --workload private --threads 1,2 "${quick[@]}" --csv "$work/rows.csv" >/dev/null 2>&1 \
@@ -113,6 +124,28 @@ info = json.load(sys.stdin)
 assert info["online_cpus"] >= 1 and info["cores"] >= 1 and info["numa_nodes"], info
 assert info["python_version"].startswith("3."), info["python_version"]
 ' && pass || fail "info --json does not parse or lacks a field"
+
+# Every context runs and says so in the CSV; debug rows count violations.
+for context in universal debug; do
+  "$refscale" run --scheme handle-local --workload call --threads 2 --context "$context" "${quick[@]}" --csv "$work/contexts.csv" >/dev/null 2>&1 \
+    && pass || fail "run --context $context failed"
+done
+python3 - "$work/contexts.csv" <<'PY' && pass || fail "context rows: wrong context, violations or closed_queue columns"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["context"] for r in rows] == ["universal", "debug"]
+assert rows[0]["violations"] == "" and rows[1]["violations"] == "0" and rows[1]["closed_queue"] == "1024"
+assert all(r["valid"] == "true" for r in rows)
+PY
+
+# stress: a short run passes; abort mode stops at the first violation with its report.
+"$refscale" stress --seconds 0.3 --round-seconds 0.1 --threads 2 >"$work/stress.out" 2>&1 \
+  && grep -q "every injected violation detected, no false alarm, every count exact" "$work/stress.out" \
+  && pass || fail "stress --seconds 0.3 did not pass: $(tail -3 "$work/stress.out")"
+"$refscale" stress --seconds 1 --threads 2 --inject double-close --on-violation abort >/dev/null 2>"$work/stderr"
+status=$?
+if [ "$status" -eq 1 ] && grep -q "^refscale: handle contract violation: double-close: thread [0-9]* closed handle 0x[0-9a-f]* at op [0-9]*" "$work/stderr"; then pass
+else fail "stress --on-violation abort: exit $status, stderr: $(head -2 "$work/stderr")"; fi
 
 # A file whose header differs is refused and left as it was.
 printf 'a,b,c\n1,2,3\n' >"$work/other.csv"

@@ -2,6 +2,7 @@
 #include "crefscale.h"
 #include <errno.h>
 #include <pthread.h>
+#include <execinfo.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -54,3 +55,20 @@ int crefscale_allowed_cpus(int *cpus, int capacity) {
     return count;
 }
 __thread int crefscale_thread_slot_value = 0;
+
+__thread uint64_t crefscale_thread_serial_value = 0;
+static _Atomic uint64_t crefscale_thread_serials = 0;
+
+uint64_t crefscale_next_thread_serial(void) {
+    return atomic_fetch_add_explicit(&crefscale_thread_serials, 1, memory_order_relaxed) + 1;
+}
+
+__thread void *crefscale_debug_current_value = 0;
+
+char **crefscale_backtrace_symbols(int skip, int *count) {
+    void *frames[64];
+    int depth = backtrace(frames, 64);
+    if (depth <= skip) { *count = 0; return 0; }
+    *count = depth - skip;
+    return backtrace_symbols(frames + skip, depth - skip);
+}

@@ -68,6 +68,16 @@ public protocol CountingScheme {
     /// The version of the real interpreter the scheme counts in (the `python_version` column),
     /// nil for the schemes that model counting.
     static var pythonVersion: String? { get }
+
+    /// The extension keeps a handle in a field or a global, or sends it, as it is — with no
+    /// conversion to a non-local reference: a local handle escaping its scope, a breach of the
+    /// handle contract. No scheme can tell and none does anything (the kernel keeps and sends
+    /// nothing either); the debug context reports it.
+    mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute)
+
+    /// The contract violations the run's contexts found, read when no thread is running; nil for
+    /// a context that does not check.
+    static func contractSummary(of shared: Shared) -> ContractSummary?
 }
 
 public enum CounterKind: String, CaseIterable, Sendable {
@@ -163,6 +173,8 @@ extension CountingScheme {
     public mutating func suspend() {}
     public static func failure(of shared: Shared) -> String? { nil }
     public static var pythonVersion: String? { nil }
+    public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
+    public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
 }
 
 /// Options that change how a scheme counts.
@@ -178,6 +190,8 @@ public struct SchemeOptions: Sendable, Equatable {
     /// `perthread`: seconds between stop-the-world merges of the per-thread arrays; 0 merges
     /// only at the run's end.
     public var mergeInterval = 0.0
+    /// The debug context's options; the schemes and the other contexts ignore them.
+    public var debug = DebugOptions()
 
     public init() {}
 

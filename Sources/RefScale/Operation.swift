@@ -35,6 +35,15 @@ public struct Operation: Equatable, Sendable {
         /// Teardown: the producer has sent its last object; the consumer stops, waits for the
         /// producer to finish, and takes and closes whatever is left.
         case finishSending, drain
+        /// Breaches of the handle contract, for `stress` to inject (no workload of the registry
+        /// makes them): the extension keeps the register's handle in a slot, or sends it, as it
+        /// is (the kernel tells the context, `escapeUnconverted`, and keeps and sends nothing).
+        case storeUnconverted, sendUnconverted
+        /// Puts the register's handle bits in a mailbox, for another thread to use
+        /// (`readForeignHandle`, a wrong-thread use); puts a copy of the thread's context in a
+        /// mailbox, for another thread to call (`readThroughForeignContext`, a wrong-context use).
+        /// Both publish before the start barrier, in the set-up.
+        case publishHandle, readForeignHandle, publishContext, readThroughForeignContext
     }
 
     public static let registerLimit = 1 << 16
@@ -75,6 +84,22 @@ public struct Operation: Equatable, Sendable {
     public static func ret(_ register: Int) -> Operation { Operation(.ret, register: register) }
     public static func finishSending(to channel: Int) -> Operation { Operation(.finishSending, register: 0, source: channel) }
     public static func drain(_ channel: Int) -> Operation { Operation(.drain, register: 0, source: channel) }
+    public static func storeUnconverted(_ register: Int, into slot: Slot) -> Operation {
+        Operation(.storeUnconverted, register: register, source: slot.encoded)
+    }
+    public static func sendUnconverted(_ register: Int, to channel: Int) -> Operation {
+        Operation(.sendUnconverted, register: register, source: channel)
+    }
+    public static func publishHandle(_ register: Int, in mailbox: Int) -> Operation {
+        Operation(.publishHandle, register: register, source: mailbox)
+    }
+    /// A read, through the thread's own context, of the handle another thread published.
+    public static func readForeignHandle(from mailbox: Int) -> Operation { Operation(.readForeignHandle, register: 0, source: mailbox) }
+    public static func publishContext(in mailbox: Int) -> Operation { Operation(.publishContext, register: 0, source: mailbox) }
+    /// A read of the register's handle through the context another thread published.
+    public static func readThroughForeignContext(from mailbox: Int, _ register: Int) -> Operation {
+        Operation(.readThroughForeignContext, register: register, source: mailbox)
+    }
 
     /// The handle operations this entry performs; scope events and channel bookkeeping are not
     /// handle operations, and `receiveAll` counts what it found when it runs.
@@ -82,7 +107,7 @@ public struct Operation: Equatable, Sendable {
         switch code {
         case Code.dupClose.rawValue: 2
         case Code.enter.rawValue, Code.exit.rawValue, Code.ret.rawValue, Code.receiveAll.rawValue,
-             Code.finishSending.rawValue, Code.drain.rawValue: 0
+             Code.finishSending.rawValue, Code.drain.rawValue, Code.publishHandle.rawValue, Code.publishContext.rawValue: 0
         default: 1
         }
     }

@@ -12,21 +12,26 @@ public struct SchemeEntry: Sendable {
     public let check: @Sendable (SchemeOptions) throws -> Void
 
     @inline(__always)
-    public init<S: CountingScheme>(_ scheme: S.Type) {
+    public init<S: UniversalScheme>(_ scheme: S.Type) {
         name = S.name
         summary = S.summary
         reportedCounters = S.reportedCounters
         isThreadSafe = S.isThreadSafe
         usedOptions = S.usedOptions
         pythonVersion = S.pythonVersion
-        // The closures call a concrete `RunSession<S>`, so the hot loop is specialised for S here.
+        // The closures call a concrete `RunSession` of the context the run asks for, so the hot
+        // loop is specialised here for S under each context: the one place that knows of contexts.
         prepare = { config in
-            let session = try RunSession<S>(config: config)
-            return PreparedRun(
-                runWorker: { session.runWorker($0, signals: $1) }, finish: { session.finish() },
-                failure: { session.failure() })
+            switch config.context {
+            case .direct: try PreparedRun(RunSession<S>(config: config))
+            case .universal: try PreparedRun(RunSession<UniversalContext<S>>(config: config))
+            case .debug: try PreparedRun(RunSession<DebugContext<S>>(config: config))
+            }
         }
-        check = { _ = try S.makeShared(options: $0, threads: 1) }
+        check = { options in
+            try options.debug.validate()
+            _ = try S.makeShared(options: options, threads: 1)
+        }
     }
 }
 
@@ -43,6 +48,16 @@ public struct WorkloadEntry: Sendable {
         sharesObjects = W.sharesObjects
         usedOptions = W.usedOptions
         make = { try W(options: $0) }
+    }
+
+    /// An entry that always makes `instance`, whatever the options: for streams built outside
+    /// the registry (`stress`).
+    public init<W: Workload>(instance: W) {
+        name = W.name
+        summary = W.summary
+        sharesObjects = W.sharesObjects
+        usedOptions = W.usedOptions
+        make = { _ in instance }
     }
 }
 

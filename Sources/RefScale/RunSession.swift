@@ -8,13 +8,19 @@ public struct RunConfig: Sendable {
     public var workload: any Workload
     /// Where the objects live (`--placement`); nil: the heap, zeroed by the main thread.
     public var poolMemory: PoolMemory?
+    /// How the kernel reaches the scheme (`SchemeEntry.prepare` picks the context type from it).
+    public var context: ContextKind
 
-    public init(threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload, poolMemory: PoolMemory? = nil) {
+    public init(
+        threads: Int, seed: UInt64, scheme: SchemeOptions, workload: any Workload, poolMemory: PoolMemory? = nil,
+        context: ContextKind = .direct
+    ) {
         self.threads = threads
         self.seed = seed
         self.scheme = scheme
         self.workload = workload
         self.poolMemory = poolMemory
+        self.context = context
     }
 }
 
@@ -26,6 +32,12 @@ public struct PreparedRun: Sendable {
     /// What stops the run (`CountingScheme.failure(of:)`), read once every worker waits at the
     /// start barrier.
     public let failure: @Sendable () -> String?
+
+    init<S: CountingScheme>(_ session: RunSession<S>) {
+        runWorker = { session.runWorker($0, signals: $1) }
+        finish = { session.finish() }
+        failure = { session.failure() }
+    }
 }
 
 /// A run that cannot go on for a reason other than counting (a Python error while making an
@@ -48,6 +60,8 @@ public struct RunOutcome: Sendable {
     public var streamDigest: UInt64
     /// Set when the run failed for a reason other than counting; its row must not be reported.
     public var failure: String? = nil
+    /// What the debug contexts found; nil under the contexts that do not check.
+    public var contract: ContractSummary?
 
     public var valid: Bool { validationError == nil }
 }
@@ -58,6 +72,7 @@ public struct RunOutcome: Sendable {
 final class RunSession<S: CountingScheme>: @unchecked Sendable {
     private let pool: ObjectPool
     private let channels: Channels
+    private let mailboxes: Mailboxes
     private let globals: UnsafeMutablePointer<UInt>
     private let globalCount: Int
     private let shared: S.Shared
@@ -89,6 +104,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             count: workload.poolSize(threads: threads), alignment: config.scheme.objectAlignment,
             regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2, memory: config.poolMemory)
         channels = Channels(count: workload.channels(threads: threads), capacity: 256)
+        mailboxes = Mailboxes(count: workload.mailboxes(threads: threads), contextType: S.self)
         globalCount = workload.globals(threads: threads)
         globals = RunSession.slots(globalCount)
         shared = try S.makeShared(options: config.scheme, threads: threads)
@@ -102,7 +118,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         streamDigest = ([mainProgram] + workerPrograms).reduce(into: StreamDigest()) { $0.add($1) }.value
         results = .allocate(capacity: threads)
         results.initialize(repeating: WorkerResult(), count: threads)
-        mainMemory = RunSession.memory(for: mainProgram, threadID: RunSession.mainThreadID, pool: pool, channels: channels, globals: globals)
+        mainMemory = RunSession.memory(
+            for: mainProgram, threadID: RunSession.mainThreadID, pool: pool, channels: channels, globals: globals,
+            mailboxes: mailboxes)
         mainContext = S(shared: shared, threadID: RunSession.mainThreadID)
 
         crefscale_set_thread_slot(Int32(RunSession.mainThreadID))
@@ -128,6 +146,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         }
         globals.deallocate()
         channels.deallocate()
+        mailboxes.deallocate(contextType: S.self)
         pool.deallocate()
         results.deallocate()
     }
@@ -138,12 +157,15 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         return slots
     }
 
-    static func memory(for program: ThreadProgram, threadID: Int, pool: ObjectPool, channels: Channels, globals: UnsafeMutablePointer<UInt>) -> ThreadMemory {
+    static func memory(
+        for program: ThreadProgram, threadID: Int, pool: ObjectPool, channels: Channels, globals: UnsafeMutablePointer<UInt>,
+        mailboxes: Mailboxes
+    ) -> ThreadMemory {
         let registers = UnsafeMutablePointer<Handle>.allocate(capacity: max(1, program.registers))
         registers.initialize(repeating: .null, count: max(1, program.registers))
         return ThreadMemory(
             registers: registers, fields: slots(program.fields), globals: globals, pool: pool, channels: channels,
-            inbox: program.inbox, threadID: threadID)
+            inbox: program.inbox, threadID: threadID, mailboxes: mailboxes)
     }
 
     /// The scheme's failure so far; read when no worker can set it (they wait or are gone).
@@ -154,7 +176,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         let threadID = RunSession.workerThreadID(index)
         crefscale_set_thread_slot(Int32(threadID))
         var context = S(shared: shared, threadID: threadID)
-        let memory = RunSession.memory(for: program, threadID: threadID, pool: pool, channels: channels, globals: globals)
+        let memory = RunSession.memory(
+            for: program, threadID: threadID, pool: pool, channels: channels, globals: globals, mailboxes: mailboxes)
         defer {
             memory.registers.deallocate()
             memory.fields.deallocate()
@@ -208,7 +231,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             checksum: workers.reduce(checksum) { $0 &+ $1.checksum },
             validationError: problems.isEmpty ? nil : problems.joined(separator: "; "),
             streamDigest: streamDigest,
-            failure: S.failure(of: shared)
+            failure: S.failure(of: shared),
+            contract: S.contractSummary(of: shared)
         )
     }
 }

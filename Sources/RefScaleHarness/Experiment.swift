@@ -11,6 +11,8 @@ public struct Experiment: Sendable {
     /// Pinning and placement policies; every run is made once per combination.
     public var pins: [Pinning] = [.none]
     public var placements: [Placement] = [.local]
+    /// The contexts every run is made under, each in turn.
+    public var contexts: [ContextKind] = [.direct]
     public var threads: ThreadCounts
     public var repetitions: Int
     public var duration: Double
@@ -61,20 +63,24 @@ public struct Experiment: Sendable {
             for schemeName in schemes {
                 let scheme = try Registry.scheme(named: schemeName)
                 for options in variants(of: scheme) {
-                    for (threadCount, pin, placement) in placedThreadCounts(onlineCPUs: onlineCPUs) {
-                        var request = RunRequest(
-                            scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
-                            schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed,
-                            pin: pin, placement: placement)
-                        do {
-                            try request.validate()
-                        } catch let error as UsageError where error.skippable {
-                            skipped.append("\(scheme.name) on \(workloadEntry.name) with \(threadCount) thread(s): \(error.description)")
-                            continue
-                        }
-                        for repetition in 1...repetitions {
-                            request.repetition = repetition
-                            requests.append(request)
+                    for context in contexts {
+                        for (threadCount, pin, placement) in placedThreadCounts(onlineCPUs: onlineCPUs) {
+                            var request = RunRequest(
+                                scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
+                                schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed,
+                                pin: pin, placement: placement, context: context)
+                            do {
+                                try request.validate()
+                            } catch let error as UsageError where error.skippable {
+                                if context == contexts[0] {
+                                    skipped.append("\(scheme.name) on \(workloadEntry.name) with \(threadCount) thread(s): \(error.description)")
+                                }
+                                continue
+                            }
+                            for repetition in 1...repetitions {
+                                request.repetition = repetition
+                                requests.append(request)
+                            }
                         }
                     }
                 }
@@ -102,8 +108,8 @@ public struct Experiment: Sendable {
     }
 }
 
-/// Medians over repetitions, one line per workload × scheme × thread count × variant (the
-/// options that differ between the rows, named in the `variant` column).
+/// Medians over repetitions, one line per workload × scheme × context × thread count × variant
+/// (the options that differ between the rows, named in the `variant` column).
 public enum Summary {
     public static func lines(_ rows: [Row]) -> [String] {
         // Per workload, the parameter columns that take more than one value.
@@ -121,7 +127,7 @@ public enum Summary {
         var groups: [String: [Row]] = [:]
         var order: [String] = []
         for row in rows {
-            let key = [row["workload"], row["scheme"], variant(row), row["threads"]].joined(separator: "|")
+            let key = [row["workload"], row["scheme"], row["context"], variant(row), row["threads"]].joined(separator: "|")
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(row)
         }
@@ -130,6 +136,7 @@ public enum Summary {
             .init(title: "workload", width: 10) { $0["workload"] },
             .init(title: "scheme", width: 12) { $0["scheme"] },
         ] + variantColumn + [
+            .init(title: "context", width: 9) { $0["context"] },
             .init(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
             .init(title: "median Mops/s", width: 13) { $0["ops_per_s"] },
             .init(title: "median ns/op", width: 12) { $0["ns_per_op"] },

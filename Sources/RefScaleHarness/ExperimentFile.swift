@@ -8,6 +8,7 @@ import RefScale
 ///     workloads       list of objects: {"name": W, option: value or list of values, ...}
 ///                     (options by their CSV names: objects, dup_depth, zipf, ...)   required
 ///     scheme_options  object: option: value or list (handle_index, release, object_align)
+///     context         "direct", "universal", "debug", or a list of them (default "direct")
 ///     threads         list of positive integers, "powers" (1, 2, 4, ... and the online CPUs)
 ///                     or "one-and-all" (1 and the online CPUs)             required
 ///     repetitions     positive integer (default 3)
@@ -41,7 +42,7 @@ public enum ExperimentFile {
         var problem: String
     }
 
-    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "threads", "repetitions", "duration", "warmup", "seed", "pin", "placement"]
+    static let topKeys: Set<String> = ["name", "description", "schemes", "workloads", "scheme_options", "threads", "repetitions", "duration", "warmup", "seed", "context", "pin", "placement"]
 
     public static func parse(_ json: Any) throws -> Experiment {
         let top = try object(json, at: "")
@@ -102,6 +103,19 @@ public enum ExperimentFile {
             }
         }
 
+        var contexts = [ContextKind.direct]
+        if let value = top["context"] {
+            let values = try valueList(value, at: "context")
+            contexts = try values.enumerated().map { index, value in
+                let at = values.count > 1 ? "context[\(index)]" : "context"
+                let name = try string(value, at: at)
+                guard let kind = ContextKind(rawValue: name) else {
+                    throw PlaceError(place: at, problem: "unknown context '\(name)'; valid: \(ContextKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return kind
+            }
+        }
+
         let threads: Experiment.ThreadCounts
         let threadsValue = try required(top, "threads", at: "")
         switch threadsValue as? String {
@@ -135,6 +149,7 @@ public enum ExperimentFile {
         if let value = top["placement"] {
             experiment.placements = try policies(value, at: "placement") { try Placement(name: $0) }
         }
+        experiment.contexts = contexts
         return experiment
     }
 

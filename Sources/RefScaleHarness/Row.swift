@@ -10,9 +10,11 @@ public struct Row: Sendable {
         "scheme", "workload", "context", "threads", "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid",
         "oversubscribed",
     ] + WorkloadOptionName.allCases.map(\.rawValue) + [
-        "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["seed", "duration_s", "warmup_s", "stream_digest", "run_ops",
+        "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["closed_queue", "seed", "duration_s", "warmup_s",
+        "stream_digest", "run_ops",
     ] + CounterKind.allCases.map(\.rawValue) + [
-        "hit_rate", "validation_error", "pin", "placement", "cpus", "cpus_end", "cpu_moved", "python_version",
+        "hit_rate", "violations", "violation_kinds", "validation_error", "pin", "placement", "cpus", "cpus_end", "cpu_moved",
+        "python_version",
     ] + MachineInfo.columns + ["timestamp"]
 
     /// The columns that describe what was run (not what was measured, nor where).
@@ -43,11 +45,18 @@ public struct Row: Sendable {
         cpus: (start: [Int], end: [Int]), machine: MachineInfo
     ) {
         let elapsed = Double(elapsedNanoseconds) / 1e9
+        // A run whose debug contexts found violations is not a measurement of its workload: the
+        // violating calls were neutralised, not performed. It is marked invalid even when every
+        // count check passed.
+        var problems = outcome.validationError.map { [$0] } ?? []
+        if let contract = outcome.contract, contract.total > 0 {
+            problems.append("\(contract.total) handle contract violation(s) (\(contract.countsText)); first: \(contract.reports.first?.description ?? "?")")
+        }
         let workload = try? request.workload.make(request.workloadOptions)
         var values: [String: String] = [
             "scheme": request.scheme.name,
             "workload": request.workload.name,
-            "context": "direct",
+            "context": request.context.rawValue,
             "threads": String(request.threads),
             "rep": String(request.repetition),
             "ops": String(measuredOperations),
@@ -55,7 +64,7 @@ public struct Row: Sendable {
             "ops_per_s": format(Double(measuredOperations) / elapsed, digits: 0),
             "ns_per_op": measuredOperations > 0
                 ? format(Double(request.threads) * Double(elapsedNanoseconds) / Double(measuredOperations), digits: 3) : "",
-            "valid": String(outcome.valid),
+            "valid": String(problems.isEmpty),
             "oversubscribed": String(request.threads > machine.onlineCPUs),
             "object_align": String(request.schemeOptions.objectAlignment),
             "seed": String(request.seed),
@@ -63,7 +72,10 @@ public struct Row: Sendable {
             "warmup_s": String(request.warmup),
             "run_ops": String(outcome.workerOperations.reduce(0, +)),
             "stream_digest": String(outcome.streamDigest, radix: 16),
-            "validation_error": outcome.validationError ?? "",
+            "validation_error": problems.joined(separator: "; "),
+            "violations": outcome.contract.map { String($0.total) } ?? "",
+            "violation_kinds": outcome.contract?.countsText ?? "",
+            "closed_queue": request.context == .debug ? String(request.schemeOptions.debug.closedQueue) : "",
             "python_version": request.scheme.pythonVersion ?? "",
             "pin": request.pin.description,
             "placement": request.placement.description,

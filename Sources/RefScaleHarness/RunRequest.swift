@@ -14,11 +14,15 @@ public struct RunRequest: Sendable {
     /// Where the workers run and where the objects live.
     public var pin: Pinning
     public var placement: Placement
+    /// How the kernel reaches the scheme: directly, through the universal table, or through the
+    /// debug context's checks.
+    public var context: ContextKind
 
     public init(
         scheme: SchemeEntry, workload: WorkloadEntry, workloadOptions: WorkloadOptions = WorkloadOptions(),
         schemeOptions: SchemeOptions = SchemeOptions(), threads: Int, duration: Double = 0.5,
-        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1, pin: Pinning = .none, placement: Placement = .local
+        warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1, pin: Pinning = .none, placement: Placement = .local,
+        context: ContextKind = .direct
     ) {
         self.scheme = scheme
         self.workload = workload
@@ -31,6 +35,7 @@ public struct RunRequest: Sendable {
         self.repetition = repetition
         self.pin = pin
         self.placement = placement
+        self.context = context
     }
 
     /// Throws the first reason this request cannot run; nothing is allocated or written.

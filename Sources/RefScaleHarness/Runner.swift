@@ -7,10 +7,16 @@ import RefScale
 /// interval, then has the run validated. It knows nothing of any scheme or workload.
 public enum Runner {
     public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
+        try runWithOutcome(request, machine: machine).row
+    }
+
+    /// The run's row, and the outcome it was made from (what the debug contexts reported, each
+    /// worker's operations), for callers that check more than the row says.
+    public static func runWithOutcome(_ request: RunRequest, machine: MachineInfo = .current) throws -> (row: Row, outcome: RunOutcome) {
         let workload = try request.workload.make(request.workloadOptions)
         let config = RunConfig(
             threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
-            poolMemory: request.placement.poolMemory())
+            poolMemory: request.placement.poolMemory(), context: request.context)
         let cpus = request.pin.cpus(workers: request.threads)
         let session: PreparedRun
         do {
@@ -47,7 +53,7 @@ public enum Runner {
         let outcome = session.finish()
         if let failure = outcome.failure { throw HarnessError(failure) }
 
-        return Row(
+        let row = Row(
             request: request,
             measuredOperations: endOperations - startOperations,
             elapsedNanoseconds: endNanoseconds - startNanoseconds,
@@ -55,6 +61,7 @@ public enum Runner {
             cpus: (startCPUs, endCPUs),
             machine: machine
         )
+        return (row, outcome)
     }
 
     static func sleep(seconds: Double) {

@@ -4,14 +4,14 @@ import Glibc
 public struct TablePrinter {
     public struct Column: Sendable {
         /// Where a field sits in its column: `automatic` puts numbers (and `3*`) right, text left.
-        enum Alignment: Sendable { case automatic, left, right }
+        public enum Alignment: Sendable { case automatic, left, right }
 
         var title: String
         var width: Int
         var alignment: Alignment
         var value: @Sendable (Row) -> String
 
-        init(title: String, width: Int, alignment: Alignment = .automatic, value: @escaping @Sendable (Row) -> String) {
+        public init(title: String, width: Int, alignment: Alignment = .automatic, value: @escaping @Sendable (Row) -> String) {
             self.title = title
             self.width = width
             self.alignment = alignment
@@ -22,6 +22,7 @@ public struct TablePrinter {
     public static let runColumns: [Column] = [
         Column(title: "scheme", width: 12) { $0["scheme"] },
         Column(title: "workload", width: 10) { $0["workload"] },
+        Column(title: "context", width: 9) { $0["context"] },
         Column(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
         Column(title: "rep", width: 3) { $0["rep"] },
         Column(title: "Mops/s", width: 10) { row in Double(row["ops_per_s"]).map { format($0 / 1e6, digits: 2) } ?? "" },
@@ -30,7 +31,7 @@ public struct TablePrinter {
         // The CPU of each worker at the interval's start; "*" when one moved before its end.
         Column(title: "cpus", width: 9) { $0["cpus"] + ($0["cpu_moved"] == "true" ? "*" : "") },
         Column(title: "counters", width: 0) { row in
-            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees", "lock_handoffs"]
+            let counters = ["atomic_rmw", "cas_retries", "hit_rate", "fallbacks", "evictions", "merges", "queued", "frees", "lock_handoffs", "violations"]
                 .filter { !row[$0].isEmpty && row[$0] != "0" }
                 .map { "\($0)=\(row[$0])" }
             let error = row.isValid ? [] : ["error: " + row["validation_error"]]

@@ -68,11 +68,38 @@ struct Calibrate: ParsableCommand {
             let label = "\(scheme) on shared-hot, \(cores) thread(s)"
             print("  \(label.padding(40)) \(format(nanoseconds).padding(8)) ns/op = \(format(nanoseconds / atomicShared.nanosecondsPerOperation)) × \(atomicShared.name)")
         }
+        invalid += try contextCosts()
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
     }
 
     func row(_ fields: [String], _ widths: [Int]) -> String {
         zip(fields, widths).map { $0.padding($1) }.joined(separator: " ")
+    }
+
+    /// What a context adds to each scheme: the same private stream on 1 thread, direct, through
+    /// the universal table, and through the debug context; the difference is per operation.
+    func contextCosts() throws -> Int {
+        print("\ncontexts on private, 1 thread (median of 3 runs of \(duration) s), ns/op:")
+        print("  \("scheme".padding(14))\("direct".padding(9))\("universal".padding(11))\("+universal".padding(12))\("x".padding(8))\("debug".padding(9))+debug over universal")
+        var invalid = 0
+        for scheme in Registry.schemes {
+            var medians: [ContextKind: Double] = [:]
+            for context in ContextKind.allCases {
+                var request = RunRequest(
+                    scheme: scheme, workload: try Registry.workload(named: "private"), threads: 1, duration: duration,
+                    context: context)
+                request.schemeOptions.debug.onViolation = .collect
+                let runs = try (1...3).map { repetition in
+                    request.repetition = repetition
+                    return try Runner.run(request)
+                }
+                invalid += runs.filter { !$0.isValid }.count
+                medians[context] = Summary.median(runs.compactMap { Double($0["ns_per_op"]) }) ?? .nan
+            }
+            let direct = medians[.direct]!, universal = medians[.universal]!, debug = medians[.debug]!
+            print("  \(scheme.name.padding(14))\(format(direct).padding(9))\(format(universal).padding(11))\(("+" + format(universal - direct)).padding(12))\(format(universal / direct).padding(8))\(format(debug).padding(9))+\(format(debug - universal))")
+        }
+        return invalid
     }
 
     func format(_ value: Double) -> String {

@@ -14,6 +14,6 @@ struct List: ParsableCommand {
         print("workloads:")
         Registry.workloads.forEach { print(line($0.name, $0.summary)) }
         print("contexts:")
-        print(line("direct", "handle operations resolved at compile time"))
+        ContextKind.allCases.forEach { print(line($0.rawValue, $0.summary)) }
     }
 }

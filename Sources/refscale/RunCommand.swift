@@ -38,7 +38,33 @@ struct RunOptions: ParsableArguments {
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")
     var placement = "local"
+    @Option(help: "How the kernel reaches the scheme: direct, universal (a function table) or debug (checked).")
+    var context = "direct"
+    @Option(help: "debug: closed handles whose records wait before reuse, so a use after close is caught (default 1024).")
+    var closedQueue: Int?
+    @Option(help: "debug: what a violation does: abort (print the report and stop) or collect (count it; default abort).")
+    var onViolation: String?
+    @Flag(help: "debug: add the symbolised stack to each printed report.") var backtraces = false
     @Option(help: "Append one CSV row per run to this file.") var csv: String?
+
+    /// The debug context's options from the command line.
+    func debugOptions() throws -> DebugOptions {
+        var options = DebugOptions()
+        if let closedQueue { options.closedQueue = closedQueue }
+        if let onViolation {
+            guard let policy = ViolationPolicy(rawValue: onViolation) else {
+                throw UsageError("--on-violation must be abort or collect, got '\(onViolation)'")
+            }
+            options.onViolation = policy
+        }
+        options.backtraces = backtraces
+        do {
+            try options.validate()
+        } catch let error as ConfigurationError {
+            throw UsageError(error.description)
+        }
+        return options
+    }
 
     func requests() throws -> [RunRequest] {
         let threadCounts = try threads.split(separator: ",", omittingEmptySubsequences: false).map { field in
@@ -52,9 +78,11 @@ struct RunOptions: ParsableArguments {
         let placing = try Placement(name: placement)
         let schemeEntry: SchemeEntry
         let workloadEntry: WorkloadEntry
+        let contextKind: ContextKind
         do {
             schemeEntry = try Registry.scheme(named: scheme)
             workloadEntry = try Registry.workload(named: workload)
+            contextKind = try ContextKind.named(context)
         } catch let error as ConfigurationError {
             throw UsageError(error.description)
         }
@@ -73,6 +101,10 @@ struct RunOptions: ParsableArguments {
             if !schemeEntry.usedOptions.contains(option) {
                 note("scheme \(schemeEntry.name) does not use --\(option.flag); ignored")
             }
+        }
+        schemeOptions.debug = try debugOptions()
+        if contextKind != .debug && (closedQueue != nil || onViolation != nil || backtraces) {
+            note("--closed-queue, --on-violation and --backtraces apply to --context debug only; ignored")
         }
         var workloadOptions = WorkloadOptions()
         let givenWorkloadOptions: [(WorkloadOptionName, Double?)] = [
@@ -99,7 +131,7 @@ struct RunOptions: ParsableArguments {
                 let request = RunRequest(
                     scheme: schemeEntry, workload: workloadEntry, workloadOptions: workloadOptions,
                     schemeOptions: schemeOptions, threads: threadCount, duration: duration, warmup: warmup,
-                    seed: seed, repetition: repetition, pin: pinning, placement: placing)
+                    seed: seed, repetition: repetition, pin: pinning, placement: placing, context: contextKind)
                 try request.validate()
                 requests.append(request)
             }

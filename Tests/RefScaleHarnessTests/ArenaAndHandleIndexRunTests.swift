@@ -28,7 +28,7 @@ struct ArenaAndHandleIndexRunTests {
                 workload: try Registry.workload(named: workload),
                 workloadOptions: WorkloadOptions(),
                 schemeOptions: schemeOptions,
-                threads: threads, duration: 0.05, warmup: 0.01)
+                threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01)
             try request.validate()
             let row = try Runner.run(request)
             #expect(row.isValid, "\(configuration.testDescription) on \(workload), \(threads) threads: \(row["validation_error"])")
@@ -56,7 +56,7 @@ struct ArenaAndHandleIndexRunTests {
         let request = RunRequest(
             scheme: try Registry.scheme(named: "handle-local"),
             workload: try Registry.workload(named: "private"),
-            workloadOptions: options, threads: 2, duration: 0.05, warmup: 0.01)
+            workloadOptions: options, threads: 2, duration: TestTiming.interval(0.05), warmup: 0.01)
         let row = try Runner.run(request)
         #expect(row.isValid)
         #expect(row["handle_index"] == "low3")

@@ -36,7 +36,7 @@ import Testing
         try Runner.run(RunRequest(
             scheme: Registry.scheme(named: testCase.scheme), workload: Registry.workload(named: testCase.workload),
             workloadOptions: WorkloadOptions(), schemeOptions: testCase.schemeOptions,
-            threads: threads, duration: 0.05, warmup: 0.01))
+            threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01))
     }
 
     @Test(arguments: cases, [2, 4, 8])
@@ -82,7 +82,7 @@ import Testing
         let request = { (scheme: String) in
             try RunRequest(
                 scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: "private"),
-                schemeOptions: options, threads: 1, duration: 0.01, warmup: 0)
+                schemeOptions: options, threads: 1, duration: TestTiming.interval(0.01), warmup: 0)
         }
         let gil = try Runner.run(request("gil"))
         let perthread = try Runner.run(request("perthread"))

@@ -1,5 +1,17 @@
+import Glibc
 import RefScale
 import RefScaleHarness
+
+/// Under ThreadSanitizer or AddressSanitizer (debug builds, instrumented) an operation takes
+/// microseconds and one pass of a long workload (`mixed`: 32768 operations) may outlast a
+/// 50 ms interval: the short runs then measure ten times longer, so each interval still sees
+/// whole passes.
+enum TestTiming {
+    static let sanitized = ["__tsan_init", "__asan_init"].contains { (name: String) in dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) != nil }
+
+    /// `seconds`, or ten times that under a sanitizer.
+    static func interval(_ seconds: Double) -> Double { sanitized ? 10 * seconds : seconds }
+}
 
 /// A scheme as the command line names it, with the handle-local release policy where it matters.
 struct SchemeSetting: Sendable, CustomStringConvertible {
@@ -29,7 +41,7 @@ func shortRun(
     schemeOptions.release = release
     let request = RunRequest(
         scheme: scheme, workload: try Registry.workload(named: workload), workloadOptions: workloadOptions,
-        schemeOptions: schemeOptions, threads: threads, duration: 0.05, warmup: 0.01
+        schemeOptions: schemeOptions, threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01
     )
     try request.validate()
     return try Runner.run(request)

@@ -40,7 +40,7 @@ struct WorkloadRunTests {
             options.zipf = zipf
             let request = RunRequest(
                 scheme: try Registry.scheme(named: "noop"), workload: workload, workloadOptions: options,
-                threads: 1, duration: 0.01, warmup: 0, seed: seed)
+                threads: 1, duration: TestTiming.interval(0.01), warmup: 0, seed: seed)
             return try Runner.run(request)["stream_digest"]
         }
         let base = try digest(seed: 1, zipf: 0)

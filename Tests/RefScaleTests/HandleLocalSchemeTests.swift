@@ -21,7 +21,25 @@ final class HandleLocalFixture {
         user = HandleLocalScheme(shared: shared, threadID: 2)
     }
 
-    deinit { pool.deallocate() }
+    private var makerExited = false
+    private var userExited = false
+
+    func exitMaker() {
+        maker.threadExit()
+        makerExited = true
+    }
+
+    func exitUser() {
+        user.threadExit()
+        userExited = true
+    }
+
+    /// Ends the contexts a test left running (their tables are freed), then the pool.
+    deinit {
+        if !userExited { user.threadExit() }
+        if !makerExited { maker.threadExit() }
+        pool.deallocate()
+    }
 
     func bear(_ index: Int) -> ObjectRef { pool.bear(index, flags: []) }
 }
@@ -112,8 +130,8 @@ extension HandleLocalScheme {
         f.maker.safePoint()
         #expect(object.timesFreed == 1)
         held.forEach { f.user.close($0) }
-        f.user.threadExit()
-        f.maker.threadExit()
+        f.exitUser()
+        f.exitMaker()
         #expect(f.pool.validateLifetimes() == nil)
     }
 
@@ -128,7 +146,7 @@ extension HandleLocalScheme {
         f.maker.close(handle)
         #expect(object.timesFreed == 1)
         held.forEach { f.maker.close($0) }
-        f.maker.threadExit()
+        f.exitMaker()
     }
 
     @Test func lazyReleaseKeepsACountZeroSlotAndItsSharedReferenceUntilTheSafePoint() throws {
@@ -152,7 +170,7 @@ extension HandleLocalScheme {
         #expect(object.timesFreed == 1)
         #expect(f.maker.objectAddress(inSlot: 1) == 0)
         #expect(f.maker.counters.frees == 1)
-        f.maker.threadExit()
+        f.exitMaker()
     }
 
     @Test func lazyReleaseAtTheSafePointDoesNotFreeAnObjectOthersStillHold() throws {
@@ -168,8 +186,8 @@ extension HandleLocalScheme {
         f.maker.safePoint()
         #expect(object.timesFreed == 1)
         #expect(f.maker.counters.frees == 1)
-        f.user.threadExit()
-        f.maker.threadExit()
+        f.exitUser()
+        f.exitMaker()
     }
 
     @Test func eagerReleaseFreesAtTheCloseThatBringsTheSlotCountToZero() throws {
@@ -184,7 +202,7 @@ extension HandleLocalScheme {
         #expect(object.timesFreed == 1)
         #expect(f.maker.objectAddress(inSlot: 1) == 0, "the slot must be free again")
         #expect(f.maker.counters.frees == 1)
-        f.maker.threadExit()
+        f.exitMaker()
     }
 
     @Test func eagerReleaseGivesBackTheSharedReferenceButKeepsAnObjectOthersHold() throws {
@@ -197,8 +215,8 @@ extension HandleLocalScheme {
         #expect(object.timesFreed == 0)
         f.maker.close(made)
         #expect(object.timesFreed == 1)
-        f.user.threadExit()
-        f.maker.threadExit()
+        f.exitUser()
+        f.exitMaker()
     }
 
     @Test func fullTableEvictsACountZeroSlotForANewObject() throws {
@@ -217,7 +235,7 @@ extension HandleLocalScheme {
 
         f.maker.close(handle)
         held.enumerated().filter { $0.offset != 2 }.forEach { f.maker.close($0.element) }
-        f.maker.threadExit()
+        f.exitMaker()
         #expect(f.pool.validateLifetimes() == nil)
     }
 
@@ -233,9 +251,9 @@ extension HandleLocalScheme {
         #expect(countWord(object) == 2)
         f.user.close(opened)
         held.dropFirst().forEach { f.user.close($0) }
-        f.user.threadExit()
+        f.exitUser()
         f.maker.close(made)
-        f.maker.threadExit()
+        f.exitMaker()
         #expect(f.pool.validateLifetimes() == nil)
     }
 
@@ -243,7 +261,7 @@ extension HandleLocalScheme {
         let f = try HandleLocalFixture()
         let object = f.bear(0)
         _ = f.maker.new(object)
-        f.maker.threadExit()
+        f.exitMaker()
         #expect(object.timesFreed == 0)
         #expect(countWord(object) == 1)
         let problem = try #require(f.pool.validateLifetimes())
@@ -257,7 +275,7 @@ extension HandleLocalScheme {
         #expect(handles[15].bits & HandleIndex.low4.mask == 0)
         #expect(f.maker.counters.fallbacks == 1)
         handles.forEach { f.maker.close($0) }
-        f.maker.threadExit()
+        f.exitMaker()
         #expect(f.pool.validateLifetimes() == nil)
     }
 

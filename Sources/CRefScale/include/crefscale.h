@@ -33,4 +33,25 @@ int crefscale_allowed_cpus(int *cpus, int capacity);
 extern __thread int crefscale_thread_slot_value;
 static inline void crefscale_set_thread_slot(int slot) { crefscale_thread_slot_value = slot; }
 static inline int crefscale_thread_slot(void) { return crefscale_thread_slot_value; }
+
+/// A number that names the calling OS thread for the life of the process (never reused, never
+/// 0), so the debug context can tell whether the thread calling it is the one it belongs to.
+extern __thread uint64_t crefscale_thread_serial_value;
+uint64_t crefscale_next_thread_serial(void);
+static inline uint64_t crefscale_thread_serial(void) {
+    uint64_t serial = crefscale_thread_serial_value;
+    if (__builtin_expect(serial == 0, 0)) serial = crefscale_thread_serial_value = crefscale_next_thread_serial();
+    return serial;
+}
+
+/// The debug context the calling thread made last (its own), or NULL: where a report about
+/// another thread's context is filed.
+extern __thread void *crefscale_debug_current_value;
+static inline void *crefscale_debug_current(void) { return crefscale_debug_current_value; }
+static inline void crefscale_set_debug_current(void *state) { crefscale_debug_current_value = state; }
+
+/// The calling thread's stack as symbol lines (backtrace(3) and backtrace_symbols), leaving out
+/// the innermost `skip` frames. Returns a malloc'd array of `*count` strings (free the array
+/// only), or NULL.
+char **crefscale_backtrace_symbols(int skip, int *count);
 #endif

@@ -23,6 +23,9 @@ public protocol Workload: Sendable {
     /// The run's global slots and channels.
     func globals(threads: Int) -> Int
     func channels(threads: Int) -> Int
+    /// The run's mailboxes for handles and for contexts (`publishHandle`, `publishContext`): only
+    /// the streams of `stress` use them.
+    func mailboxes(threads: Int) -> Int
     /// The main thread's part: objects it makes before the workers start and releases after.
     func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram
     func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram
@@ -34,6 +37,7 @@ extension Workload {
     public func regionSize(threads: Int) -> Int { 0 }
     public func globals(threads: Int) -> Int { 0 }
     public func channels(threads: Int) -> Int { 0 }
+    public func mailboxes(threads: Int) -> Int { 0 }
     public func check(threads: Int) throws {}
 }
 

@@ -1,0 +1,84 @@
+/// `debug`: scheme `S` behind the universal table with every entry wrapped by the handle
+/// contract's checks, as HPy's debug mode wraps the universal context. The kernel calls through
+/// the thread's debug table exactly as it calls through a universal one; each debug entry
+/// checks the call (`DebugThread`) and goes on through the inner universal table. Nothing else
+/// changes: no other code asks whether it runs in debug mode.
+///
+/// The checks (DESIGN.md's seven, `ViolationKind`) and how each sees its violation:
+/// 1. wrong-thread: a handle carries the ID of the context that made it; another context's ID is
+///    a handle used outside its thread.
+/// 2, 3. use-after-close, double-close: the handle's record is closed (it waits in the closed
+///    queue of `--closed-queue` records) or left the queue and was not yet reused.
+/// 4. leak: a record still open when its scope exits (or its thread), listed with where each
+///    was opened.
+/// 5. escape: a record used after its scope exited (it expired there as a leak); or a handle
+///    the extension keeps in a field or global, or sends, as it is
+///    (`escapeUnconverted`: the kernel's `storeUnconverted` and `sendUnconverted`). The kernel's
+///    `store` and `send` are the conversions (HPyField_Store, a shared container's store): they
+///    call `object(of:)` and `retain`, or `transfer`, which are legal on any open handle.
+/// 6. close-borrowed: a handle made by an outer scope (an argument) closed, sent or returned by
+///    an inner one. Borrowing follows from the record's depth, so no flag has to be set on enter.
+/// 7. wrong-context: a context called by a thread that does not own it.
+///
+/// With `--on-violation abort` the first report stops the program; with `collect` it is counted
+/// and kept, and the call is neutralised (see `DebugThread`), so the run's counts stay exact and
+/// its validation means what it always means.
+public struct DebugContext<S: UniversalScheme>: CountingScheme {
+    public typealias Shared = DebugShared<S.Shared>
+
+    public static var name: String { S.name }
+    public static var summary: String { S.summary }
+    public static var reportedCounters: Set<CounterKind> { S.reportedCounters }
+    public static var isThreadSafe: Bool { S.isThreadSafe }
+    public static var usedOptions: Set<SchemeOptionName> { S.usedOptions }
+    public static var pythonVersion: String? { S.pythonVersion }
+    public static func failure(of shared: Shared) -> String? { S.failure(of: shared.inner) }
+
+    var universal: UniversalContext<S>
+    let caller: TableCaller
+
+    public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
+        try options.debug.validate()
+        return DebugShared(inner: try S.makeShared(options: options, threads: threads), run: DebugRun(options: options.debug, threads: threads))
+    }
+
+    public init(shared: Shared, threadID: Int) {
+        universal = UniversalContext<S>(shared: shared.inner, threadID: threadID)
+        let thread = shared.run.makeThread(threadID: threadID, inner: universal.caller)
+        let table = UnsafeMutableRawPointer(thread) + MemoryLayout<DebugThread>.offset(of: \.table)!
+        caller = TableCaller(table: table.assumingMemoryBound(to: UniversalTable.self), state: UnsafeMutableRawPointer(thread))
+    }
+
+    @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
+    @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }
+    @inline(__always) public mutating func dup(_ handle: Handle) -> Handle { caller.dup(handle) }
+    @inline(__always) public mutating func close(_ handle: Handle) { caller.close(handle) }
+    @inline(__always) public func read(_ handle: Handle) -> UInt64 { caller.read(handle) }
+    @inline(__always) public func object(of handle: Handle) -> ObjectRef { caller.object(of: handle) }
+    @inline(__always) public mutating func retain(_ object: ObjectRef) { caller.retain(object) }
+    @inline(__always) public mutating func release(_ object: ObjectRef) { caller.release(object) }
+    @inline(__always) public mutating func transfer(_ handle: Handle) -> ObjectRef { caller.transfer(handle) }
+    @inline(__always) public mutating func adopt(_ object: ObjectRef) -> Handle { caller.adopt(object) }
+    @inline(__always) public mutating func returning(_ handle: Handle) -> Handle { caller.returning(handle) }
+    @inline(__always) public mutating func enterScope() { caller.enterScope() }
+    @inline(__always) public mutating func exitScope() { caller.exitScope() }
+
+    public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {
+        DebugEntries.escape(caller.state, handle.bits, to: route)
+    }
+
+    public mutating func safePoint() { universal.safePoint() }
+    public mutating func suspend() { universal.suspend() }
+
+    /// Reports what is still open (and closes it), then ends the inner context.
+    public mutating func threadExit() {
+        DebugEntries.threadExit(caller.state)
+        universal.threadExit()
+    }
+
+    public var counters: SchemeCounters { universal.counters }
+
+    public static func referenceCount(of object: ObjectRef) -> Int? { S.referenceCount(of: object) }
+
+    public static func contractSummary(of shared: Shared) -> ContractSummary? { shared.run.summary() }
+}

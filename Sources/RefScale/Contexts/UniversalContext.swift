@@ -1,0 +1,81 @@
+/// `universal`: scheme `S` behind a table of function pointers, as HPy's universal ABI puts an
+/// implementation behind `HPyContext`. The extension (here the kernel) is compiled once and
+/// calls every operation through the table; it never sees the scheme's code.
+///
+/// Invariants:
+/// - Each thread builds its table once, in `init`: one block holds a copy of
+///   `S.universalTable`, then the thread's scheme state. The context holds two raw pointers
+///   into the block (`TableCaller`), so an operation is one load of the entry from the thread's
+///   own memory and one indirect call: no existential, no class reference, no Swift reference
+///   count.
+/// - The entries are `S`'s own code, specialised for `S`; what this context adds over `direct`
+///   is the call itself, and the inlining the call prevents.
+/// - The runtime's hooks (`safePoint`, `suspend`, `threadExit`, `counters`) call the scheme
+///   directly: the harness calls them, never an extension.
+/// - `threadExit` ends the scheme state and frees the block; the counters are kept, because the
+///   harness reads them after.
+public struct UniversalContext<S: UniversalScheme>: CountingScheme {
+    public typealias Shared = S.Shared
+
+    public static var name: String { S.name }
+    public static var summary: String { S.summary }
+    public static var reportedCounters: Set<CounterKind> { S.reportedCounters }
+    public static var isThreadSafe: Bool { S.isThreadSafe }
+    public static var usedOptions: Set<SchemeOptionName> { S.usedOptions }
+    public static var pythonVersion: String? { S.pythonVersion }
+    public static func failure(of shared: Shared) -> String? { S.failure(of: shared) }
+
+    let caller: TableCaller
+    /// The scheme's counters once `threadExit` has freed its state.
+    var exitedCounters: SchemeCounters?
+
+    /// Where the scheme state starts in the block: after the table, aligned for `S`.
+    static var stateOffset: Int {
+        let alignment = MemoryLayout<S>.alignment
+        return (MemoryLayout<UniversalTable>.stride + alignment - 1) / alignment * alignment
+    }
+
+    public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
+        try S.makeShared(options: options, threads: threads)
+    }
+
+    public init(shared: Shared, threadID: Int) {
+        let block = UnsafeMutableRawPointer.allocate(
+            byteCount: Self.stateOffset + MemoryLayout<S>.stride, alignment: max(128, MemoryLayout<S>.alignment))
+        let table = block.bindMemory(to: UniversalTable.self, capacity: 1)
+        table.initialize(to: S.universalTable)
+        let state = (block + Self.stateOffset).bindMemory(to: S.self, capacity: 1)
+        state.initialize(to: S(shared: shared, threadID: threadID))
+        caller = TableCaller(table: table, state: UnsafeMutableRawPointer(state))
+    }
+
+    var scheme: UnsafeMutablePointer<S> { caller.state.assumingMemoryBound(to: S.self) }
+
+    @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
+    @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }
+    @inline(__always) public mutating func dup(_ handle: Handle) -> Handle { caller.dup(handle) }
+    @inline(__always) public mutating func close(_ handle: Handle) { caller.close(handle) }
+    @inline(__always) public func read(_ handle: Handle) -> UInt64 { caller.read(handle) }
+    @inline(__always) public func object(of handle: Handle) -> ObjectRef { caller.object(of: handle) }
+    @inline(__always) public mutating func retain(_ object: ObjectRef) { caller.retain(object) }
+    @inline(__always) public mutating func release(_ object: ObjectRef) { caller.release(object) }
+    @inline(__always) public mutating func transfer(_ handle: Handle) -> ObjectRef { caller.transfer(handle) }
+    @inline(__always) public mutating func adopt(_ object: ObjectRef) -> Handle { caller.adopt(object) }
+    @inline(__always) public mutating func returning(_ handle: Handle) -> Handle { caller.returning(handle) }
+    @inline(__always) public mutating func enterScope() { caller.enterScope() }
+    @inline(__always) public mutating func exitScope() { caller.exitScope() }
+
+    public mutating func safePoint() { scheme.pointee.safePoint() }
+    public mutating func suspend() { scheme.pointee.suspend() }
+
+    public mutating func threadExit() {
+        scheme.pointee.threadExit()
+        exitedCounters = scheme.pointee.counters
+        scheme.deinitialize(count: 1)
+        UnsafeMutableRawPointer(caller.table).deallocate()
+    }
+
+    public var counters: SchemeCounters { exitedCounters ?? scheme.pointee.counters }
+
+    public static func referenceCount(of object: ObjectRef) -> Int? { S.referenceCount(of: object) }
+}

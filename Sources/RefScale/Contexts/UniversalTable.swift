@@ -1,0 +1,149 @@
+/// The universal ABI's function table: HPy's `HPyContext` with its `ctx_Dup`, `ctx_Close`, ...
+/// members. Every entry takes the thread's state (what the context carries: the scheme's table,
+/// arena or queue) and one word — a handle's bits or an object's address — and returns one word
+/// (0 when the operation returns nothing). Each thread copies the table into its own block once
+/// (`UniversalContext.init`), so a call is a load from the thread's memory and an indirect call.
+///
+/// The stream operations go through the table; the runtime's own hooks (`safePoint`, `suspend`,
+/// `threadExit`, the counters) do not: an extension never calls them, the harness does.
+public struct UniversalTable {
+    public typealias Entry = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt64
+
+    var new: Entry
+    var open: Entry
+    var dup: Entry
+    var close: Entry
+    var read: Entry
+    var object: Entry
+    var retain: Entry
+    var release: Entry
+    var transfer: Entry
+    var adopt: Entry
+    var returning: Entry
+    var enterScope: Entry
+    var exitScope: Entry
+}
+
+/// A scheme that can be called through the universal table, and so run under every context.
+///
+/// Swift forms a C function pointer only from a closure that names a concrete type, never from
+/// generic code, so `UniversalContext<S>` cannot build the table for an arbitrary `S`: each
+/// scheme lists its entries once, as closures that call `Entries` (`UniversalEntries<Self>`),
+/// where what every entry does is written once.
+public protocol UniversalScheme: CountingScheme {
+    static var universalTable: UniversalTable { get }
+}
+
+extension UniversalScheme {
+    typealias Entries = UniversalEntries<Self>
+}
+
+/// What each entry of a scheme's universal table does: turn the words back into a handle or an
+/// object, and call the scheme, specialised for `S`, on the state the entry is given.
+enum UniversalEntries<S: CountingScheme> {
+    @inline(__always)
+    static func scheme(_ state: UnsafeMutableRawPointer) -> UnsafeMutablePointer<S> {
+        state.assumingMemoryBound(to: S.self)
+    }
+
+    @inline(__always)
+    static func new(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
+        scheme(state).pointee.new(ObjectRef(word: object)).bits
+    }
+
+    @inline(__always)
+    static func open(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
+        scheme(state).pointee.open(ObjectRef(word: object)).bits
+    }
+
+    @inline(__always)
+    static func dup(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        scheme(state).pointee.dup(Handle(bits: handle)).bits
+    }
+
+    @inline(__always)
+    static func close(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        scheme(state).pointee.close(Handle(bits: handle))
+        return 0
+    }
+
+    @inline(__always)
+    static func read(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        scheme(state).pointee.read(Handle(bits: handle))
+    }
+
+    @inline(__always)
+    static func object(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        scheme(state).pointee.object(of: Handle(bits: handle)).word
+    }
+
+    @inline(__always)
+    static func retain(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
+        scheme(state).pointee.retain(ObjectRef(word: object))
+        return 0
+    }
+
+    @inline(__always)
+    static func release(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
+        scheme(state).pointee.release(ObjectRef(word: object))
+        return 0
+    }
+
+    @inline(__always)
+    static func transfer(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        scheme(state).pointee.transfer(Handle(bits: handle)).word
+    }
+
+    @inline(__always)
+    static func adopt(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
+        scheme(state).pointee.adopt(ObjectRef(word: object)).bits
+    }
+
+    @inline(__always)
+    static func returning(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        scheme(state).pointee.returning(Handle(bits: handle)).bits
+    }
+
+    @inline(__always)
+    static func enterScope(_ state: UnsafeMutableRawPointer, _: UInt64) -> UInt64 {
+        scheme(state).pointee.enterScope()
+        return 0
+    }
+
+    @inline(__always)
+    static func exitScope(_ state: UnsafeMutableRawPointer, _: UInt64) -> UInt64 {
+        scheme(state).pointee.exitScope()
+        return 0
+    }
+}
+
+/// A thread's way into a table: the table and the state every entry takes first. Two raw
+/// pointers, so a context that holds one holds no class reference and no Swift reference count.
+struct TableCaller {
+    let table: UnsafeMutablePointer<UniversalTable>
+    let state: UnsafeMutableRawPointer
+
+    @inline(__always) func new(_ object: ObjectRef) -> Handle { Handle(bits: table.pointee.new(state, object.word)) }
+    @inline(__always) func open(_ object: ObjectRef) -> Handle { Handle(bits: table.pointee.open(state, object.word)) }
+    @inline(__always) func dup(_ handle: Handle) -> Handle { Handle(bits: table.pointee.dup(state, handle.bits)) }
+    @inline(__always) func close(_ handle: Handle) { _ = table.pointee.close(state, handle.bits) }
+    @inline(__always) func read(_ handle: Handle) -> UInt64 { table.pointee.read(state, handle.bits) }
+    @inline(__always) func object(of handle: Handle) -> ObjectRef { ObjectRef(word: table.pointee.object(state, handle.bits)) }
+    @inline(__always) func retain(_ object: ObjectRef) { _ = table.pointee.retain(state, object.word) }
+    @inline(__always) func release(_ object: ObjectRef) { _ = table.pointee.release(state, object.word) }
+    @inline(__always) func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(word: table.pointee.transfer(state, handle.bits)) }
+    @inline(__always) func adopt(_ object: ObjectRef) -> Handle { Handle(bits: table.pointee.adopt(state, object.word)) }
+    @inline(__always) func returning(_ handle: Handle) -> Handle { Handle(bits: table.pointee.returning(state, handle.bits)) }
+    @inline(__always) func enterScope() { _ = table.pointee.enterScope(state, 0) }
+    @inline(__always) func exitScope() { _ = table.pointee.exitScope(state, 0) }
+}
+
+extension ObjectRef {
+    /// The object at an address passed as a word through a table entry.
+    @inline(__always)
+    init(word: UInt64) { self.init(address: UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: word))!) }
+
+    /// The object's address as a word.
+    @inline(__always)
+    var word: UInt64 { UInt64(UInt(bitPattern: address)) }
+}

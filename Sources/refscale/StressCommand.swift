@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import RefScale
+import RefScaleHarness
+
+struct StressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stress",
+        abstract: "Random legal handle streams under the debug context, with contract violations injected at known points.",
+        discussion: """
+        Each round runs one scheme of the rotation (\(Stress.rotation.map(\.label).joined(separator: ", "))) \
+        under --context debug with --on-violation collect, checks that every injected violation was reported where it \
+        was injected and nothing else was, and validates the counts. Exits 0 only when every round passed.
+        """)
+
+    @Option(help: "Worker threads (default: twice the online CPUs).") var threads: Int?
+    @Option(help: "Seconds of rounds (at least one round).") var seconds = 10.0
+    @Option(help: "Seed; round r uses seed + r.") var seed: UInt64 = 1
+    @Option(help: "Violation kinds to inject: all, none, or a comma-separated list of \(ViolationKind.injectable.map(\.rawValue).joined(separator: ", ")).")
+    var inject = "all"
+    @Option(help: "Closed handles whose records wait before reuse (default 1024).") var closedQueue = 1024
+    @Option(help: "collect (count and check every report; default) or abort (stop at the first report, printing it).")
+    var onViolation = "collect"
+    @Flag(help: "Add the symbolised stack to each printed report.") var backtraces = false
+    @Option(help: "Schemes of the rotation to use, comma-separated (default: all).") var scheme: String?
+    @Option(help: "Seconds of each round's measured interval.") var roundSeconds = 0.25
+
+    func options() throws -> Stress.Options {
+        let kinds: [ViolationKind]
+        do {
+            kinds = try ViolationKind.parseList(inject)
+        } catch let error as ConfigurationError {
+            throw UsageError("--inject: \(error.description)")
+        }
+        var options = Stress.Options(
+            threads: threads ?? 2 * MachineInfo.current.onlineCPUs, seconds: seconds, seed: seed, inject: kinds)
+        options.debug.closedQueue = closedQueue
+        guard let policy = ViolationPolicy(rawValue: onViolation) else {
+            throw UsageError("--on-violation must be abort or collect, got '\(onViolation)'")
+        }
+        options.debug.onViolation = policy
+        options.debug.backtraces = backtraces
+        options.schemes = scheme.map { $0.split(separator: ",").map(String.init) } ?? []
+        options.roundSeconds = min(roundSeconds, seconds)
+        try options.validate()
+        return options
+    }
+
+    func run() throws {
+        let options = try options()
+        let skipped = options.inject.filter { !StressWorkload(inject: options.inject).injectable(threads: options.threads).contains($0) }
+        if !skipped.isEmpty {
+            note("\(skipped.map(\.rawValue).joined(separator: " and ")) need(s) two threads or more; not injected")
+        }
+        print("refscale stress: \(options.threads) threads, \(options.seconds) s in rounds of \(options.roundSeconds) s, seed \(options.seed), inject \(inject), closed queue \(options.debug.closedQueue)")
+        let printer = TablePrinter(columns: [
+            .init(title: "round", width: 5) { $0["round"] },
+            .init(title: "scheme", width: 25) { $0["scheme"] },
+            .init(title: "seed", width: 6) { $0["seed"] },
+            .init(title: "checked ops", width: 12) { $0["ops"] },
+            .init(title: "Mops/s", width: 8) { $0["rate"] },
+            .init(title: "reported", width: 8) { $0["reported"] },
+            .init(title: "missed", width: 6) { $0["missed"] },
+            .init(title: "false", width: 5) { $0["false"] },
+            .init(title: "counts", width: 0) { $0["counts"] },
+        ])
+        printer.printHeader()
+        var failures: [String] = []
+        let summary = try Stress.run(options) { round in
+            let tallies = Array(round.tallies.values)
+            let reported: Int = tallies.reduce(0) { $0 + $1.detected + $1.falseAlarms }
+            let missed: Int = tallies.reduce(0) { $0 + $1.missed }
+            let falseAlarms: Int = tallies.reduce(0) { $0 + $1.falseAlarms }
+            let rate = Double(round.checkedOperations) / round.elapsedSeconds / 1e6
+            var values: [String: String] = [:]
+            values["round"] = String(round.number)
+            values["scheme"] = round.label
+            values["seed"] = String(round.seed)
+            values["ops"] = String(round.checkedOperations)
+            values["rate"] = String(format: "%.1f", rate)
+            values["reported"] = String(reported)
+            values["missed"] = String(missed)
+            values["false"] = String(falseAlarms)
+            values["counts"] = round.validationError.map { "NOT EXACT: " + $0 } ?? "exact"
+            printer.print(Row(values: values))
+            if !round.passed {
+                for report in round.falseReports { print("  false alarm: \(report.fullText)") }
+                let line = "round \(round.number) (\(round.label), seed \(round.seed)) failed; reproduce with: \(options.reproduction(round: round.number, label: round.label))"
+                print("  " + line)
+                failures.append(line)
+            }
+        }
+        print("")
+        let kinds = TablePrinter(columns: [
+            .init(title: "kind", width: 16) { $0["kind"] },
+            .init(title: "injected", width: 10) { $0["injected"] },
+            .init(title: "detected", width: 10) { $0["detected"] },
+            .init(title: "missed", width: 8) { $0["missed"] },
+            .init(title: "false alarms", width: 12) { $0["false"] },
+        ])
+        kinds.printHeader()
+        for kind in ViolationKind.allCases {
+            guard let tally = summary.tallies[kind] else { continue }
+            var values: [String: String] = [:]
+            values["kind"] = kind.rawValue
+            values["injected"] = String(tally.injected)
+            values["detected"] = String(tally.detected)
+            values["missed"] = String(tally.missed)
+            values["false"] = String(tally.falseAlarms)
+            kinds.print(Row(values: values))
+        }
+        let exact = summary.rounds.filter { $0.validationError == nil }.count
+        let seconds = String(format: "%.2f", summary.seconds)
+        let rate = String(format: "%.1f", summary.operationsPerSecond / 1e6)
+        print("")
+        print("\(summary.rounds.count) rounds, \(summary.checkedOperations) checked operations in \(seconds) s (\(rate) M checked ops/s); counts exact in \(exact) of \(summary.rounds.count) rounds")
+        if !summary.passed {
+            throw HarnessError("stress failed in \(failures.count) round(s); first: \(failures.first ?? "?")")
+        }
+        print("every injected violation detected, no false alarm, every count exact")
+    }
+}

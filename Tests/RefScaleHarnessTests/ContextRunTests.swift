@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import RefScale
+@testable import RefScaleHarness
+
+/// Whole runs under the universal and debug contexts through the runner: every scheme runs
+/// under every context, the rows say which, and the debug rows say what was checked.
+@Suite struct ContextRunTests {
+    static let contexts: [ContextKind] = [.universal, .debug]
+
+    func run(_ scheme: String, _ workload: String, threads: Int, context: ContextKind) throws -> Row {
+        var options = SchemeOptions()
+        options.debug.onViolation = .collect
+        let request = RunRequest(
+            scheme: try Registry.scheme(named: scheme), workload: try Registry.workload(named: workload),
+            schemeOptions: options, threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01, context: context)
+        try request.validate()
+        return try Runner.run(request)
+    }
+
+    @Test(arguments: Registry.schemes.map(\.name), contexts)
+    func everySchemeRunsValidUnderEveryContext(scheme: String, context: ContextKind) throws {
+        let row = try run(scheme, "private", threads: 1, context: context)
+        #expect(row.isValid, "\(row["validation_error"])")
+        #expect(row["context"] == context.rawValue)
+        #expect((Int(row["ops"]) ?? 0) > 0)
+        #expect(row["violations"] == (context == .debug ? "0" : ""))
+        #expect(row["closed_queue"] == (context == .debug ? "1024" : ""))
+    }
+
+    @Test(arguments: ["atomic", "biased", "handle-local", "arena", "perthread"], ["shared-hot", "call", "handoff"])
+    func threadSafeSchemesRunCleanUnderTheDebugContextOnTwoThreads(scheme: String, workload: String) throws {
+        let row = try run(scheme, workload, threads: 2, context: .debug)
+        #expect(row.isValid, "\(row["validation_error"])")
+        #expect(row["violations"] == "0", "a registry workload keeps the handle contract")
+    }
+
+    @Test func directRowsSayDirectAndCheckNothing() throws {
+        let row = try run("noop", "private", threads: 1, context: .direct)
+        #expect(row["context"] == "direct" && row["violations"] == "" && row["violation_kinds"] == "")
+    }
+
+    @Test func experimentFilesExpandContextsLikeOptions() throws {
+        let json = try JSONSerialization.jsonObject(with: Data("""
+            {"name": "contexts", "schemes": ["atomic", "arena"], "workloads": [{"name": "private"}],
+             "context": ["direct", "universal", "debug"], "threads": [1], "repetitions": 2}
+            """.utf8))
+        let experiment = try ExperimentFile.parse(json)
+        let runs = try experiment.requests(onlineCPUs: 2).runs
+        #expect(runs.count == 2 * 3 * 2)
+        #expect(Set(runs.map(\.context)) == Set(ContextKind.allCases))
+        let bad = try JSONSerialization.jsonObject(with: Data("""
+            {"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "context": ["direct", "fast"], "threads": [1]}
+            """.utf8))
+        #expect(throws: ExperimentFile.PlaceError.self) { try ExperimentFile.parse(bad) }
+    }
+
+    @Test func shortStressFindsEveryInjectedViolationAndNothingElse() throws {
+        var options = Stress.Options(threads: 2, seconds: 0.3, seed: 11, inject: ViolationKind.injectable)
+        options.roundSeconds = 0.1
+        options.schemes = ["handle-local", "arena", "atomic"]
+        try options.validate()
+        let summary = try Stress.run(options)
+        #expect(summary.rounds.count >= 1)
+        for round in summary.rounds {
+            #expect(round.validationError == nil, "round \(round.number) (\(round.label)): \(round.validationError ?? "")")
+        }
+        for kind in ViolationKind.injectable {
+            let tally = summary.tallies[kind] ?? Stress.Tally()
+            #expect(tally.injected > 0, "\(kind.rawValue) was never injected")
+            #expect(tally.detected == tally.injected, "\(kind.rawValue): \(tally.missed) missed")
+            #expect(tally.falseAlarms == 0, "\(kind.rawValue): \(tally.falseAlarms) false alarms")
+        }
+        #expect(summary.tallies[.invalidHandle]?.falseAlarms ?? 0 == 0)
+        #expect(summary.passed)
+        #expect(summary.checkedOperations > 0)
+    }
+
+    @Test func stressWithoutInjectionsReportsNothing() throws {
+        var options = Stress.Options(threads: 2, seconds: 0.1, seed: 3, inject: [])
+        options.roundSeconds = 0.05
+        options.schemes = ["handle-local/high16-eager"]
+        let summary = try Stress.run(options)
+        #expect(summary.passed)
+        #expect(summary.tallies.values.allSatisfy { $0.injected == 0 && $0.falseAlarms == 0 })
+    }
+
+    @Test func badStressOptionsAreUsageErrors() throws {
+        #expect(throws: UsageError.self) { try Stress.Options(threads: 2, seconds: 0, seed: 1, inject: []).validate() }
+        var options = Stress.Options(threads: 2, seconds: 1, seed: 1, inject: [])
+        options.debug.closedQueue = 0
+        #expect(throws: UsageError.self) { try options.validate() }
+        #expect(throws: ConfigurationError.self) { try ViolationKind.parseList("leak,oops") }
+        #expect(try ViolationKind.parseList("leak, escape") == [.leak, .escape])
+    }
+}
