@@ -78,6 +78,9 @@ public protocol CountingScheme {
     /// The contract violations the run's contexts found, read when no thread is running; nil for
     /// a context that does not check.
     static func contractSummary(of shared: Shared) -> ContractSummary?
+
+    /// True for a context that reaches the scheme through a function table.
+    static var callsThroughTable: Bool { get }
 }
 
 public enum CounterKind: String, CaseIterable, Sendable {
@@ -175,6 +178,7 @@ extension CountingScheme {
     public static var pythonVersion: String? { nil }
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
+    public static var callsThroughTable: Bool { false }
 }
 
 /// Options that change how a scheme counts.

@@ -73,6 +73,10 @@ struct Mailboxes {
 /// The kinds are tested by a chain of compares, most frequent first, rather than one `switch`:
 /// a switch over every kind compiled to an indirect jump per operation, which cost about
 /// 0.8 ns/op of `noop`. Operations that make objects, touch slots or channels come last.
+/// Under a context that calls through a table every branch is the same call, and LLVM merged
+/// the chain back into a jump table; `callsThroughTable` marks the first compare as the likely
+/// one there, which keeps it a compare (about 0.4 ns/op less for universal and debug). For the
+/// schemes themselves the condition folds to the plain compare: their code is unchanged.
 @inline(__always)
 func execute<S: CountingScheme>(
     _ operations: UnsafeBufferPointer<Operation>,
@@ -85,7 +89,8 @@ func execute<S: CountingScheme>(
     for index in operations.indices {
         let operation = operations[index]
         let code = operation.code
-        if code == Operation.Code.dupClose.rawValue {
+        let isDupClose = code == Operation.Code.dupClose.rawValue
+        if S.callsThroughTable ? _fastPath(isDupClose) : isDupClose {
             scheme.close(scheme.dup(registers[operation.source]))
         } else if code == Operation.Code.dup.rawValue {
             registers[operation.register] = scheme.dup(registers[operation.source])

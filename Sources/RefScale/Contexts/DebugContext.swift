@@ -33,9 +33,12 @@ public struct DebugContext<S: UniversalScheme>: CountingScheme {
     public static var usedOptions: Set<SchemeOptionName> { S.usedOptions }
     public static var pythonVersion: String? { S.pythonVersion }
     public static func failure(of shared: Shared) -> String? { S.failure(of: shared.inner) }
+    public static var callsThroughTable: Bool { true }
 
     var universal: UniversalContext<S>
-    let caller: TableCaller
+    /// The thread's `DebugThread`, whose first field is its debug table: the state every entry
+    /// takes is the table's own address.
+    let thread: UnsafeMutableRawPointer
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
         try options.debug.validate()
@@ -44,10 +47,12 @@ public struct DebugContext<S: UniversalScheme>: CountingScheme {
 
     public init(shared: Shared, threadID: Int) {
         universal = UniversalContext<S>(shared: shared.inner, threadID: threadID)
-        let thread = shared.run.makeThread(threadID: threadID, inner: universal.caller)
-        let table = UnsafeMutableRawPointer(thread) + MemoryLayout<DebugThread>.offset(of: \.table)!
-        caller = TableCaller(table: table.assumingMemoryBound(to: UniversalTable.self), state: UnsafeMutableRawPointer(thread))
+        precondition(MemoryLayout<DebugThread>.offset(of: \.table) == 0, "the debug table must open DebugThread")
+        thread = UnsafeMutableRawPointer(shared.run.makeThread(threadID: threadID, inner: universal.caller))
     }
+
+    @inline(__always)
+    var caller: TableCaller { TableCaller(table: thread.assumingMemoryBound(to: UniversalTable.self), state: thread) }
 
     @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
     @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }

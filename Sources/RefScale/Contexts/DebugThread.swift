@@ -56,10 +56,12 @@ struct DebugThread {
     var operationIndex = 0
     var depth = 0
     var highWater = 0
-    /// The closed queue: records `closedHead..<closedTail` of `records.closed`, oldest first.
+    /// The closed queue: records `closedHead..<closedTail` of `records.closed`, oldest first;
+    /// `reusable` is how many more than `closedQueue` wait (negative while fewer do).
     let closedQueue: Int
     var closedHead = 0
     var closedTail = 0
+    var reusable: Int
     /// The meta word of an open record made at the current depth, and of one closed there.
     var openMeta: UInt64
     var closedMeta: UInt64
@@ -88,6 +90,7 @@ struct DebugThread {
         backtraces = run.options.backtraces
         self.run = Unmanaged.passUnretained(run)
         closedQueue = run.options.closedQueue
+        reusable = -run.options.closedQueue
         openMeta = DebugRecords.meta(state: .open, depth: 0, threadMeta: threadMeta)
         closedMeta = DebugRecords.meta(state: .closed, depth: 0, threadMeta: threadMeta)
         openAtDepth = RawBuffer(capacity: 64)
@@ -121,9 +124,10 @@ struct DebugThread {
     @inline(__always)
     mutating func takeRecord(openedAt index: Int) -> (record: Int, handle: UInt64) {
         var record: Int
-        if closedTail &- closedHead > closedQueue {
+        if reusable > 0 {
             record = records.closedRecord(closedHead)
             closedHead &+= 1
+            reusable &-= 1
         } else {
             record = highWater
             if record == records.capacity { records.exhausted() }
@@ -150,8 +154,14 @@ struct DebugThread {
         openHere &-= 1
         records.setMeta(record, closedMeta)
         records.setLink(record, index)
+        enqueueClosed(record)
+    }
+
+    @inline(__always)
+    mutating func enqueueClosed(_ record: Int) {
         records.setClosedRecord(closedTail, record)
         closedTail &+= 1
+        reusable &+= 1
     }
 
     /// The record of an open handle of this context, or nil after reporting why it is not one.
@@ -307,8 +317,7 @@ struct DebugThread {
             if recordDepth == depth { openHere &-= 1 } else { openAtDepth[recordDepth] &-= 1 }
             records.setMeta(record, meta & ~0xFF | RecordState.expired.rawValue)
             records.setLink(record, index)
-            records.setClosedRecord(closedTail, record)
-            closedTail &+= 1
+            enqueueClosed(record)
             inner.close(Handle(bits: records.underlying(record)))
         }
     }
@@ -411,9 +420,12 @@ enum DebugEntries {
         adopt: { DebugEntries.adopt($0, $1) }, returning: { DebugEntries.returning($0, $1) },
         enterScope: { DebugEntries.enterScope($0, $1) }, exitScope: { DebugEntries.exitScope($0, $1) })
 
+    /// The state, if the calling thread owns it. The thread's serial is read as it is: a thread
+    /// that never asked for one reads 0, never an owner's, and takes the slow path, which asks.
     @inline(__always)
     static func owned(_ state: UnsafeMutableRawPointer) -> UnsafeMutablePointer<DebugThread>? {
         let thread = state.assumingMemoryBound(to: DebugThread.self)
+        if _fastPath(thread.pointee.serial == crefscale_thread_serial_value) { return thread }
         return thread.pointee.serial == crefscale_thread_serial() ? thread : nil
     }
 

@@ -4,10 +4,9 @@
 ///
 /// Invariants:
 /// - Each thread builds its table once, in `init`: one block holds a copy of
-///   `S.universalTable`, then the thread's scheme state. The context holds two raw pointers
-///   into the block (`TableCaller`), so an operation is one load of the entry from the thread's
-///   own memory and one indirect call: no existential, no class reference, no Swift reference
-///   count.
+///   `S.universalTable`, then the thread's scheme state. The context holds one raw pointer, to
+///   the block, so an operation is one load of the entry from the thread's own memory and one
+///   indirect call: no existential, no class reference, no Swift reference count.
 /// - The entries are `S`'s own code, specialised for `S`; what this context adds over `direct`
 ///   is the call itself, and the inlining the call prevents.
 /// - The runtime's hooks (`safePoint`, `suspend`, `threadExit`, `counters`) call the scheme
@@ -24,8 +23,11 @@ public struct UniversalContext<S: UniversalScheme>: CountingScheme {
     public static var usedOptions: Set<SchemeOptionName> { S.usedOptions }
     public static var pythonVersion: String? { S.pythonVersion }
     public static func failure(of shared: Shared) -> String? { S.failure(of: shared) }
+    public static var callsThroughTable: Bool { true }
 
-    let caller: TableCaller
+    /// The thread's block: the table, then the scheme state at `stateOffset`. One pointer, so the
+    /// hot loop keeps one register for the context, not two.
+    let block: UnsafeMutableRawPointer
     /// The scheme's counters once `threadExit` has freed its state.
     var exitedCounters: SchemeCounters?
 
@@ -46,10 +48,15 @@ public struct UniversalContext<S: UniversalScheme>: CountingScheme {
         table.initialize(to: S.universalTable)
         let state = (block + Self.stateOffset).bindMemory(to: S.self, capacity: 1)
         state.initialize(to: S(shared: shared, threadID: threadID))
-        caller = TableCaller(table: table, state: UnsafeMutableRawPointer(state))
+        self.block = block
     }
 
-    var scheme: UnsafeMutablePointer<S> { caller.state.assumingMemoryBound(to: S.self) }
+    @inline(__always)
+    var caller: TableCaller {
+        TableCaller(table: block.assumingMemoryBound(to: UniversalTable.self), state: block + Self.stateOffset)
+    }
+
+    var scheme: UnsafeMutablePointer<S> { (block + Self.stateOffset).assumingMemoryBound(to: S.self) }
 
     @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
     @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }
@@ -72,7 +79,7 @@ public struct UniversalContext<S: UniversalScheme>: CountingScheme {
         scheme.pointee.threadExit()
         exitedCounters = scheme.pointee.counters
         scheme.deinitialize(count: 1)
-        UnsafeMutableRawPointer(caller.table).deallocate()
+        block.deallocate()
     }
 
     public var counters: SchemeCounters { exitedCounters ?? scheme.pointee.counters }
