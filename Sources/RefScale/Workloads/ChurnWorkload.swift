@@ -1,8 +1,9 @@
 /// `churn`: allocation-heavy. Each thread creates short-lived objects, uses each (`--dup-depth`
 /// duplicates, reads) and drops it: itself, or, for a `--remote-free` share drawn from the
 /// seed, by sending it to the next thread (in a ring), which drops it. A thread takes what was
-/// sent to it every `roundsPerDrain` rounds, and while it waits to send. The pool recycles
-/// freed objects to the thread that made them.
+/// sent to it every `roundsPerDrain` rounds, and while it waits to send. Each round, and each
+/// taking, is one scope (one extension call), so a call-scoped scheme holds no more objects than
+/// a call makes. The pool recycles freed objects to the thread that made them.
 public struct ChurnWorkload: Workload {
     public static let name = "churn"
     public static let summary = "objects created and dropped at once, a share of them dropped by another thread"
@@ -35,7 +36,7 @@ public struct ChurnWorkload: Workload {
         var handleOperations = 0
         var round = 0
         while handleOperations < ChurnWorkload.passLength {
-            var operations: [Operation] = [.create(into: 0)]
+            var operations: [Operation] = [.enter, .create(into: 0)]
             operations += Array(repeating: .dupClose(0), count: options.dupDepth)
             reads += readsPerRound
             while reads >= 1 {
@@ -43,13 +44,13 @@ public struct ChurnWorkload: Workload {
                 reads -= 1
             }
             let remote = Double(generator.next() >> 11) / Double(1 << 53) < options.remoteFree
-            operations.append(remote ? .send(0, to: next) : .close(0))
+            operations += [remote ? .send(0, to: next) : .close(0), .exit]
             round += 1
-            if round % ChurnWorkload.roundsPerDrain == 0 { operations.append(.receiveAll(from: inbox)) }
+            if round % ChurnWorkload.roundsPerDrain == 0 { operations += [.enter, .receiveAll(from: inbox), .exit] }
             handleOperations += operations.reduce(0) { $0 + $1.handleOperations }
             pass += operations
         }
-        pass.append(.receiveAll(from: inbox))
-        return ThreadProgram(registers: 1, inbox: inbox, pass: [.enter] + pass + [.exit], teardown: [.finishSending(to: next), .drain(inbox)])
+        pass += [.enter, .receiveAll(from: inbox), .exit]
+        return ThreadProgram(registers: 1, inbox: inbox, pass: pass, teardown: [.finishSending(to: next), .drain(inbox)])
     }
 }
