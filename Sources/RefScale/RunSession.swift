@@ -193,11 +193,12 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         signals.arriveAndWaitForStart()
         let pass = UnsafeBufferPointer(workerPasses[index])
         let passOperations = program.passOperations
-        while !signals.stopRequested {
+        // At least one pass, so every stream is run and validated however late the worker starts.
+        repeat {
             operations &+= execute(pass, on: &context, memory: memory, checksum: &checksum) &+ passOperations
             signals.publish(worker: index, operations: operations)
             context.safePoint()
-        }
+        } while !signals.stopRequested
         program.teardown.withUnsafeBufferPointer {
             _ = execute($0, on: &context, memory: memory, checksum: &checksum)
         }

@@ -90,7 +90,7 @@ struct CPythonRunTests {
     func runsAreValid(workload: String, threads: Int) throws {
         let row = try shortRun(Registry.scheme(named: CPythonScheme.name), workload: workload, threads: threads)
         #expect(row.isValid, "\(row["validation_error"])")
-        #expect((Int(row["ops"]) ?? 0) > 0)
+        #expect((Int(row["run_ops"]) ?? 0) > 0)
         #expect(row["python_version"].hasPrefix("3.11"), "python_version: '\(row["python_version"])'")
     }
 

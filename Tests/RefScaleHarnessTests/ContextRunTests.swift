@@ -23,7 +23,7 @@ import RefScale
         let row = try run(scheme, "private", threads: 1, context: context)
         #expect(row.isValid, "\(row["validation_error"])")
         #expect(row["context"] == context.rawValue)
-        #expect((Int(row["ops"]) ?? 0) > 0)
+        #expect((Int(row["run_ops"]) ?? 0) > 0)
         #expect(row["violations"] == (context == .debug ? "0" : ""))
         #expect(row["closed_queue"] == (context == .debug ? "1024" : ""))
     }

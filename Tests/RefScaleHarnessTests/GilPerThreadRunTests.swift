@@ -43,7 +43,7 @@ import Testing
     func everyRowIsValid(_ testCase: Case, threads: Int) throws {
         let row = try run(testCase, threads: threads)
         #expect(row.isValid, "\(row["validation_error"])")
-        #expect(Int(row["ops"])! > 0)
+        #expect(Int(row["run_ops"])! > 0)
     }
 
     @Test(arguments: [2, 4, 8])

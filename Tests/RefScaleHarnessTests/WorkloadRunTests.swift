@@ -14,7 +14,7 @@ struct WorkloadRunTests {
         for scheme in Self.threadSafeSchemes {
             let row = try shortRun(Registry.scheme(named: scheme), workload: workload, threads: threads)
             #expect(row.isValid, "\(scheme) on \(workload), \(threads) threads: \(row["validation_error"])")
-            #expect((Int(row["ops"]) ?? 0) > 0, "\(scheme) on \(workload) did no work")
+            #expect((Int(row["run_ops"]) ?? 0) > 0, "\(scheme) on \(workload) did no work")
         }
     }
 
@@ -80,7 +80,7 @@ struct WorkloadRunTests {
     @Test func churnRecyclesObjects() throws {
         let request = RunRequest(
             scheme: try Registry.scheme(named: AtomicScheme.name), workload: try Registry.workload(named: "churn"),
-            threads: 2, duration: 0.3, warmup: 0.01)
+            threads: 2, duration: 1.0, warmup: 0.01)
         let row = try Runner.run(request)
         #expect(row.isValid, "\(row["validation_error"])")
         let frees = Int(row["frees"]) ?? 0
