@@ -76,6 +76,22 @@ import RefScale
         #expect(summary.checkedOperations > 0)
     }
 
+    /// The stress streams are legal for every scheme: without injections they keep every count
+    /// exact under every context (they found arena freeing objects a local handle still named).
+    @Test(arguments: ["arena", "handle-local", "biased"], [ContextKind.direct, .debug])
+    func stressStreamsKeepCountsExactUnderEveryContext(scheme: String, context: ContextKind) throws {
+        for seed: UInt64 in [2, 3, 9] {
+            var options = SchemeOptions()
+            options.debug.onViolation = .collect
+            let request = RunRequest(
+                scheme: try Registry.scheme(named: scheme), workload: WorkloadEntry(instance: StressWorkload(inject: [])),
+                schemeOptions: options, threads: 1, duration: TestTiming.interval(0.05), warmup: 0, seed: seed, context: context)
+            let (row, outcome) = try Runner.runWithOutcome(request)
+            #expect(outcome.validationError == nil, "\(scheme), seed \(seed): \(outcome.validationError ?? "")")
+            #expect(row.isValid)
+        }
+    }
+
     @Test func stressWithoutInjectionsReportsNothing() throws {
         var options = Stress.Options(threads: 2, seconds: 0.1, seed: 3, inject: [])
         options.roundSeconds = 0.05

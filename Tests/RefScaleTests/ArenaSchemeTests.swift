@@ -53,6 +53,53 @@ struct ArenaSchemeTests {
         fixture.end()
     }
 
+    /// Found by `refscale stress`: a call loads a handle from a field, then overwrites the field;
+    /// the handle must still name a live object until the call returns.
+    @Test func referencesDroppedInsideAScopeAreGivenBackWhenTheOutermostScopeExits() {
+        var fixture = Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        let made = fixture.context.new(object)
+        fixture.context.retain(object)  // the field
+        fixture.context.close(made)
+        #expect(fixture.count(object) == 1, "only the field keeps it")
+
+        fixture.context.enterScope()
+        let loaded = fixture.context.open(object)
+        fixture.context.enterScope()
+        fixture.context.release(object)  // the field is overwritten in a nested call
+        fixture.context.exitScope()
+        #expect(object.isAlive, "the outer call's local handle still names it")
+        fixture.context.retain(fixture.context.object(of: loaded))  // stored into another field
+        fixture.context.close(loaded)
+        #expect(fixture.count(object) == 2)
+        fixture.context.exitScope()
+        #expect(fixture.count(object) == 1, "the dropped reference was given back at the outermost exit")
+        fixture.context.release(object)
+        #expect(object.timesFreed == 1)
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
+    @Test func closingANonLocalHandleInsideAScopeKeepsItsLocalDupsValid() {
+        var fixture = Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        fixture.context.enterScope()
+        let created = fixture.context.new(object)
+        fixture.context.enterScope()
+        let returned = fixture.context.returning(fixture.context.dup(created))
+        fixture.context.exitScope()
+        let duplicate = fixture.context.dup(returned)
+        fixture.context.close(returned)
+        #expect(fixture.context.read(duplicate) == object.payload)
+        #expect(object.isAlive)
+        fixture.context.close(duplicate)
+        fixture.context.close(created)
+        fixture.context.exitScope()
+        #expect(object.timesFreed == 1)
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
     @Test func objectsCreatedInAScopeAreFreedAtScopeExit() {
         var fixture = Fixture()
         let objects = (0..<3).map { fixture.pool.bear($0, flags: []) }

@@ -28,6 +28,13 @@ import Synchronization
 ///   field store, a return or a send keeps of a local handle past its scope.
 /// - `enterScope` records `top` and the owned list's length; `exitScope` releases the objects
 ///   owned since, and resets both. Every local handle made in the scope is dead after its exit.
+/// - A non-local reference dropped inside a scope (`release` of a field's previous object, `close`
+///   of a non-local handle) is given back only when the outermost scope exits: a local handle
+///   may still name the object — loaded from a field the call then overwrote, or a dup of a
+///   non-local handle the call then closed — and a local handle does not count. So nothing a
+///   live local handle names is freed, as PyPy's and GraalPy's handles keep their objects alive
+///   until the call returns. (Found by `refscale stress`: before, such a handle outlived its
+///   object, and storing it into a field wrote to freed memory.)
 /// - `limit` is the arena's capacity inside a scope and 0 outside one, so the single compare of
 ///   the `dup` fast path (`top < limit`) also sends a `dup` outside any scope to the slow path,
 ///   which takes a shared reference; a full arena grows there too. Handles are indices, so
@@ -52,6 +59,8 @@ public struct ArenaScheme: CountingScheme {
     var owned: WordStack
     /// Two words per open scope, innermost last: `top` and `owned.count` at its entry.
     var scopeMarks: WordStack
+    /// Non-local references dropped inside a scope, given back when the outermost scope exits.
+    var deferred: WordStack
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
@@ -60,6 +69,7 @@ public struct ArenaScheme: CountingScheme {
         arena = WordStack(capacity: ArenaScheme.initialArenaCapacity)
         owned = WordStack(capacity: 256)
         scopeMarks = WordStack(capacity: 32)
+        deferred = WordStack(capacity: 64)
     }
 
     var isInScope: Bool { scopeMarks.count > 0 }
@@ -130,7 +140,18 @@ public struct ArenaScheme: CountingScheme {
     @inline(__always)
     public mutating func close(_ handle: Handle) {
         if handle.bits & ArenaScheme.localTag != 0 { return }
-        releaseShared(ObjectRef(handle))
+        drop(ObjectRef(handle))
+    }
+
+    /// Gives back a non-local reference: at once outside any scope, at the outermost scope's
+    /// exit inside one.
+    @inline(__always)
+    mutating func drop(_ object: ObjectRef) {
+        if !isInScope {
+            releaseShared(object)
+        } else if !object.isImmortal {
+            deferred.push(UInt(bitPattern: object.address))
+        }
     }
 
     @inline(__always)
@@ -167,7 +188,7 @@ public struct ArenaScheme: CountingScheme {
         }
     }
 
-    public mutating func release(_ object: ObjectRef) { releaseShared(object) }
+    public mutating func release(_ object: ObjectRef) { drop(object) }
 
     /// A local handle takes a shared reference; a non-local one is a shared reference and moves.
     public mutating func transfer(_ handle: Handle) -> ObjectRef {
@@ -212,7 +233,13 @@ public struct ArenaScheme: CountingScheme {
             }
         }
         owned.count = ownedMark
-        if !isInScope { limit = 0 }
+        if !isInScope {
+            limit = 0
+            for index in 0..<deferred.count {
+                releaseShared(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: deferred[index])!))
+            }
+            deferred.count = 0
+        }
     }
 
     public mutating func safePoint() {}
@@ -223,6 +250,7 @@ public struct ArenaScheme: CountingScheme {
         arena.deallocate()
         owned.deallocate()
         scopeMarks.deallocate()
+        deferred.deallocate()
     }
 
     public static func referenceCount(of object: ObjectRef) -> Int? {
