@@ -15,8 +15,8 @@ public protocol CountingScheme {
     static var reportedCounters: Set<CounterKind> { get }
     /// False for schemes that are correct only when no other thread touches an object.
     static var isThreadSafe: Bool { get }
-    /// The options of `SchemeOptions` that change what this scheme does.
-    static var usedOptions: Set<SchemeOptionName> { get }
+    /// The options this scheme reads, declared in its own file.
+    static var declaredOptions: [OptionDeclaration] { get }
 
     static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared
 
@@ -83,76 +83,8 @@ public protocol CountingScheme {
     static var callsThroughTable: Bool { get }
 }
 
-public enum CounterKind: String, CaseIterable, Sendable {
-    case atomicRMW = "atomic_rmw"
-    case casRetries = "cas_retries"
-    case tableHits = "table_hits"
-    case tableMisses = "table_misses"
-    case fallbacks
-    case evictions
-    case merges
-    case queued
-    case frees
-    /// `gil`: times the global lock passed from one thread to another.
-    case lockHandoffs = "lock_handoffs"
-}
-
-/// What a thread's scheme context did, summed over threads for the row.
-public struct SchemeCounters: Sendable, Equatable {
-    public var atomicRMW = 0
-    public var casRetries = 0
-    public var tableHits = 0
-    public var tableMisses = 0
-    public var fallbacks = 0
-    public var evictions = 0
-    public var merges = 0
-    public var queued = 0
-    public var frees = 0
-    public var lockHandoffs = 0
-
-    public init() {}
-
-    public subscript(kind: CounterKind) -> Int {
-        switch kind {
-        case .atomicRMW: atomicRMW
-        case .casRetries: casRetries
-        case .tableHits: tableHits
-        case .tableMisses: tableMisses
-        case .fallbacks: fallbacks
-        case .evictions: evictions
-        case .merges: merges
-        case .queued: queued
-        case .frees: frees
-        case .lockHandoffs: lockHandoffs
-        }
-    }
-
-    public static func + (a: SchemeCounters, b: SchemeCounters) -> SchemeCounters {
-        var sum = SchemeCounters()
-        sum.atomicRMW = a.atomicRMW + b.atomicRMW
-        sum.casRetries = a.casRetries + b.casRetries
-        sum.tableHits = a.tableHits + b.tableHits
-        sum.tableMisses = a.tableMisses + b.tableMisses
-        sum.fallbacks = a.fallbacks + b.fallbacks
-        sum.evictions = a.evictions + b.evictions
-        sum.merges = a.merges + b.merges
-        sum.queued = a.queued + b.queued
-        sum.frees = a.frees + b.frees
-        sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
-        return sum
-    }
-}
-
-public enum SchemeOptionName: String, CaseIterable, Sendable {
-    case handleIndex = "handle_index"
-    case release
-    case gilSlice = "gil_slice"
-    case uniqueIDs = "unique_ids"
-    case mergeInterval = "merge_interval"
-}
-
 extension CountingScheme {
-    public static var usedOptions: Set<SchemeOptionName> { [] }
+    public static var declaredOptions: [OptionDeclaration] { [] }
 
     /// By default a transfer takes a non-local reference and closes the handle; a scheme whose
     /// handle already is a reference moves it instead.
@@ -179,123 +111,6 @@ extension CountingScheme {
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
     public static var callsThroughTable: Bool { false }
-}
-
-/// Options that change how a scheme counts.
-public struct SchemeOptions: Sendable, Equatable {
-    public var handleIndex: HandleIndex = .low3
-    public var release: ReleasePolicy = .lazy
-    public var objectAlignment = 128
-    /// `gil`: how long a thread holds the global lock before it lets others take it, in seconds
-    /// (CPython's switch interval, 5 ms by default).
-    public var gilSlice = 0.005
-    /// `perthread`: which objects get a unique id and so are counted in per-thread arrays.
-    public var uniqueIDs: UniqueIDPolicy = .shared
-    /// `perthread`: seconds between stop-the-world merges of the per-thread arrays; 0 merges
-    /// only at the run's end.
-    public var mergeInterval = 0.0
-    /// The debug context's options; the schemes and the other contexts ignore them.
-    public var debug = DebugOptions()
-
-    public init() {}
-
-    /// The value of an option as the CSV file and experiment files spell it.
-    public func value(of option: SchemeOptionName) -> String {
-        switch option {
-        case .handleIndex: handleIndex.rawValue
-        case .release: release.rawValue
-        case .gilSlice: String(gilSlice)
-        case .uniqueIDs: uniqueIDs.rawValue
-        case .mergeInterval: String(mergeInterval)
-        }
-    }
-
-    /// Sets an option from its spelling; throws the valid spellings when it is not one.
-    public mutating func set(_ option: SchemeOptionName, to value: String) throws {
-        func parse<T: RawRepresentable & CaseIterable>(_: T.Type) throws -> T where T.RawValue == String {
-            guard let parsed = T(rawValue: value) else {
-                throw ConfigurationError("must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(value)'")
-            }
-            return parsed
-        }
-        func seconds(above minimum: Double, inclusive: Bool) throws -> Double {
-            guard let seconds = Double(value), seconds.isFinite, inclusive ? seconds >= minimum : seconds > minimum else {
-                throw ConfigurationError("must be a number of seconds \(inclusive ? ">=" : ">") \(minimum), got '\(value)'")
-            }
-            return seconds
-        }
-        switch option {
-        case .handleIndex: handleIndex = try parse(HandleIndex.self)
-        case .release: release = try parse(ReleasePolicy.self)
-        case .gilSlice: gilSlice = try seconds(above: 0, inclusive: false)
-        case .uniqueIDs: uniqueIDs = try parse(UniqueIDPolicy.self)
-        case .mergeInterval: mergeInterval = try seconds(above: 0, inclusive: true)
-        }
-    }
-
-    /// What distinguishes two option sets for a scheme that uses `options` (and the alignment).
-    public func key(for options: Set<SchemeOptionName>) -> String {
-        ([String(objectAlignment)] + options.map(\.rawValue).sorted().map { value(of: SchemeOptionName(rawValue: $0)!) })
-            .joined(separator: "|")
-    }
-}
-
-/// Which objects `perthread` gives a unique id (CPython 3.14 gives them to heap types and code
-/// objects: the objects every thread touches).
-public enum UniqueIDPolicy: String, CaseIterable, Sendable {
-    /// Objects the workload made with `ObjectFlags.shared`.
-    case shared
-    /// Every mortal object the workload made by index; objects threads create and recycle
-    /// during the run (`call`, `handoff`, `churn`) get none, as short-lived objects in CPython.
-    case all
-    /// None: every object is counted as `biased` counts it.
-    case none
-}
-
-/// Where `handle-local` keeps the table index in a handle.
-public enum HandleIndex: String, CaseIterable, Sendable {
-    /// The low 3 bits of an 8-byte-aligned address: 7 slots.
-    case low3
-    /// The low 4 bits of a 16-byte-aligned address: 15 slots.
-    case low4
-    /// Bits 48..63, which no x86-64 user address uses: 65535 slots, found on `open` by a hash
-    /// lookup rather than a scan.
-    case high16
-
-    public var slotCount: Int {
-        switch self {
-        case .low3: 7
-        case .low4: 15
-        case .high16: 65535
-        }
-    }
-
-    /// The position of the index's lowest bit in a handle.
-    public var shift: Int {
-        switch self {
-        case .low3, .low4: 0
-        case .high16: 48
-        }
-    }
-
-    /// The mask of the handle's index bits, in place.
-    public var mask: UInt64 { UInt64(slotCount) << UInt64(shift) }
-    /// The object alignment the index needs: the low bits it uses must be zero in every address.
-    public var requiredAlignment: Int {
-        switch self {
-        case .low3: 8
-        case .low4: 16
-        case .high16: 8
-        }
-    }
-}
-
-/// When `handle-local` gives back the thread's shared reference of a slot whose count is 0.
-public enum ReleasePolicy: String, CaseIterable, Sendable {
-    /// At once, when the count reaches 0.
-    case eager
-    /// At the next flush: a safe point, scope exit, or eviction of the slot.
-    case lazy
 }
 
 /// The scheme's empty shared state.

@@ -4,7 +4,7 @@ public struct SchemeEntry: Sendable {
     public let summary: String
     public let reportedCounters: Set<CounterKind>
     public let isThreadSafe: Bool
-    public let usedOptions: Set<SchemeOptionName>
+    public let declaredOptions: [OptionDeclaration]
     /// The embedded interpreter's version for a scheme that counts in one (`cpython`), else nil.
     public let pythonVersion: String?
     public let prepare: @Sendable (RunConfig) throws -> PreparedRun
@@ -17,12 +17,13 @@ public struct SchemeEntry: Sendable {
         summary = S.summary
         reportedCounters = S.reportedCounters
         isThreadSafe = S.isThreadSafe
-        usedOptions = S.usedOptions
+        declaredOptions = S.declaredOptions
         pythonVersion = S.pythonVersion
         // The closures call a concrete `RunSession` of the context the run asks for, so the hot
         // loop is specialised here for S under each context: the one place that knows of contexts.
         prepare = { config in
-            switch config.context {
+            try config.scheme.values.validate(against: S.declaredOptions)
+            return switch config.context {
             case .direct: try PreparedRun(RunSession<S>(config: config))
             case .universal: try PreparedRun(RunSession<UniversalContext<S>>(config: config))
             case .debug: try PreparedRun(RunSession<DebugContext<S>>(config: config))
@@ -30,6 +31,7 @@ public struct SchemeEntry: Sendable {
         }
         check = { options in
             try options.debug.validate()
+            try options.values.validate(against: S.declaredOptions)
             _ = try S.makeShared(options: options, threads: 1)
         }
     }
@@ -39,15 +41,19 @@ public struct WorkloadEntry: Sendable {
     public let name: String
     public let summary: String
     public let sharesObjects: Bool
-    public let usedOptions: Set<WorkloadOptionName>
-    public let make: @Sendable (WorkloadOptions) throws -> any Workload
+    public let declaredOptions: [OptionDeclaration]
+    /// Checks the options the workload declares, then makes it; throws the first problem.
+    public let make: @Sendable (OptionValues) throws -> any Workload
 
     public init<W: Workload>(_ workload: W.Type) {
         name = W.name
         summary = W.summary
         sharesObjects = W.sharesObjects
-        usedOptions = W.usedOptions
-        make = { try W(options: $0) }
+        declaredOptions = W.declaredOptions
+        make = { options in
+            try options.validate(against: W.declaredOptions)
+            return try W(options: options)
+        }
     }
 
     /// An entry that always makes `instance`, whatever the options: for streams built outside
@@ -56,7 +62,7 @@ public struct WorkloadEntry: Sendable {
         name = W.name
         summary = W.summary
         sharesObjects = W.sharesObjects
-        usedOptions = W.usedOptions
+        declaredOptions = W.declaredOptions
         make = { _ in instance }
     }
 }
@@ -83,6 +89,28 @@ public enum Registry {
         WorkloadEntry(HandoffWorkload.self),
         WorkloadEntry(ChurnWorkload.self),
     ]
+
+    /// Every option a scheme declares, then every option a workload declares, each name once, in
+    /// registry order: the CSV's option columns and the command line's flags.
+    public static let schemeOptions = uniqueByName(schemes.flatMap(\.declaredOptions))
+    public static let workloadOptions = uniqueByName(workloads.flatMap(\.declaredOptions))
+
+    static func uniqueByName(_ declarations: [OptionDeclaration]) -> [OptionDeclaration] {
+        var seen = Set<String>()
+        return declarations.filter { seen.insert($0.name).inserted }
+    }
+
+    /// The help of a command-line flag: each owner's help, and its default where owners differ.
+    public static func help(forOption name: String) -> String {
+        let owners = (schemes.flatMap(\.declaredOptions) + workloads.flatMap(\.declaredOptions)).filter { $0.name == name }
+        let helps = orderedUnique(owners.map(\.helpLine))
+        return helps.joined(separator: "; ")
+    }
+
+    static func orderedUnique(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
 
     public static func scheme(named name: String) throws -> SchemeEntry {
         guard let entry = schemes.first(where: { $0.name == name }) else {

@@ -27,15 +27,15 @@ struct Calibrate: ParsableCommand {
 
         var invalid = 0
         func median(_ scheme: String, _ workload: String, threads: Int, objects: Int? = nil) throws -> Double {
-            var options = WorkloadOptions()
-            options.objects = objects
+            var options = OptionValues()
+            if let objects { options.set("objects", to: .integer(objects)) }
             let runs = try (1...3).map { repetition in
                 try Runner.run(RunRequest(
                     scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: workload),
                     workloadOptions: options, threads: threads, duration: duration, repetition: repetition))
             }
             invalid += runs.filter { !$0.isValid }.count
-            return Summary.median(runs.compactMap { Double($0["ns_per_op"]) }) ?? .nan
+            return Summary.median(runs.compactMap(\.nanosecondsPerOperation)) ?? .nan
         }
 
         print("\nuncontended: every scheme on private, 1 thread (median of 3 runs of \(duration) s)")
@@ -94,7 +94,7 @@ struct Calibrate: ParsableCommand {
                     return try Runner.run(request)
                 }
                 invalid += runs.filter { !$0.isValid }.count
-                medians[context] = Summary.median(runs.compactMap { Double($0["ns_per_op"]) }) ?? .nan
+                medians[context] = Summary.median(runs.compactMap(\.nanosecondsPerOperation)) ?? .nan
             }
             let direct = medians[.direct]!, universal = medians[.universal]!, debug = medians[.debug]!
             print("  \(scheme.name.padding(14))\(format(direct).padding(9))\(format(universal).padding(11))\(("+" + format(universal - direct)).padding(12))\(format(universal / direct).padding(8))\(format(debug).padding(9))+\(format(debug - universal))")

@@ -7,33 +7,32 @@ import RefScaleHarness
 struct RunOptions: ParsableArguments {
     @Option(help: "Scheme (see `refscale list`).") var scheme: String
     @Option(help: "Workload (see `refscale list`).") var workload: String
-    @Option(help: "Thread counts, comma-separated.") var threads = "1"
-    @Option(help: "Measured interval of each run, seconds.") var duration = 0.5
-    @Option(help: "Warm-up before the interval, seconds (discarded).") var warmup = 0.1
-    @Option(help: "Repetitions (separate runs, one row each).") var reps = 3
+    @Option(parsing: .unconditional, help: "Thread counts, comma-separated.") var threads = "1"
+    @Option(parsing: .unconditional, help: "Measured interval of each run, seconds.") var duration = 0.5
+    @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded).") var warmup = 0.1
+    @Option(parsing: .unconditional, help: "Repetitions (separate runs, one row each).") var reps = 3
     @Option(help: "Seed of the operation streams.") var seed: UInt64 = 1
-    @Option(help: "Objects per thread (private: 1), in total (shared-hot: 4), reached by each thread (mixed: 1000).")
-    var objects: Int?
-    @Option(help: "Duplicates of a handle held at once before they are closed (default 1).") var dupDepth: Int?
-    @Option(help: "Share of operations that read the payload, in [0, 1] (default 0).") var readFraction: Double?
-    @Option(help: "Share of objects that are immortal, in [0, 1] (default 0).") var immortalFraction: Double?
-    @Option(help: "mixed: share of objects every thread reaches (default 0.1).") var sharedFraction: Double?
-    @Option(help: "mixed: popularity skew, Zipf's s >= 0 (default 0, uniform).") var zipf: Double?
-    @Option(help: "call: borrowed argument handles (default 2).") var args: Int?
-    @Option(help: "call: temporaries made per call (default 2).") var temps: Int?
-    @Option(help: "call: temporaries stored into fields per call (default 1).") var stores: Int?
-    @Option(help: "call: nested calls (default 1).") var callDepth: Int?
-    @Option(help: "handoff: producer threads per group (default 1).") var producers: Int?
-    @Option(help: "handoff: consumer threads per group (default 1).") var consumers: Int?
-    @Option(help: "churn: share of objects dropped by another thread (default 0.5).") var remoteFree: Double?
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
-    @Option(help: "handle-local: index bits (low3, low4 or high16; default low3).") var handleIndex: String?
-    @Option(help: "handle-local: release policy (lazy or eager; default lazy).") var release: String?
-    @Option(help: "gil: seconds a thread holds the global lock before letting others take it (> 0; default 0.005).")
-    var gilSlice: Double?
-    @Option(help: "perthread: objects given a unique id (shared, all or none; default shared).") var uniqueIds: String?
-    @Option(help: "perthread: seconds between stop-the-world merges; 0 (default) merges at the run's end only.")
-    var mergeInterval: Double?
+    // The options schemes and workloads declare, one line each; their help and checks are their
+    // owners' (`Registry.help(forOption:)`). `declaredOptionValues` finds them by name.
+    @Option(parsing: .unconditional, help: .declared("objects")) var objects: String?
+    @Option(parsing: .unconditional, help: .declared("dup_depth")) var dupDepth: String?
+    @Option(parsing: .unconditional, help: .declared("read_fraction")) var readFraction: String?
+    @Option(parsing: .unconditional, help: .declared("immortal_fraction")) var immortalFraction: String?
+    @Option(parsing: .unconditional, help: .declared("shared_fraction")) var sharedFraction: String?
+    @Option(parsing: .unconditional, help: .declared("zipf")) var zipf: String?
+    @Option(parsing: .unconditional, help: .declared("args")) var args: String?
+    @Option(parsing: .unconditional, help: .declared("temps")) var temps: String?
+    @Option(parsing: .unconditional, help: .declared("stores")) var stores: String?
+    @Option(parsing: .unconditional, help: .declared("call_depth")) var callDepth: String?
+    @Option(parsing: .unconditional, help: .declared("producers")) var producers: String?
+    @Option(parsing: .unconditional, help: .declared("consumers")) var consumers: String?
+    @Option(parsing: .unconditional, help: .declared("remote_free")) var remoteFree: String?
+    @Option(parsing: .unconditional, help: .declared("handle_index")) var handleIndex: String?
+    @Option(parsing: .unconditional, help: .declared("release")) var release: String?
+    @Option(parsing: .unconditional, help: .declared("gil_slice")) var gilSlice: String?
+    @Option(parsing: .unconditional, help: .declared("unique_ids")) var uniqueIds: String?
+    @Option(parsing: .unconditional, help: .declared("merge_interval")) var mergeInterval: String?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")
@@ -86,44 +85,17 @@ struct RunOptions: ParsableArguments {
         } catch let error as ConfigurationError {
             throw UsageError(error.description)
         }
+        let given = try declaredOptionValues()
         var schemeOptions = SchemeOptions()
         schemeOptions.objectAlignment = objectAlign
-        let givenSchemeOptions: [(SchemeOptionName, String?)] = [
-            (.handleIndex, handleIndex), (.release, release), (.gilSlice, gilSlice.map { String($0) }),
-            (.uniqueIDs, uniqueIds), (.mergeInterval, mergeInterval.map { String($0) }),
-        ]
-        for case let (option, value?) in givenSchemeOptions {
-            do {
-                try schemeOptions.set(option, to: value)
-            } catch let error as ConfigurationError {
-                throw UsageError("--\(option.flag) \(error.problem)")
-            }
-            if !schemeEntry.usedOptions.contains(option) {
-                note("scheme \(schemeEntry.name) does not use --\(option.flag); ignored")
-            }
-        }
+        schemeOptions.values = try values(given, declaredBy: schemeEntry.declaredOptions, all: Registry.schemeOptions,
+                                          owner: "scheme \(schemeEntry.name)")
         schemeOptions.debug = try debugOptions()
         if contextKind != .debug && (closedQueue != nil || onViolation != nil || backtraces) {
             note("--closed-queue, --on-violation and --backtraces apply to --context debug only; ignored")
         }
-        var workloadOptions = WorkloadOptions()
-        let givenWorkloadOptions: [(WorkloadOptionName, Double?)] = [
-            (.objects, objects.map(Double.init)), (.dupDepth, dupDepth.map(Double.init)), (.readFraction, readFraction),
-            (.immortalFraction, immortalFraction), (.sharedFraction, sharedFraction), (.zipf, zipf),
-            (.args, args.map(Double.init)), (.temps, temps.map(Double.init)), (.stores, stores.map(Double.init)),
-            (.callDepth, callDepth.map(Double.init)), (.producers, producers.map(Double.init)),
-            (.consumers, consumers.map(Double.init)), (.remoteFree, remoteFree),
-        ]
-        for case let (option, value?) in givenWorkloadOptions {
-            do {
-                try workloadOptions.set(option, to: value)
-            } catch let error as ConfigurationError {
-                throw UsageError(error.description)
-            }
-            if !workloadEntry.usedOptions.contains(option) {
-                note("workload \(workloadEntry.name) does not use \(option.flag); ignored")
-            }
-        }
+        let workloadOptions = try values(given, declaredBy: workloadEntry.declaredOptions, all: Registry.workloadOptions,
+                                         owner: "workload \(workloadEntry.name)")
 
         var requests: [RunRequest] = []
         for threadCount in threadCounts {
@@ -139,6 +111,58 @@ struct RunOptions: ParsableArguments {
         if let message = Pinning.numaNote(pin: [pinning], placement: [placing]) { note(message) }
         return requests
     }
+
+    /// The text of every declared option given on the command line, by option name: each
+    /// `String?` option property whose name, in snake case, an owner declares.
+    func declaredOptionValues() throws -> [String: String] {
+        let declared = Set((Registry.schemeOptions + Registry.workloadOptions).map(\.name))
+        var given: [String: String] = [:]
+        for child in Mirror(reflecting: self).children {
+            guard let label = child.label, let option = child.value as? Option<String?> else { continue }
+            let name = snakeCase(String(label.drop(while: { $0 == "_" })))
+            guard declared.contains(name) else { continue }
+            if let text = option.wrappedValue { given[name] = text }
+        }
+        return given
+    }
+
+    /// The values of the options one owner declares, checked by its declarations; a value given
+    /// for an option only others declare is checked by theirs and noted as ignored.
+    func values(_ given: [String: String], declaredBy declarations: [OptionDeclaration], all: [OptionDeclaration], owner: String)
+        throws -> OptionValues
+    {
+        var values = OptionValues()
+        for declaration in all {
+            guard let text = given[declaration.name] else { continue }
+            let own = declarations.first { $0.name == declaration.name }
+            do {
+                let value = try (own ?? declaration).parse(text)
+                if own != nil { values.set(declaration.name, to: value) }
+            } catch let error as ConfigurationError {
+                throw UsageError(error.description)
+            }
+            if own == nil { note("\(owner) does not use \(declaration.flag); ignored") }
+        }
+        return values
+    }
+}
+
+/// `callDepth` → `call_depth`.
+func snakeCase(_ name: String) -> String {
+    var result = ""
+    for character in name {
+        if character.isUppercase {
+            result += "_" + character.lowercased()
+        } else {
+            result.append(character)
+        }
+    }
+    return result
+}
+
+extension ArgumentHelp {
+    /// The help of a declared option, from its owners' declarations.
+    static func declared(_ name: String) -> ArgumentHelp { ArgumentHelp(Registry.help(forOption: name)) }
 }
 
 struct Run: ParsableCommand {
@@ -150,40 +174,12 @@ struct Run: ParsableCommand {
     func run() throws {
         let requests = try options.requests()
         let writer = try options.csv.map { try CSVWriter(path: $0) }
-        let rows = try perform(requests, writer: writer)
-        try requireValid(rows)
+        let records = try Perform.runs(requests, writer: writer)
+        try Perform.requireValid(records)
     }
-}
-
-/// Runs each request, printing its row and appending it to the CSV file as it ends.
-func perform(_ requests: [RunRequest], writer: CSVWriter?, progress: SweepProgress? = nil) throws -> [Row] {
-    let table = TablePrinter()
-    table.printHeader()
-    var rows: [Row] = []
-    for (index, request) in requests.enumerated() {
-        progress?.update(done: index)
-        let row = try Runner.run(request)
-        progress?.clear()
-        table.print(row)
-        try writer?.append(row)
-        rows.append(row)
-    }
-    return rows
 }
 
 /// A remark on stderr that does not stop the command.
 func note(_ message: String) {
     FileHandle.standardError.write(Data("refscale: note: \(message)\n".utf8))
-}
-
-extension SchemeOptionName {
-    /// The command-line spelling.
-    var flag: String { rawValue.replacingOccurrences(of: "_", with: "-") }
-}
-
-func requireValid(_ rows: [Row]) throws {
-    let invalid = rows.filter { !$0.isValid }
-    guard invalid.isEmpty else {
-        throw HarnessError("\(invalid.count) of \(rows.count) runs failed validation (valid=false): \(invalid[0]["scheme"]) on \(invalid[0]["workload"]): \(invalid[0]["validation_error"])")
-    }
 }

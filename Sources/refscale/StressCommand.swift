@@ -53,36 +53,21 @@ struct StressCommand: ParsableCommand {
             note("\(skipped.map(\.rawValue).joined(separator: " and ")) need(s) two threads or more; not injected")
         }
         print("refscale stress: \(options.threads) threads, \(options.seconds) s in rounds of \(options.roundSeconds) s, seed \(options.seed), inject \(inject), closed queue \(options.debug.closedQueue)")
-        let printer = TablePrinter(columns: [
-            .init(title: "round", width: 5) { $0["round"] },
-            .init(title: "scheme", width: 25) { $0["scheme"] },
-            .init(title: "seed", width: 6) { $0["seed"] },
-            .init(title: "checked ops", width: 12) { $0["ops"] },
-            .init(title: "Mops/s", width: 8) { $0["rate"] },
-            .init(title: "reported", width: 8) { $0["reported"] },
-            .init(title: "missed", width: 6) { $0["missed"] },
-            .init(title: "false", width: 5) { $0["false"] },
-            .init(title: "counts", width: 0) { $0["counts"] },
+        let printer = TablePrinter<Stress.Round>(columns: [
+            .init(title: "round", width: 5) { String($0.number) },
+            .init(title: "scheme", width: 25) { $0.label },
+            .init(title: "seed", width: 6) { String($0.seed) },
+            .init(title: "checked ops", width: 12) { String($0.checkedOperations) },
+            .init(title: "Mops/s", width: 8) { String(format: "%.1f", Double($0.checkedOperations) / $0.elapsedSeconds / 1e6) },
+            .init(title: "reported", width: 8) { String($0.tallies.values.reduce(0) { $0 + $1.detected + $1.falseAlarms }) },
+            .init(title: "missed", width: 6) { String($0.tallies.values.reduce(0) { $0 + $1.missed }) },
+            .init(title: "false", width: 5) { String($0.tallies.values.reduce(0) { $0 + $1.falseAlarms }) },
+            .init(title: "counts", width: 0) { $0.validationError.map { "NOT EXACT: " + $0 } ?? "exact" },
         ])
         printer.printHeader()
         var failures: [String] = []
         let summary = try Stress.run(options) { round in
-            let tallies = Array(round.tallies.values)
-            let reported: Int = tallies.reduce(0) { $0 + $1.detected + $1.falseAlarms }
-            let missed: Int = tallies.reduce(0) { $0 + $1.missed }
-            let falseAlarms: Int = tallies.reduce(0) { $0 + $1.falseAlarms }
-            let rate = Double(round.checkedOperations) / round.elapsedSeconds / 1e6
-            var values: [String: String] = [:]
-            values["round"] = String(round.number)
-            values["scheme"] = round.label
-            values["seed"] = String(round.seed)
-            values["ops"] = String(round.checkedOperations)
-            values["rate"] = String(format: "%.1f", rate)
-            values["reported"] = String(reported)
-            values["missed"] = String(missed)
-            values["false"] = String(falseAlarms)
-            values["counts"] = round.validationError.map { "NOT EXACT: " + $0 } ?? "exact"
-            printer.print(Row(values: values))
+            printer.print(round)
             if !round.passed {
                 for report in round.falseReports { print("  false alarm: \(report.fullText)") }
                 let line = "round \(round.number) (\(round.label), seed \(round.seed)) failed; reproduce with: \(options.reproduction(round: round.number, label: round.label))"
@@ -91,23 +76,16 @@ struct StressCommand: ParsableCommand {
             }
         }
         print("")
-        let kinds = TablePrinter(columns: [
-            .init(title: "kind", width: 16) { $0["kind"] },
-            .init(title: "injected", width: 10) { $0["injected"] },
-            .init(title: "detected", width: 10) { $0["detected"] },
-            .init(title: "missed", width: 8) { $0["missed"] },
-            .init(title: "false alarms", width: 12) { $0["false"] },
+        let kinds = TablePrinter<(kind: ViolationKind, tally: Stress.Tally)>(columns: [
+            .init(title: "kind", width: 16) { $0.kind.rawValue },
+            .init(title: "injected", width: 10) { String($0.tally.injected) },
+            .init(title: "detected", width: 10) { String($0.tally.detected) },
+            .init(title: "missed", width: 8) { String($0.tally.missed) },
+            .init(title: "false alarms", width: 12) { String($0.tally.falseAlarms) },
         ])
         kinds.printHeader()
         for kind in ViolationKind.allCases {
-            guard let tally = summary.tallies[kind] else { continue }
-            var values: [String: String] = [:]
-            values["kind"] = kind.rawValue
-            values["injected"] = String(tally.injected)
-            values["detected"] = String(tally.detected)
-            values["missed"] = String(tally.missed)
-            values["false"] = String(tally.falseAlarms)
-            kinds.print(Row(values: values))
+            if let tally = summary.tallies[kind] { kinds.print((kind, tally)) }
         }
         let exact = summary.rounds.filter { $0.validationError == nil }.count
         let seconds = String(format: "%.2f", summary.seconds)

@@ -21,13 +21,13 @@ struct Sweep: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let path = "\(out)/\(experiment.name)-\(machine.host)-\(stamp).csv"
         let writer = try CSVWriter(path: path)
-        let rows = try perform(requests, writer: writer, progress: SweepProgress(total: requests.count))
+        let records = try Perform.runs(requests, writer: writer, progress: SweepProgress(total: requests.count))
         print("")
-        Summary.lines(rows).forEach { print($0) }
-        print("\n\(rows.count) rows written to \(path)")
+        Summary.lines(records).forEach { print($0) }
+        print("\n\(records.count) rows written to \(path)")
         let commands = Report.followUpCommands(csvPath: path, outDirectory: out)
         print("plot them:   \(commands.plot)")
         print("report them: \(commands.report)")
-        try requireValid(rows)
+        try Perform.requireValid(records)
     }
 }

@@ -21,29 +21,29 @@ struct ArenaAndHandleIndexRunTests {
     @Test(arguments: configurations, ["shared-hot", "private"])
     func everyRowIsValid(configuration: Configuration, workload: String) throws {
         var schemeOptions = SchemeOptions()
-        if let index = configuration.handleIndex { schemeOptions.handleIndex = index }
+        if let index = configuration.handleIndex { schemeOptions[HandleLocalScheme.handleIndex] = index }
         for threads in [2, 4, 8] {
             let request = RunRequest(
                 scheme: try Registry.scheme(named: configuration.scheme),
                 workload: try Registry.workload(named: workload),
-                workloadOptions: WorkloadOptions(),
+                workloadOptions: OptionValues(),
                 schemeOptions: schemeOptions,
                 threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01)
             try request.validate()
             let row = try Runner.run(request)
-            #expect(row.isValid, "\(configuration.testDescription) on \(workload), \(threads) threads: \(row["validation_error"])")
-            #expect(row["threads"] == String(threads))
+            #expect(row.isValid, "\(configuration.testDescription) on \(workload), \(threads) threads: \(row["validation_error"].text)")
+            #expect(row["threads"].text == String(threads))
             if let index = configuration.handleIndex {
-                #expect(row["handle_index"] == index.rawValue)
+                #expect(row["handle_index"].text == index.rawValue)
                 // Every object fits the table: a miss is each thread's first handle to an object.
                 let misses = workload == "private" ? threads : 4 + 4 * threads
-                #expect(row["table_misses"] == String(misses))
-                #expect(row["fallbacks"] == "0")
-                #expect(row["evictions"] == "0")
-                #expect(Double(row["hit_rate"])! > 0.99)
+                #expect(row["table_misses"].text == String(misses))
+                #expect(row["fallbacks"].text == "0")
+                #expect(row["evictions"].text == "0")
+                #expect(Double(row["hit_rate"].text)! > 0.99)
             } else {
-                #expect(row["handle_index"] == "")
-                #expect(row["hit_rate"] == "" && row["table_hits"] == "")
+                #expect(row["handle_index"].text == "")
+                #expect(row["hit_rate"].text == "" && row["table_hits"].text == "")
             }
         }
     }
@@ -51,18 +51,18 @@ struct ArenaAndHandleIndexRunTests {
     /// low3 has 7 slots: with 1000 objects per thread almost every handle falls back, and the
     /// row says so.
     @Test func low3RowsCountFallbacksWhenObjectsOutnumberSlots() throws {
-        var options = WorkloadOptions()
-        options.objects = 1000
+        var options = OptionValues()
+        options.set("objects", to: .integer(1000))
         let request = RunRequest(
             scheme: try Registry.scheme(named: "handle-local"),
             workload: try Registry.workload(named: "private"),
             workloadOptions: options, threads: 2, duration: TestTiming.interval(0.05), warmup: 0.01)
         let row = try Runner.run(request)
         #expect(row.isValid)
-        #expect(row["handle_index"] == "low3")
-        let hits = Double(row["table_hits"])!, misses = Double(row["table_misses"])!, fallbacks = Double(row["fallbacks"])!
+        #expect(row["handle_index"].text == "low3")
+        let hits = Double(row["table_hits"].text)!, misses = Double(row["table_misses"].text)!, fallbacks = Double(row["fallbacks"].text)!
         #expect(misses == 14, "7 slots filled in each of 2 threads")
         #expect(fallbacks / (hits + misses + fallbacks) > 0.95)
-        #expect(Double(row["hit_rate"])! < 0.05)
+        #expect(Double(row["hit_rate"].text)! < 0.05)
     }
 }

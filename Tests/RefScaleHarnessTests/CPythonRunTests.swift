@@ -89,21 +89,21 @@ struct CPythonRunTests {
     @Test(arguments: [SharedHotWorkload.name, PrivateWorkload.name], [1, 2])
     func runsAreValid(workload: String, threads: Int) throws {
         let row = try shortRun(Registry.scheme(named: CPythonScheme.name), workload: workload, threads: threads)
-        #expect(row.isValid, "\(row["validation_error"])")
-        #expect((Int(row["run_ops"]) ?? 0) > 0)
-        #expect(row["python_version"].hasPrefix("3.11"), "python_version: '\(row["python_version"])'")
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        #expect((Int(row["run_ops"].text) ?? 0) > 0)
+        #expect(row["python_version"].text.hasPrefix("3.11"), "python_version: '\(row["python_version"].text)'")
     }
 
     @Test func pythonVersionIsBlankForModelSchemes() throws {
         let row = try shortRun(Registry.scheme(named: AtomicScheme.name), workload: PrivateWorkload.name, threads: 1)
-        #expect(row["python_version"] == "")
+        #expect(row["python_version"].text == "")
     }
 
     @Test func aLeakedIncrefIsCaughtByTheRealCount() throws {
         let row = try shortRun(SchemeEntry(IncrefLeakingScheme.self), workload: SharedHotWorkload.name, threads: 2)
         #expect(!row.isValid)
-        #expect(row["validation_error"].contains("not back to their count"), "\(row["validation_error"])")
-        #expect(row["validation_error"].contains("never freed"), "\(row["validation_error"])")
+        #expect(row["validation_error"].text.contains("not back to their count"), "\(row["validation_error"].text)")
+        #expect(row["validation_error"].text.contains("never freed"), "\(row["validation_error"].text)")
     }
 
     @Test(arguments: [SharedHotWorkload.name, PrivateWorkload.name])

@@ -10,35 +10,35 @@ import RefScaleHarness
     @Test(arguments: SchemeSetting.threadSafe, [2, 4, 8])
     func threadSafeSchemeOnSharedHotEndsWithEveryObjectFreedOnce(setting: SchemeSetting, threads: Int) throws {
         let row = try shortRun(setting, workload: SharedHotWorkload.name, threads: threads)
-        #expect(row["valid"] == "true", "\(row["validation_error"])")
-        #expect(row["validation_error"] == "")
-        #expect(row["frees"] == row["objects"], "each shared object is freed once, by the main thread's drain")
-        #expect((Int(row["run_ops"]) ?? 0) > 0, "the workers did no work")
+        #expect(row["valid"].text == "true", "\(row["validation_error"].text)")
+        #expect(row["validation_error"].text == "")
+        #expect(row["frees"].text == row["objects"].text, "each shared object is freed once, by the main thread's drain")
+        #expect((Int(row["run_ops"].text) ?? 0) > 0, "the workers did no work")
     }
 
     @Test func nonatomicOnPrivateWithTwoThreadsEndsValid() throws {
         let row = try shortRun(SchemeSetting(name: NonatomicScheme.name), workload: PrivateWorkload.name, threads: 2)
-        #expect(row["valid"] == "true", "\(row["validation_error"])")
-        #expect(row["frees"] == "2")
-        #expect((Int(row["run_ops"]) ?? 0) > 0)
+        #expect(row["valid"].text == "true", "\(row["validation_error"].text)")
+        #expect(row["frees"].text == "2")
+        #expect((Int(row["run_ops"].text) ?? 0) > 0)
     }
 
     @Test(arguments: SchemeSetting.all)
     func immortalObjectsOnPrivateAreNeverFreed(setting: SchemeSetting) throws {
-        var options = WorkloadOptions()
-        options.objects = 2
-        options.immortalFraction = 0.5
+        var options = OptionValues()
+        options.set("objects", to: .integer(2))
+        options[CommonOptions.immortalFraction] = 0.5
         let row = try shortRun(setting, workload: PrivateWorkload.name, threads: 2, workloadOptions: options)
-        #expect(row["valid"] == "true", "\(row["validation_error"])")
-        #expect(row["frees"] == "2", "one mortal object per thread")
+        #expect(row["valid"].text == "true", "\(row["validation_error"].text)")
+        #expect(row["frees"].text == "2", "one mortal object per thread")
     }
 
     @Test(arguments: SchemeSetting.threadSafe)
     func immortalObjectsOnSharedHotAreNeverFreed(setting: SchemeSetting) throws {
-        var options = WorkloadOptions()
-        options.immortalFraction = 0.5
+        var options = OptionValues()
+        options[CommonOptions.immortalFraction] = 0.5
         let row = try shortRun(setting, workload: SharedHotWorkload.name, threads: 2, workloadOptions: options)
-        #expect(row["valid"] == "true", "\(row["validation_error"])")
-        #expect(row["frees"] == "2", "two of the four shared objects are mortal")
+        #expect(row["valid"].text == "true", "\(row["validation_error"].text)")
+        #expect(row["frees"].text == "2", "two of the four shared objects are mortal")
     }
 }

@@ -8,7 +8,7 @@ import RefScale
 @Suite struct ContextRunTests {
     static let contexts: [ContextKind] = [.universal, .debug]
 
-    func run(_ scheme: String, _ workload: String, threads: Int, context: ContextKind) throws -> Row {
+    func run(_ scheme: String, _ workload: String, threads: Int, context: ContextKind) throws -> RunRecord {
         var options = SchemeOptions()
         options.debug.onViolation = .collect
         let request = RunRequest(
@@ -21,23 +21,23 @@ import RefScale
     @Test(arguments: Registry.schemes.map(\.name), contexts)
     func everySchemeRunsValidUnderEveryContext(scheme: String, context: ContextKind) throws {
         let row = try run(scheme, "private", threads: 1, context: context)
-        #expect(row.isValid, "\(row["validation_error"])")
-        #expect(row["context"] == context.rawValue)
-        #expect((Int(row["run_ops"]) ?? 0) > 0)
-        #expect(row["violations"] == (context == .debug ? "0" : ""))
-        #expect(row["closed_queue"] == (context == .debug ? "1024" : ""))
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        #expect(row["context"].text == context.rawValue)
+        #expect((Int(row["run_ops"].text) ?? 0) > 0)
+        #expect(row["violations"].text == (context == .debug ? "0" : ""))
+        #expect(row["closed_queue"].text == (context == .debug ? "1024" : ""))
     }
 
     @Test(arguments: ["atomic", "biased", "handle-local", "arena", "perthread"], ["shared-hot", "call", "handoff"])
     func threadSafeSchemesRunCleanUnderTheDebugContextOnTwoThreads(scheme: String, workload: String) throws {
         let row = try run(scheme, workload, threads: 2, context: .debug)
-        #expect(row.isValid, "\(row["validation_error"])")
-        #expect(row["violations"] == "0", "a registry workload keeps the handle contract")
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        #expect(row["violations"].text == "0", "a registry workload keeps the handle contract")
     }
 
     @Test func directRowsSayDirectAndCheckNothing() throws {
         let row = try run("noop", "private", threads: 1, context: .direct)
-        #expect(row["context"] == "direct" && row["violations"] == "" && row["violation_kinds"] == "")
+        #expect(row["context"].text == "direct" && row["violations"].text == "" && row["violation_kinds"].text == "")
     }
 
     @Test func experimentFilesExpandContextsLikeOptions() throws {
@@ -86,7 +86,8 @@ import RefScale
             let request = RunRequest(
                 scheme: try Registry.scheme(named: scheme), workload: WorkloadEntry(instance: StressWorkload(inject: [])),
                 schemeOptions: options, threads: 1, duration: TestTiming.interval(0.05), warmup: 0, seed: seed, context: context)
-            let (row, outcome) = try Runner.runWithOutcome(request)
+            let row = try Runner.run(request)
+            let outcome = row.outcome
             #expect(outcome.validationError == nil, "\(scheme), seed \(seed): \(outcome.validationError ?? "")")
             #expect(row.isValid)
         }

@@ -19,66 +19,66 @@ import Testing
         for workload in ["shared-hot", "private"] {
             cases.append(Case(scheme: "gil", workload: workload, label: "default slice"))
             var shortSlice = SchemeOptions()
-            shortSlice.gilSlice = 0.001
+            shortSlice[GilScheme.gilSlice] = 0.001
             cases.append(Case(scheme: "gil", workload: workload, schemeOptions: shortSlice, label: "--gil-slice 0.001"))
             for policy in UniqueIDPolicy.allCases {
                 var options = SchemeOptions()
-                options.uniqueIDs = policy
+                options[PerThreadScheme.uniqueIDs] = policy
                 cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy)"))
-                options.mergeInterval = 0.01
+                options[PerThreadScheme.mergeInterval] = 0.01
                 cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy) --merge-interval 0.01"))
             }
         }
         return cases
     }()
 
-    func run(_ testCase: Case, threads: Int) throws -> Row {
+    func run(_ testCase: Case, threads: Int) throws -> RunRecord {
         try Runner.run(RunRequest(
             scheme: Registry.scheme(named: testCase.scheme), workload: Registry.workload(named: testCase.workload),
-            workloadOptions: WorkloadOptions(), schemeOptions: testCase.schemeOptions,
+            workloadOptions: OptionValues(), schemeOptions: testCase.schemeOptions,
             threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01))
     }
 
     @Test(arguments: cases, [2, 4, 8])
     func everyRowIsValid(_ testCase: Case, threads: Int) throws {
         let row = try run(testCase, threads: threads)
-        #expect(row.isValid, "\(row["validation_error"])")
-        #expect(Int(row["run_ops"])! > 0)
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        #expect(Int(row["run_ops"].text)! > 0)
     }
 
     @Test(arguments: [2, 4, 8])
     func gilWorkersTakeTheLockFromOneAnother(threads: Int) throws {
         var options = SchemeOptions()
-        options.gilSlice = 0.001
+        options[GilScheme.gilSlice] = 0.001
         let row = try run(Case(scheme: "gil", workload: "shared-hot", schemeOptions: options, label: ""), threads: threads)
         #expect(row.isValid)
         // Each worker's set-up takes the lock from the thread before it; slices add more.
-        #expect(Int(row["lock_handoffs"])! >= threads)
+        #expect(Int(row["lock_handoffs"].text)! >= threads)
     }
 
     @Test(arguments: [2, 4, 8])
     func perthreadMergesPeriodicallyWithAMergeInterval(threads: Int) throws {
         var options = SchemeOptions()
-        options.mergeInterval = 0.01
+        options[PerThreadScheme.mergeInterval] = 0.01
         let row = try run(Case(scheme: "perthread", workload: "shared-hot", schemeOptions: options, label: ""), threads: threads)
         #expect(row.isValid)
         // Without periodic merges: one exit merge per worker and the main thread's final one.
-        #expect(Int(row["merges"])! > threads + 1)
+        #expect(Int(row["merges"].text)! > threads + 1)
     }
 
     @Test func perthreadCountsSharedObjectsWithoutAtomicsInTheTimedLoop() throws {
         let row = try run(Case(scheme: "perthread", workload: "shared-hot", label: ""), threads: 2)
         #expect(row.isValid)
         // Four objects get ids; the only atomics are the id assignments and the merges.
-        #expect(Int(row["atomic_rmw"])! < 100)
-        #expect(Int(row["run_ops"])! > 100_000)
+        #expect(Int(row["atomic_rmw"].text)! < 100)
+        #expect(Int(row["run_ops"].text)! > 100_000)
     }
 
     @Test func optionColumnsAreFilledOnlyForTheSchemesThatUseThem() throws {
         var options = SchemeOptions()
-        options.gilSlice = 0.002
-        options.uniqueIDs = .all
-        options.mergeInterval = 0.01
+        options[GilScheme.gilSlice] = 0.002
+        options[PerThreadScheme.uniqueIDs] = .all
+        options[PerThreadScheme.mergeInterval] = 0.01
         let request = { (scheme: String) in
             try RunRequest(
                 scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: "private"),
@@ -87,25 +87,25 @@ import Testing
         let gil = try Runner.run(request("gil"))
         let perthread = try Runner.run(request("perthread"))
         let atomic = try Runner.run(request("atomic"))
-        #expect([gil["gil_slice"], gil["unique_ids"], gil["merge_interval"]] == ["0.002", "", ""])
-        #expect([perthread["gil_slice"], perthread["unique_ids"], perthread["merge_interval"]] == ["", "all", "0.01"])
-        #expect([atomic["gil_slice"], atomic["unique_ids"], atomic["merge_interval"]] == ["", "", ""])
-        #expect(atomic["lock_handoffs"] == "")
-        #expect(!gil["lock_handoffs"].isEmpty)
+        #expect([gil["gil_slice"].text, gil["unique_ids"].text, gil["merge_interval"].text] == ["0.002", "", ""])
+        #expect([perthread["gil_slice"].text, perthread["unique_ids"].text, perthread["merge_interval"].text] == ["", "all", "0.01"])
+        #expect([atomic["gil_slice"].text, atomic["unique_ids"].text, atomic["merge_interval"].text] == ["", "", ""])
+        #expect(atomic["lock_handoffs"].text == "")
+        #expect(!gil["lock_handoffs"].text.isEmpty)
         for column in ["gil_slice", "unique_ids", "merge_interval", "lock_handoffs"] {
-            #expect(Row.columns.contains(column))
+            #expect(ColumnCatalogue.names.contains(column))
         }
     }
 
     @Test func badSchemeOptionsAreUsageErrors() throws {
         var options = SchemeOptions()
-        options.gilSlice = 0
+        options[GilScheme.gilSlice] = 0
         #expect(throws: UsageError.self) {
             try RunRequest(scheme: Registry.scheme(named: "gil"), workload: Registry.workload(named: "private"),
                            schemeOptions: options, threads: 1).validate()
         }
         options = SchemeOptions()
-        options.mergeInterval = -1
+        options[PerThreadScheme.mergeInterval] = -1
         #expect(throws: UsageError.self) {
             try RunRequest(scheme: Registry.scheme(named: "perthread"), workload: Registry.workload(named: "private"),
                            schemeOptions: options, threads: 1).validate()

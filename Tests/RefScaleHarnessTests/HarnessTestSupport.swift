@@ -35,10 +35,10 @@ struct SchemeSetting: Sendable, CustomStringConvertible {
 /// enough that the whole suite stays fast. The request is validated as the command line would.
 func shortRun(
     _ scheme: SchemeEntry, release: ReleasePolicy = .lazy, workload: String, threads: Int,
-    workloadOptions: WorkloadOptions = WorkloadOptions()
-) throws -> Row {
+    workloadOptions: OptionValues = OptionValues()
+) throws -> RunRecord {
     var schemeOptions = SchemeOptions()
-    schemeOptions.release = release
+    schemeOptions[HandleLocalScheme.release] = release
     let request = RunRequest(
         scheme: scheme, workload: try Registry.workload(named: workload), workloadOptions: workloadOptions,
         schemeOptions: schemeOptions, threads: threads, duration: TestTiming.interval(0.05), warmup: 0.01
@@ -48,8 +48,8 @@ func shortRun(
 }
 
 func shortRun(
-    _ setting: SchemeSetting, workload: String, threads: Int, workloadOptions: WorkloadOptions = WorkloadOptions()
-) throws -> Row {
+    _ setting: SchemeSetting, workload: String, threads: Int, workloadOptions: OptionValues = OptionValues()
+) throws -> RunRecord {
     try shortRun(
         try Registry.scheme(named: setting.name), release: setting.release, workload: workload, threads: threads,
         workloadOptions: workloadOptions

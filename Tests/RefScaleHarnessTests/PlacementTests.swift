@@ -72,11 +72,11 @@ struct PlacementTests {
             scheme: try Registry.scheme(named: AtomicScheme.name), workload: try Registry.workload(named: PrivateWorkload.name),
             threads: 2, duration: 0.05, warmup: 0.01, pin: .compact)
         let row = try Runner.run(request)
-        let cpus = row["cpus"].split(separator: ";").map { Int($0) }
-        #expect(cpus == [CPUSet.allowed.cpus[0], CPUSet.allowed.cpus[1]], "cpus: \(row["cpus"])")
-        #expect(row["cpus_end"] == row["cpus"])
-        #expect(row["cpu_moved"] == "false")
-        #expect(row["pin"] == "compact")
+        let cpus = row["cpus"].text.split(separator: ";").map { Int($0) }
+        #expect(cpus == [CPUSet.allowed.cpus[0], CPUSet.allowed.cpus[1]], "cpus: \(row["cpus"].text)")
+        #expect(row["cpus_end"].text == row["cpus"].text)
+        #expect(row["cpu_moved"].text == "false")
+        #expect(row["pin"].text == "compact")
     }
 
     @Test(arguments: ["local", "node0", "interleave"])
@@ -86,8 +86,8 @@ struct PlacementTests {
                 scheme: try Registry.scheme(named: AtomicScheme.name), workload: try Registry.workload(named: workload),
                 threads: 2, duration: 0.03, warmup: 0.01, pin: .scatter, placement: try Placement(name: placement))
             let row = try Runner.run(request)
-            #expect(row.isValid, "\(workload) with \(placement): \(row["validation_error"])")
-            #expect(row["placement"] == placement)
+            #expect(row.isValid, "\(workload) with \(placement): \(row["validation_error"].text)")
+            #expect(row["placement"].text == placement)
         }
     }
 

@@ -81,7 +81,7 @@ let expectedReport = #"""
         let rows = try CSVReader.rows(text: reportFixture, source: "fixture.csv").enumerated().map { index, row in
             var values = row.values
             if index % 2 == 1 { values["host"] = "other" }
-            return Row(values: values)
+            return CSVRow(values: values)
         }
         let lines = Report(rows: rows).lines()
         #expect(lines.filter { $0.hasPrefix("host ") && $0.contains(" rows, ") }.map { $0.prefix(10) } == ["host box (", "host other"])

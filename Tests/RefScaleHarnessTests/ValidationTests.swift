@@ -93,22 +93,22 @@ struct LeakyScheme: CountingScheme {
     @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
     func schemeThatDropsIncrementsIsReportedInvalid(workload: String, threads: Int) throws {
         let row = try shortRun(SchemeEntry(LossyScheme.self), workload: workload, threads: threads)
-        #expect(row["scheme"] == LossyScheme.name)
-        #expect(row["valid"] == "false")
+        #expect(row["scheme"].text == LossyScheme.name)
+        #expect(row["valid"].text == "false")
         #expect(!row.isValid)
-        #expect(!row["validation_error"].isEmpty)
+        #expect(!row["validation_error"].text.isEmpty)
     }
 
     @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
     func schemeThatDropsDecrementsIsReportedInvalid(workload: String, threads: Int) throws {
         let row = try shortRun(SchemeEntry(LeakyScheme.self), workload: workload, threads: threads)
-        #expect(row["valid"] == "false")
-        #expect(row["validation_error"].contains("never freed"), "\(row["validation_error"])")
+        #expect(row["valid"].text == "false")
+        #expect(row["validation_error"].text.contains("never freed"), "\(row["validation_error"].text)")
     }
 
     @Test func sharedObjectNotBackToItsCountIsReported() throws {
         let row = try shortRun(SchemeEntry(LeakyScheme.self), workload: SharedHotWorkload.name, threads: 2)
-        #expect(row["validation_error"].contains("not back to their count"), "\(row["validation_error"])")
+        #expect(row["validation_error"].text.contains("not back to their count"), "\(row["validation_error"].text)")
     }
 
     @Test func lossySchemeLosesExactlyEveryThousandthIncrement() {

@@ -13,21 +13,21 @@ struct WorkloadRunTests {
     func everyThreadSafeSchemeEndsValid(workload: String, threads: Int) throws {
         for scheme in Self.threadSafeSchemes {
             let row = try shortRun(Registry.scheme(named: scheme), workload: workload, threads: threads)
-            #expect(row.isValid, "\(scheme) on \(workload), \(threads) threads: \(row["validation_error"])")
-            #expect((Int(row["run_ops"]) ?? 0) > 0, "\(scheme) on \(workload) did no work")
+            #expect(row.isValid, "\(scheme) on \(workload), \(threads) threads: \(row["validation_error"].text)")
+            #expect((Int(row["run_ops"].text) ?? 0) > 0, "\(scheme) on \(workload) did no work")
         }
     }
 
     @Test(arguments: ["private", "call"])
     func nonatomicEndsValidOnItsOwnObjects(workload: String) throws {
         let row = try shortRun(Registry.scheme(named: NonatomicScheme.name), workload: workload, threads: 2)
-        #expect(row.isValid, "\(row["validation_error"])")
+        #expect(row.isValid, "\(row["validation_error"].text)")
     }
 
     @Test(arguments: ["private", "shared-hot", "mixed", "call", "handoff", "churn"])
     func theStreamIsTheSameForEveryScheme(workload: String) throws {
         let digests = try Set(Self.threadSafeSchemes.map { scheme in
-            try shortRun(Registry.scheme(named: scheme), workload: workload, threads: 2)["stream_digest"]
+            try shortRun(Registry.scheme(named: scheme), workload: workload, threads: 2)["stream_digest"].text
         })
         #expect(digests.count == 1, "digests differ across schemes: \(digests)")
         #expect(digests.first?.isEmpty == false)
@@ -36,12 +36,12 @@ struct WorkloadRunTests {
     @Test func theStreamChangesWithTheSeedAndTheOptions() throws {
         let workload = try Registry.workload(named: "mixed")
         func digest(seed: UInt64, zipf: Double) throws -> String {
-            var options = WorkloadOptions()
-            options.zipf = zipf
+            var options = OptionValues()
+            options[MixedWorkload.zipf] = zipf
             let request = RunRequest(
                 scheme: try Registry.scheme(named: "noop"), workload: workload, workloadOptions: options,
                 threads: 1, duration: TestTiming.interval(0.01), warmup: 0, seed: seed)
-            return try Runner.run(request)["stream_digest"]
+            return try Runner.run(request)["stream_digest"].text
         }
         let base = try digest(seed: 1, zipf: 0)
         #expect(try digest(seed: 1, zipf: 0) == base)
@@ -50,10 +50,10 @@ struct WorkloadRunTests {
     }
 
     @Test func mixedImmortalObjectsAreTheMostPopular() throws {
-        var options = WorkloadOptions()
-        options.objects = 100
-        options.immortalFraction = 0.1
-        options.zipf = 2
+        var options = OptionValues()
+        options.set("objects", to: .integer(100))
+        options[CommonOptions.immortalFraction] = 0.1
+        options[MixedWorkload.zipf] = 2
         let mixed = try MixedWorkload(options: options)
         let immortal = mixed.immortalNames(seed: 1)
         #expect(immortal.count == 10)
@@ -61,9 +61,9 @@ struct WorkloadRunTests {
     }
 
     @Test func handoffRefusesThreadCountsItCannotGroup() throws {
-        var options = WorkloadOptions()
-        options.producers = 2
-        options.consumers = 1
+        var options = OptionValues()
+        options[HandoffWorkload.producers] = 2
+        options[HandoffWorkload.consumers] = 1
         let request = RunRequest(
             scheme: try Registry.scheme(named: "atomic"), workload: try Registry.workload(named: "handoff"),
             workloadOptions: options, threads: 4)
@@ -72,9 +72,9 @@ struct WorkloadRunTests {
 
     @Test func handoffMovesObjectsBetweenThreadsUnderBiasedCounting() throws {
         let row = try shortRun(Registry.scheme(named: BiasedScheme.name), workload: "handoff", threads: 2)
-        #expect(row.isValid, "\(row["validation_error"])")
-        #expect((Int(row["queued"]) ?? 0) > 0, "a consumer's drop of a producer's object must queue")
-        #expect(row["merges"] == row["queued"], "every queued object is merged once")
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        #expect((Int(row["queued"].text) ?? 0) > 0, "a consumer's drop of a producer's object must queue")
+        #expect(row["merges"].text == row["queued"].text, "every queued object is merged once")
     }
 
     @Test func churnRecyclesObjects() throws {
@@ -82,9 +82,9 @@ struct WorkloadRunTests {
             scheme: try Registry.scheme(named: AtomicScheme.name), workload: try Registry.workload(named: "churn"),
             threads: 2, duration: 1.0, warmup: 0.01)
         let row = try Runner.run(request)
-        #expect(row.isValid, "\(row["validation_error"])")
-        let frees = Int(row["frees"]) ?? 0
-        let pool = 2 * (try ChurnWorkload(options: WorkloadOptions()).regionSize(threads: 2))
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        let frees = Int(row["frees"].text) ?? 0
+        let pool = 2 * (try ChurnWorkload(options: OptionValues()).regionSize(threads: 2))
         #expect(frees > pool, "more objects died (\(frees)) than the pool holds (\(pool)), so they were reborn")
     }
 }

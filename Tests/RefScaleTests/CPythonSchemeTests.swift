@@ -16,7 +16,7 @@ import Testing
 
         init(slice: Double = 0.005, objects: Int = 3) throws {
             var options = SchemeOptions()
-            options.gilSlice = slice
+            options[GilScheme.gilSlice] = slice
             shared = try CPythonScheme.makeShared(options: options, threads: 2)
             pool = ObjectPool(count: objects, alignment: 128)
         }

@@ -78,8 +78,8 @@ import Testing
     }
 
     func expectSameCounting<S: UniversalScheme>(_: S.Type, workload: String) throws {
-        var options = WorkloadOptions()
-        options.readFraction = 0.2
+        var options = OptionValues()
+        options[CommonOptions.readFraction] = 0.2
         let made = try Registry.workload(named: workload).make(options)
         let direct = try trace(S.self, workload: made)
         #expect(direct.lifetimeProblem == nil)

@@ -13,7 +13,7 @@ import Testing
 
         init(slice: Double = 0.005, objects: Int = 2) throws {
             var options = SchemeOptions()
-            options.gilSlice = slice
+            options[GilScheme.gilSlice] = slice
             shared = try GilScheme.makeShared(options: options, threads: 2)
             pool = ObjectPool(count: objects, alignment: 128)
         }
@@ -23,16 +23,17 @@ import Testing
         func context(_ threadID: Int) -> GilScheme { GilScheme(shared: shared, threadID: threadID) }
     }
 
-    @Test func aSliceOfZeroOrLessIsRefused() {
-        for slice in [0.0, -0.005, Double.nan, Double.infinity] {
+    @Test func aSliceOfZeroOrLessOrBeyondAnHourIsRefused() throws {
+        let gil = try Registry.scheme(named: GilScheme.name)
+        for slice in [0.0, -0.005, Double.nan, Double.infinity, 1e300] {
             var options = SchemeOptions()
-            options.gilSlice = slice
-            #expect(throws: ConfigurationError.self) { try GilScheme.makeShared(options: options, threads: 1) }
+            options[GilScheme.gilSlice] = slice
+            #expect(throws: ConfigurationError.self) { try gil.check(options) }
         }
     }
 
     @Test func theDefaultSliceIsCPythonsSwitchIntervalOfFiveMilliseconds() throws {
-        #expect(SchemeOptions().gilSlice == 0.005)
+        #expect(SchemeOptions()[GilScheme.gilSlice] == 0.005)
         #expect(try GilScheme.makeShared(options: SchemeOptions(), threads: 1).sliceNanoseconds == 5_000_000)
     }
 

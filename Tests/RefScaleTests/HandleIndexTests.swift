@@ -5,8 +5,8 @@ import Testing
 struct HandleIndexTests {
     static func context(_ index: HandleIndex, release: ReleasePolicy = .lazy) throws -> HandleLocalScheme {
         var options = SchemeOptions()
-        options.handleIndex = index
-        options.release = release
+        options[HandleLocalScheme.handleIndex] = index
+        options[HandleLocalScheme.release] = release
         options.objectAlignment = index.requiredAlignment
         return HandleLocalScheme(shared: try HandleLocalScheme.makeShared(options: options, threads: 1), threadID: 2)
     }
@@ -21,9 +21,9 @@ struct HandleIndexTests {
     @Test func high16NeedsOnlyEightByteAlignmentAndLow4NeedsSixteen() throws {
         var options = SchemeOptions()
         options.objectAlignment = 8
-        options.handleIndex = .high16
+        options[HandleLocalScheme.handleIndex] = .high16
         _ = try HandleLocalScheme.makeShared(options: options, threads: 1)
-        options.handleIndex = .low4
+        options[HandleLocalScheme.handleIndex] = .low4
         #expect(throws: ConfigurationError.self) { try HandleLocalScheme.makeShared(options: options, threads: 1) }
     }
 

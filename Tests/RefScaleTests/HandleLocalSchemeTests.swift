@@ -12,8 +12,8 @@ final class HandleLocalFixture {
 
     init(objects: Int = 16, index: HandleIndex = .low3, release: ReleasePolicy = .lazy) throws {
         var options = SchemeOptions()
-        options.handleIndex = index
-        options.release = release
+        options[HandleLocalScheme.handleIndex] = index
+        options[HandleLocalScheme.release] = release
         options.objectAlignment = index.requiredAlignment
         pool = ObjectPool(count: objects, alignment: options.objectAlignment)
         shared = try HandleLocalScheme.makeShared(options: options, threads: 2)
@@ -282,7 +282,7 @@ extension HandleLocalScheme {
     @Test(arguments: [(HandleIndex.low3, 4), (.low4, 8)])
     func objectAlignmentSmallerThanTheIndexNeedsIsRejected(index: HandleIndex, alignment: Int) {
         var options = SchemeOptions()
-        options.handleIndex = index
+        options[HandleLocalScheme.handleIndex] = index
         options.objectAlignment = alignment
         #expect(throws: ConfigurationError.self) {
             _ = try HandleLocalScheme.makeShared(options: options, threads: 1)
@@ -296,7 +296,7 @@ extension HandleLocalScheme {
     @Test(arguments: ReleasePolicy.allCases)
     func immortalObjectIsNeverCountedOrFreed(release: ReleasePolicy) throws {
         var options = SchemeOptions()
-        options.release = release
+        options[HandleLocalScheme.release] = release
         options.objectAlignment = 8
         try expectImmortalObjectIsNeverCountedOrFreed(HandleLocalScheme.self, options: options)
     }

@@ -13,8 +13,8 @@ import Testing
 
         init(uniqueIDs: UniqueIDPolicy = .shared, mergeInterval: Double = 0, workers: Int = 1, objects: Int = 4) throws {
             var options = SchemeOptions()
-            options.uniqueIDs = uniqueIDs
-            options.mergeInterval = mergeInterval
+            options[PerThreadScheme.uniqueIDs] = uniqueIDs
+            options[PerThreadScheme.mergeInterval] = mergeInterval
             shared = try PerThreadScheme.makeShared(options: options, threads: workers)
             pool = ObjectPool(count: objects, alignment: 128)
         }
@@ -31,11 +31,12 @@ import Testing
         return entries[id].load(ordering: .relaxed)
     }
 
-    @Test func aNegativeMergeIntervalIsRefused() {
+    @Test func aNegativeMergeIntervalIsRefused() throws {
+        let perthread = try Registry.scheme(named: PerThreadScheme.name)
         for interval in [-1.0, Double.nan, Double.infinity] {
             var options = SchemeOptions()
-            options.mergeInterval = interval
-            #expect(throws: ConfigurationError.self) { try PerThreadScheme.makeShared(options: options, threads: 1) }
+            options[PerThreadScheme.mergeInterval] = interval
+            #expect(throws: ConfigurationError.self) { try perthread.check(options) }
         }
     }
 

@@ -20,7 +20,7 @@ public struct UniversalContext<S: UniversalScheme>: CountingScheme {
     public static var summary: String { S.summary }
     public static var reportedCounters: Set<CounterKind> { S.reportedCounters }
     public static var isThreadSafe: Bool { S.isThreadSafe }
-    public static var usedOptions: Set<SchemeOptionName> { S.usedOptions }
+    public static var declaredOptions: [OptionDeclaration] { S.declaredOptions }
     public static var pythonVersion: String? { S.pythonVersion }
     public static func failure(of shared: Shared) -> String? { S.failure(of: shared) }
     public static var callsThroughTable: Bool { true }

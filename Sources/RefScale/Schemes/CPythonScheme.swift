@@ -50,7 +50,7 @@ public struct CPythonScheme: CountingScheme {
     public static let summary = "real CPython 3.11 objects: Py_INCREF/Py_DECREF under the real GIL, held for a slice"
     public static let reportedCounters: Set<CounterKind> = [.frees, .lockHandoffs]
     public static let isThreadSafe = true
-    public static let usedOptions: Set<SchemeOptionName> = [.gilSlice]
+    public static let declaredOptions = [GilScheme.gilSlice.declaration]
 
     public final class Shared {
         let sliceNanoseconds: UInt64
@@ -101,11 +101,8 @@ public struct CPythonScheme: CountingScheme {
     }
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
-        guard options.gilSlice > 0 && options.gilSlice.isFinite else {
-            throw ConfigurationError("--gil-slice must be a number of seconds > 0, got \(options.gilSlice)")
-        }
         EmbeddedPython.start()
-        return Shared(sliceNanoseconds: max(1, UInt64(options.gilSlice * 1e9)))
+        return Shared(sliceNanoseconds: max(1, UInt64(options[GilScheme.gilSlice] * 1e9)))
     }
 
     public init(shared: Shared, threadID: Int) {

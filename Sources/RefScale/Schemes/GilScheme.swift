@@ -28,7 +28,12 @@ public struct GilScheme: CountingScheme {
     public static let summary = "nonatomic counts inside one global lock held for a slice (CPython with its GIL)"
     public static let reportedCounters: Set<CounterKind> = [.frees, .lockHandoffs]
     public static let isThreadSafe = true
-    public static let usedOptions: Set<SchemeOptionName> = [.gilSlice]
+    /// How long a thread holds the global lock before it lets others take it: CPython's switch
+    /// interval (`sys.setswitchinterval`, 5 ms by default). `cpython` reads it too.
+    public static let gilSlice = DeclaredOption<Double>(
+        "gil_slice", default: 0.005, help: "gil, cpython: seconds a thread holds the global lock before letting others take it",
+        check: { $0 > 0 && $0 <= 3600 ? nil : "must be a number of seconds > 0 and at most 3600, got \($0)" })
+    public static let declaredOptions = [gilSlice.declaration]
 
     public final class Shared {
         let lock = GlobalLock()
@@ -56,10 +61,7 @@ public struct GilScheme: CountingScheme {
     }
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
-        guard options.gilSlice > 0 && options.gilSlice.isFinite else {
-            throw ConfigurationError("--gil-slice must be a number of seconds > 0, got \(options.gilSlice)")
-        }
-        return Shared(sliceNanoseconds: max(1, UInt64(options.gilSlice * 1e9)))
+        Shared(sliceNanoseconds: max(1, UInt64(options[gilSlice] * 1e9)))
     }
 
     public init(shared: Shared, threadID: Int) {

@@ -43,7 +43,11 @@ public struct HandleLocalScheme: CountingScheme {
     public static let summary = "handles carry a thread-local table index in spare pointer bits (the seed talk)"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .tableHits, .tableMisses, .fallbacks, .evictions, .frees]
     public static let isThreadSafe = true
-    public static let usedOptions: Set<SchemeOptionName> = [.handleIndex, .release]
+    public static let handleIndex = DeclaredOption<HandleIndex>(
+        "handle_index", default: .low3, help: "handle-local: the handle bits that index the thread's table")
+    public static let release = DeclaredOption<ReleasePolicy>(
+        "release", default: .lazy, help: "handle-local: when a slot whose count reached 0 gives back its shared reference")
+    public static let declaredOptions = [handleIndex.declaration, release.declaration]
 
     /// The object word of a slot: no object, and never held one since it was last emptied.
     static let emptySlot: UInt = 0
@@ -81,15 +85,16 @@ public struct HandleLocalScheme: CountingScheme {
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
-        guard options.objectAlignment >= options.handleIndex.requiredAlignment else {
-            throw ConfigurationError("--handle-index \(options.handleIndex.rawValue) needs --object-align of at least \(options.handleIndex.requiredAlignment), got \(options.objectAlignment)")
+        let index = options[handleIndex]
+        guard options.objectAlignment >= index.requiredAlignment else {
+            throw ConfigurationError("--handle-index \(index.rawValue) needs --object-align of at least \(index.requiredAlignment), got \(options.objectAlignment)")
         }
         return Shared(options: options)
     }
 
     public init(shared: Shared, threadID: Int) {
-        let index = shared.options.handleIndex
-        self.init(slotCount: index.slotCount, indexShift: index.shift, release: shared.options.release)
+        let index = shared.options[Self.handleIndex]
+        self.init(slotCount: index.slotCount, indexShift: index.shift, release: shared.options[Self.release])
     }
 
     /// A table of `slotCount` slots (a power of two minus one) whose index sits in the handle's

@@ -48,7 +48,12 @@ public struct PerThreadScheme: CountingScheme {
     public static let summary = "CPython 3.14 per-thread counts for objects with a unique id, merged stop-the-world; biased for the rest"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees]
     public static let isThreadSafe = true
-    public static let usedOptions: Set<SchemeOptionName> = [.uniqueIDs, .mergeInterval]
+    public static let uniqueIDs = DeclaredOption<UniqueIDPolicy>(
+        "unique_ids", default: .shared, help: "perthread: the objects given a unique id, counted in per-thread arrays")
+    public static let mergeInterval = DeclaredOption<Double>(
+        "merge_interval", default: 0, help: "perthread: seconds between stop-the-world merges; 0 merges at the run's end only",
+        check: { $0 >= 0 && $0 <= 3600 ? nil : "must be a number of seconds >= 0 and at most 3600, got \($0)" })
+    public static let declaredOptions = [PerThreadScheme.uniqueIDs.declaration, mergeInterval.declaration]
 
     /// The bias a deferred object's shared count carries until the final merge
     /// (CPython's `_Py_REF_DEFERRED`, `PY_SSIZE_T_MAX / 8`).
@@ -63,8 +68,8 @@ public struct PerThreadScheme: CountingScheme {
 
         init(options: SchemeOptions, threadIDs: Int) {
             biased = BiasedScheme.makeShared(options: options, threads: threadIDs - 2)
-            state = PerThreadState(threadIDs: threadIDs, mergeIntervalNanoseconds: UInt64(options.mergeInterval * 1e9))
-            uniqueIDs = options.uniqueIDs
+            state = PerThreadState(threadIDs: threadIDs, mergeIntervalNanoseconds: UInt64(options[PerThreadScheme.mergeInterval] * 1e9))
+            uniqueIDs = options[PerThreadScheme.uniqueIDs]
         }
 
         deinit { state.deallocate() }
@@ -86,10 +91,7 @@ public struct PerThreadScheme: CountingScheme {
     public var counters: SchemeCounters { biased.counters + ownCounters }
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
-        guard options.mergeInterval >= 0 && options.mergeInterval.isFinite else {
-            throw ConfigurationError("--merge-interval must be a number of seconds >= 0, got \(options.mergeInterval)")
-        }
-        return Shared(options: options, threadIDs: threads + 2)
+        Shared(options: options, threadIDs: threads + 2)
     }
 
     public init(shared: Shared, threadID: Int) {

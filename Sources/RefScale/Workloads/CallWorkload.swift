@@ -10,17 +10,37 @@ public struct CallWorkload: Workload {
     public static let name = "call"
     public static let summary = "HPy-style calls: borrowed args, temporaries, stores into fields, a returned handle"
     public static let sharesObjects = false
-    public static let usedOptions: Set<WorkloadOptionName> = [
-        .args, .temps, .stores, .callDepth, .dupDepth, .immortalFraction,
+    public static let args = DeclaredOption<Int>("args", default: 2, help: "call: borrowed argument handles", check: OptionCheck.atLeast(0))
+    public static let temps = DeclaredOption<Int>("temps", default: 2, help: "call: temporaries made per call", check: OptionCheck.atLeast(1))
+    public static let stores = DeclaredOption<Int>(
+        "stores", default: 1, help: "call: temporaries stored into fields per call, at most --temps", check: OptionCheck.atLeast(0))
+    public static let callDepth = DeclaredOption<Int>("call_depth", default: 1, help: "call: nested calls", check: OptionCheck.atLeast(1))
+    public static let declaredOptions = [
+        args.declaration, temps.declaration, stores.declaration, callDepth.declaration, CommonOptions.dupDepth.declaration,
+        CommonOptions.immortalFraction.declaration,
     ]
 
-    let options: WorkloadOptions
-    public var objects: Int { options.args }
+    /// The options as this workload reads them.
+    struct Parameters {
+        var args: Int
+        var temps: Int
+        var stores: Int
+        var callDepth: Int
+        var dupDepth: Int
+        var immortalFraction: Double
+    }
+
+    let options: Parameters
 
     static let passLength = 4096
 
-    public init(options: WorkloadOptions) throws {
-        self.options = try options.validated()
+    public init(options values: OptionValues) throws {
+        options = Parameters(
+            args: values[Self.args], temps: values[Self.temps], stores: values[Self.stores], callDepth: values[Self.callDepth],
+            dupDepth: values[CommonOptions.dupDepth], immortalFraction: values[CommonOptions.immortalFraction])
+        if options.stores > options.temps {
+            throw ConfigurationError(option: Self.stores.name, "must be at most --temps (\(options.temps)), got \(options.stores)")
+        }
     }
 
     public func poolSize(threads: Int) -> Int { threads * options.args }

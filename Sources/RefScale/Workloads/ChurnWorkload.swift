@@ -8,16 +8,28 @@ public struct ChurnWorkload: Workload {
     public static let name = "churn"
     public static let summary = "objects created and dropped at once, a share of them dropped by another thread"
     public static let sharesObjects = true
-    public static let usedOptions: Set<WorkloadOptionName> = [.remoteFree, .dupDepth, .readFraction]
+    public static let remoteFree = DeclaredOption<Double>(
+        "remote_free", default: 0.5, help: "churn: share of objects dropped by another thread", check: OptionCheck.fraction)
+    public static let declaredOptions = [
+        remoteFree.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+    ]
 
-    let options: WorkloadOptions
-    public var objects: Int { 0 }
+    /// The options as this workload reads them.
+    struct Parameters {
+        var remoteFree: Double
+        var dupDepth: Int
+        var readFraction: Double
+    }
+
+    let options: Parameters
 
     static let passLength = 4096
     static let roundsPerDrain = 16
 
-    public init(options: WorkloadOptions) throws {
-        self.options = try options.validated()
+    public init(options values: OptionValues) throws {
+        options = Parameters(
+            remoteFree: values[Self.remoteFree], dupDepth: values[CommonOptions.dupDepth],
+            readFraction: values[CommonOptions.readFraction])
     }
 
     public func poolSize(threads: Int) -> Int { 0 }

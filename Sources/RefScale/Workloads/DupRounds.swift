@@ -20,13 +20,18 @@ struct DupRounds {
 
     var registers: Int { heldCount + dupDepth }
 
-    init(heldCount: Int, dupDepth: Int, readFraction: Double) throws {
-        if dupDepth == 0 && readFraction < 1 {
-            throw ConfigurationError(option: .dupDepth, "0 leaves nothing to do unless --read-fraction is 1")
-        }
+    init(heldCount: Int, options: OptionValues) throws {
         self.heldCount = heldCount
-        self.dupDepth = dupDepth
-        self.readFraction = readFraction
+        dupDepth = options[CommonOptions.dupDepth]
+        readFraction = options[CommonOptions.readFraction]
+        try DupRounds.checkSomethingToDo(options)
+    }
+
+    /// A depth of 0 with reads below 1 makes rounds of no operation.
+    static func checkSomethingToDo(_ options: OptionValues) throws {
+        if options[CommonOptions.dupDepth] == 0 && options[CommonOptions.readFraction] < 1 {
+            throw ConfigurationError(option: CommonOptions.dupDepth.name, "0 leaves nothing to do unless --read-fraction is 1")
+        }
     }
 
     func pass(using generator: inout SplitMix64) -> [Operation] {

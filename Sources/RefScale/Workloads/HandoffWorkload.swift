@@ -9,16 +9,31 @@ public struct HandoffWorkload: Workload {
     public static let name = "handoff"
     public static let summary = "producers create objects, consumers receive, use and drop them"
     public static let sharesObjects = true
-    public static let usedOptions: Set<WorkloadOptionName> = [.producers, .consumers, .dupDepth, .readFraction]
+    public static let producers = DeclaredOption<Int>(
+        "producers", default: 1, help: "handoff: producer threads per group", check: OptionCheck.atLeast(1))
+    public static let consumers = DeclaredOption<Int>(
+        "consumers", default: 1, help: "handoff: consumer threads per group", check: OptionCheck.atLeast(1))
+    public static let declaredOptions = [
+        producers.declaration, consumers.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+    ]
 
-    let options: WorkloadOptions
-    public var objects: Int { 0 }
+    /// The options as this workload reads them.
+    struct Parameters {
+        var producers: Int
+        var consumers: Int
+        var dupDepth: Int
+        var readFraction: Double
+    }
+
+    let options: Parameters
 
     static let itemsPerPair = 32
     static let channelCapacity = 256
 
-    public init(options: WorkloadOptions) throws {
-        self.options = try options.validated()
+    public init(options values: OptionValues) throws {
+        options = Parameters(
+            producers: values[Self.producers], consumers: values[Self.consumers], dupDepth: values[CommonOptions.dupDepth],
+            readFraction: values[CommonOptions.readFraction])
     }
 
     var groupSize: Int { options.producers + options.consumers }

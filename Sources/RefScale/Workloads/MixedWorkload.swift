@@ -8,24 +8,42 @@ public struct MixedWorkload: Workload {
     public static let name = "mixed"
     public static let summary = "objects by popularity (Zipf), some shared through globals, some private in fields"
     public static let sharesObjects = true
-    public static let usedOptions: Set<WorkloadOptionName> = [
-        .objects, .sharedFraction, .zipf, .immortalFraction, .dupDepth, .readFraction,
+    public static let objects = DeclaredOption<Int>(
+        "objects", default: 1000, help: "mixed: objects each thread reaches", check: OptionCheck.atLeast(1))
+    public static let sharedFraction = DeclaredOption<Double>(
+        "shared_fraction", default: 0.1, help: "mixed: share of objects every thread reaches", check: OptionCheck.fraction)
+    public static let zipf = DeclaredOption<Double>(
+        "zipf", default: 0, help: "mixed: popularity skew, Zipf's s >= 0 (0: uniform)", check: OptionCheck.atLeast(0.0))
+    public static let declaredOptions = [
+        objects.declaration, sharedFraction.declaration, zipf.declaration, CommonOptions.immortalFraction.declaration,
+        CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
     ]
+
+    /// The options as this workload reads them.
+    struct Parameters {
+        var objects: Int
+        var sharedFraction: Double
+        var zipf: Double
+        var immortalFraction: Double
+        var dupDepth: Int
+        var readFraction: Double
+    }
 
     public let objects: Int
     let sharedObjects: Int
-    let options: WorkloadOptions
+    let options: Parameters
 
     /// Handle operations per pass: long enough to draw the popular objects many times.
     static let passLength = 1 << 15
 
-    public init(options: WorkloadOptions) throws {
-        self.options = try options.validated()
-        objects = options.objects ?? 1000
+    public init(options values: OptionValues) throws {
+        try DupRounds.checkSomethingToDo(values)
+        options = Parameters(
+            objects: values[Self.objects], sharedFraction: values[Self.sharedFraction], zipf: values[Self.zipf],
+            immortalFraction: values[CommonOptions.immortalFraction], dupDepth: values[CommonOptions.dupDepth],
+            readFraction: values[CommonOptions.readFraction])
+        objects = options.objects
         sharedObjects = Int((Double(objects) * options.sharedFraction).rounded())
-        if options.dupDepth == 0 && options.readFraction < 1 {
-            throw ConfigurationError(option: .dupDepth, "0 leaves nothing to do unless --read-fraction is 1")
-        }
     }
 
     var privateObjects: Int { objects - sharedObjects }

@@ -3,18 +3,21 @@
 public struct PrivateWorkload: Workload {
     public static let name = "private"
     public static let sharesObjects = false
-    public static let usedOptions: Set<WorkloadOptionName> = [.objects, .dupDepth, .readFraction, .immortalFraction]
+    public static let objects = DeclaredOption<Int>("objects", default: 1, help: "private: objects per thread", check: OptionCheck.atLeast(1))
+    public static let declaredOptions = [
+        objects.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+        CommonOptions.immortalFraction.declaration,
+    ]
     public static let summary = "each thread dups and closes handles to its own objects: the uncontended cost"
 
     public let objects: Int
     let rounds: DupRounds
     let immortalPerThread: Int
 
-    public init(options: WorkloadOptions) throws {
-        let options = try options.validated()
-        objects = options.objects ?? 1
-        rounds = try DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
-        immortalPerThread = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
+    public init(options: OptionValues) throws {
+        objects = options[Self.objects]
+        rounds = try DupRounds(heldCount: objects, options: options)
+        immortalPerThread = DupRounds.immortalCount(of: objects, fraction: options[CommonOptions.immortalFraction])
     }
 
     public func poolSize(threads: Int) -> Int { threads * objects }

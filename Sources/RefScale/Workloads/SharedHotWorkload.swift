@@ -4,18 +4,22 @@
 public struct SharedHotWorkload: Workload {
     public static let name = "shared-hot"
     public static let sharesObjects = true
-    public static let usedOptions: Set<WorkloadOptionName> = [.objects, .dupDepth, .readFraction, .immortalFraction]
+    public static let objects = DeclaredOption<Int>(
+        "objects", default: 4, help: "shared-hot: objects in total, made by the main thread", check: OptionCheck.atLeast(1))
+    public static let declaredOptions = [
+        objects.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+        CommonOptions.immortalFraction.declaration,
+    ]
     public static let summary = "every thread dups and closes handles to the same few objects: maximal contention"
 
     public let objects: Int
     let rounds: DupRounds
     let immortalObjects: Int
 
-    public init(options: WorkloadOptions) throws {
-        let options = try options.validated()
-        objects = options.objects ?? 4
-        rounds = try DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
-        immortalObjects = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
+    public init(options: OptionValues) throws {
+        objects = options[Self.objects]
+        rounds = try DupRounds(heldCount: objects, options: options)
+        immortalObjects = DupRounds.immortalCount(of: objects, fraction: options[CommonOptions.immortalFraction])
     }
 
     public func poolSize(threads: Int) -> Int { objects }

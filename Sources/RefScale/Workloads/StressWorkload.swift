@@ -21,7 +21,6 @@ public struct StressWorkload: Workload {
     public static let name = "stress"
     public static let summary = "random legal handle operations with contract violations injected at known points"
     public static let sharesObjects = true
-    public static let usedOptions: Set<WorkloadOptionName> = []
 
     /// The kinds injected; `wrong-thread` and `wrong-context` need two threads or more.
     public let inject: [ViolationKind]
@@ -36,7 +35,7 @@ public struct StressWorkload: Workload {
     static let passCalls = 8192
     static let injectionsPerKind = 2
 
-    public init(options: WorkloadOptions) throws { inject = ViolationKind.injectable }
+    public init(options: OptionValues) throws { inject = ViolationKind.injectable }
 
     public init(inject: [ViolationKind]) { self.inject = inject }
 

@@ -8,13 +8,12 @@ public protocol Workload: Sendable {
     static var summary: String { get }
     /// Whether two threads touch one object; schemes that are not thread-safe refuse these.
     static var sharesObjects: Bool { get }
-    /// The options that change what this workload does.
-    static var usedOptions: Set<WorkloadOptionName> { get }
+    /// The options this workload reads, declared in its own file.
+    static var declaredOptions: [OptionDeclaration] { get }
 
-    init(options: WorkloadOptions) throws
-
-    /// The `--objects` value in effect (per thread or in total, as the workload defines it).
-    var objects: Int { get }
+    /// Reads the options (already checked against `declaredOptions`); throws when they do not go
+    /// together.
+    init(options: OptionValues) throws
 
     /// How many pool objects born by index (`new`) a run with `threads` workers needs.
     func poolSize(threads: Int) -> Int
@@ -34,6 +33,7 @@ public protocol Workload: Sendable {
 }
 
 extension Workload {
+    public static var declaredOptions: [OptionDeclaration] { [] }
     public func regionSize(threads: Int) -> Int { 0 }
     public func globals(threads: Int) -> Int { 0 }
     public func channels(threads: Int) -> Int { 0 }
@@ -41,138 +41,14 @@ extension Workload {
     public func check(threads: Int) throws {}
 }
 
-/// Options of the workloads; each workload reads the ones it uses (`usedOptions`).
-public struct WorkloadOptions: Sendable, Equatable {
-    /// Objects per thread (`private`), in total (`shared-hot`), reached by each thread (`mixed`),
-    /// or alive per thread (`churn`); nil takes the workload's default.
-    public var objects: Int?
-    /// Duplicates of a handle held at once before they are closed.
-    public var dupDepth = 1
-    /// The share of operations that read the payload.
-    public var readFraction = 0.0
-    /// The share of objects that are immortal.
-    public var immortalFraction = 0.0
-    /// `mixed`: the share of objects every thread reaches.
-    public var sharedFraction = 0.1
-    /// `mixed`: popularity skew, Zipf's s (0 = uniform).
-    public var zipf = 0.0
-    /// `call`: borrowed argument handles, temporaries made, temporaries stored in fields, nesting.
-    public var args = 2
-    public var temps = 2
-    public var stores = 1
-    public var callDepth = 1
-    /// `handoff`: producer and consumer threads in each group.
-    public var producers = 1
-    public var consumers = 1
-    /// `churn`: the share of objects dropped by another thread.
-    public var remoteFree = 0.5
 
-    public init() {}
-
-    /// The value of an option as the CSV writes it.
-    public func value(of option: WorkloadOptionName) -> String {
-        switch option {
-        case .objects: objects.map(String.init) ?? ""
-        case .dupDepth: String(dupDepth)
-        case .readFraction: String(readFraction)
-        case .immortalFraction: String(immortalFraction)
-        case .sharedFraction: String(sharedFraction)
-        case .zipf: String(zipf)
-        case .args: String(args)
-        case .temps: String(temps)
-        case .stores: String(stores)
-        case .callDepth: String(callDepth)
-        case .producers: String(producers)
-        case .consumers: String(consumers)
-        case .remoteFree: String(remoteFree)
-        }
-    }
-
-    /// Sets an option from a number (experiment files); throws when the number does not fit.
-    public mutating func set(_ option: WorkloadOptionName, to number: Double) throws {
-        func integer() throws -> Int {
-            guard number == number.rounded(), abs(number) < 1e15 else { throw ConfigurationError(option: option, "must be an integer, got \(number)") }
-            return Int(number)
-        }
-        switch option {
-        case .objects: objects = try integer()
-        case .dupDepth: dupDepth = try integer()
-        case .readFraction: readFraction = number
-        case .immortalFraction: immortalFraction = number
-        case .sharedFraction: sharedFraction = number
-        case .zipf: zipf = number
-        case .args: args = try integer()
-        case .temps: temps = try integer()
-        case .stores: stores = try integer()
-        case .callDepth: callDepth = try integer()
-        case .producers: producers = try integer()
-        case .consumers: consumers = try integer()
-        case .remoteFree: remoteFree = number
-        }
-    }
-}
-
-/// The workload options by the name the CSV file and experiment files use; the command line
-/// spells them with dashes.
-public enum WorkloadOptionName: String, CaseIterable, Sendable {
-    case objects
-    case dupDepth = "dup_depth"
-    case readFraction = "read_fraction"
-    case immortalFraction = "immortal_fraction"
-    case sharedFraction = "shared_fraction"
-    case zipf
-    case args, temps, stores
-    case callDepth = "call_depth"
-    case producers, consumers
-    case remoteFree = "remote_free"
-
-    public var flag: String { "--" + rawValue.replacingAll("_", with: "-") }
-}
-
-/// A problem with an option's value, named by the option when there is one, so the command line
-/// and experiment files can each say where it is.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public var option: String?
-    public var problem: String
-    public var description: String { option.map { "--\($0.replacingAll("_", with: "-")) \(problem)" } ?? problem }
-
-    public init(_ description: String) {
-        option = nil
-        problem = description
-    }
-
-    public init(option: WorkloadOptionName, _ problem: String) {
-        self.option = option.rawValue
-        self.problem = problem
-    }
-}
-
-extension String {
-    func replacingAll(_ target: Character, with replacement: Character) -> String {
-        String(map { $0 == target ? replacement : $0 })
-    }
-}
-
-extension WorkloadOptions {
-    /// Checks every option's range (whether or not the workload uses it).
-    func validated() throws -> WorkloadOptions {
-        if let objects, objects < 1 { throw ConfigurationError(option: .objects, "must be at least 1, got \(objects)") }
-        let atLeast: [(WorkloadOptionName, Int, Int)] = [
-            (.dupDepth, dupDepth, 0), (.args, args, 0), (.temps, temps, 1), (.stores, stores, 0),
-            (.callDepth, callDepth, 1), (.producers, producers, 1), (.consumers, consumers, 1),
-        ]
-        for (option, value, minimum) in atLeast where value < minimum {
-            throw ConfigurationError(option: option, "must be at least \(minimum), got \(value)")
-        }
-        let fractions: [(WorkloadOptionName, Double)] = [
-            (.readFraction, readFraction), (.immortalFraction, immortalFraction),
-            (.sharedFraction, sharedFraction), (.remoteFree, remoteFree),
-        ]
-        for (option, value) in fractions where !(0...1).contains(value) {
-            throw ConfigurationError(option: option, "must be in [0, 1], got \(value)")
-        }
-        guard zipf >= 0, zipf.isFinite else { throw ConfigurationError(option: .zipf, "must be >= 0, got \(zipf)") }
-        if stores > temps { throw ConfigurationError(option: .stores, "must be at most --temps (\(temps)), got \(stores)") }
-        return self
-    }
+/// The options several workloads read, declared once.
+public enum CommonOptions {
+    public static let dupDepth = DeclaredOption<Int>(
+        "dup_depth", default: 1, help: "duplicates of a handle held at once before they are closed",
+        check: OptionCheck.atLeast(0))
+    public static let readFraction = DeclaredOption<Double>(
+        "read_fraction", default: 0, help: "share of operations that read the payload, in [0, 1]", check: OptionCheck.fraction)
+    public static let immortalFraction = DeclaredOption<Double>(
+        "immortal_fraction", default: 0, help: "share of objects that are immortal, in [0, 1]", check: OptionCheck.fraction)
 }

@@ -11,7 +11,7 @@ public enum CSVReader {
 
     /// The rows of a refscale CSV file. Throws a one-line `HarnessError` naming the file when it
     /// is missing, empty, not refscale's, or malformed.
-    public static func rows(path: String) throws -> [Row] {
+    public static func rows(path: String) throws -> [CSVRow] {
         var status = stat()
         guard stat(path, &status) == 0 else {
             throw HarnessError("\(path): \(errno == ENOENT ? "no such file" : String(cString: strerror(errno)))")
@@ -22,7 +22,7 @@ public enum CSVReader {
     }
 
     /// The rows of CSV text; `source` names it in errors.
-    public static func rows(text: String, source: String) throws -> [Row] {
+    public static func rows(text: String, source: String) throws -> [CSVRow] {
         let records = try self.records(text, source: source)
         guard let header = records.first, header.fields.contains(where: { !$0.isEmpty }) else {
             throw HarnessError("\(source): empty file, expected refscale's CSV header")
@@ -37,7 +37,7 @@ public enum CSVReader {
             guard record.fields.count == header.fields.count else {
                 throw HarnessError("\(source):\(record.line): \(record.fields.count) fields, the header has \(header.fields.count)")
             }
-            let row = Row(values: Dictionary(zip(header.fields, record.fields), uniquingKeysWith: { first, _ in first }))
+            let row = CSVRow(values: Dictionary(zip(header.fields, record.fields), uniquingKeysWith: { first, _ in first }))
             guard let threads = Int(row["threads"]), threads >= 1 else {
                 throw HarnessError("\(source):\(record.line): threads is not a positive integer: '\(row["threads"])'")
             }

@@ -7,7 +7,7 @@ import RefScale
 ///     schemes         "all" or a list of scheme names                required
 ///     workloads       list of objects: {"name": W, option: value or list of values, ...}
 ///                     (options by their CSV names: objects, dup_depth, zipf, ...)   required
-///     scheme_options  object: option: value or list (handle_index, release, object_align)
+///     scheme_options  object: option: value or list (object_align, and the options schemes declare)
 ///     context         "direct", "universal", "debug", or a list of them (default "direct")
 ///     threads         list of positive integers, "powers" (1, 2, 4, ... and the online CPUs)
 ///                     or "one-and-all" (1 and the online CPUs)             required
@@ -67,7 +67,7 @@ public enum ExperimentFile {
             }
         }
 
-        var workloads: [(name: String, options: WorkloadOptions)] = []
+        var workloads: [(name: String, options: OptionValues)] = []
         for (index, value) in try nonEmptyList(required(top, "workloads", at: ""), at: "workloads").enumerated() {
             workloads += try workloadVariants(value, at: "workloads[\(index)]")
         }
@@ -75,8 +75,8 @@ public enum ExperimentFile {
         var schemeOptions = [SchemeOptions()]
         if let value = top["scheme_options"] {
             let options = try object(value, at: "scheme_options")
-            let names = SchemeOptionName.allCases.map(\.rawValue) + ["object_align"]
-            try checkKeys(options, allowed: Set(names), at: "scheme_options")
+            let declarations = Dictionary(uniqueKeysWithValues: Registry.schemeOptions.map { ($0.name, $0) })
+            try checkKeys(options, allowed: Set(declarations.keys).union(["object_align"]), at: "scheme_options")
             for key in options.keys.sorted() {
                 let place = "scheme_options.\(key)"
                 let values = try valueList(options[key]!, at: place)
@@ -91,11 +91,7 @@ public enum ExperimentFile {
                             }
                             variant.objectAlignment = align
                         } else {
-                            do {
-                                try variant.set(SchemeOptionName(rawValue: key)!, to: string(value, at: at))
-                            } catch let error as ConfigurationError {
-                                throw PlaceError(place: at, problem: error.problem)
-                            }
+                            variant.values.set(key, to: try optionValue(value, declaration: declarations[key]!, at: at))
                         }
                         return variant
                     }
@@ -154,27 +150,22 @@ public enum ExperimentFile {
     }
 
     /// One workload entry: its name and its options, lists expanded to every combination.
-    static func workloadVariants(_ value: Any, at place: String) throws -> [(name: String, options: WorkloadOptions)] {
+    static func workloadVariants(_ value: Any, at place: String) throws -> [(name: String, options: OptionValues)] {
         let entry = try object(value, at: place)
         let name = try string(required(entry, "name", at: place), at: "\(place).name")
         guard let workload = Registry.workloads.first(where: { $0.name == name }) else {
             throw PlaceError(place: "\(place).name", problem: "unknown workload '\(name)'; valid: \(Registry.workloads.map(\.name).joined(separator: ", "))")
         }
-        try checkKeys(entry, allowed: Set(["name"] + workload.usedOptions.map(\.rawValue)), at: place)
-        var variants = [WorkloadOptions()]
+        let declarations = Dictionary(uniqueKeysWithValues: workload.declaredOptions.map { ($0.name, $0) })
+        try checkKeys(entry, allowed: Set(["name"] + declarations.keys), at: place)
+        var variants = [OptionValues()]
         for key in entry.keys.sorted() where key != "name" {
-            let option = WorkloadOptionName(rawValue: key)!
             let values = try valueList(entry[key]!, at: "\(place).\(key)")
             variants = try variants.flatMap { base in
                 try values.enumerated().map { index, value in
                     let at = values.count > 1 ? "\(place).\(key)[\(index)]" : "\(place).\(key)"
                     var variant = base
-                    do {
-                        try variant.set(option, to: number(value, at: at))
-                        _ = try workload.make(variant)
-                    } catch let error as ConfigurationError where error.option == key {
-                        throw PlaceError(place: at, problem: error.problem)
-                    }
+                    variant.set(key, to: try optionValue(value, declaration: declarations[key]!, at: at))
                     return variant
                 }
             }
@@ -187,6 +178,20 @@ public enum ExperimentFile {
             }
         }
         return variants.map { (name, $0) }
+    }
+
+    /// A JSON value as the declared option's value: a number for numeric options, a string for
+    /// words; checked against the declaration's range.
+    static func optionValue(_ value: Any, declaration: OptionDeclaration, at place: String) throws -> OptionValue {
+        let given: OptionValue = switch declaration.form {
+        case .integer, .number: .number(try number(value, at: place))
+        case .word: .word(try string(value, at: place))
+        }
+        do {
+            return try declaration.checked(given)
+        } catch let error as ConfigurationError {
+            throw PlaceError(place: place, problem: error.problem)
+        }
     }
 
     /// A policy by name, or a list of them; a bad name is reported at its place.

@@ -7,19 +7,14 @@ import RefScale
 /// (valid != true) are left out of every median, counted, and named at the end.
 ///
 /// A series is a configuration less its thread count: rows that agree on every parameter column
-/// (every column that is not a measurement, `Row.measurementColumns`) are repetitions of one
+/// (`ColumnCatalogue`'s parameters, and columns it does not know) are repetitions of one
 /// point. It is labelled with its scheme and the parameters that tell it apart from the scheme's
 /// other series in the same workload (`handle-local low4 objects=16`), as Experiments/plot.py
 /// labels its lines.
 public struct Report {
-    public let rows: [Row]
+    public let rows: [CSVRow]
 
-    public init(rows: [Row]) { self.rows = rows }
-
-    /// Columns that place a point in a table (which table, which column) rather than name a series.
-    static let placementColumns: Set<String> = ["host", "workload", "threads", "oversubscribed"]
-    /// Metadata of the machine, shown in the host's heading.
-    static let machineColumns: Set<String> = ["cpu_model", "online_cpus", "numa_nodes", "kernel", "swift_version", "build_config"]
+    public init(rows: [CSVRow]) { self.rows = rows }
 
     public func lines() -> [String] {
         var output: [String] = []
@@ -46,12 +41,12 @@ public struct Report {
                 ("scheme", "scheme"), ("workload", "workload"), ("threads", "threads"), ("rep", "rep"),
             ]
             var printerColumns = columns.map { title, column in
-                TablePrinter.Column(title: title, width: ([title] + invalid.map { $0[column] }).map(\.count).max()!) { $0[column] }
+                TablePrinter<CSVRow>.Column(title: title, width: ([title] + invalid.map { $0[column] }).map(\.count).max()!) { $0[column] }
             }
             printerColumns.append(.init(title: "validation_error", width: 0, alignment: .left) { $0["validation_error"] })
-            let printer = TablePrinter(columns: printerColumns)
-            output.append(printer.line(printerColumns.map(\.title)))
-            for row in invalid { output.append(printer.line(printerColumns.map { $0.value(row) })) }
+            let printer = TablePrinter<CSVRow>(columns: printerColumns)
+            output.append(printer.header)
+            for row in invalid { output.append(printer.line(for: row)) }
         }
         return output
     }
@@ -66,17 +61,16 @@ public struct Report {
         var medians: [Int: Double?]
     }
 
-    /// The columns that may tell two series apart: every parameter but placement and machine.
+    /// The columns that may tell two series apart: the parameters, and columns the catalogue does
+    /// not know (a later version's).
     var namingColumns: [String] {
-        let known = Row.columns
+        let known = ColumnCatalogue.names
         let extra = Set(rows.flatMap(\.values.keys)).subtracting(known).sorted()
-        return (known + extra).filter {
-            !Row.measurementColumns.contains($0) && !Report.placementColumns.contains($0) && !Report.machineColumns.contains($0)
-        }
+        return ColumnCatalogue.names(withRole: .parameter) + extra
     }
 
-    func series(_ rows: [Row], naming: [String]) -> [Series] {
-        var groups: [[String]: [Row]] = [:]
+    func series(_ rows: [CSVRow], naming: [String]) -> [Series] {
+        var groups: [[String]: [CSVRow]] = [:]
         var order: [[String]] = []
         for row in rows {
             let key = naming.map { row[$0] }
@@ -134,7 +128,7 @@ public struct Report {
 
     // MARK: Tables
 
-    func tables(_ rows: [Row], workload: String, naming: [String]) -> [String] {
+    func tables(_ rows: [CSVRow], workload: String, naming: [String]) -> [String] {
         let series = series(rows, naming: naming)
         let threads = Set(series.flatMap(\.medians.keys)).sorted()
         let oversubscribed = Set(rows.filter { $0["oversubscribed"] == "true" }.compactMap { Int($0["threads"]) })
@@ -144,19 +138,17 @@ public struct Report {
         func table(_ heading: String, _ cell: (Series, Int) -> Double?, decimals: Int) {
             output.append(heading)
             let cells = series.map { item in threads.map { cell(item, $0).map { fixed($0, decimals: decimals) } ?? "-" } }
-            var columns = [TablePrinter.Column(
-                title: "scheme", width: (["scheme"] + series.map(\.label)).map(\.count).max()!, alignment: .left) { $0["label"] }]
+            // An item is a series' label and its cells, one per thread count.
+            typealias Line = (label: String, cells: [String])
+            var columns = [TablePrinter<Line>.Column(
+                title: "scheme", width: (["scheme"] + series.map(\.label)).map(\.count).max()!, alignment: .left) { $0.label }]
             for (index, title) in titles.enumerated() {
                 let width = ([title] + cells.map { $0[index] }).map(\.count).max()!
-                columns.append(.init(title: title, width: width, alignment: .right) { $0["t\(index)"] })
+                columns.append(.init(title: title, width: width, alignment: .right) { $0.cells[index] })
             }
-            let printer = TablePrinter(columns: columns)
-            output.append(printer.line(columns.map(\.title)))
-            for (item, row) in zip(series, cells) {
-                var values = ["label": item.label]
-                for (index, value) in row.enumerated() { values["t\(index)"] = value }
-                output.append(printer.line(columns.map { $0.value(Row(values: values)) }))
-            }
+            let printer = TablePrinter<Line>(columns: columns)
+            output.append(printer.header)
+            for (item, row) in zip(series, cells) { output.append(printer.line(for: (item.label, row))) }
         }
 
         let footnote = oversubscribed.isEmpty ? "" : "; * more threads than online CPUs"
@@ -181,7 +173,7 @@ public struct Report {
         return output
     }
 
-    func hostHeading(_ host: String, _ rows: [Row]) -> String {
+    func hostHeading(_ host: String, _ rows: [CSVRow]) -> String {
         let first = rows[0]
         var machine: [String] = []
         if !first["cpu_model"].isEmpty { machine.append(first["cpu_model"]) }

@@ -5,7 +5,7 @@ import RefScale
 public struct Experiment: Sendable {
     public var name: String
     public var schemes: [String]
-    public var workloads: [(name: String, options: WorkloadOptions)]
+    public var workloads: [(name: String, options: OptionValues)]
     /// Variants of the scheme options; a scheme runs once per variant of the options it uses.
     public var schemeOptions: [SchemeOptions] = [SchemeOptions()]
     /// Pinning and placement policies; every run is made once per combination.
@@ -44,7 +44,7 @@ public struct Experiment: Sendable {
     public static let builtIn = Experiment(
         name: "default",
         schemes: Registry.schemes.map(\.name),
-        workloads: ["private", "shared-hot"].map { ($0, WorkloadOptions()) },
+        workloads: ["private", "shared-hot"].map { ($0, OptionValues()) },
         threads: .oneAndAll,
         repetitions: 3,
         duration: 0.5,
@@ -98,67 +98,12 @@ public struct Experiment: Sendable {
 
     /// The scheme-option variants that differ in an option the scheme uses.
     func variants(of scheme: SchemeEntry) -> [SchemeOptions] {
-        var seen: [String] = []
+        var seen: [[OptionValue]] = []
         return schemeOptions.filter { options in
-            let key = options.key(for: scheme.usedOptions)
+            let key = options.key(for: scheme.declaredOptions)
             if seen.contains(key) { return false }
             seen.append(key)
             return true
         }
-    }
-}
-
-/// Medians over repetitions, one line per workload × scheme × context × thread count × variant
-/// (the options that differ between the rows, named in the `variant` column).
-public enum Summary {
-    public static func lines(_ rows: [Row]) -> [String] {
-        // Per workload, the parameter columns that take more than one value.
-        var varying: [String: [String]] = [:]
-        for workload in Set(rows.map { $0["workload"] }) {
-            let same = rows.filter { $0["workload"] == workload }
-            varying[workload] = Row.parameterColumns.filter { column in
-                Set(same.map { $0[column] }.filter { !$0.isEmpty }).count > 1
-            }
-        }
-        func variant(_ row: Row) -> String {
-            varying[row["workload"]]!.filter { !row[$0].isEmpty }.map { "\($0)=\(row[$0])" }.joined(separator: " ")
-        }
-        let variantWidth = rows.map { variant($0).count }.max() ?? 0
-        var groups: [String: [Row]] = [:]
-        var order: [String] = []
-        for row in rows {
-            let key = [row["workload"], row["scheme"], row["context"], variant(row), row["threads"]].joined(separator: "|")
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(row)
-        }
-        let variantColumn: [TablePrinter.Column] = variantWidth == 0 ? [] : [.init(title: "variant", width: variantWidth) { variant($0) }]
-        let printer = TablePrinter(columns: [
-            .init(title: "workload", width: 10) { $0["workload"] },
-            .init(title: "scheme", width: 12) { $0["scheme"] },
-        ] + variantColumn + [
-            .init(title: "context", width: 9) { $0["context"] },
-            .init(title: "threads", width: 7) { $0["threads"] + ($0["oversubscribed"] == "true" ? "*" : "") },
-            .init(title: "median Mops/s", width: 13) { $0["ops_per_s"] },
-            .init(title: "median ns/op", width: 12) { $0["ns_per_op"] },
-            .init(title: "valid", width: 5) { $0["valid"] },
-        ])
-        var lines = [printer.line(printer.columns.map(\.title))]
-        for key in order {
-            let group = groups[key]!
-            let valid = group.filter(\.isValid)
-            var values = group[0].values
-            values["ops_per_s"] = median(valid.compactMap { Double($0["ops_per_s"]) }).map { format($0 / 1e6, digits: 2) } ?? "-"
-            values["ns_per_op"] = median(valid.compactMap { Double($0["ns_per_op"]) }).map { format($0, digits: 3) } ?? "-"
-            values["valid"] = "\(valid.count)/\(group.count)"
-            lines.append(printer.line(printer.columns.map { $0.value(Row(values: values)) }))
-        }
-        return lines
-    }
-
-    public static func median(_ values: [Double]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 }

@@ -10,7 +10,7 @@ public final class CSVWriter {
     private var descriptor: Int32 = -1
 
     /// Checks the file without creating it.
-    public init(path: String, columns: [String] = Row.columns) throws {
+    public init(path: String, columns: [String] = ColumnCatalogue.names) throws {
         self.path = path
         self.columns = columns
         let header = CSVWriter.line(columns)
@@ -30,8 +30,9 @@ public final class CSVWriter {
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
-    public func append(_ row: Row) throws {
-        var text = CSVWriter.line(columns.map { row[$0] })
+    public func append(_ record: RunRecord) throws {
+        let values = record.csvValues
+        var text = CSVWriter.line(columns.map { values[$0] ?? "" })
         if descriptor < 0 {
             descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
             guard descriptor >= 0 else { throw HarnessError("\(path): cannot open: \(String(cString: strerror(errno)))") }
@@ -50,12 +51,6 @@ public final class CSVWriter {
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return field }
         return "\"" + field.replacingAll("\"", with: "\"\"") + "\""
     }
-}
-
-/// A failure of the harness or the environment (a file, a failed run): exit code 1.
-public struct HarnessError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension String {

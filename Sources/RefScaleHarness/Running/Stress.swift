@@ -51,21 +51,15 @@ public enum Stress {
         }
     }
 
-    /// The schemes stress runs, in turn: every thread-safe scheme, handle-local at two widths.
+    /// The schemes stress runs, in turn: every thread-safe model in the registry with its
+    /// defaults (the embedded interpreter's counting is CPython's own, not a model to check),
+    /// then handle-local at its other extreme, the hashed 16-bit index released eagerly.
     public static let rotation: [(label: String, scheme: String, options: SchemeOptions)] = {
         var wide = SchemeOptions()
-        wide.handleIndex = .high16
-        wide.release = .eager
-        return [
-            ("handle-local", "handle-local", SchemeOptions()),
-            ("arena", "arena", SchemeOptions()),
-            ("atomic", "atomic", SchemeOptions()),
-            ("biased", "biased", SchemeOptions()),
-            ("handle-local/high16-eager", "handle-local", wide),
-            ("perthread", "perthread", SchemeOptions()),
-            ("gil", "gil", SchemeOptions()),
-            ("noop", "noop", SchemeOptions()),
-        ]
+        wide[HandleLocalScheme.handleIndex] = .high16
+        wide[HandleLocalScheme.release] = .eager
+        return Registry.schemes.filter { $0.isThreadSafe && $0.pythonVersion == nil }.map { ($0.name, $0.name, SchemeOptions()) }
+            + [("handle-local/high16-eager", HandleLocalScheme.name, wide)]
     }()
 
     /// Injected, detected and falsely reported violations of one kind.
@@ -110,7 +104,7 @@ public enum Stress {
             schemeOptions: schemeOptions, threads: options.threads, duration: options.roundSeconds, warmup: 0, seed: seed,
             context: .debug)
         let start = crefscale_monotonic_ns()
-        let (_, outcome) = try Runner.runWithOutcome(request)
+        let outcome = try Runner.run(request).outcome
         let elapsed = Double(crefscale_monotonic_ns() - start) / 1e9
         let contract = outcome.contract ?? ContractSummary()
 

@@ -4,7 +4,7 @@ import RefScale
 public struct RunRequest: Sendable {
     public var scheme: SchemeEntry
     public var workload: WorkloadEntry
-    public var workloadOptions: WorkloadOptions
+    public var workloadOptions: OptionValues
     public var schemeOptions: SchemeOptions
     public var threads: Int
     public var duration: Double
@@ -19,7 +19,7 @@ public struct RunRequest: Sendable {
     public var context: ContextKind
 
     public init(
-        scheme: SchemeEntry, workload: WorkloadEntry, workloadOptions: WorkloadOptions = WorkloadOptions(),
+        scheme: SchemeEntry, workload: WorkloadEntry, workloadOptions: OptionValues = OptionValues(),
         schemeOptions: SchemeOptions = SchemeOptions(), threads: Int, duration: Double = 0.5,
         warmup: Double = 0.1, seed: UInt64 = 1, repetition: Int = 1, pin: Pinning = .none, placement: Placement = .local,
         context: ContextKind = .direct
@@ -65,18 +65,5 @@ public struct RunRequest: Sendable {
         } catch let error as ConfigurationError {
             throw UsageError(error.description, skippable: true)
         }
-    }
-}
-
-/// Bad input from the command line or an experiment: reported in one line with a usage exit code.
-public struct UsageError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    /// A combination a sweep leaves out rather than refuses (a scheme that cannot run a
-    /// workload, a thread count a workload cannot use).
-    public var skippable: Bool
-
-    public init(_ description: String, skippable: Bool = false) {
-        self.description = description
-        self.skippable = skippable
     }
 }

@@ -6,13 +6,7 @@ import RefScale
 /// reads their published operation counts and CPUs at the start and the end of the measured
 /// interval, then has the run validated. It knows nothing of any scheme or workload.
 public enum Runner {
-    public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> Row {
-        try runWithOutcome(request, machine: machine).row
-    }
-
-    /// The run's row, and the outcome it was made from (what the debug contexts reported, each
-    /// worker's operations), for callers that check more than the row says.
-    public static func runWithOutcome(_ request: RunRequest, machine: MachineInfo = .current) throws -> (row: Row, outcome: RunOutcome) {
+    public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> RunRecord {
         let workload = try request.workload.make(request.workloadOptions)
         let config = RunConfig(
             threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
@@ -53,15 +47,10 @@ public enum Runner {
         let outcome = session.finish()
         if let failure = outcome.failure { throw HarnessError(failure) }
 
-        let row = Row(
-            request: request,
-            measuredOperations: endOperations - startOperations,
-            elapsedNanoseconds: endNanoseconds - startNanoseconds,
-            outcome: outcome,
-            cpus: (startCPUs, endCPUs),
-            machine: machine
-        )
-        return (row, outcome)
+        return RunRecord(
+            request: request, measuredOperations: endOperations - startOperations,
+            elapsedNanoseconds: endNanoseconds - startNanoseconds, outcome: outcome, startCPUs: startCPUs, endCPUs: endCPUs,
+            machine: machine)
     }
 
     static func sleep(seconds: Double) {

@@ -1,0 +1,59 @@
+public enum CounterKind: String, CaseIterable, Sendable {
+    case atomicRMW = "atomic_rmw"
+    case casRetries = "cas_retries"
+    case tableHits = "table_hits"
+    case tableMisses = "table_misses"
+    case fallbacks
+    case evictions
+    case merges
+    case queued
+    case frees
+    /// `gil`: times the global lock passed from one thread to another.
+    case lockHandoffs = "lock_handoffs"
+}
+
+/// What a thread's scheme context did, summed over threads for the row.
+public struct SchemeCounters: Sendable, Equatable {
+    public var atomicRMW = 0
+    public var casRetries = 0
+    public var tableHits = 0
+    public var tableMisses = 0
+    public var fallbacks = 0
+    public var evictions = 0
+    public var merges = 0
+    public var queued = 0
+    public var frees = 0
+    public var lockHandoffs = 0
+
+    public init() {}
+
+    public subscript(kind: CounterKind) -> Int {
+        switch kind {
+        case .atomicRMW: atomicRMW
+        case .casRetries: casRetries
+        case .tableHits: tableHits
+        case .tableMisses: tableMisses
+        case .fallbacks: fallbacks
+        case .evictions: evictions
+        case .merges: merges
+        case .queued: queued
+        case .frees: frees
+        case .lockHandoffs: lockHandoffs
+        }
+    }
+
+    public static func + (a: SchemeCounters, b: SchemeCounters) -> SchemeCounters {
+        var sum = SchemeCounters()
+        sum.atomicRMW = a.atomicRMW + b.atomicRMW
+        sum.casRetries = a.casRetries + b.casRetries
+        sum.tableHits = a.tableHits + b.tableHits
+        sum.tableMisses = a.tableMisses + b.tableMisses
+        sum.fallbacks = a.fallbacks + b.fallbacks
+        sum.evictions = a.evictions + b.evictions
+        sum.merges = a.merges + b.merges
+        sum.queued = a.queued + b.queued
+        sum.frees = a.frees + b.frees
+        sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
+        return sum
+    }
+}

@@ -1,0 +1,21 @@
+/// The options of a run that reach its scheme: the values given for the options schemes declare
+/// (each scheme reads its own, `CountingScheme.declaredOptions`), the object alignment every
+/// scheme's pool uses, and the debug context's options.
+public struct SchemeOptions: Sendable, Equatable {
+    public var values = OptionValues()
+    public var objectAlignment = 128
+    /// The debug context's options; the schemes and the other contexts ignore them.
+    public var debug = DebugOptions()
+
+    public init() {}
+
+    public subscript<Value>(option: DeclaredOption<Value>) -> Value {
+        get { values[option] }
+        set { values[option] = newValue }
+    }
+
+    /// What tells two option sets apart for a scheme that reads `declarations` (and the alignment).
+    public func key(for declarations: [OptionDeclaration]) -> [OptionValue] {
+        [.integer(objectAlignment)] + values.key(for: declarations)
+    }
+}
