@@ -167,5 +167,13 @@ expect_error "report of a good and a bad file" 1 report "$work/rows.csv" "$work/
 [ ! -s "$work/stdout" ] && pass || fail "report printed tables before refusing a bad file"
 expect_error "report without files" 64 report
 
+# Every option a scheme or workload declares (listed by `list`) is a flag of `run`, and a
+# workload option given to a run is written to its CSV column, typed as declared.
+"$refscale" run --help >"$work/help" 2>&1
+missing_flags=$("$refscale" list | grep -o -- '^ *--[a-z-]*' | tr -d ' ' | sort -u | while read -r flag; do grep -q -- "$flag " "$work/help" || echo "$flag"; done)
+[ -z "$missing_flags" ] && pass || fail "declared options without a run flag: $missing_flags"
+"$refscale" columns --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert {c["role"] for c in d["columns"]} <= {"parameter","coordinate","measurement","counter","machine"}; assert "atomic" in d["schemes"]' \
+  && pass || fail "columns --json: not the catalogue"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

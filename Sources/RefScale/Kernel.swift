@@ -22,48 +22,6 @@ struct ThreadMemory {
     }
 }
 
-/// The run's mailboxes, which only `stress` streams use: handle words one thread publishes for
-/// another to use, and copies of contexts one thread publishes for another to call. Both are
-/// published in a thread's set-up, before the start barrier, and read after it.
-struct Mailboxes {
-    let handles: UnsafeMutablePointer<Atomic<UInt64>>
-    let contexts: UnsafeMutableRawPointer
-    let published: UnsafeMutablePointer<Atomic<Int>>
-    let contextStride: Int
-    let count: Int
-
-    /// Mailboxes for contexts of type `S`.
-    init<S>(count: Int, contextType: S.Type) {
-        self.count = count
-        contextStride = max(1, MemoryLayout<S>.stride)
-        let words = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 16, alignment: 64)
-        words.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, count) * 16)
-        handles = words.assumingMemoryBound(to: Atomic<UInt64>.self)
-        published = (words + max(1, count) * 8).assumingMemoryBound(to: Atomic<Int>.self)
-        contexts = .allocate(byteCount: max(1, count) * contextStride, alignment: max(16, MemoryLayout<S>.alignment))
-    }
-
-    /// Ends the published contexts (of type `S`, the type the mailboxes were made for) and frees everything.
-    func deallocate<S>(contextType: S.Type) {
-        for box in 0..<count where published[box].load(ordering: .acquiring) != 0 {
-            (contexts + box * contextStride).assumingMemoryBound(to: S.self).deinitialize(count: 1)
-        }
-        contexts.deallocate()
-        UnsafeMutableRawPointer(handles).deallocate()
-    }
-
-    func publish<S>(_ context: S, in box: Int) {
-        precondition(box < count && published[box].load(ordering: .relaxed) == 0, "mailbox \(box) used twice or out of range")
-        (contexts + box * contextStride).assumingMemoryBound(to: S.self).initialize(to: context)
-        published[box].store(1, ordering: .releasing)
-    }
-
-    func context<S>(_ box: Int, as _: S.Type) -> S {
-        precondition(box < count && published[box].load(ordering: .acquiring) != 0, "mailbox \(box) holds no context")
-        return (contexts + box * contextStride).assumingMemoryBound(to: S.self).pointee
-    }
-}
-
 /// The hot loop: performs a run of operations on one scheme. Generic over the scheme and
 /// specialised for each one in this module, so every scheme call is inlined and no existential,
 /// class reference or Swift reference count appears in it. Returns the handle operations that
@@ -182,9 +140,9 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
 /// run a safe point and wait for them.
 func allocate<S: CountingScheme>(flags: ObjectFlags, on scheme: inout S, memory: ThreadMemory) -> ObjectRef {
     if let object = memory.pool.allocate(thread: memory.threadID, flags: flags) { return object }
-    let deadline = crefscale_monotonic_ns() + 10_000_000_000
+    let deadline = crefscale_clock_monotonic_ns() + 10_000_000_000
     scheme.suspend()
-    while crefscale_monotonic_ns() < deadline {
+    while crefscale_clock_monotonic_ns() < deadline {
         scheme.safePoint()
         if let object = memory.pool.allocate(thread: memory.threadID, flags: flags) { return object }
         sched_yield()

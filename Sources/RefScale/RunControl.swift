@@ -78,6 +78,6 @@ public struct WorkerSignals: @unchecked Sendable {
 
     @inline(__always)
     public func publishCPU(worker: Int) {
-        cpuWord(worker: worker).pointee.store(Int(crefscale_current_cpu()) + 1, ordering: .relaxed)
+        cpuWord(worker: worker).pointee.store(Int(crefscale_cpu_current()) + 1, ordering: .relaxed)
     }
 }

@@ -123,7 +123,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             mailboxes: mailboxes)
         mainContext = S(shared: shared, threadID: RunSession.mainThreadID)
 
-        crefscale_set_thread_slot(Int32(RunSession.mainThreadID))
+        crefscale_thread_set_slot(Int32(RunSession.mainThreadID))
         var checksum: UInt64 = 0
         mainProgram.setup.withUnsafeBufferPointer {
             _ = execute($0, on: &mainContext, memory: mainMemory, checksum: &checksum)
@@ -174,7 +174,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
     func runWorker(_ index: Int, signals: WorkerSignals) {
         let program = workerPrograms[index]
         let threadID = RunSession.workerThreadID(index)
-        crefscale_set_thread_slot(Int32(threadID))
+        crefscale_thread_set_slot(Int32(threadID))
         var context = S(shared: shared, threadID: threadID)
         let memory = RunSession.memory(
             for: program, threadID: threadID, pool: pool, channels: channels, globals: globals, mailboxes: mailboxes)
@@ -216,7 +216,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         if let first = drifted.first {
             problems.append("\(drifted.count) object(s) not back to their count after the run (one has \(S.referenceCount(of: first.object).map(String.init) ?? "?"), expected \(first.count))")
         }
-        crefscale_set_thread_slot(Int32(RunSession.mainThreadID))
+        crefscale_thread_set_slot(Int32(RunSession.mainThreadID))
         var checksum: UInt64 = 0
         mainProgram.teardown.withUnsafeBufferPointer {
             _ = execute($0, on: &mainContext, memory: mainMemory, checksum: &checksum)

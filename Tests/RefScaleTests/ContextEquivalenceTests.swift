@@ -50,7 +50,7 @@ import Testing
         var worker = C(shared: shared, threadID: 2)
         var checksum: UInt64 = 0
         func run(_ operations: [Operation], on context: inout C, memory: ThreadMemory) {
-            crefscale_set_thread_slot(Int32(memory.threadID))
+            crefscale_thread_set_slot(Int32(memory.threadID))
             operations.withUnsafeBufferPointer { _ = execute($0, on: &context, memory: memory, checksum: &checksum) }
         }
         run(mainProgram.setup, on: &main, memory: mainMemory)
@@ -66,7 +66,7 @@ import Testing
         run(mainProgram.teardown, on: &main, memory: mainMemory)
         main.safePoint()
         main.threadExit()
-        crefscale_set_thread_slot(0)
+        crefscale_thread_set_slot(0)
         if let contract = C.contractSummary(of: shared) {
             #expect(contract.total == 0, "\(contract.reports.first?.description ?? "")")
             #expect(contract.checkedOperations > 0)

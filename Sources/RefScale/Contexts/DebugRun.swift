@@ -39,7 +39,7 @@ public final class DebugRun: @unchecked Sendable {
         let count = min(registered.load(ordering: .acquiring), registryCapacity)
         for id in stride(from: 1, through: count, by: 1) {
             guard let thread = thread(contextID: id) else { continue }
-            if crefscale_debug_current() == UnsafeMutableRawPointer(thread) { crefscale_set_debug_current(nil) }
+            if crefscale_thread_debug_current() == UnsafeMutableRawPointer(thread) { crefscale_thread_set_debug_current(nil) }
             thread.pointee.deallocate()
             thread.deinitialize(count: 1)
             thread.deallocate()
@@ -55,7 +55,7 @@ public final class DebugRun: @unchecked Sendable {
         let thread = UnsafeMutablePointer<DebugThread>.allocate(capacity: 1)
         thread.initialize(to: DebugThread(contextID: id, threadID: threadID, inner: inner, run: self))
         registry[id].store(UInt(bitPattern: thread), ordering: .releasing)
-        crefscale_set_debug_current(UnsafeMutableRawPointer(thread))
+        crefscale_thread_set_debug_current(UnsafeMutableRawPointer(thread))
         return thread
     }
 

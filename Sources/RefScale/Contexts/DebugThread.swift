@@ -525,7 +525,7 @@ enum DebugEntries {
     static func threadExit(_ state: UnsafeMutableRawPointer) {
         guard let thread = owned(state) else { _ = wrongContext(state, .threadExit, 0, result: 0); return }
         thread.pointee.threadExit()
-        if crefscale_debug_current() == state { crefscale_set_debug_current(nil) }
+        if crefscale_thread_debug_current() == state { crefscale_thread_set_debug_current(nil) }
     }
 
     static func standIn(_ state: UnsafeMutableRawPointer) -> UInt64 {
@@ -541,7 +541,7 @@ enum DebugEntries {
         var report = ViolationRecord(
             kind: .wrongContext, operation: operation, thread: Int(crefscale_thread_slot()), owner: owner.pointee.threadID,
             depth: -1, handle: handle, operationIndex: -1)
-        if let current = crefscale_debug_current() {
+        if let current = crefscale_thread_debug_current() {
             let caller = current.assumingMemoryBound(to: DebugThread.self)
             report.thread = Int32(truncatingIfNeeded: caller.pointee.threadID)
             report.operationIndex = caller.pointee.nextIndex()

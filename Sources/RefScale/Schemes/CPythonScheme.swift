@@ -139,7 +139,7 @@ public struct CPythonScheme: CountingScheme {
         waiting.pointee.wrappingSubtract(1, ordering: .relaxed)
         let previous = lastHolder.pointee.exchange(threadID, ordering: .relaxed)
         if previous != 0 && previous != threadID { lockHandoffs += 1 }
-        sliceEnd = crefscale_monotonic_ns() &+ sliceNanoseconds
+        sliceEnd = crefscale_clock_monotonic_ns() &+ sliceNanoseconds
     }
 
     /// Gives the GIL up and keeps the thread state for the next slice.
@@ -248,7 +248,7 @@ public struct CPythonScheme: CountingScheme {
     /// waits until one has taken it (CPython's forced switching); the next counting operation
     /// asks for it again.
     public mutating func safePoint() {
-        guard holdsGIL, crefscale_monotonic_ns() >= sliceEnd else { return }
+        guard holdsGIL, crefscale_clock_monotonic_ns() >= sliceEnd else { return }
         let othersWait = waiting.pointee.load(ordering: .relaxed) > 0
         releaseGILIfHeld()
         guard othersWait else { return }
@@ -326,9 +326,9 @@ public enum EmbeddedPython {
             preconditionFailure("cpython: making a Python int failed: \(takeError() ?? "no Python error set")")
         }
         defer { Py_DECREF(object) }
-        let start = crefscale_monotonic_ns()
+        let start = crefscale_clock_monotonic_ns()
         let count = crefscale_py_incref_decref_loop(object, Int64(pairs))
-        let elapsed = crefscale_monotonic_ns() - start
+        let elapsed = crefscale_clock_monotonic_ns() - start
         precondition(count == 1, "cpython: the calibration object ended with Py_REFCNT \(count), not 1")
         return Double(elapsed) / Double(2 * pairs)
     }

@@ -82,7 +82,7 @@ public struct GilScheme: CountingScheme {
     mutating func acquire() {
         if lock.acquire(by: threadID) { lockHandoffs += 1 }
         holdsLock = true
-        sliceEnd = crefscale_monotonic_ns() &+ sliceNanoseconds
+        sliceEnd = crefscale_clock_monotonic_ns() &+ sliceNanoseconds
     }
 
     mutating func releaseIfHeld() {
@@ -137,7 +137,7 @@ public struct GilScheme: CountingScheme {
     /// At the end of a slice: gives the lock up and asks again, behind every waiting thread.
     public mutating func safePoint() {
         counting.safePoint()
-        guard holdsLock, crefscale_monotonic_ns() >= sliceEnd else { return }
+        guard holdsLock, crefscale_clock_monotonic_ns() >= sliceEnd else { return }
         releaseIfHeld()
         acquire()
     }

@@ -233,7 +233,7 @@ public struct PerThreadScheme: CountingScheme {
             joinMerge(requested)
             return
         }
-        guard crefscale_monotonic_ns() >= state.mergeDeadline.pointee.load(ordering: .relaxed) else { return }
+        guard crefscale_clock_monotonic_ns() >= state.mergeDeadline.pointee.load(ordering: .relaxed) else { return }
         let (won, current) = state.requestedMerge.pointee.compareExchange(
             expected: mergeGeneration, desired: mergeGeneration + 1, ordering: .acquiringAndReleasing)
         joinMerge(won ? mergeGeneration + 1 : current)
@@ -337,7 +337,7 @@ struct PerThreadState: @unchecked Sendable {
         word(4, 0).pointee.store(threadIDs, ordering: .relaxed)
         word(4, 8).pointee.store(Int(mergeIntervalNanoseconds), ordering: .relaxed)
         if mergeIntervalNanoseconds > 0 {
-            mergeDeadline.pointee.store(crefscale_monotonic_ns() &+ mergeIntervalNanoseconds, ordering: .relaxed)
+            mergeDeadline.pointee.store(crefscale_clock_monotonic_ns() &+ mergeIntervalNanoseconds, ordering: .relaxed)
         }
     }
 
@@ -453,7 +453,7 @@ struct PerThreadState: @unchecked Sendable {
     /// thread can change the rendezvous word until `completedMerge` releases them.
     func completeMerge(_ generation: Int, active: Int) {
         rendezvous.pointee.store(active << 32, ordering: .relaxed)
-        mergeDeadline.pointee.store(crefscale_monotonic_ns() &+ mergeIntervalNanoseconds, ordering: .relaxed)
+        mergeDeadline.pointee.store(crefscale_clock_monotonic_ns() &+ mergeIntervalNanoseconds, ordering: .relaxed)
         completedMerge.pointee.store(generation, ordering: .releasing)
     }
 }

@@ -25,7 +25,7 @@ public struct CPUSet: Sendable, Equatable, CustomStringConvertible {
     /// container or `taskset` keeps it from.
     public static let allowed: CPUSet = {
         var cpus = [Int32](repeating: 0, count: 4096)
-        let count = crefscale_allowed_cpus(&cpus, Int32(cpus.count))
+        let count = crefscale_cpu_allowed(&cpus, Int32(cpus.count))
         precondition(count >= 0, "sched_getaffinity failed: \(count)")
         return CPUSet(cpus.prefix(Int(count)).map(Int.init))
     }()

@@ -152,5 +152,5 @@ extension StringProtocol {
 
 extension MachineInfo {
     /// Seconds on the monotonic clock.
-    public static func monotonicSeconds() -> Double { Double(crefscale_monotonic_ns()) / 1e9 }
+    public static func monotonicSeconds() -> Double { Double(crefscale_clock_monotonic_ns()) / 1e9 }
 }

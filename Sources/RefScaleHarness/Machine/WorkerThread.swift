@@ -15,7 +15,7 @@ final class WorkerThread {
     init(pinnedTo cpu: Int? = nil, _ body: @escaping () -> Void) {
         let run: () -> Void = cpu.map { cpu in
             {
-                let result = crefscale_pin_current_thread(Int32(cpu))
+                let result = crefscale_cpu_pin_current_thread(Int32(cpu))
                 precondition(result == 0, "pthread_setaffinity_np failed: \(result)")
                 body()
             }

@@ -18,7 +18,7 @@ public enum Calibration {
         defer { counter.deallocate() }
         counter.initializeMemory(as: Int64.self, repeating: 0, count: 16)
         let nanoseconds = timed(threads: threads) {
-            _ = crefscale_atomic_pair_loop(counter.assumingMemoryBound(to: Int64.self), Int64(pairs))
+            _ = crefscale_reference_atomic_pair_loop(counter.assumingMemoryBound(to: Int64.self), Int64(pairs))
         }
         return Reference(name: "C11 atomic fetch_add relaxed + fetch_sub acq_rel", threads: threads,
                          nanosecondsPerOperation: Double(threads) * nanoseconds / Double(2 * pairs))
@@ -29,7 +29,7 @@ public enum Calibration {
         let counter = UnsafeMutablePointer<Int64>.allocate(capacity: 16)
         defer { counter.deallocate() }
         counter.initialize(repeating: 0, count: 16)
-        let nanoseconds = timed(threads: 1) { _ = crefscale_plain_pair_loop(counter, Int64(pairs)) }
+        let nanoseconds = timed(threads: 1) { _ = crefscale_reference_plain_pair_loop(counter, Int64(pairs)) }
         return Reference(name: "C volatile ++ and --", threads: 1, nanosecondsPerOperation: nanoseconds / Double(2 * pairs))
     }
 
@@ -52,9 +52,9 @@ public enum Calibration {
             }
         }
         control.waitUntilReady()
-        let start = crefscale_monotonic_ns()
+        let start = crefscale_clock_monotonic_ns()
         control.start()
         workers.forEach { $0.join() }
-        return Double(crefscale_monotonic_ns() - start)
+        return Double(crefscale_clock_monotonic_ns() - start)
     }
 }

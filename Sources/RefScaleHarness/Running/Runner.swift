@@ -36,11 +36,11 @@ public enum Runner {
         control.start()
         sleep(seconds: request.warmup)
         let startOperations = control.publishedOperations().reduce(0, +)
-        let startNanoseconds = crefscale_monotonic_ns()
+        let startNanoseconds = crefscale_clock_monotonic_ns()
         let startCPUs = control.publishedCPUs()
         sleep(seconds: request.duration)
         let endOperations = control.publishedOperations().reduce(0, +)
-        let endNanoseconds = crefscale_monotonic_ns()
+        let endNanoseconds = crefscale_clock_monotonic_ns()
         let endCPUs = control.publishedCPUs()
         control.stop()
         workers.forEach { $0.join() }

@@ -103,9 +103,9 @@ public enum Stress {
             scheme: try Registry.scheme(named: entry.scheme), workload: WorkloadEntry(instance: workload),
             schemeOptions: schemeOptions, threads: options.threads, duration: options.roundSeconds, warmup: 0, seed: seed,
             context: .debug)
-        let start = crefscale_monotonic_ns()
+        let start = crefscale_clock_monotonic_ns()
         let outcome = try Runner.run(request).outcome
-        let elapsed = Double(crefscale_monotonic_ns() - start) / 1e9
+        let elapsed = Double(crefscale_clock_monotonic_ns() - start) / 1e9
         let contract = outcome.contract ?? ContractSummary()
 
         // Injected: every pass each worker ran commits the pass's violations.
@@ -178,7 +178,7 @@ public enum Stress {
     /// Rounds until `options.seconds` have passed (at least one), each reported through `progress`.
     public static func run(_ options: Options, progress: (Round) -> Void = { _ in }) throws -> Summary {
         var summary = Summary()
-        let start = crefscale_monotonic_ns()
+        let start = crefscale_clock_monotonic_ns()
         var number = 0
         repeat {
             let round = try round(number, options: options)
@@ -188,7 +188,7 @@ public enum Stress {
             summary.seconds += round.elapsedSeconds
             progress(round)
             number += 1
-        } while Double(crefscale_monotonic_ns() - start) / 1e9 < options.seconds
+        } while Double(crefscale_clock_monotonic_ns() - start) / 1e9 < options.seconds
         return summary
     }
 }
