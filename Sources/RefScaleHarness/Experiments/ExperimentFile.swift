@@ -185,7 +185,7 @@ public enum ExperimentFile {
     static func optionValue(_ value: Any, declaration: OptionDeclaration, at place: String) throws -> OptionValue {
         let given: OptionValue = switch declaration.form {
         case .integer, .number: .number(try number(value, at: place))
-        case .word: .word(try string(value, at: place))
+        case .word, .text: .word(try string(value, at: place))
         }
         do {
             return try declaration.checked(given)

@@ -125,7 +125,7 @@ public enum ColumnCatalogue {
         switch form {
         case .integer: .integer
         case .number: .number
-        case .word: .text
+        case .word, .text: .text
         }
     }
 }
