@@ -7,10 +7,11 @@ struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Times the plain-C reference loops and refscale's kernels in one process; prints ratios.",
         discussion: """
-            In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF
-            of CPython's header); every scheme uncontended (private, 1 thread) against the harness's
-            own cost (noop), the nonatomic model and the plain-C pair; the real header against the
-            nonatomic model; and the contended kernels against the C atomic loop.
+            In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF \
+            of CPython's header); every scheme uncontended (private, 1 thread) against the harness's \
+            own cost (noop), the nonatomic model and the plain-C pair; the real header against the \
+            nonatomic model; and the contended kernels against the C atomic loop. Each figure is the \
+            median of 3 runs of --duration; the runs are counted on stderr as they go.
             """)
 
     @Option(parsing: .unconditional, help: "Measured interval of each refscale run, seconds (more than 0, at most a day).")

@@ -7,10 +7,10 @@ import RefScaleHarness
 struct RunOptions: ParsableArguments {
     @Option(help: "Scheme (see `refscale list`).") var scheme: String
     @Option(help: "Workload (see `refscale list`).") var workload: String
-    @Option(parsing: .unconditional, help: "Thread counts, comma-separated.") var threads = "1"
-    @Option(parsing: .unconditional, help: "Measured interval of each run, seconds.") var duration = 0.5
-    @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded).") var warmup = 0.1
-    @Option(parsing: .unconditional, help: "Repetitions (separate runs, one row each).") var reps = 3
+    @Option(parsing: .unconditional, help: "Thread counts, comma-separated, each once; at most 16 per online CPU.") var threads = "1"
+    @Option(parsing: .unconditional, help: "Measured interval of each run, seconds (more than 0, at most a day).") var duration = 0.5
+    @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded; at most a day).") var warmup = 0.1
+    @Option(parsing: .unconditional, help: "Repetitions (separate runs, one row each; at most 10000).") var reps = 3
     @Option(parsing: .unconditional, help: "Seed of the operation streams.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
     // The options schemes and workloads declare, one line each; their help and checks are their
@@ -44,7 +44,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "debug: what a violation does: abort (print the report and stop) or collect (count it; default abort).")
     var onViolation: String?
     @Flag(help: "debug: add the symbolised stack to each printed report.") var backtraces = false
-    @Option(help: "Append one CSV row per run to this file.") var csv: String?
+    @Option(help: "Append one CSV row per run to this file, made when missing; a file whose header is not refscale's is refused.")
+    var csv: String?
 
     /// The words given, for `RunArguments` to check and turn into requests.
     func arguments() throws -> RunArguments {

@@ -19,7 +19,7 @@ struct StressCommand: ParsableCommand {
     @Option(help: "Violation kinds to inject: all, none, or a comma-separated list of \(ViolationKind.injectable.map(\.rawValue).joined(separator: ", ")).")
     var inject = "all"
     @Option(parsing: .unconditional, help: "Closed handles whose records wait before reuse.") var closedQueue = 1024
-    @Option(help: "collect (count and check every report; default) or abort (stop at the first report, printing it).")
+    @Option(help: "collect (count and check every report) or abort (stop at the first report, printing it).")
     var onViolation = "collect"
     @Flag(help: "Add the symbolised stack to each printed report.") var backtraces = false
     @Option(help: "Schemes of the rotation to use, comma-separated (default: all).") var scheme: String?
