@@ -221,6 +221,8 @@ printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}],
 expect_error "experiment threads [2, 2]" 64 sweep "$work/bad.json" --out "$work/sweep-out"
 expect_error "csv to a directory" 1 run --scheme atomic --workload private "${long[@]}" --csv "$work"
 grep -q "is a directory" "$work/stderr" || fail "csv to a directory: message: $(cat "$work/stderr")"
+expect_error "csv to an empty name" 1 run --scheme atomic --workload private "${long[@]}" --csv ""
+expect_error "csv to a name ending in /" 1 run --scheme atomic --workload private "${long[@]}" --csv "$work/nodir/"
 # A read-only place: a read-only tmpfs where we may mount one (root), else a file and a directory without write permission.
 mkdir -p "$work/readonly"
 head -1 "$work/rows.csv" >"$work/header.csv"
@@ -245,6 +247,7 @@ else
 fi
 : >"$work/a-file"
 printf '{"name": "long", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1], "duration": 30}' >"$work/long.json"
+expect_error "sweep --out an empty name" 1 sweep "$work/long.json" --out ""
 expect_error "sweep --out an existing file" 1 sweep "$work/long.json" --out "$work/a-file"
 grep -q "^refscale: error: --out $work/a-file: is a file, not a directory$" "$work/stderr" || fail "sweep --out a file: message: $(cat "$work/stderr")"
 printf '{"name": "none", "schemes": ["nonatomic"], "workloads": [{"name": "shared-hot"}], "threads": [2]}' >"$work/none.json"

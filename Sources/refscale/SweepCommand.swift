@@ -55,6 +55,7 @@ struct Sweep: ParsableCommand {
 
     /// Checks `--out`, making it (and its parents) when it does not exist; true when it was made.
     func outputDirectory() throws -> Bool {
+        guard !out.isEmpty else { throw HarnessError("--out '': name a directory") }
         var status = stat()
         if stat(out, &status) == 0 {
             guard status.st_mode & S_IFMT == S_IFDIR else { throw HarnessError("--out \(out): is a file, not a directory") }

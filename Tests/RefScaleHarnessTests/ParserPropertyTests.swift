@@ -318,10 +318,10 @@ struct ParserPropertyTests {
         let before = try directory.listing()
         let targets: [(path: String, refused: Bool)] = [
             ("good.csv", false), ("new.csv", false), ("other.csv", true), ("sub", true), ("missing/new.csv", true),
-            ("sub/", true), ("", true),
-        ]
+            ("sub/", true), ("", true), ("missing/", true),
+        ].map { (directory.path + "/" + $0.0, $0.1) } + [("", true)]
         for target in targets {
-            let path = directory.path + "/" + target.path
+            let path = target.path
             do {
                 _ = try CSVWriter(path: path)
                 #expect(!target.refused, "\(target.path) was accepted")

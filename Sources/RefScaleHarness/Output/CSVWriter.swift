@@ -26,6 +26,9 @@ public final class CSVWriter {
         self.path = path
         self.columns = columns
         createdHere = false
+        guard !path.isEmpty, !path.hasSuffix("/") else {
+            throw HarnessError("--csv '\(path)': name a CSV file, not \(path.isEmpty ? "nothing" : "a directory")")
+        }
         var status = stat()
         if stat(path, &status) == 0 {
             guard status.st_mode & S_IFMT == S_IFREG else {
