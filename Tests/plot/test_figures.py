@@ -150,3 +150,69 @@ def test_thread_counts_of_a_big_machine_go_on_a_log2_axis(tmp_path, catalogue):
     assert list(shared_hot.get_xticks()) == [1, 32, 128]
     [span] = [patch for patch in shared_hot.patches if patch.get_alpha() == 0.08]
     assert span.get_x() == pytest.approx(64.0)  # from between 32 and 128 (geometric mean) on
+
+
+# --- memory --------------------------------------------------------------------------------
+
+MEMORY_COLUMNS = {"peak_live_objects": "integer", "free_delay_mean_ops": "number", "free_delay_max_ops": "integer"}
+
+
+def with_memory_columns(catalogue):
+    """The catalogue with the memory columns as measurements, as refscale declares them once it
+    writes them (the binary's own declaration is used when it has one)."""
+    roles, types = dict(catalogue.roles), dict(catalogue.types)
+    for column, kind in MEMORY_COLUMNS.items():
+        roles.setdefault(column, "measurement")
+        types.setdefault(column, kind)
+    return replace(catalogue, roles=roles, types=types)
+
+
+def memory_rows():
+    """fixture.csv with the three memory columns filled in by rule, not measured: a deferring
+    scheme (handle-local here) keeps objects past their last reference, the others free at once."""
+    rows = fixture_rows()
+    for row in rows:
+        deferring = row["scheme"] == "handle-local"
+        objects, threads, rep = int(row["objects"]), int(row["threads"]), int(row["rep"])
+        row["peak_live_objects"] = str(objects * threads * (8 if deferring else 1) + rep)
+        row["free_delay_mean_ops"] = f"{(12.5 * threads + rep) if deferring else 0.0}"
+        row["free_delay_max_ops"] = str((200 * threads + rep) if deferring else 0)
+    return rows
+
+
+def test_memory_figure_plots_throughput_against_peak_live_objects_and_free_delay(tmp_path, catalogue):
+    catalogue = with_memory_columns(catalogue)
+    assert all(catalogue.role(column) == "measurement" for column in MEMORY_COLUMNS)
+    rows = memory_rows()
+    path = write_rows(tmp_path / "memory.csv", rows)
+    [host] = build_figures(read_table([str(path)], catalogue), catalogue)
+    assert list(host.figures) == ["throughput", "speedup", "ns-per-op", "handle-table", "memory"]
+    figure = host.figures["memory"]
+    assert [axis.get_title() for axis in figure.axes] == [
+        "workload: private: throughput against retained objects", "workload: private: throughput against free delay",
+        "workload: shared-hot: throughput against retained objects", "workload: shared-hot: throughput against free delay"]
+    peak_axis, delay_axis = figure.axes[2:]
+    valid = [row for row in rows if row["valid"] == "true" and row["workload"] == "shared-hot"]
+
+    def medians(scheme, column, objects="4"):
+        return [statistics.median(float(row[column]) for row in valid if row["scheme"] == scheme
+                                  and row["threads"] == str(count) and row["objects"] == objects) for count in (1, 2, 3)]
+
+    handle_local = line(peak_axis, "handle-local objects=4")
+    assert list(handle_local.get_xdata()) == pytest.approx(medians("handle-local", "peak_live_objects"))
+    assert list(handle_local.get_ydata()) == pytest.approx([value / 1e6 for value in medians("handle-local", "ops_per_s")])
+    assert list(line(delay_axis, "atomic").get_xdata()) == [0.0, 0.0, 0.0]
+    assert delay_axis.get_xscale() == "symlog", "0, a free at once, stays on the axis"
+    ticks = [mark for mark in delay_axis.get_lines() if mark.get_label() == "_max" and mark.get_marker() == "|"]
+    assert sorted(mark.get_xdata()[0] for mark in ticks if mark.get_color() == handle_local.get_color()) == \
+        pytest.approx(sorted(medians("handle-local", "free_delay_max_ops")))
+    assert "free delay: mean to maximum (tick)" in legend_labels(figure)
+    assert "Free delay: operations between an object's last reference being dropped" in figure_text(figure)
+
+
+def test_memory_figure_is_left_out_without_the_columns_or_with_them_blank(tmp_path, catalogue, figures):
+    assert "memory" not in figures.figures
+    rows = memory_rows()
+    for row in rows:
+        row["peak_live_objects"] = row["free_delay_mean_ops"] = row["free_delay_max_ops"] = ""
+    assert draw("memory", write_rows(tmp_path / "blank.csv", rows), with_memory_columns(catalogue)) is None
