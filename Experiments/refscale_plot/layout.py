@@ -26,7 +26,7 @@ def title(kind, data):
 
 def interval_caption(points):
     """What the points and their bars are, for the repetition counts these points have."""
-    counts = sorted({point.rows for point in points})
+    counts = sorted({point.reps for point in points})
     span = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     parts = [f"Points: median of {span} repetition(s); bars: distribution-free {CONFIDENCE:.0%} confidence "
              "interval of the median (order statistics)."]

@@ -26,7 +26,7 @@ class Point:
 
     threads: int
     oversubscribed: bool
-    rows: int           # valid rows, i.e. repetitions
+    reps: int           # valid rows, i.e. repetitions
     values: dict        # the configuration: column -> text, for every column that splits points
     estimates: dict     # measured column -> Estimate
 
@@ -64,7 +64,7 @@ def group_points(rows, key_columns, measured_columns):
         points.append(Point(
             threads=int(values["threads"]),
             oversubscribed=values.get("oversubscribed", "") == "true",
-            rows=len(members),
+            reps=len(members),
             values=values,
             estimates={column: estimate(measured[column].astype("Float64").to_numpy(dtype=float, na_value=math.nan))
                        for column in measured_columns},

@@ -157,8 +157,9 @@ def _typed(text, kind, column, origins):
 
 
 def _first_bad(mask, text, problem, origins):
-    if mask.any():
-        index = int(mask.to_numpy().nonzero()[0][0])
+    flags = mask.fillna(False).to_numpy(dtype=bool)
+    if flags.any():
+        index = int(flags.nonzero()[0][0])
         path, line = origins[index]
         raise InputError(f"{path}:{line}: {problem}: {text.iloc[index]!r}")
 

@@ -6,7 +6,7 @@ import statistics
 from dataclasses import replace
 
 import pytest
-from conftest import (FIXTURE, build_figures, draw, figure_text, fixture_rows, hosts_of, legend_labels, line_labels,
+from conftest import (build_figures, draw, figure_text, fixture_rows, hosts_of, legend_labels, line_labels,
                       read_table, write_rows)
 
 from refscale_plot.figures import HostFigures

@@ -40,12 +40,12 @@ def test_points_carry_median_and_interval_of_their_repetitions(table, catalogue)
     [data] = split_hosts(table, catalogue, ["ops_per_s"])
     six = [float(row["ops_per_s"]) for row in fixture_rows() if row["scheme"] == "atomic" and row["workload"] == "private"]
     point = point_of(data.points, scheme="atomic", workload="private", threads=1)
-    assert point.rows == len(six) == 6
+    assert point.reps == len(six) == 6
     assert (point.ops.median, point.ops.low, point.ops.high) == (statistics.median(six), min(six), max(six))
     assert point.ops.confidence == 1 - 2 / 2 ** 6
     three = [float(row["ops_per_s"]) for row in fixture_rows() if row["scheme"] == "noop" and row["threads"] == "1"]
     point = point_of(data.points, scheme="noop", workload="shared-hot", threads=1)
-    assert (point.rows, point.ops.median, point.ops.low, point.ops.high) == (3, statistics.median(three), min(three), max(three))
+    assert (point.reps, point.ops.median, point.ops.low, point.ops.high) == (3, statistics.median(three), min(three), max(three))
     assert point.ops.confidence == 0.75 and not point.ops.few
 
 
@@ -57,7 +57,7 @@ def test_an_invalid_row_is_left_out_of_its_point_and_counted_in_every_caption(fi
     point = point_of(data.points, scheme="atomic", workload="shared-hot", threads=2)
     kept = [float(row["ops_per_s"]) for row in fixture_rows()
             if row["scheme"] == "atomic" and row["workload"] == "shared-hot" and row["threads"] == "2" and row["rep"] != "2"]
-    assert point.rows == 2 and point.ops.few and math.isnan(point.ops.confidence)
+    assert point.reps == 2 and point.ops.few and math.isnan(point.ops.confidence)
     assert (point.ops.low, point.ops.high) == (min(kept), max(kept))
 
 
