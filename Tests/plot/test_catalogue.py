@@ -7,7 +7,7 @@ from dataclasses import replace
 from conftest import FIXTURE, draw, fixture_rows, line_labels, read_table, write_rows
 
 from refscale_plot import catalogue as catalogues
-from refscale_plot.points import HOST, NAMING_ROLES, SPLITTING_ROLES, split_hosts, splitting_columns
+from refscale_plot.points import split_hosts, splitting_columns
 
 
 def test_every_column_has_the_role_and_type_the_binary_gives_it(catalogue, catalogue_json):
@@ -32,7 +32,6 @@ def test_points_split_on_exactly_the_parameter_coordinate_and_machine_columns_th
     [data] = split_hosts(table, catalogue, ["ops_per_s"])
     assert set(data.naming_columns) == {name for name, role in roles.items()
                                         if role in ("parameter", "machine") and name != "host" and name in table.columns}
-    assert (SPLITTING_ROLES, NAMING_ROLES, HOST) == (("parameter", "coordinate", "machine"), ("parameter", "machine"), "host")
 
 
 def test_the_fixture_has_every_column_the_binary_writes_in_its_order(catalogue_json):
