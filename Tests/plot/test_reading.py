@@ -80,3 +80,24 @@ def test_a_seed_beyond_64_bits_and_a_blank_thread_count(tmp_path, catalogue):
     rows[1]["threads"] = ""
     with pytest.raises(InputError, match=r"blank.csv:3: threads must be a positive integer: ''"):
         read_table([str(write_rows(tmp_path / "blank.csv", rows))], catalogue)
+
+
+HEADER_ONLY = "scheme,workload,threads,rep,ops,elapsed_s,ops_per_s,ns_per_op,valid\n"
+
+
+@pytest.mark.parametrize("row, message", [
+    ("atomic,private,1.5,1,1,1,1,1,true", "x.csv:2: threads is not an integer: '1.5'"),
+    ("atomic,private,1,1,1,1,1,1,yes", "x.csv:2: valid is not true or false: 'yes'"),
+    ("atomic,private,1,1,1,1,fast,1,true", "x.csv:2: ops_per_s is not a number: 'fast'"),
+    ("atomic,private,1,1,1,1,,1,true", "x.csv:2: ops_per_s is not a number: ''"),
+    ("atomic,private,0,1,1,1,1,1,true", "x.csv:2: threads must be a positive integer: '0'"),
+])
+def test_a_value_that_does_not_have_its_columns_type_is_named_with_its_line(tmp_path, catalogue, row, message):
+    """test_cli checks that such an error is one line and exit 1; here, each kind of value."""
+    from refscale_plot.errors import InputError
+
+    path = tmp_path / "x.csv"
+    path.write_text(HEADER_ONLY + row + "\n")
+    with pytest.raises(InputError) as caught:
+        read_table([str(path)], catalogue)
+    assert str(caught.value) == f"{path}:{message.split(':', 1)[1]}"
