@@ -63,7 +63,9 @@ def order_statistic_rank(n, confidence=CONFIDENCE):
     """The largest k (1-based) whose interval [x(k), x(n+1-k)] has at least `confidence`, or 1
     (min–max) when none has."""
     k = 1
-    while k + 1 <= (n + 1) // 2 and coverage(n, k + 1) >= confidence:
+    below = 1  # the sum of comb(n, i) for i < k: 2^n P(B <= k - 1)
+    while k + 1 <= (n + 1) // 2 and 1 - 2 * (below + math.comb(n, k)) / 2 ** n >= confidence:
+        below += math.comb(n, k)
         k += 1
     return k
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from .intervals import MISSING, estimate
-from .rows import cell_text, column_text
+from .rows import column_text
 
 HOST = "host"
 SPLITTING_ROLES = ("parameter", "coordinate", "machine")
@@ -97,8 +97,9 @@ def split_hosts(table, catalogue, measured_columns):
     for host in dict.fromkeys(hosts):
         mine = [index for index, name in enumerate(hosts) if name == host]
         valid_rows = table.rows.iloc[[index for index in mine if valid[index]]]
-        invalid = [{column: cell_text(table.rows[column].iloc[index]) for column in table.columns}
-                   for index in mine if not valid[index]]
+        invalid_rows = table.rows.iloc[[index for index in mine if not valid[index]]]
+        invalid = [dict(zip(table.columns, cells))
+                   for cells in zip(*(column_text(invalid_rows[column]) for column in table.columns))]
         described = valid_rows if not valid_rows.empty else table.rows.iloc[mine]
         machine = {}
         for column in machine_columns:

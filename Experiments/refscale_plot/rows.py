@@ -132,6 +132,8 @@ def typed_table(files, catalogue):
 def _typed(text, kind, column, origins):
     import pandas
 
+    if kind not in ("integer", "number", "boolean"):
+        return text.astype(str)
     stripped = text.str.strip()
     blank = stripped == ""
     if kind == "integer":
@@ -148,12 +150,10 @@ def _typed(text, kind, column, origins):
         numbers = pandas.to_numeric(stripped.where(~blank, None), errors="coerce")
         _first_bad(~blank & numbers.isna() & (stripped.str.lower() != "nan"), text, f"{column} is not a number", origins)
         return numbers.astype(float)
-    if kind == "boolean":
-        lowered = stripped.str.lower()
-        _first_bad(~blank & ~lowered.isin(list(BOOLEAN_TEXT)), text, f"{column} is not true or false", origins)
-        return pandas.array([None if empty else BOOLEAN_TEXT[value] for value, empty in zip(lowered, blank)],
-                            dtype="boolean")
-    return text.astype(str)
+    lowered = stripped.str.lower()
+    _first_bad(~blank & ~lowered.isin(list(BOOLEAN_TEXT)), text, f"{column} is not true or false", origins)
+    return pandas.array([None if empty else BOOLEAN_TEXT[value] for value, empty in zip(lowered, blank)],
+                        dtype="boolean")
 
 
 def _first_bad(mask, text, problem, origins):
@@ -181,5 +181,11 @@ def cell_text(value):
 
 
 def column_text(series):
-    """cell_text of each cell of a typed column."""
+    """cell_text of each cell of a typed column, by whole columns where the type allows."""
+    if series.dtype == "boolean":
+        return series.map({True: "true", False: "false"}).fillna("").tolist()
+    if series.dtype == "Int64":
+        return series.astype("string").fillna("").tolist()
+    if series.dtype != float and series.dtype != object:
+        return series.fillna("").astype(str).tolist()
     return [cell_text(value) for value in series]
