@@ -105,8 +105,8 @@ def split_hosts(table, catalogue, measured_columns):
         for column in machine_columns:
             seen = set(column_text(described[column]))
             machine[column] = seen.pop() if len(seen) == 1 else ""
-        stamps = sorted(stamp[:10] for stamp in column_text(valid_rows.get("timestamp", []))
-                        if stamp) if "timestamp" in table.columns else []
+        stamps = sorted(stamp[:10] for stamp in column_text(valid_rows["timestamp"]) if stamp) \
+            if "timestamp" in table.columns else []
         result.append(HostData(
             host=host or "unknown host",
             points=group_points(valid_rows, key_columns, measured_columns),

@@ -20,7 +20,7 @@ BUILT_BINARY = ROOT / ".build" / "release" / "refscale"
 sys.path.insert(0, str(SCRIPT.parent))
 
 from refscale_plot import catalogue as catalogues  # noqa: E402
-from refscale_plot.figures import FIGURES, MEASURED_COLUMNS, build_figures, pyplot  # noqa: E402
+from refscale_plot.figures import FIGURES, build_figures, measured_columns, pyplot  # noqa: E402
 from refscale_plot.points import split_hosts  # noqa: E402
 from refscale_plot.rows import read_table  # noqa: E402
 from refscale_plot.series import build_series  # noqa: E402
@@ -81,7 +81,7 @@ def close_new_figures():
 def hosts_of(path, catalogue):
     """The data of each host in the file, as the figures get it."""
     table = read_table([str(path)], catalogue)
-    return split_hosts(table, catalogue, [column for column in MEASURED_COLUMNS if column in table.columns])
+    return split_hosts(table, catalogue, measured_columns(table, catalogue))
 
 
 def draw(kind, path, catalogue):

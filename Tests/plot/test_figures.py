@@ -220,3 +220,13 @@ def test_memory_figure_is_left_out_without_the_columns_or_with_them_blank(tmp_pa
     for row in rows:
         row["peak_live_objects"] = row["free_delay_mean_ops"] = row["free_delay_max_ops"] = ""
     assert draw("memory", write_rows(tmp_path / "blank.csv", rows), with_memory_columns(catalogue)) is None
+
+
+def test_memory_columns_the_catalogue_does_not_know_draw_no_memory_figure(tmp_path, catalogue):
+    """Rows from a later refscale read with an earlier one: the columns are text parameters."""
+    roles = {column: role for column, role in catalogue.roles.items() if column not in MEMORY_COLUMNS}
+    types = {column: kind for column, kind in catalogue.types.items() if column not in MEMORY_COLUMNS}
+    earlier = replace(catalogue, roles=roles, types=types)
+    path = write_rows(tmp_path / "later.csv", memory_rows())
+    assert draw("memory", path, earlier) is None
+    assert set(read_table([str(path)], earlier).unknown) == set(MEMORY_COLUMNS)

@@ -14,6 +14,7 @@ KINDS = [figure.KIND for figure in FIGURES]
 
 # The measured columns whose medians and intervals the figures draw.
 MEASURED_COLUMNS = ["ops_per_s", "ns_per_op", "hit_rate", *memory.COLUMNS]
+NUMERIC_TYPES = ("integer", "number")
 
 
 class HostFigures:
@@ -34,10 +35,17 @@ def pyplot():
     return plt
 
 
+def measured_columns(table, catalogue):
+    """The MEASURED_COLUMNS the table has as numbers; a column the catalogue does not know is a
+    text parameter, and no figure draws it."""
+    return [column for column in MEASURED_COLUMNS
+            if column in table.columns and catalogue.type(column) in NUMERIC_TYPES]
+
+
 def build_figures(table, catalogue):
     """The figures of every host, without writing anything: [HostFigures]."""
     plt = pyplot()
-    measured = [column for column in MEASURED_COLUMNS if column in table.columns]
+    measured = measured_columns(table, catalogue)
     result = []
     for data in split_hosts(table, catalogue, measured):
         if not data.points:
