@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 
 from .. import layout
-from ..series import natural
+from ..series import FLOOR_SCHEME, natural
 
 KIND = "ns-per-op"
-FLOOR_SCHEME = "noop"   # counts nothing: its ns/op is what the harness itself costs
 
 
 def draw(plt, data, series_by_workload):

@@ -4,6 +4,7 @@ linear ideal; lines without a 1-thread point, or with only one thread count, are
 from __future__ import annotations
 
 from .. import layout
+from ..series import FLOOR_SCHEME
 
 KIND = "speedup"
 
@@ -26,7 +27,7 @@ def draw(plt, data, series_by_workload):
                 continue
             drawn += 1
             style = dict(color=item.color, marker=item.marker, markersize=5, linewidth=1.8, capsize=3)
-            if item.scheme == "noop":
+            if item.scheme == FLOOR_SCHEME:
                 style.update(linewidth=1.2, linestyle=":")
             layout.draw_points(axis, [point.threads for point in item.points], [point.ops for point in item.points],
                                style, item.label, scale=one.ops.median)

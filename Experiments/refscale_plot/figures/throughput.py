@@ -5,6 +5,7 @@ will-it-scale plots it), and the ratio of its last point to its first at the lin
 from __future__ import annotations
 
 from .. import layout
+from ..series import FLOOR_SCHEME
 
 KIND = "throughput"
 
@@ -22,7 +23,7 @@ def draw(plt, data, series_by_workload):
         end_labels = []
         for item in series_by_workload[workload]:
             style = dict(color=item.color, marker=item.marker, markersize=5, linewidth=2, capsize=3)
-            if item.scheme == "noop":
+            if item.scheme == FLOOR_SCHEME:
                 style.update(linewidth=1.2, linestyle=":")
             layout.draw_points(axis, [point.threads for point in item.points], [point.ops for point in item.points],
                                style, item.label, scale=1e6)
