@@ -62,7 +62,7 @@ def _save_in_two_processes(jobs, umask):
             message = pipe.read().decode(errors="replace")
         _, status = os.waitpid(child, 0)
     if status != 0:
-        raise OSError(f"writing figures failed: {message or 'the helper process died'}")
+        raise OSError(f"writing figures failed: {message or 'the forked process died'}")
 
 
 def write_figures(paths, host_figures, out_dir):

@@ -69,7 +69,7 @@ def figures(table, catalogue):
 
 @pytest.fixture(autouse=True)
 def close_new_figures():
-    """Closes the figures a test made (the session's stay open for the other tests)."""
+    """Closes the figures a test made (those the fixtures share stay open for the other tests)."""
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())

@@ -136,7 +136,7 @@ def test_a_failure_while_writing_leaves_no_file_behind(tmp_path, monkeypatch, fi
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failure_in_the_helper_process_also_leaves_no_file_behind(tmp_path, monkeypatch, figures):
+def test_a_failure_in_the_forked_process_also_leaves_no_file_behind(tmp_path, monkeypatch, figures):
     host = figures
     figure = host.figures["speedup"]
     original = figure.savefig
@@ -146,7 +146,7 @@ def test_a_failure_in_the_helper_process_also_leaves_no_file_behind(tmp_path, mo
             raise OSError(28, "No space left on device")
         return original(path, format=format, **keywords)
 
-    # The speedup PNG is the third file: the helper process writes it, this process the rest.
+    # The speedup PNG is the third file: the forked process writes it, this process the rest.
     monkeypatch.setattr(figure, "savefig", savefig_failing_for_png)
     with pytest.raises(OSError, match="No space left on device"):
         write_figures([str(FIXTURE)], [host], str(tmp_path))
