@@ -6,10 +6,10 @@ import statistics
 from dataclasses import replace
 
 import pytest
-from conftest import (build_figures, draw, figure_text, fixture_rows, hosts_of, legend_labels, line_labels,
+from conftest import (draw, figure_text, fixture_rows, hosts_of, legend_labels, line_labels,
                       read_table, write_rows)
 
-from refscale_plot.figures import HostFigures
+from refscale_plot.figures import KINDS, HostFigures
 from refscale_plot.output import output_names
 
 
@@ -189,9 +189,8 @@ def test_memory_figure_plots_throughput_against_peak_live_objects_and_free_delay
     assert all(catalogue.role(column) == "measurement" for column in MEMORY_COLUMNS)
     rows = memory_rows()
     path = write_rows(tmp_path / "memory.csv", rows)
-    [host] = build_figures(read_table([str(path)], catalogue), catalogue)
-    assert list(host.figures) == ["throughput", "speedup", "ns-per-op", "handle-table", "memory"]
-    figure = host.figures["memory"]
+    assert KINDS == ["throughput", "speedup", "ns-per-op", "handle-table", "memory"], "written last"
+    figure = draw("memory", path, catalogue)
     assert [axis.get_title() for axis in figure.axes] == [
         "workload: private: throughput against retained objects", "workload: private: throughput against free delay",
         "workload: shared-hot: throughput against retained objects", "workload: shared-hot: throughput against free delay"]
