@@ -35,6 +35,9 @@ public protocol CountingScheme {
     mutating func retain(_ object: ObjectRef)
     /// Ends a non-local reference.
     mutating func release(_ object: ObjectRef)
+    /// A new handle to the object a field or global holds (`HPyField_Load`, `HPyGlobal_Load`);
+    /// the slot is not empty. By default: `open` of that object.
+    mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle
     /// Turns a local handle into a non-local reference, consuming the handle (`send`).
     mutating func transfer(_ handle: Handle) -> ObjectRef
     /// Turns a non-local reference into a handle of this thread, consuming the reference (`receive`).
@@ -95,6 +98,10 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case frees
     /// `gil`: times the global lock passed from one thread to another.
     case lockHandoffs = "lock_handoffs"
+    /// `perthread`: stop-the-world pauses in which the per-thread counts were merged, and their
+    /// total time in nanoseconds (from the stop's request to the restart).
+    case mergePauses = "merge_pauses"
+    case mergePauseNanoseconds = "merge_pause_ns"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -109,6 +116,8 @@ public struct SchemeCounters: Sendable, Equatable {
     public var queued = 0
     public var frees = 0
     public var lockHandoffs = 0
+    public var mergePauses = 0
+    public var mergePauseNanoseconds = 0
 
     public init() {}
 
@@ -124,6 +133,8 @@ public struct SchemeCounters: Sendable, Equatable {
         case .queued: queued
         case .frees: frees
         case .lockHandoffs: lockHandoffs
+        case .mergePauses: mergePauses
+        case .mergePauseNanoseconds: mergePauseNanoseconds
         }
     }
 
@@ -139,6 +150,8 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.queued = a.queued + b.queued
         sum.frees = a.frees + b.frees
         sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
+        sum.mergePauses = a.mergePauses + b.mergePauses
+        sum.mergePauseNanoseconds = a.mergePauseNanoseconds + b.mergePauseNanoseconds
         return sum
     }
 }
@@ -148,7 +161,7 @@ public enum SchemeOptionName: String, CaseIterable, Sendable {
     case release
     case gilSlice = "gil_slice"
     case uniqueIDs = "unique_ids"
-    case mergeInterval = "merge_interval"
+    case gcThreshold = "gc_threshold"
 }
 
 extension CountingScheme {
@@ -170,6 +183,10 @@ extension CountingScheme {
         return handle
     }
 
+    public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        open(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!))
+    }
+
     public mutating func enterScope() {}
     public mutating func exitScope() {}
     public mutating func returning(_ handle: Handle) -> Handle { handle }
@@ -185,15 +202,18 @@ extension CountingScheme {
 public struct SchemeOptions: Sendable, Equatable {
     public var handleIndex: HandleIndex = .low3
     public var release: ReleasePolicy = .lazy
-    public var objectAlignment = 128
+    /// 16: what CPython's allocator (mimalloc) gives small objects, each next to the last in the
+    /// thread's region; 128 puts every object on lines of its own.
+    public var objectAlignment = 16
     /// `gil`: how long a thread holds the global lock before it lets others take it, in seconds
     /// (CPython's switch interval, 5 ms by default).
     public var gilSlice = 0.005
     /// `perthread`: which objects get a unique id and so are counted in per-thread arrays.
-    public var uniqueIDs: UniqueIDPolicy = .shared
-    /// `perthread`: seconds between stop-the-world merges of the per-thread arrays; 0 merges
-    /// only at the run's end.
-    public var mergeInterval = 0.0
+    public var uniqueIDs: UniqueIDPolicy = .type
+    /// `perthread`: the young-generation threshold of the collector (CPython's
+    /// `gc.get_threshold()[0]`, 2000): net allocations after which a collection, which merges
+    /// every thread's array with the world stopped, is scheduled; 0 collects only at the run's end.
+    public var gcThreshold = 2000
     /// The debug context's options; the schemes and the other contexts ignore them.
     public var debug = DebugOptions()
 
@@ -206,7 +226,7 @@ public struct SchemeOptions: Sendable, Equatable {
         case .release: release.rawValue
         case .gilSlice: String(gilSlice)
         case .uniqueIDs: uniqueIDs.rawValue
-        case .mergeInterval: String(mergeInterval)
+        case .gcThreshold: String(gcThreshold)
         }
     }
 
@@ -229,7 +249,11 @@ public struct SchemeOptions: Sendable, Equatable {
         case .release: release = try parse(ReleasePolicy.self)
         case .gilSlice: gilSlice = try seconds(above: 0, inclusive: false)
         case .uniqueIDs: uniqueIDs = try parse(UniqueIDPolicy.self)
-        case .mergeInterval: mergeInterval = try seconds(above: 0, inclusive: true)
+        case .gcThreshold:
+            guard let threshold = Int(value), threshold >= 0 else {
+                throw ConfigurationError("must be a whole number of allocations >= 0, got '\(value)'")
+            }
+            gcThreshold = threshold
         }
     }
 
@@ -240,15 +264,17 @@ public struct SchemeOptions: Sendable, Equatable {
     }
 }
 
-/// Which objects `perthread` gives a unique id (CPython 3.14 gives them to heap types and code
-/// objects: the objects every thread touches).
+/// Which objects `perthread` gives a unique id and a deferred count. CPython 3.14 gives them to
+/// heap types, code objects and the globals and builtins of functions: `type`.
 public enum UniqueIDPolicy: String, CaseIterable, Sendable {
-    /// Objects the workload made with `ObjectFlags.shared`.
+    /// Objects of kind `type` (`ObjectFlags.typeKind`), as 3.14.
+    case type
+    /// Every mortal object the workload made with `ObjectFlags.shared`, whatever its kind.
     case shared
     /// Every mortal object the workload made by index; objects threads create and recycle
     /// during the run (`call`, `handoff`, `churn`) get none, as short-lived objects in CPython.
     case all
-    /// None: every object is counted as `biased` counts it.
+    /// None: every object is counted as `biased` counts it, and type references too.
     case none
 }
 

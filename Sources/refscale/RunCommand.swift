@@ -26,14 +26,16 @@ struct RunOptions: ParsableArguments {
     @Option(help: "handoff: producer threads per group (default 1).") var producers: Int?
     @Option(help: "handoff: consumer threads per group (default 1).") var consumers: Int?
     @Option(help: "churn: share of objects dropped by another thread (default 0.5).") var remoteFree: Double?
-    @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
+    @Option(help: "What the shared objects are: data (lists, dicts, instances; default) or type (types, functions, modules, code).")
+    var sharedKind: String?
+    @Option(help: "Object alignment in bytes: a power of two, at least 8 (default 16, as CPython's allocator; 128 isolates each object on its own lines).") var objectAlign = 16
     @Option(help: "handle-local: index bits (low3, low4 or high16; default low3).") var handleIndex: String?
     @Option(help: "handle-local: release policy (lazy or eager; default lazy).") var release: String?
     @Option(help: "gil: seconds a thread holds the global lock before letting others take it (> 0; default 0.005).")
     var gilSlice: Double?
     @Option(help: "perthread: objects given a unique id (shared, all or none; default shared).") var uniqueIds: String?
-    @Option(help: "perthread: seconds between stop-the-world merges; 0 (default) merges at the run's end only.")
-    var mergeInterval: Double?
+    @Option(help: "perthread: net allocations that schedule a collection, which merges the per-thread counts with the world stopped (CPython's threshold, default 2000; 0: at the run's end only).")
+    var gcThreshold: Int?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")
@@ -90,7 +92,7 @@ struct RunOptions: ParsableArguments {
         schemeOptions.objectAlignment = objectAlign
         let givenSchemeOptions: [(SchemeOptionName, String?)] = [
             (.handleIndex, handleIndex), (.release, release), (.gilSlice, gilSlice.map { String($0) }),
-            (.uniqueIDs, uniqueIds), (.mergeInterval, mergeInterval.map { String($0) }),
+            (.uniqueIDs, uniqueIds), (.gcThreshold, gcThreshold.map { String($0) }),
         ]
         for case let (option, value?) in givenSchemeOptions {
             do {
@@ -114,9 +116,10 @@ struct RunOptions: ParsableArguments {
             (.callDepth, callDepth.map(Double.init)), (.producers, producers.map(Double.init)),
             (.consumers, consumers.map(Double.init)), (.remoteFree, remoteFree),
         ]
-        for case let (option, value?) in givenWorkloadOptions {
+        let givenTextOptions: [(WorkloadOptionName, String?)] = [(.sharedKind, sharedKind)]
+        for case let (option, value?) in givenWorkloadOptions.map({ ($0.0, $0.1.map { String($0) }) }) + givenTextOptions {
             do {
-                try workloadOptions.set(option, to: value)
+                try workloadOptions.set(option, text: value)
             } catch let error as ConfigurationError {
                 throw UsageError(error.description)
             }

@@ -4,11 +4,16 @@
 /// sent to it every `roundsPerDrain` rounds, and while it waits to send. Each round, and each
 /// taking, is one scope (one extension call), so a call-scoped scheme holds no more objects than
 /// a call makes. The pool recycles freed objects to the thread that made them.
+///
+/// `--shared-kind type`: the objects are instances of a heap type the main thread makes (pool
+/// object 0), so the runtime takes a reference to the type at each allocation and drops it at
+/// each deallocation (`_PyObject_Init`, the deallocator). With `data` they are instances of a
+/// static type, which no release counts.
 public struct ChurnWorkload: Workload {
     public static let name = "churn"
     public static let summary = "objects created and dropped at once, a share of them dropped by another thread"
     public static let sharesObjects = true
-    public static let usedOptions: Set<WorkloadOptionName> = [.remoteFree, .dupDepth, .readFraction]
+    public static let usedOptions: Set<WorkloadOptionName> = [.remoteFree, .dupDepth, .readFraction, .sharedKind]
 
     let options: WorkloadOptions
     public var objects: Int { 0 }
@@ -20,11 +25,17 @@ public struct ChurnWorkload: Workload {
         self.options = try options.validated()
     }
 
-    public func poolSize(threads: Int) -> Int { 0 }
+    public func poolSize(threads: Int) -> Int { hasType ? 1 : 0 }
+
+    /// The instances' heap type, pool object 0, when the shared kind is `type`.
+    var hasType: Bool { options.sharedKind == .type }
     /// In flight per thread: a full queue, what was dropped elsewhere and not yet taken back, a pass.
     public func regionSize(threads: Int) -> Int { 3 * 256 + ChurnWorkload.passLength }
     public func channels(threads: Int) -> Int { threads }
-    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
+        guard hasType else { return ThreadProgram() }
+        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: SharedKind.type.flags)], teardown: [.close(0)])
+    }
 
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
         var generator = SplitMix64.forThread(thread, seed: seed)
@@ -36,7 +47,7 @@ public struct ChurnWorkload: Workload {
         var handleOperations = 0
         var round = 0
         while handleOperations < ChurnWorkload.passLength {
-            var operations: [Operation] = [.enter, .create(into: 0)]
+            var operations: [Operation] = [.enter, .create(into: 0, type: hasType ? 0 : nil)]
             operations += Array(repeating: .dupClose(0), count: options.dupDepth)
             reads += readsPerRound
             while reads >= 1 {

@@ -66,6 +66,9 @@ public struct WorkloadOptions: Sendable, Equatable {
     public var consumers = 1
     /// `churn`: the share of objects dropped by another thread.
     public var remoteFree = 0.5
+    /// What the workload's shared objects are: `data` (lists, dicts, instances) or `type` (types,
+    /// functions, modules, code), which CPython 3.13t and 3.14t count differently.
+    public var sharedKind: SharedKind = .data
 
     public init() {}
 
@@ -85,7 +88,20 @@ public struct WorkloadOptions: Sendable, Equatable {
         case .producers: String(producers)
         case .consumers: String(consumers)
         case .remoteFree: String(remoteFree)
+        case .sharedKind: sharedKind.rawValue
         }
+    }
+
+    /// Sets an option from its spelling (the command line); throws when it is not one.
+    public mutating func set(_ option: WorkloadOptionName, text: String) throws {
+        guard option == .sharedKind else {
+            guard let number = Double(text) else { throw ConfigurationError(option: option, "must be a number, got '\(text)'") }
+            return try set(option, to: number)
+        }
+        guard let kind = SharedKind(rawValue: text) else {
+            throw ConfigurationError(option: option, "must be one of \(SharedKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+        }
+        sharedKind = kind
     }
 
     /// Sets an option from a number (experiment files); throws when the number does not fit.
@@ -108,8 +124,21 @@ public struct WorkloadOptions: Sendable, Equatable {
         case .producers: producers = try integer()
         case .consumers: consumers = try integer()
         case .remoteFree: remoteFree = number
+        case .sharedKind: throw ConfigurationError(option: option, "must be one of \(SharedKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(number)")
         }
     }
+}
+
+/// What a workload's shared objects are (DESIGN.md, "Object kinds").
+public enum SharedKind: String, CaseIterable, Sendable {
+    /// Lists, dicts, instances: counted as every object is.
+    case data
+    /// Types, functions, modules, code objects: immortal once a second thread runs in CPython
+    /// 3.13t (`biased`); given a unique id and a deferred count in 3.14t (`perthread`).
+    case type
+
+    /// The flags a shared object of this kind is made with.
+    public var flags: ObjectFlags { self == .type ? [.shared, .typeKind] : .shared }
 }
 
 /// The workload options by the name the CSV file and experiment files use; the command line
@@ -125,6 +154,7 @@ public enum WorkloadOptionName: String, CaseIterable, Sendable {
     case callDepth = "call_depth"
     case producers, consumers
     case remoteFree = "remote_free"
+    case sharedKind = "shared_kind"
 
     public var flag: String { "--" + rawValue.replacingAll("_", with: "-") }
 }
