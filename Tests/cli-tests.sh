@@ -42,7 +42,9 @@ expect_error "thread-unsafe scheme on shared objects" 64 run --scheme nonatomic 
 expect_error "unknown option" 64 run --scheme atomic --workload private --frobnicate 3
 expect_error "gil slice of zero" 64 run --scheme gil --workload private --gil-slice 0 --csv "$work/out.csv"
 expect_error "unknown unique-ids policy" 64 run --scheme perthread --workload shared-hot --unique-ids some --csv "$work/out.csv"
-expect_error "negative merge interval" 64 run --scheme perthread --workload shared-hot --merge-interval -1 --csv "$work/out.csv"
+expect_error "negative gc threshold" 64 run --scheme perthread --workload shared-hot --gc-threshold -1 --csv "$work/out.csv"
+expect_error "unknown shared kind" 64 run --scheme biased --workload shared-hot --shared-kind code --csv "$work/out.csv"
+grep -q "data, type" "$work/stderr" || fail "unknown shared kind: message does not list the kinds"
 expect_error "immortal fraction below 0" 64 run --scheme atomic --workload shared-hot --immortal-fraction -0.1 --csv "$work/out.csv"
 expect_error "zipf below 0" 64 run --scheme atomic --workload mixed --zipf -1 --csv "$work/out.csv"
 expect_error "zero producers" 64 run --scheme atomic --workload handoff --producers 0 --csv "$work/out.csv"
@@ -94,6 +96,8 @@ PY
 "$refscale" run --scheme atomic --workload private --release eager --zipf 1 "${quick[@]}" >/dev/null 2>"$work/stderr" \
   && [ "$(grep -c 'does not use --release' "$work/stderr")" -eq 1 ] && [ "$(grep -c 'does not use --zipf' "$work/stderr")" -eq 1 ] \
   && pass || fail "unused options are not noted once each"
+"$refscale" run --scheme biased --workload private --shared-kind type "${quick[@]}" >/dev/null 2>"$work/stderr" \
+  && [ "$(grep -c 'does not use --shared-kind' "$work/stderr")" -eq 1 ] && pass || fail "--shared-kind on private is not noted as unused"
 
 # A sweep of an experiment file writes one CSV with a row per run, all valid.
 cat >"$work/tiny.json" <<'JSON'

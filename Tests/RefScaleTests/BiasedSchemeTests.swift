@@ -301,6 +301,102 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         try expectImmortalObjectIsNeverCountedOrFreed(BiasedScheme.self)
     }
 
+    // MARK: Fields and globals (_Py_TryIncrefCompare, _PyObject_SetMaybeWeakref)
+
+    @Test func aStoreIntoASlotSetsMaybeWeakrefOnTheStoredObject() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.retain(object)
+        #expect(object.localCount == 2)
+        #expect(sharedWord(object) == BiasedScheme.MAYBE_WEAKREF)
+        f.owner.retain(object)
+        #expect(sharedWord(object) == BiasedScheme.MAYBE_WEAKREF, "set once; the flags only move upward")
+        #expect(f.owner.counters.atomicRMW == 1)
+    }
+
+    @Test func aNonOwnersLoadTakesASharedReferenceByCASWhenMaybeWeakrefIsSet() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.retain(object)
+        var slot = UInt(bitPattern: object.address)
+        let handle = f.other.load(from: &slot)
+        #expect(handle == Handle(object))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MAYBE_WEAKREF))
+        #expect(f.other.counters.atomicRMW == 1)
+        #expect(object.localCount == 2, "the owner's count is not touched")
+        let owned = f.owner.load(from: &slot)
+        #expect(object.localCount == 3, "the owner's load is its fast path")
+        f.owner.close(owned)
+    }
+
+    /// A shared word of 0 may belong to an object its owner is freeing without an atomic:
+    /// `_Py_TryIncRefShared` refuses it, and the reader takes the container's locked path,
+    /// which sets MAYBE_WEAKREF.
+    @Test func aLoadRefusesASharedWordOfZeroAndTakesTheLockedPath() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        var memory = AtomicBiasedMemory(queues: f.shared.queues, thread: 2)
+        var counters = SchemeCounters()
+        #expect(!BiasedCounting.tryIncrefCompare(object, thread: 2, reloadSlot: { object }, memory: &memory, counters: &counters))
+        #expect(sharedWord(object) == 0)
+        var slot = UInt(bitPattern: object.address)
+        _ = f.other.load(from: &slot)
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MAYBE_WEAKREF))
+    }
+
+    @Test func aLoadWhoseSlotChangedMeanwhileDropsTheReferenceItTook() {
+        let f = BiasedFixture(objects: 2)
+        let (object, _) = f.newObject(0)
+        let (replacement, _) = f.newObject(1)
+        f.owner.retain(object)
+        var memory = AtomicBiasedMemory(queues: f.shared.queues, thread: 2)
+        var counters = SchemeCounters()
+        #expect(!BiasedCounting.tryIncrefCompare(object, thread: 2, reloadSlot: { replacement }, memory: &memory, counters: &counters))
+        #expect(sharedWord(object) == BiasedScheme.MAYBE_WEAKREF, "the reference taken was dropped again")
+        #expect(counters.atomicRMW == 2)
+    }
+
+    // MARK: Transfer and adopt (send and receive)
+
+    /// A handle sent to another thread moves as the counted reference it is: counted in the
+    /// owner's local count, its drop in the other thread queues the object on the owner.
+    @Test func aSentHandleMovesCountedInTheOwnersLocalCountAndItsRemoteDropQueues() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let sent = f.owner.transfer(f.owner.dup(handle))
+        #expect(sent == object)
+        #expect(object.localCount == 2)
+        let received = f.other.adopt(sent)
+        #expect(received == Handle(object))
+        #expect(sharedWord(object) == 0 && f.other.counters.atomicRMW == 0, "neither side counts on the way")
+        f.other.close(received)
+        #expect(sharedWord(object) == BiasedScheme.QUEUED)
+        f.owner.close(handle)
+        f.owner.safePoint()
+        #expect(object.timesFreed == 1)
+    }
+
+    @Test func aHandleSentBackToItsOwnerIsClosedOnTheOwnersFastPath() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let there = f.other.adopt(f.owner.transfer(f.owner.dup(handle)))
+        let back = f.owner.adopt(f.other.transfer(there))
+        f.owner.close(back)
+        #expect(object.localCount == 1)
+        #expect(f.owner.counters.atomicRMW + f.other.counters.atomicRMW == 0)
+    }
+
+    @Test func objectsOfKindTypeAreImmortalFromBirthAsIn313WithASecondThread() {
+        let f = BiasedFixture()
+        let object = f.pool.bear(0, flags: SharedKind.type.flags)
+        let handle = f.owner.new(object)
+        #expect(object.localCount == UInt32.max)
+        #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)
+        #expect(object.isImmortal)
+        f.other.close(f.other.dup(handle))
+        #expect(sharedWord(object) == 0 && f.other.counters.atomicRMW == 0)
+    }
+
     @Test func referenceCountSumsSharedAndLocalCounts() {
         let f = BiasedFixture()
         let (object, handle) = f.newObject()

@@ -217,6 +217,22 @@ import Testing
         _ = workerReference
     }
 
+    /// Sending a handle to a type with an id moves the biased reference; its drop in the other
+    /// thread is a biased decrement, never an entry of an array.
+    @Test func aSentHandleToATypeMovesItsBiasedReference() throws {
+        let fixture = try Fixture()
+        var main = fixture.context(1)
+        var worker = fixture.context(2)
+        let (type, handle) = fixture.makeType(0, by: &main)
+        let received = worker.adopt(main.transfer(main.dup(handle)))
+        #expect(type.localCount == 2)
+        worker.close(received)
+        #expect(sharedWord(type) == Self.biasWord - BiasedScheme.sharedOne, "the bias keeps the word from 0: no queueing")
+        #expect(worker.counters.queued == 0)
+        #expect(fixture.entry(of: 2, for: type) == nil)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
+    }
+
     @Test func theIDTableFindsEveryIDAcrossChunks() throws {
         let fixture = try Fixture(uniqueIDs: .all, objects: 300)
         var main = fixture.context(1)

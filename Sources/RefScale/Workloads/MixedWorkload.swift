@@ -3,13 +3,14 @@
 /// kept in its own fields. A round draws an object by popularity (Zipf's s, `--zipf`; the same
 /// popularity order for every thread, drawn from the seed), loads a handle from where the object
 /// is kept, duplicates it `--dup-depth` times, reads, and closes everything. The most popular
-/// `--immortal-fraction` of the objects are immortal.
+/// `--immortal-fraction` of the objects are immortal. `--shared-kind` is the kind of the
+/// objects in globals (a module's functions and classes are `type`).
 public struct MixedWorkload: Workload {
     public static let name = "mixed"
     public static let summary = "objects by popularity (Zipf), some shared through globals, some private in fields"
     public static let sharesObjects = true
     public static let usedOptions: Set<WorkloadOptionName> = [
-        .objects, .sharedFraction, .zipf, .immortalFraction, .dupDepth, .readFraction,
+        .objects, .sharedFraction, .zipf, .immortalFraction, .dupDepth, .readFraction, .sharedKind,
     ]
 
     public let objects: Int
@@ -54,7 +55,7 @@ public struct MixedWorkload: Workload {
         var setup: [Operation] = []
         for name in 0..<sharedObjects {
             setup += [
-                .new(object: name, into: 0, flags: immortal.contains(name) ? [.shared, .immortal] : .shared),
+                .new(object: name, into: 0, flags: immortal.contains(name) ? options.sharedKind.flags.union(.immortal) : options.sharedKind.flags),
                 .store(0, into: .global(name)), .close(0),
             ]
         }
