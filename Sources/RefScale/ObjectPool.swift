@@ -210,7 +210,10 @@ public struct PoolMemory: Sendable {
 /// bits of every object address are zero and free for a scheme to use.
 ///
 /// The first `fixedCount` objects are born by index (`bear`). After them each thread has a
-/// region of `regionSize` objects it allocates from (`allocate`); a freed region object goes
+/// region of `regionSize` objects it allocates from (`allocate`), starting on a 4 KiB page of
+/// its own, as mimalloc gives each thread pages of its own: objects made by one thread sit side
+/// by side, and never on a cache line with another thread's or the main thread's objects. A
+/// freed region object goes
 /// back to its home thread: onto the home's own list when the home thread frees it, onto the
 /// home's remote list (a lock-free stack other threads push to, which the home takes whole)
 /// when another thread does, as thread-caching allocators such as mimalloc do.
@@ -224,6 +227,9 @@ public struct ObjectPool: @unchecked Sendable {
     public let alignment: Int
     public let fixedCount: Int
     public let regionSize: Int
+    /// The index of the first region object, and the distance between two threads' regions.
+    let regionStart: Int
+    let regionStride: Int
     /// Line 0: violation counts; line 1 + t: thread t's free lists.
     let control: UnsafeMutableRawPointer
     let threadSlots: Int
@@ -233,6 +239,7 @@ public struct ObjectPool: @unchecked Sendable {
     let mappedBytes: Int
 
     static let lineSize = 128
+    static let pageSize = 4096
 
     public static func stride(alignment: Int) -> Int {
         (ObjectRef.headerSize + alignment - 1) / alignment * alignment
@@ -247,9 +254,13 @@ public struct ObjectPool: @unchecked Sendable {
         self.fixedCount = count
         self.regionSize = regionSize
         self.threadSlots = threadSlots
-        self.count = count + regionSize * threadSlots
         self.alignment = alignment
         self.stride = ObjectPool.stride(alignment: alignment)
+        let perPage = max(1, ObjectPool.pageSize / stride)
+        func roundedToPages(_ objects: Int) -> Int { (objects + perPage - 1) / perPage * perPage }
+        regionStart = regionSize > 0 ? roundedToPages(count) : count
+        regionStride = roundedToPages(regionSize)
+        self.count = regionSize > 0 ? regionStart + regionStride * threadSlots : count
         let bytes = max(1, self.count) * stride
         let baseAlignment = max(alignment, 128)
         self.memory = memory
@@ -269,7 +280,7 @@ public struct ObjectPool: @unchecked Sendable {
         control.initializeMemory(as: UInt8.self, repeating: 0, count: controlBytes)
         for thread in 0..<threadSlots {
             let lists = freeLists(thread)
-            lists.fresh.pointee.store(count + thread * regionSize, ordering: .relaxed)
+            lists.fresh.pointee.store(regionStart + thread * regionStride, ordering: .relaxed)
         }
     }
 
@@ -341,7 +352,7 @@ public struct ObjectPool: @unchecked Sendable {
             return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1, control: control, type: type)
         }
         let fresh = lists.fresh.pointee.load(ordering: .relaxed)
-        guard fresh < fixedCount + (thread + 1) * regionSize else { return nil }
+        guard fresh < regionStart + thread * regionStride + regionSize else { return nil }
         lists.fresh.pointee.store(fresh + 1, ordering: .relaxed)
         return ObjectPool.bear(self[fresh], flags: flags, home: thread, payload: UInt64(fresh) &+ 1, control: control, type: type)
     }

@@ -35,6 +35,20 @@ import Testing
         }
     }
 
+    /// As mimalloc gives each thread pages of its own: a thread's objects are side by side, and
+    /// never share a page with another thread's or with the objects born by index.
+    @Test func eachThreadsRegionStartsOnAPageOfItsOwn() throws {
+        let pool = ObjectPool(count: 1, alignment: 16, regionSize: 3, threadSlots: 2)
+        defer { pool.deallocate() }
+        let first = try #require(pool.allocate(thread: 0, flags: []))
+        let second = try #require(pool.allocate(thread: 0, flags: []))
+        let other = try #require(pool.allocate(thread: 1, flags: []))
+        #expect(second.address - first.address == 64)
+        #expect((first.address - pool.base) % 4096 == 0 && first.address - pool.base >= 4096)
+        #expect((other.address - pool.base) % 4096 == 0 && other.address - first.address >= 4096)
+        [first, second, other].forEach { ObjectPool.free($0) }
+    }
+
     /// Freeing poisons the counting fields, so a later write is found.
     @Test func freeingPoisonsTheCountingFields() {
         withPool(count: 1, alignment: 16) { pool in

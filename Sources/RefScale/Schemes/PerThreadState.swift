@@ -11,8 +11,9 @@ import Synchronization
 ///              condition (pthread), collections and their total pause (written under the mutex)
 ///     line 4   under the mutex: workers running, workers stopped (parked or detached)
 ///     line 5-7 the id table's directory: chunk k holds ids [64 (2^k - 1), 64 (2^(k+1) - 1))
-///     line 8-  per thread ID, 32 bytes: its array's address and capacity, its allocation count
-///              not yet added to the young count, whether it is detached
+///     line 8-  per thread ID, a line of its own (the thread writes it at every allocation): its
+///              array's address and capacity, its allocation count not yet added to the young
+///              count, whether it is detached
 ///
 /// Chunks of the id table are made on demand and never move, so a thread can read an id's
 /// object while another adds ids. A free id's table entry holds the next free id + 1 with bit 63
@@ -24,7 +25,7 @@ public struct PerThreadState: @unchecked Sendable {
     static let chunkCount = 48
     static let firstChunkIDs = 64
     static let slotsOffset = 8 * lineSize
-    static let slotSize = 32
+    static let slotSize = 128
     static let freeEntryBit: UInt = 1 << 63
     /// `LOCAL_ALLOC_COUNT_THRESHOLD` (Python/gc_free_threading.c): a thread adds its allocation
     /// count to the young count once it reaches ±512.
