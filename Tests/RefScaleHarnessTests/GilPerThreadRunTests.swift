@@ -29,6 +29,13 @@ import Testing
                 cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy) --gc-threshold 1"))
             }
         }
+        for policy in UniqueIDPolicy.allCases {
+            var options = SchemeOptions()
+            options.uniqueIDs = policy
+            cases.append(Case(scheme: "perthread", workload: "handoff", schemeOptions: options, label: "--unique-ids \(policy)"))
+        }
+        cases.append(Case(scheme: "biased", workload: "handoff", label: "types immortal"))
+        cases.append(Case(scheme: "biased", workload: "churn", label: "types immortal"))
         return cases
     }()
 
