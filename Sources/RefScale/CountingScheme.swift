@@ -35,6 +35,9 @@ public protocol CountingScheme {
     mutating func retain(_ object: ObjectRef)
     /// Ends a non-local reference.
     mutating func release(_ object: ObjectRef)
+    /// A new handle to the object a field or global holds (`HPyField_Load`, `HPyGlobal_Load`);
+    /// the slot is not empty. By default: `open` of that object.
+    mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle
     /// Turns a local handle into a non-local reference, consuming the handle (`send`).
     mutating func transfer(_ handle: Handle) -> ObjectRef
     /// Turns a non-local reference into a handle of this thread, consuming the reference (`receive`).
@@ -100,6 +103,10 @@ extension CountingScheme {
         let handle = open(object)
         release(object)
         return handle
+    }
+
+    public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        open(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!))
     }
 
     public mutating func enterScope() {}

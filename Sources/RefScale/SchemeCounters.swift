@@ -10,6 +10,10 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case frees
     /// `gil`: times the global lock passed from one thread to another.
     case lockHandoffs = "lock_handoffs"
+    /// `perthread`: stop-the-world pauses in which the per-thread counts were merged, and their
+    /// total time in nanoseconds (from the stop's request to the restart).
+    case mergePauses = "merge_pauses"
+    case mergePauseNanoseconds = "merge_pause_ns"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -24,6 +28,8 @@ public struct SchemeCounters: Sendable, Equatable {
     public var queued = 0
     public var frees = 0
     public var lockHandoffs = 0
+    public var mergePauses = 0
+    public var mergePauseNanoseconds = 0
 
     public init() {}
 
@@ -39,6 +45,8 @@ public struct SchemeCounters: Sendable, Equatable {
         case .queued: queued
         case .frees: frees
         case .lockHandoffs: lockHandoffs
+        case .mergePauses: mergePauses
+        case .mergePauseNanoseconds: mergePauseNanoseconds
         }
     }
 
@@ -54,6 +62,8 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.queued = a.queued + b.queued
         sum.frees = a.frees + b.frees
         sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
+        sum.mergePauses = a.mergePauses + b.mergePauses
+        sum.mergePauseNanoseconds = a.mergePauseNanoseconds + b.mergePauseNanoseconds
         return sum
     }
 }

@@ -12,7 +12,7 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded; at most a day).") var warmup = 0.1
     @Option(parsing: .unconditional, help: "Repetitions (separate runs, one row each; at most 10000).") var reps = 3
     @Option(parsing: .unconditional, help: "Seed of the operation streams.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
+    @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8 (16: as CPython's allocator places small objects; 128: each object on lines of its own).") var objectAlign = 16
     // The options schemes and workloads declare, one line each; their help and checks are their
     // owners' (`Registry.help(forOption:)`). `declaredOptionValues` finds them by name.
     @Option(parsing: .unconditional, help: .declared("objects")) var objects: String?
@@ -32,7 +32,8 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("release")) var release: String?
     @Option(parsing: .unconditional, help: .declared("gil_slice")) var gilSlice: String?
     @Option(parsing: .unconditional, help: .declared("unique_ids")) var uniqueIds: String?
-    @Option(parsing: .unconditional, help: .declared("merge_interval")) var mergeInterval: String?
+    @Option(parsing: .unconditional, help: .declared("gc_threshold")) var gcThreshold: String?
+    @Option(parsing: .unconditional, help: .declared("shared_kind")) var sharedKind: String?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")
