@@ -54,7 +54,7 @@ REQUIRED_COLUMNS = [
 MEASUREMENT_COLUMNS = {
     "rep", "ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid", "run_ops",
     "atomic_rmw", "cas_retries", "table_hits", "table_misses", "fallbacks", "evictions",
-    "merges", "queued", "frees", "lock_handoffs", "hit_rate", "validation_error", "timestamp",
+    "merges", "queued", "frees", "lock_handoffs", "local_dup_close", "hit_rate", "validation_error", "timestamp",
     "stream_digest", "cpus", "cpus_end", "cpu_moved",
 }
 

@@ -88,6 +88,8 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case casRetries = "cas_retries"
     case tableHits = "table_hits"
     case tableMisses = "table_misses"
+    /// `handle-local`: dups and closes done in the thread's table alone (no atomic).
+    case localDupClose = "local_dup_close"
     case fallbacks
     case evictions
     case merges
@@ -103,6 +105,7 @@ public struct SchemeCounters: Sendable, Equatable {
     public var casRetries = 0
     public var tableHits = 0
     public var tableMisses = 0
+    public var localDupClose = 0
     public var fallbacks = 0
     public var evictions = 0
     public var merges = 0
@@ -118,6 +121,7 @@ public struct SchemeCounters: Sendable, Equatable {
         case .casRetries: casRetries
         case .tableHits: tableHits
         case .tableMisses: tableMisses
+        case .localDupClose: localDupClose
         case .fallbacks: fallbacks
         case .evictions: evictions
         case .merges: merges
@@ -133,6 +137,7 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.casRetries = a.casRetries + b.casRetries
         sum.tableHits = a.tableHits + b.tableHits
         sum.tableMisses = a.tableMisses + b.tableMisses
+        sum.localDupClose = a.localDupClose + b.localDupClose
         sum.fallbacks = a.fallbacks + b.fallbacks
         sum.evictions = a.evictions + b.evictions
         sum.merges = a.merges + b.merges
@@ -254,6 +259,9 @@ public enum UniqueIDPolicy: String, CaseIterable, Sendable {
 
 /// Where `handle-local` keeps the table index in a handle.
 public enum HandleIndex: String, CaseIterable, Sendable {
+    /// Bits 1 and 2 of an 8-byte-aligned address, bit 0 left to HPy's own tag (HPy's universal
+    /// ABI on CPython marks debug handles with it): 3 slots.
+    case low3HPy = "low3-hpy"
     /// The low 3 bits of an 8-byte-aligned address: 7 slots.
     case low3
     /// The low 4 bits of a 16-byte-aligned address: 15 slots.
@@ -264,6 +272,7 @@ public enum HandleIndex: String, CaseIterable, Sendable {
 
     public var slotCount: Int {
         switch self {
+        case .low3HPy: 3
         case .low3: 7
         case .low4: 15
         case .high16: 65535
@@ -273,6 +282,7 @@ public enum HandleIndex: String, CaseIterable, Sendable {
     /// The position of the index's lowest bit in a handle.
     public var shift: Int {
         switch self {
+        case .low3HPy: 1
         case .low3, .low4: 0
         case .high16: 48
         }
@@ -283,7 +293,7 @@ public enum HandleIndex: String, CaseIterable, Sendable {
     /// The object alignment the index needs: the low bits it uses must be zero in every address.
     public var requiredAlignment: Int {
         switch self {
-        case .low3: 8
+        case .low3HPy, .low3: 8
         case .low4: 16
         case .high16: 8
         }
@@ -294,7 +304,7 @@ public enum HandleIndex: String, CaseIterable, Sendable {
 public enum ReleasePolicy: String, CaseIterable, Sendable {
     /// At once, when the count reaches 0.
     case eager
-    /// At the next flush: a safe point, scope exit, or eviction of the slot.
+    /// At the next flush: a safe point, thread exit, or eviction of the slot (not scope exit).
     case lazy
 }
 
