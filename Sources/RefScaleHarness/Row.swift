@@ -11,7 +11,7 @@ public struct Row: Sendable {
         "oversubscribed",
     ] + WorkloadOptionName.allCases.map(\.rawValue) + [
         "object_align"] + SchemeOptionName.allCases.map(\.rawValue) + ["closed_queue", "seed", "duration_s", "warmup_s",
-        "stream_digest", "run_ops",
+        "stream_digest", "run_ops", "opens_per_pass",
     ] + CounterKind.allCases.map(\.rawValue) + [
         "hit_rate", "violations", "violation_kinds", "validation_error", "pin", "placement", "cpus", "cpus_end", "cpu_moved",
         "python_version",
@@ -71,6 +71,7 @@ public struct Row: Sendable {
             "duration_s": String(request.duration),
             "warmup_s": String(request.warmup),
             "run_ops": String(outcome.workerOperations.reduce(0, +)),
+            "opens_per_pass": format(outcome.opensPerPass, digits: 3),
             "stream_digest": String(outcome.streamDigest, radix: 16),
             "validation_error": problems.joined(separator: "; "),
             "violations": outcome.contract.map { String($0.total) } ?? "",

@@ -69,7 +69,7 @@ struct HandleIndexTests {
         opened.forEach { context.close($0) }
         made.forEach { context.close($0) }
         #expect(objects.allSatisfy { $0.timesFreed == 0 }, "lazy: released at the next flush")
-        context.safePoint()
+        context.flush()
         #expect(objects.allSatisfy { $0.timesFreed == 1 })
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()
@@ -92,7 +92,7 @@ struct HandleIndexTests {
         #expect(context.counters.fallbacks == 1, "fallbacks count opens only: dup and close of index 0 are atomics")
         #expect(context.counters.atomicRMW == 2)
         handles.forEach { context.close($0) }
-        context.safePoint()
+        context.flush()
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()
     }
@@ -112,7 +112,7 @@ struct HandleIndexTests {
         #expect(context.counters.evictions == 1)
         #expect(objects[3].timesFreed == 1)
         ([kept, newcomer] + handles.filter { $0 != handles[0] && $0 != handles[3] }).forEach { context.close($0) }
-        context.safePoint()
+        context.flush()
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()
     }
@@ -171,7 +171,7 @@ struct HandleIndexTests {
             } else {
                 context.close(held.remove(at: Int(generator.next() % UInt64(held.count))))
             }
-            if step % 64 == 0 { context.safePoint() }
+            if step % 64 == 0 { context.flush() }
             if step % 997 == 0 { checkTable() }
         }
         checkTable()
@@ -206,7 +206,7 @@ struct HandleIndexTests {
         context.close(context.dup(handles[1]))
         #expect(context.counters.localDupClose == 2)
         handles.forEach { context.close($0) }
-        context.safePoint()
+        context.flush()
         #expect(objects.allSatisfy { $0.timesFreed == 1 })
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()

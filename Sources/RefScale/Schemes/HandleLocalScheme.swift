@@ -25,8 +25,8 @@ import Synchronization
 ///   reference and fills a free slot, or evicts the least recently opened slot of count 0
 ///   (giving back its references), or falls back to index 0 when every slot is in use.
 /// - A slot whose count reaches 0 gives its references back at once (`eager`), or keeps its
-///   object and its references (`lazy`, the default) until it is evicted or flushed: at a safe
-///   point (the runner's, after every pass of about 4096 operations) or at thread exit. Scope
+///   object and its references (`lazy`, the default) until it is evicted or flushed: at every
+///   `safePointsPerFlush`-th safe point (about every 65536 operations) or at thread exit. Scope
 ///   exit does not flush, so an object opened in every call (an argument, a type) stays in the
 ///   table across calls and costs no atomic per call.
 /// - A non-local reference the thread gives up (`release`) for an object that has a slot is
@@ -57,6 +57,12 @@ public struct HandleLocalScheme: CountingScheme {
     ]
     public static let isThreadSafe = true
     public static let usedOptions: Set<SchemeOptionName> = [.handleIndex, .release]
+
+    /// Safe points between two flushes of a lazy table. The runner's safe point follows every
+    /// pass (about 4096 handle operations), so a flush comes about every 65536 operations: the
+    /// "every N operations" of the design, rare enough that a hot object opened in every call
+    /// stays in the table across calls.
+    static let safePointsPerFlush = 16
 
     public final class Shared {
         let options: SchemeOptions
@@ -257,8 +263,18 @@ public struct HandleLocalScheme: CountingScheme {
         return place(object)
     }
 
-    /// Gives back the references of every slot whose count is 0: those in the pending list.
+    /// Flushes the table at every `safePointsPerFlush`-th safe point.
     public mutating func safePoint() {
+        let countdown = table.safePointCountdown
+        countdown.pointee &-= 1
+        if countdown.pointee <= 0 {
+            countdown.pointee = HandleLocalScheme.safePointsPerFlush
+            flush()
+        }
+    }
+
+    /// Gives back the references of every slot whose count is 0: those in the pending list.
+    public mutating func flush() {
         let table = self.table
         table.flushPending { giveBack($0) }
     }
@@ -266,7 +282,7 @@ public struct HandleLocalScheme: CountingScheme {
     /// Flushes the table. A slot still counting open handles keeps its references: those handles
     /// leaked, and validation reports their objects as never freed.
     public mutating func threadExit() {
-        safePoint()
+        flush()
         table.deallocate()
     }
 

@@ -8,7 +8,7 @@
 /// names (index 0 means "no slot") and which holds the table's own words instead:
 ///
 ///     slot s (s >= 1)                          slot 0
-///      0  object   address, `emptySlot`,        -
+///      0  object   address, `emptySlot`,        0  safe points left before the next flush
 ///                  or `tombstone`
 ///      8  count    the thread's open handles    -
 ///                  with index s
@@ -123,6 +123,9 @@ struct LocalReferenceTable {
     }
 
     var clock: UnsafeMutablePointer<UInt> { word(0, 16) }
+    /// The owner's count of safe points until its next flush (the scheme's policy; kept here so
+    /// the scheme's own state is never written outside its table).
+    var safePointCountdown: UnsafeMutablePointer<Int> { base.assumingMemoryBound(to: Int.self) }
     var pendingCount: UnsafeMutablePointer<Int> { (base + 24).assumingMemoryBound(to: Int.self) }
 
     /// Whether the slot holds an object.

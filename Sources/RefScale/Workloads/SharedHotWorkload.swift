@@ -1,6 +1,7 @@
 /// `shared-hot`: a few objects made by the main thread (think of a type object or a module's
-/// dict); every worker opens a handle to each, then dups and closes handles to them.
-/// Maximal contention. The main thread releases the objects after the workers are done.
+/// dict); in every pass (one extension call) each worker opens a handle to each, dups and closes
+/// handles to them, and closes the opened handles at the call's exit. Maximal contention. The
+/// main thread keeps the objects alive meanwhile and releases them after the workers are done.
 public struct SharedHotWorkload: Workload {
     public static let name = "shared-hot"
     public static let sharesObjects = true
@@ -8,13 +9,14 @@ public struct SharedHotWorkload: Workload {
     public static let summary = "every thread dups and closes handles to the same few objects: maximal contention"
 
     public let objects: Int
-    let rounds: DupRounds
+    var rounds: DupRounds
     let immortalObjects: Int
 
     public init(options: WorkloadOptions) throws {
         let options = try options.validated()
         objects = options.objects ?? 4
         rounds = try DupRounds(heldCount: objects, dupDepth: options.dupDepth, readFraction: options.readFraction)
+        rounds.openedObjects = Array(0..<objects)
         immortalObjects = DupRounds.immortalCount(of: objects, fraction: options.immortalFraction)
     }
 
@@ -32,9 +34,7 @@ public struct SharedHotWorkload: Workload {
         var generator = SplitMix64.forThread(thread, seed: seed)
         return ThreadProgram(
             registers: rounds.registers,
-            setup: (0..<objects).map { .open(object: $0, into: $0) },
-            pass: rounds.pass(using: &generator),
-            teardown: (0..<objects).map { .close($0) }
+            pass: rounds.pass(using: &generator)
         )
     }
 }
