@@ -27,6 +27,10 @@ public protocol CountingScheme {
     mutating func new(_ object: ObjectRef) -> Handle
     /// A new reference to an object this thread can reach.
     mutating func open(_ object: ObjectRef) -> Handle
+    /// A new handle to an object just read from a field or a global (`HPyField_Load`,
+    /// `HPyGlobal_Load`): nothing but that slot keeps it alive, and another thread may replace
+    /// the slot meanwhile, so the handle must hold the object itself. By default, `open`.
+    mutating func openLoaded(_ object: ObjectRef) -> Handle
     mutating func dup(_ handle: Handle) -> Handle
     mutating func close(_ handle: Handle)
     func read(_ handle: Handle) -> UInt64
@@ -158,6 +162,9 @@ public enum SchemeOptionName: String, CaseIterable, Sendable {
 
 extension CountingScheme {
     public static var usedOptions: Set<SchemeOptionName> { [] }
+
+    @inline(__always)
+    public mutating func openLoaded(_ object: ObjectRef) -> Handle { open(object) }
 
     /// By default a transfer takes a non-local reference and closes the handle; a scheme whose
     /// handle already is a reference moves it instead.

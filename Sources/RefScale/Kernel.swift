@@ -141,7 +141,7 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
     case Operation.Code.load.rawValue:
         let address = memory.slot(operation.source).pointee
         precondition(address != 0, "load from an empty slot")
-        memory.registers[register] = scheme.open(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: address)!))
+        memory.registers[register] = scheme.openLoaded(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: address)!))
     case Operation.Code.clear.rawValue:
         let slot = memory.slot(operation.source)
         if slot.pointee != 0 {

@@ -51,17 +51,21 @@ public enum Stress {
         }
     }
 
-    /// The schemes stress runs, in turn: every thread-safe scheme, handle-local at two widths.
+    /// The schemes stress runs, in turn: every thread-safe scheme, handle-local at three widths.
     public static let rotation: [(label: String, scheme: String, options: SchemeOptions)] = {
         var wide = SchemeOptions()
         wide.handleIndex = .high16
         wide.release = .eager
+        var hpy = SchemeOptions()
+        hpy.handleIndex = .low3HPy
         return [
             ("handle-local", "handle-local", SchemeOptions()),
             ("arena", "arena", SchemeOptions()),
+            ("handle-table", "handle-table", SchemeOptions()),
             ("atomic", "atomic", SchemeOptions()),
             ("biased", "biased", SchemeOptions()),
             ("handle-local/high16-eager", "handle-local", wide),
+            ("handle-local/low3-hpy", "handle-local", hpy),
             ("perthread", "perthread", SchemeOptions()),
             ("gil", "gil", SchemeOptions()),
             ("noop", "noop", SchemeOptions()),

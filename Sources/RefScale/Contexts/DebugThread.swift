@@ -396,6 +396,7 @@ struct InnerCaller {
 
     @inline(__always) func new(_ object: ObjectRef) -> Handle { Handle(bits: table.new(state, object.word)) }
     @inline(__always) func open(_ object: ObjectRef) -> Handle { Handle(bits: table.open(state, object.word)) }
+    @inline(__always) func openLoaded(_ object: ObjectRef) -> Handle { Handle(bits: table.load(state, object.word)) }
     @inline(__always) func adopt(_ object: ObjectRef) -> Handle { Handle(bits: table.adopt(state, object.word)) }
     @inline(__always) func dup(_ handle: Handle) -> Handle { Handle(bits: table.dup(state, handle.bits)) }
     @inline(__always) func close(_ handle: Handle) { _ = table.close(state, handle.bits) }
@@ -413,7 +414,8 @@ struct InnerCaller {
 /// on to the thread's `DebugThread`.
 enum DebugEntries {
     static let table = UniversalTable(
-        new: { DebugEntries.new($0, $1) }, open: { DebugEntries.open($0, $1) }, dup: { DebugEntries.dup($0, $1) },
+        new: { DebugEntries.new($0, $1) }, open: { DebugEntries.open($0, $1) }, load: { DebugEntries.load($0, $1) },
+        dup: { DebugEntries.dup($0, $1) },
         close: { DebugEntries.close($0, $1) }, read: { DebugEntries.read($0, $1) },
         object: { DebugEntries.object($0, $1) }, retain: { DebugEntries.retain($0, $1) },
         release: { DebugEntries.release($0, $1) }, transfer: { DebugEntries.transfer($0, $1) },
@@ -441,6 +443,13 @@ enum DebugEntries {
         guard let thread = owned(state) else { return wrongContext(state, .open, 0, result: 0) }
         let index = thread.pointee.nextIndex()
         return thread.pointee.make(thread.pointee.inner.open(ObjectRef(word: object)).bits, at: index)
+    }
+
+    @inline(__always)
+    static func load(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
+        guard let thread = owned(state) else { return wrongContext(state, .load, 0, result: 0) }
+        let index = thread.pointee.nextIndex()
+        return thread.pointee.make(thread.pointee.inner.openLoaded(ObjectRef(word: object)).bits, at: index)
     }
 
     @inline(__always)

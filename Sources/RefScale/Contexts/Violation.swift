@@ -83,7 +83,7 @@ public struct DebugOptions: Sendable, Equatable {
 /// The operation a report is about.
 enum DebugOperation: UInt8 {
     case new, open, dup, close, read, object, retain, release, transfer, adopt, returning, enterScope, exitScope
-    case storeIntoField, storeIntoGlobal, send, threadExit
+    case storeIntoField, storeIntoGlobal, send, threadExit, load
 
     var verb: String {
         switch self {
@@ -104,6 +104,7 @@ enum DebugOperation: UInt8 {
         case .storeIntoGlobal: "store of the handle itself into a global"
         case .send: "send of the handle itself"
         case .threadExit: "thread exit"
+        case .load: "load"
         }
     }
 }
