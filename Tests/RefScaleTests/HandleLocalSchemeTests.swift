@@ -419,21 +419,41 @@ extension HandleLocalScheme {
         #expect(f.pool.validateLifetimes() == nil)
     }
 
-    /// More slots reach count 0 between two flushes than the old bounded list held (256): the
-    /// list keeps each slot once, so it never overflows and the flush visits exactly them.
-    @Test func thePendingListHoldsEachSlotOnceAndNeverOverflows() throws {
-        let f = try HandleLocalFixture(objects: 1000, index: .high16)
-        let objects = (0..<1000).map { f.bear($0) }
+    /// Each slot is listed once however often its count reaches 0, so the list never overflows;
+    /// a flush visits exactly the listed slots.
+    @Test func thePendingListHoldsEachSlotOnce() throws {
+        let f = try HandleLocalFixture(objects: 200, index: .high16)
+        let objects = (0..<200).map { f.bear($0) }
         let handles = objects.map { f.user.new($0) }
         for _ in 0..<3 {
             handles.forEach { f.user.close($0) }
             handles.forEach { _ = f.user.open(f.user.object(of: $0)) }
         }
         handles.forEach { f.user.close($0) }
-        #expect(f.user.table.pendingCount.pointee == 1000, "each slot listed once, however often it reached 0")
+        #expect(f.user.table.pendingCount.pointee == 200, "each slot listed once, however often it reached 0")
         #expect(objects.allSatisfy { $0.timesFreed == 0 })
         f.user.flush()
         #expect(f.user.table.pendingCount.pointee == 0)
+        #expect(objects.allSatisfy { $0.timesFreed == 1 })
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    /// The list's bound: the close that lists the `pendingLimit`-th slot flushes them all at once,
+    /// so a hashed table never keeps more than that many dropped objects alive.
+    @Test func reachingThePendingLimitFlushesAtOnce() throws {
+        let limit = HandleLocalScheme.pendingLimit
+        let f = try HandleLocalFixture(objects: limit + 44, index: .high16)
+        let objects = (0..<(limit + 44)).map { f.bear($0) }
+        let handles = objects.map { f.user.new($0) }
+        handles.prefix(limit - 1).forEach { f.user.close($0) }
+        #expect(objects.allSatisfy { $0.timesFreed == 0 })
+        f.user.close(handles[limit - 1])
+        #expect(objects.prefix(limit).allSatisfy { $0.timesFreed == 1 }, "the limit-th close flushed")
+        #expect(f.user.table.pendingCount.pointee == 0)
+        handles.suffix(44).forEach { f.user.close($0) }
+        #expect(f.user.table.pendingCount.pointee == 44)
+        #expect(objects.suffix(44).allSatisfy { $0.timesFreed == 0 })
+        f.user.flush()
         #expect(objects.allSatisfy { $0.timesFreed == 1 })
         #expect(f.pool.validateLifetimes() == nil)
     }

@@ -26,7 +26,8 @@ import Synchronization
 ///   (giving back its references), or falls back to index 0 when every slot is in use.
 /// - A slot whose count reaches 0 gives its references back at once (`eager`), or keeps its
 ///   object and its references (`lazy`, the default) until it is evicted or flushed: at every
-///   `safePointsPerFlush`-th safe point (about every 65536 operations) or at thread exit. Scope
+///   `safePointsPerFlush`-th safe point (about every 65536 operations), at thread exit, or when
+///   `pendingLimit` slots wait (which bounds the objects deferral keeps alive in a hashed table). Scope
 ///   exit does not flush, so an object opened in every call (an argument, a type) stays in the
 ///   table across calls and costs no atomic per call.
 /// - A non-local reference the thread gives up (`release`) for an object that has a slot is
@@ -63,6 +64,9 @@ public struct HandleLocalScheme: CountingScheme {
     /// "every N operations" of the design, rare enough that a hot object opened in every call
     /// stays in the table across calls.
     static let safePointsPerFlush = 16
+    /// Slots of count 0 a lazy table keeps before it flushes at once: the bound on the objects
+    /// deferral keeps alive. Only a hashed table reaches it (a scanned one evicts first).
+    static let pendingLimit = 256
 
     public final class Shared {
         let options: SchemeOptions
@@ -187,8 +191,8 @@ public struct HandleLocalScheme: CountingScheme {
     mutating func countReachedZero(_ slot: Int) {
         if releaseEagerly {
             giveBack(slot)
-        } else {
-            table.notePending(slot)
+        } else if table.notePending(slot) >= HandleLocalScheme.pendingLimit {
+            flush()
         }
     }
 

@@ -256,13 +256,15 @@ struct LocalReferenceTable {
         } while objectWord(current).pointee == LocalReferenceTable.tombstone
     }
 
-    /// Notes a slot whose count reached 0 for the next flush, once.
-    func notePending(_ slot: Int) {
+    /// Notes a slot whose count reached 0 for the next flush, once; returns the slots listed.
+    func notePending(_ slot: Int) -> Int {
         let extra = extraWord(slot)
-        guard extra.pointee & LocalReferenceTable.pendingBit == 0 else { return }
+        let listed = pendingCount.pointee
+        guard extra.pointee & LocalReferenceTable.pendingBit == 0 else { return listed }
         extra.pointee |= LocalReferenceTable.pendingBit
-        pending[pendingCount.pointee] = Int32(truncatingIfNeeded: slot)
-        pendingCount.pointee &+= 1
+        pending[listed] = Int32(truncatingIfNeeded: slot)
+        pendingCount.pointee = listed &+ 1
+        return listed &+ 1
     }
 
     /// Empties the pending list, calling `release` for each listed slot that still holds an
