@@ -82,7 +82,7 @@ struct DebugThread {
         tag = UInt64(contextID) << 32
         self.threadID = threadID
         threadMeta = UInt64(UInt32(truncatingIfNeeded: threadID)) << 32
-        records = DebugRecords(closedQueue: run.options.closedQueue)
+        records = DebugRecords(closedQueue: run.options.closedQueue, backtraces: run.options.backtraces)
         innerTable = inner.table.pointee
         innerState = inner.state
         standIn = run.standIn.word
@@ -135,6 +135,7 @@ struct DebugThread {
         }
         records.setOpenedAt(record, index)
         records.setMeta(record, openMeta)
+        if backtraces { records.captureOpeningStack(record, skip: 0) }
         openHere &+= 1
         return (record, tag | UInt64(truncatingIfNeeded: record))
     }
@@ -376,11 +377,17 @@ struct DebugThread {
         counts[Int(record.kind.code)] += 1
         let run = run.takeUnretainedValue()
         var stack: [String]?
+        var opening: [String]?
         if backtraces {
             stack = Backtrace.symbolised(skip: 1)
             record.backtrace = run.keep(stack!)
+            let own = Int(truncatingIfNeeded: record.handle & DebugThread.recordMask)
+            if record.openedAt >= 0 && record.handle & ~DebugThread.recordMask == tag && own < highWater {
+                opening = Backtrace.symbolised(frames: records.openingStack(own))
+                record.openingBacktrace = run.keep(opening!)
+            }
         }
-        if abortOnViolation { DebugRun.stop(with: record.report(backtrace: stack)) }
+        if abortOnViolation { DebugRun.stop(with: record.report(backtrace: stack, openingBacktrace: opening)) }
         if reports.count < DebugThread.reportLimit {
             reports.append(record)
         } else {

@@ -157,7 +157,7 @@ public struct TableCaller {
 extension ObjectRef {
     /// The object at an address passed as a word through a table entry.
     @inline(__always)
-    init(word: UInt64) { self.init(address: UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: word))!) }
+    init(word: UInt64) { self.init(address: UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: word)).unsafelyUnwrapped) }
 
     /// The object's address as a word.
     @inline(__always)

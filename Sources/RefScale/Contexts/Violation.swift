@@ -66,7 +66,8 @@ public struct DebugOptions: Sendable, Equatable {
     /// while the handle's record has not been reused, at least for the next `closedQueue` closes.
     public var closedQueue = 1024
     public var onViolation = ViolationPolicy.abort
-    /// Add the symbolised stack of the violating call to each printed report.
+    /// Capture the stack where each handle is opened, and add it and the stack of the violating
+    /// call to each report, so a leak report says where the leaked handle was made.
     public var backtraces = false
 
     public static let maximumClosedQueue = 1 << 20
@@ -144,6 +145,9 @@ public struct ViolationReport: Sendable, CustomStringConvertible {
     var operation: DebugOperation
     /// The symbolised stack of the call, with `--backtraces`.
     public var backtrace: [String]?
+    /// The symbolised stack of the call that opened the handle, with `--backtraces`: where a
+    /// leaked (or otherwise misused) handle was made.
+    public var openingBacktrace: [String]?
 
     public var operationName: String { operation.verb }
 
@@ -185,7 +189,11 @@ public struct ViolationReport: Sendable, CustomStringConvertible {
 
     /// The report with its stack, one line each.
     public var fullText: String {
-        ([description] + (backtrace ?? []).map { "    " + $0 }).joined(separator: "\n")
+        var lines = [description] + (backtrace ?? []).map { "    " + $0 }
+        if let openingBacktrace, !openingBacktrace.isEmpty {
+            lines += ["  the handle was opened at:"] + openingBacktrace.map { "    " + $0 }
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
