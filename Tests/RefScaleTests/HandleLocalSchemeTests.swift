@@ -330,17 +330,18 @@ extension HandleLocalScheme {
         #expect(f.pool.validateLifetimes() == nil)
     }
 
-    @Test func evictionTakesTheLeastRecentlyOpenedSlotOfCountZero() throws {
+    @Test func evictionPassesOverSlotsOpenedAgainAndTakesOneOpenedOnce() throws {
         let f = try HandleLocalFixture()
         let objects = (0..<8).map { f.bear($0) }
         // Each object's one non-local reference, held elsewhere.
         objects.forEach { $0.count.pointee.store(1, ordering: .relaxed) }
         // Slots 1...7 hold objects 0...6, all at count 0; then objects 0, 2...6 are opened again,
-        // so object 1 (slot 2) is the one used longest ago.
+        // so object 1 (slot 2) is the only one opened once.
         for object in objects.prefix(7) { f.user.close(f.user.open(object)) }
         for index in [0, 2, 3, 4, 5, 6] { f.user.close(f.user.open(objects[index])) }
         let newcomer = f.user.open(objects[7])
-        #expect(f.user.slotIndex(of: newcomer) == 2, "the lowest free slot would be 1; the least recently used is 2")
+        #expect(f.user.slotIndex(of: newcomer) == 2, "the lowest slot of count 0 would be 1; the clock passes it (opened again) and takes 2")
+        #expect(f.user.table.word(1, 16).pointee == 0, "slot 1 lost the use the hand took")
         #expect(f.user.counters.evictions == 1)
         #expect(countWord(objects[1]) == 1, "the evicted slot gave its reference back")
         f.user.close(newcomer)

@@ -22,7 +22,8 @@ import Synchronization
 ///   to the object, so the object's cache line stays shared-clean in every core.
 /// - A handle with index 0 is itself one shared reference: its `dup` and `close` are atomic.
 /// - `open`: a hit (the object has a slot) adds 1 to the count; a miss takes one shared
-///   reference and fills a free slot, or evicts the least recently opened slot of count 0
+///   reference and fills a free slot, or evicts a slot of count 0 (a clock over use counts,
+///   `LocalReferenceTable`, so the objects opened most often keep their slots)
 ///   (giving back its references), or falls back to index 0 when every slot is in use.
 /// - A slot whose count reaches 0 gives its references back at once (`eager`), or keeps its
 ///   object and its references (`lazy`, the default) until it is evicted or flushed: at every

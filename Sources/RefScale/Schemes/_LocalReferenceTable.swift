@@ -1,6 +1,6 @@
 /// The building block of `handle-local`: one thread's table of (object, count) slots, the lookup
-/// that finds an object's slot, the choice of a slot to fill (a free one, else the least recently
-/// used slot whose count is 0), and the list of slots waiting for the next flush. It counts no
+/// that finds an object's slot, the choice of a slot to fill (a free one, else a slot whose count
+/// is 0, chosen by a clock over use counts), and the list of slots waiting for the next flush. It counts no
 /// shared reference and touches no object: what a slot holds, and when it is given back, is the
 /// scheme's (`HandleLocalScheme`), so another policy or a tagging variant reuses the table as it is.
 ///
@@ -12,8 +12,8 @@
 ///                  or `tombstone`
 ///      8  count    the thread's open handles    -
 ///                  with index s
-///     16  lastUse  the use clock at the         16  the use clock
-///                  slot's last open
+///     16  uses     opens since filled,          16  the clock hand (a scanned table)
+///                  saturating at `maxUses`
 ///     24  extra    bits 0..<62: shared           24  slots in the pending list
 ///                  references the slot holds
 ///                  beyond its first; bit 63:
@@ -29,6 +29,14 @@
 ///   is a multiply-shift of the address hash onto 1...slotCount (no division). A vacated slot
 ///   becomes a tombstone (lookups probe past it), or empty when the next slot is empty, and the
 ///   tombstones before it become empty too. Probes stop after `maxProbe` slots.
+///
+/// Eviction (GCLOCK, a clock over use counts): a slot is filled with `uses` 0 and each open that
+/// finds it adds 1, up to `maxUses`. To make room, the hand sweeps the slots (a hashed table: the
+/// probe window) and passes over those whose count is not 0; a slot of count 0 with uses left
+/// loses one and is passed over, the first with none is evicted. So an object must be opened again
+/// to keep its slot against newcomers, and the most often opened objects (a type, a constant, a
+/// popular global) stay: on a Zipf-skewed stream the opens served exceed those of plain LRU, which
+/// evicts a hot object after a run of one-off ones.
 ///
 /// Invariants:
 /// - One thread owns the table; nothing in it is atomic and no other thread reads it.
@@ -47,6 +55,8 @@ struct LocalReferenceTable {
     /// The longest probe sequence of a hashed table.
     static let maxProbe = 64
     static let slotBytes = 32
+    /// The most uses a slot accumulates: how many sweeps of the hand a hot slot survives idle.
+    static let maxUses: UInt = 3
     static let slotShift: UInt64 = 5
     /// Bit 63 of a slot's `extra` word: the slot is in the pending list.
     static let pendingBit: UInt64 = 1 << 63
@@ -122,7 +132,7 @@ struct LocalReferenceTable {
         extraWord(slot).pointee = extraWord(slot).pointee &+ UInt64(bitPattern: Int64(delta))
     }
 
-    var clock: UnsafeMutablePointer<UInt> { word(0, 16) }
+    var hand: UnsafeMutablePointer<UInt> { word(0, 16) }
     /// The owner's count of safe points until its next flush (the scheme's policy; kept here so
     /// the scheme's own state is never written outside its table).
     var safePointCountdown: UnsafeMutablePointer<Int> { base.assumingMemoryBound(to: Int.self) }
@@ -196,36 +206,46 @@ struct LocalReferenceTable {
     }
 
     /// The slot to fill with `address` (which is in no slot): a free one if there is one, else the
-    /// least recently used slot whose count is 0, which the caller empties first (an eviction);
-    /// 0 when every candidate is in use. A hashed table looks in `address`'s probe window only.
+    /// slot of count 0 the clock evicts, which the caller empties first; 0 when every candidate is
+    /// in use. A hashed table looks in `address`'s probe window only.
     func slotToFill(for address: UInt) -> Int {
-        var evictable = 0
-        var oldestUse = UInt.max
-        var slot = isHashed ? homeSlot(of: address) : 1
+        let first = isHashed ? homeSlot(of: address) : 1
         let candidates = isHashed ? LocalReferenceTable.maxProbe : slotCount
+        var slot = first
         for _ in 0..<candidates {
-            let word = objectWord(slot).pointee
-            if word <= LocalReferenceTable.tombstone { return slot }
-            if count(slot) == 0 {
-                let lastUse = self.word(slot, 16).pointee
-                if lastUse < oldestUse {
-                    oldestUse = lastUse
-                    evictable = slot
-                }
-            }
+            if objectWord(slot).pointee <= LocalReferenceTable.tombstone { return slot }
             slot = self.slot(after: slot)
         }
-        return evictable
+        // The sweep: a hashed table's from the window's start, a scanned table's from its hand.
+        var position = isHashed ? 0 : Int(truncatingIfNeeded: hand.pointee)
+        var candidate = isHashed ? first : position &+ 1
+        for _ in 0..<(candidates &* Int(LocalReferenceTable.maxUses &+ 1)) {
+            let current = candidate
+            position &+= 1
+            if position == candidates {
+                position = 0
+                candidate = first
+            } else {
+                candidate = self.slot(after: candidate)
+            }
+            guard count(current) == 0 else { continue }
+            let uses = word(current, 16)
+            if uses.pointee == 0 {
+                if !isHashed { hand.pointee = UInt(position) }
+                return current
+            }
+            uses.pointee &-= 1
+        }
+        return 0
     }
 
     // MARK: Changes
 
-    /// Marks the slot used now: eviction takes the slot of count 0 used longest ago.
+    /// Counts an open that found the slot.
     @inline(__always)
     func touch(_ slot: Int) {
-        let now = clock.pointee &+ 1
-        clock.pointee = now
-        word(slot, 16).pointee = now
+        let uses = word(slot, 16)
+        if uses.pointee < LocalReferenceTable.maxUses { uses.pointee &+= 1 }
     }
 
     /// Puts `object` in a free slot with count 1 and one shared reference.
@@ -233,7 +253,7 @@ struct LocalReferenceTable {
         objectWord(slot).pointee = UInt(bitPattern: object.address)
         countWord(slot).pointee = 1
         extraWord(slot).pointee &= LocalReferenceTable.pendingBit
-        touch(slot)
+        word(slot, 16).pointee = 0
     }
 
     /// Empties an occupied slot. In a hashed table it becomes a tombstone, unless the next slot
