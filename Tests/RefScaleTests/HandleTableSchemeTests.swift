@@ -131,19 +131,30 @@ struct HandleTableSchemeTests {
                 "every index ever handed out is back on the list, once")
     }
 
-    /// The positive control: PyPy's free list as it is, with no synchronisation, run by the same
-    /// test. Two threads must, in time, pop one index (or corrupt the list); the check that passes
-    /// the lock-free list must see it.
-    @Test func theUnsynchronisedFreeListIsCaughtByTheSameCheck() {
-        var caught = false
-        let deadline = crefscale_monotonic_ns() + 5_000_000_000
-        while !caught && crefscale_monotonic_ns() < deadline {
-            let f = Fixture(discipline: .unsynchronised)
-            let result = Self.hammer(f, threads: 2, iterations: 50_000, held: 2)
-            let fresh = f.shared.fresh.pointee.load(ordering: .relaxed)
-            caught = result.conflicts > 0 || result.list.count != fresh - 1 || Set(result.list).count != result.list.count
-        }
-        #expect(caught, "an unsynchronised free list went unnoticed for 5 s of contention")
+    /// Two threads pop at once: A reads the head, B pops, then A completes its pop from what it
+    /// read. Played step by step with the scheme's own pop.
+    static func interleavedPops(_ discipline: HandleTableScheme.Discipline) -> (a: Int, b: Int) {
+        let f = Fixture(discipline: discipline)
+        var a = HandleTableScheme(shared: f.shared, threadID: 2)
+        var b = HandleTableScheme(shared: f.shared, threadID: 3)
+        let indices = (0..<3).map { _ in a.popIndex() }
+        indices.reversed().forEach { a.pushIndex($0) }
+        let read = f.shared.head.pointee.load(ordering: .acquiring)
+        let taken = b.popIndex()
+        var attempt = a.tryPop(from: read)
+        while attempt.index == 0 { attempt = a.tryPop(from: attempt.head) }
+        return (attempt.index, taken)
+    }
+
+    @Test func aPopRacingAnotherTakesADifferentIndex() {
+        let pops = Self.interleavedPops(.lockFree)
+        #expect(pops.a != pops.b, "the compare-and-swap saw B's pop and A retried")
+    }
+
+    /// The positive control: PyPy's free list as it is, with no synchronisation, in the same
+    /// interleaving. The check that passes the lock-free list must catch it.
+    @Test func theUnsynchronisedFreeListGivesTwoRacingPopsOneIndex() {
+        let pops = Self.interleavedPops(.unsynchronised)
+        #expect(pops.a == pops.b, "both threads hold one entry: each close frees the other's handle")
     }
 }
-

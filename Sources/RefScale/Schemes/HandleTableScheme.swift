@@ -102,19 +102,33 @@ public struct HandleTableScheme: CountingScheme {
     /// An index for a new handle: the free list's top, else a never-used one.
     @inline(__always)
     mutating func popIndex() -> Int {
-        guard synchronised else { return popUnsynchronised() }
         var top = head.pointee.load(ordering: .acquiring)
         while true {
-            let index = Int(truncatingIfNeeded: top & HandleTableScheme.indexMask)
-            if index == 0 { return freshIndex() }
-            let next = UInt64(entries[index].load(ordering: .relaxed) >> 1)
-            let (exchanged, current) = head.pointee.compareExchange(
-                expected: top, desired: (top &>> 32 &+ 1) << 32 | next, ordering: .acquiringAndReleasing)
-            counters.atomicRMW &+= 1
-            if exchanged { return index }
-            counters.casRetries &+= 1
-            top = current
+            let attempt = tryPop(from: top)
+            if attempt.index != 0 { return attempt.index }
+            top = attempt.head
         }
+    }
+
+    /// Pops the top of the list as it was when `top` was read. Returns the index, or 0 and the
+    /// head as it is now when another thread changed the list meanwhile (the compare-and-swap
+    /// failed). Without synchronisation the pop is a plain store and never fails: two threads that
+    /// read the same head both take its index.
+    @inline(__always)
+    mutating func tryPop(from top: UInt64) -> (index: Int, head: UInt64) {
+        let index = Int(truncatingIfNeeded: top & HandleTableScheme.indexMask)
+        if index == 0 { return (synchronised ? freshIndex() : freshIndexUnsynchronised(), top) }
+        let next = UInt64(entries[index].load(ordering: .relaxed) >> 1)
+        guard synchronised else {
+            head.pointee.store(next, ordering: .relaxed)
+            return (index, top)
+        }
+        let (exchanged, current) = head.pointee.compareExchange(
+            expected: top, desired: (top &>> 32 &+ 1) << 32 | next, ordering: .acquiringAndReleasing)
+        counters.atomicRMW &+= 1
+        if exchanged { return (index, top) }
+        counters.casRetries &+= 1
+        return (0, current)
     }
 
     /// Gives an index back: its entry becomes the link to the old top.
@@ -140,16 +154,11 @@ public struct HandleTableScheme: CountingScheme {
         return index
     }
 
-    /// PyPy's `free_list.pop()` without a GIL: a load and a store, no atomic read-modify-write.
-    mutating func popUnsynchronised() -> Int {
-        let top = head.pointee.load(ordering: .relaxed)
-        let index = Int(truncatingIfNeeded: top & HandleTableScheme.indexMask)
-        if index == 0 {
-            let fresh = self.fresh.pointee.load(ordering: .relaxed)
-            self.fresh.pointee.store(fresh + 1, ordering: .relaxed)
-            return fresh
-        }
-        head.pointee.store(UInt64(entries[index].load(ordering: .relaxed) >> 1), ordering: .relaxed)
+    /// PyPy's list without a GIL: a load and a store, no atomic read-modify-write.
+    mutating func freshIndexUnsynchronised() -> Int {
+        let index = fresh.pointee.load(ordering: .relaxed)
+        precondition(index < HandleTableScheme.capacity, "handle-table: more than \(HandleTableScheme.capacity) handles open at once")
+        fresh.pointee.store(index + 1, ordering: .relaxed)
         return index
     }
 
