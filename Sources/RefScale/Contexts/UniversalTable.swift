@@ -155,9 +155,11 @@ public struct TableCaller {
 }
 
 extension ObjectRef {
-    /// The object at an address passed as a word through a table entry.
+    /// The object at an address passed as a word through a table entry. The word is never 0 (the
+    /// kernel passes live objects only), so it is converted without the null check an unwrap
+    /// would compile to, which `direct` never pays (`unsafelyUnwrapped` kept it in -O builds).
     @inline(__always)
-    init(word: UInt64) { self.init(address: UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: word)).unsafelyUnwrapped) }
+    init(word: UInt64) { self.init(address: unsafeBitCast(UInt(truncatingIfNeeded: word), to: UnsafeMutableRawPointer.self)) }
 
     /// The object's address as a word.
     @inline(__always)
