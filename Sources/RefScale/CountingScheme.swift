@@ -36,7 +36,9 @@ public protocol CountingScheme {
     /// Ends a non-local reference.
     mutating func release(_ object: ObjectRef)
     /// A new handle to the object a field or global holds (`HPyField_Load`, `HPyGlobal_Load`);
-    /// the slot is not empty. By default: `open` of that object.
+    /// the slot is not empty. Nothing but that slot keeps the object alive, and another thread may
+    /// replace the slot meanwhile, so the handle must hold the object itself. By default: `open`
+    /// of that object.
     mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle
     /// Turns a local handle into a non-local reference, consuming the handle (`send`).
     mutating func transfer(_ handle: Handle) -> ObjectRef
@@ -88,6 +90,8 @@ public protocol CountingScheme {
 
 extension CountingScheme {
     public static var declaredOptions: [OptionDeclaration] { [] }
+
+    @inline(__always)
 
     /// By default a transfer takes a non-local reference and closes the handle; a scheme whose
     /// handle already is a reference moves it instead.

@@ -145,6 +145,9 @@ public struct ThreadProgram: Sendable {
     public var teardown: [Operation]
     /// The handle operations one pass performs.
     public let passOperations: Int
+    /// The handles one pass opens on objects it reaches (`open`, and `load` from a slot): the
+    /// handles an extension call is given or fetches, as opposed to those it duplicates or makes.
+    public let passOpens: Int
 
     public init(
         registers: Int = 0, fields: Int = 0, inbox: Int = -1, setup: [Operation] = [], pass: [Operation] = [],
@@ -157,6 +160,7 @@ public struct ThreadProgram: Sendable {
         self.pass = pass
         self.teardown = teardown
         passOperations = pass.reduce(0) { $0 + $1.handleOperations }
+        passOpens = pass.count { $0.code == Operation.Code.open.rawValue || $0.code == Operation.Code.load.rawValue }
     }
 }
 

@@ -62,6 +62,9 @@ public struct RunOutcome: Sendable {
     public var failure: String? = nil
     /// What the debug contexts found; nil under the contexts that do not check.
     public var contract: ContractSummary?
+    /// The handles one pass opens on objects it reaches, averaged over the workers
+    /// (`ThreadProgram.passOpens`): what the timed loop pays for opening.
+    public var opensPerPass = 0.0
 
     public var valid: Bool { validationError == nil }
 }
@@ -233,7 +236,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             validationError: problems.isEmpty ? nil : problems.joined(separator: "; "),
             streamDigest: streamDigest,
             failure: S.failure(of: shared),
-            contract: S.contractSummary(of: shared)
+            contract: S.contractSummary(of: shared),
+            opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count)
         )
     }
 }

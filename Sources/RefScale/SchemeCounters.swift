@@ -3,6 +3,8 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case casRetries = "cas_retries"
     case tableHits = "table_hits"
     case tableMisses = "table_misses"
+    /// `handle-local`: dups and closes done in the thread's table alone (no atomic).
+    case localDupClose = "local_dup_close"
     case fallbacks
     case evictions
     case merges
@@ -22,6 +24,7 @@ public struct SchemeCounters: Sendable, Equatable {
     public var casRetries = 0
     public var tableHits = 0
     public var tableMisses = 0
+    public var localDupClose = 0
     public var fallbacks = 0
     public var evictions = 0
     public var merges = 0
@@ -39,6 +42,7 @@ public struct SchemeCounters: Sendable, Equatable {
         case .casRetries: casRetries
         case .tableHits: tableHits
         case .tableMisses: tableMisses
+        case .localDupClose: localDupClose
         case .fallbacks: fallbacks
         case .evictions: evictions
         case .merges: merges
@@ -56,6 +60,7 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.casRetries = a.casRetries + b.casRetries
         sum.tableHits = a.tableHits + b.tableHits
         sum.tableMisses = a.tableMisses + b.tableMisses
+        sum.localDupClose = a.localDupClose + b.localDupClose
         sum.fallbacks = a.fallbacks + b.fallbacks
         sum.evictions = a.evictions + b.evictions
         sum.merges = a.merges + b.merges
