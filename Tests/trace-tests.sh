@@ -103,7 +103,7 @@ if [ -n "$python" ]; then
     fi
   done
   # _json counts in its own shared object: its events must be marked extension.
-  if REFSCALE_TRACE_PYTHON="$python" "$refscale" trace record --out "$work/json.rstrace" --max-ops 200000 -- Experiments/traces/json_shared.py --iterations 2000 2>"$work/stderr"; then
+  if REFSCALE_TRACE_PYTHON="$python" "$refscale" trace record --out "$work/json.rstrace" --max-ops 5000000 -- Experiments/traces/json_shared.py --iterations 2000 2>"$work/stderr"; then
     extension="$(python3 Tests/trace/read_trace.py "$work/json.rstrace" dict | python3 -c 'import json, sys; t = json.load(sys.stdin)["totals"]; print(t["incref/extension"] + t["decref/extension"])')"
     [ "$extension" -gt 0 ] && pass || fail "json_shared.py: no event marked extension"
   else
