@@ -199,10 +199,10 @@ struct TraceInfoPrinter {
         lines.append("the \(TraceSummary.mostSharedLimit) objects most operated on by more than one thread:")
         let threadColumns = trace.threads.indices.map { "thread \($0)" }
         let widths = [8, 28, 10, 9] + threadColumns.map { max($0.count, 9) }
-        lines.append(row(["object", "type", "max count", "immortal"] + threadColumns, widths: widths))
+        lines.append(row(["object", "type", "max count", "immortal"] + threadColumns, widths: widths, leftAligned: 2))
         for shared in summary.mostShared {
             lines.append(row(["\(shared.object)", String(shared.typeName.prefix(28)), "\(shared.maxCount)",
-                              shared.immortalIn312 ? "3.12+" : "no"] + shared.operationsPerThread.map(String.init), widths: widths))
+                              shared.immortalIn312 ? "3.12+" : "no"] + shared.operationsPerThread.map(String.init), widths: widths, leftAligned: 2))
         }
         if summary.mostShared.isEmpty { lines.append("  (none)") }
         lines.append("")
@@ -228,11 +228,12 @@ struct TraceInfoPrinter {
         (summary.objectsByMaxCount[(bucket + 1)...].reduce(0, +), summary.operationsByMaxCount[(bucket + 1)...].reduce(0, +))
     }
 
-    private func row(_ fields: [String], widths: [Int]) -> String {
+    /// Fields padded to their widths: the first `leftAligned` to the left, the rest (numbers) to the right.
+    private func row(_ fields: [String], widths: [Int], leftAligned: Int = 1) -> String {
         zip(fields, widths).enumerated().map { index, pair in
             let (field, width) = pair
             let padding = String(repeating: " ", count: max(0, width - field.count))
-            return index == 0 || (index == 1 && widths.count > 5) ? field + padding : padding + field
+            return index < leftAligned ? field + padding : padding + field
         }.joined(separator: "  ")
     }
 
