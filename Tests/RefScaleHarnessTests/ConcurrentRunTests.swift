@@ -13,14 +13,14 @@ import RefScaleHarness
         #expect(row["valid"].text == "true", "\(row["validation_error"].text)")
         #expect(row["validation_error"].text == "")
         #expect(row["frees"].text == row["objects"].text, "each shared object is freed once, by the main thread's drain")
-        #expect((Int(row["run_ops"].text) ?? 0) > 0, "the workers did no work")
+        try expectEveryWorkerWorkedInTheMeasuredInterval(row)
     }
 
     @Test func nonatomicOnPrivateWithTwoThreadsEndsValid() throws {
         let row = try shortRun(SchemeSetting(name: NonatomicScheme.name), workload: PrivateWorkload.name, threads: 2)
         #expect(row["valid"].text == "true", "\(row["validation_error"].text)")
         #expect(row["frees"].text == "2")
-        #expect((Int(row["run_ops"].text) ?? 0) > 0)
+        try expectEveryWorkerWorkedInTheMeasuredInterval(row)
     }
 
     @Test(arguments: SchemeSetting.all)

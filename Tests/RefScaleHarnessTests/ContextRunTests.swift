@@ -23,7 +23,7 @@ import RefScale
         let row = try run(scheme, "private", threads: 1, context: context)
         #expect(row.isValid, "\(row["validation_error"].text)")
         #expect(row["context"].text == context.rawValue)
-        #expect((Int(row["run_ops"].text) ?? 0) > 0)
+        try expectEveryWorkerWorkedInTheMeasuredInterval(row)
         #expect(row["violations"].text == (context == .debug ? "0" : ""))
         #expect(row["closed_queue"].text == (context == .debug ? "1024" : ""))
     }
