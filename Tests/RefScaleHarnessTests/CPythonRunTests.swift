@@ -84,7 +84,7 @@ struct FailingCreationScheme: CountingScheme {
     static func failure(of shared: CPythonScheme.Shared) -> String? { CPythonScheme.failure(of: shared) }
 }
 
-@Suite("cpython through the runner")
+@Suite("cpython through the runner", .tags(.threaded))
 struct CPythonRunTests {
     @Test(arguments: [SharedHotWorkload.name, PrivateWorkload.name], [1, 2])
     func runsAreValid(workload: String, threads: Int) throws {

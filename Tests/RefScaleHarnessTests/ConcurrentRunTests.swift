@@ -6,7 +6,7 @@ import RefScaleHarness
 /// objects back to their counts, every object freed exactly once, nothing written after free).
 /// 8 threads on a 2-core machine is oversubscribed on purpose: preemption in the middle of a
 /// scheme's sequence is what exposes races.
-@Suite struct ConcurrentRunTests {
+@Suite(.tags(.threaded)) struct ConcurrentRunTests {
     @Test(arguments: SchemeSetting.threadSafe, [2, 4, 8])
     func threadSafeSchemeOnSharedHotEndsWithEveryObjectFreedOnce(setting: SchemeSetting, threads: Int) throws {
         let row = try shortRun(setting, workload: SharedHotWorkload.name, threads: threads)

@@ -5,7 +5,7 @@ import RefScale
 
 /// Whole runs under the universal and debug contexts through the runner: every scheme runs
 /// under every context, the rows say which, and the debug rows say what was checked.
-@Suite struct ContextRunTests {
+@Suite(.tags(.threaded)) struct ContextRunTests {
     static let contexts: [ContextKind] = [.universal, .debug]
 
     func run(_ scheme: String, _ workload: String, threads: Int, context: ContextKind) throws -> RunRecord {

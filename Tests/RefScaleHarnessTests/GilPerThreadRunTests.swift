@@ -4,7 +4,7 @@ import Testing
 
 /// Concurrent runs of `gil` and `perthread` through the runner: every row must be valid (each
 /// object freed exactly once, shared objects back to their counts) at 2, 4 and 8 threads.
-@Suite(.serialized) struct GilPerThreadRunTests {
+@Suite(.serialized, .tags(.threaded)) struct GilPerThreadRunTests {
     struct Case: CustomTestStringConvertible, Sendable {
         var scheme: String
         var workload: String

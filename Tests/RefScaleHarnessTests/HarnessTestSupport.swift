@@ -78,3 +78,9 @@ func expectEveryWorkerWorkedInTheMeasuredInterval(
         !perWorker.isEmpty && perWorker.allSatisfy { $0 > 0 },
         "\(label) operations of each worker within the measured interval: \(perWorker)", sourceLocation: sourceLocation)
 }
+
+extension Tag {
+    /// A suite that starts threads: `.ci/run` runs every suite with this tag under
+    /// ThreadSanitizer, and `ThreadedSuitesTests` fails when a suite that starts threads lacks it.
+    @Tag static var threaded: Self
+}

@@ -12,7 +12,7 @@ final class UncheckedBox<Value>: @unchecked Sendable {
 }
 
 /// Where workers run (`--pin`) and where objects live (`--placement`).
-@Suite("pinning and placement")
+@Suite("pinning and placement", .tags(.threaded))
 struct PlacementTests {
     /// Two nodes of four CPUs each, numbered as many two-socket machines number them.
     static let twoNodes = NUMATopology(isAvailable: true, nodes: [

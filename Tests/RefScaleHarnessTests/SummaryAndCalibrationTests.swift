@@ -68,7 +68,7 @@ import Testing
 
 /// `calibrate`'s reference loops: they leave their counter where it started, are not folded
 /// away (their time grows with the pairs), and report a positive time per operation.
-@Suite struct CalibrationTests {
+@Suite(.tags(.threaded)) struct CalibrationTests {
     /// The shortest of three timings of `body` in the calling thread's CPU time (nanoseconds), so
     /// that time the thread spends preempted on a busy machine does not count.
     static func fastest(_ body: () -> Void) -> Int {

@@ -130,7 +130,7 @@ struct LostUpdateScheme: CountingScheme {
     static func referenceCount(of object: ObjectRef) -> Int? { AtomicScheme.referenceCount(of: object) }
 }
 
-@Suite struct ValidationTests {
+@Suite(.tags(.threaded)) struct ValidationTests {
     @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
     func schemeThatDropsIncrementsIsReportedInvalid(workload: String, threads: Int) throws {
         let row = try shortRun(SchemeEntry(LossyScheme.self), workload: workload, threads: threads)

@@ -4,7 +4,7 @@ import Testing
 
 /// The workloads of refscale, run briefly on every thread-safe scheme: every row valid, and the
 /// operation streams identical across schemes.
-@Suite("workloads under threads")
+@Suite("workloads under threads", .tags(.threaded))
 struct WorkloadRunTests {
     static let threadSafeSchemes = Registry.schemes.filter(\.isThreadSafe).map(\.name)
     static let workloads = ["mixed", "call", "handoff", "churn"]
@@ -72,7 +72,7 @@ struct WorkloadRunTests {
 /// What each scheme was actually given to execute, recorded call by call (`Recorded`): the same
 /// calls on the same objects for every scheme, and the immortal objects of `mixed` the ones it
 /// uses most. Serialised: a recorded run is found as the latest one.
-@Suite("executed streams", .serialized)
+@Suite("executed streams", .serialized, .tags(.threaded))
 struct ExecutedStreamTests {
     /// Every thread-safe scheme of the registry, recorded; checked below to leave none out.
     static let recordedSchemes: [SchemeEntry] = [

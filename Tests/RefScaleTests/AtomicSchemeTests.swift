@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 @testable import RefScale
 
-@Suite struct AtomicSchemeTests {
+@Suite(.tags(.threaded)) struct AtomicSchemeTests {
     @Test func lastCloseFreesExactlyOnce() {
         withPool(count: 1) { pool in
             var context = AtomicScheme(shared: AtomicScheme.makeShared(options: SchemeOptions(), threads: 1), threadID: 1)

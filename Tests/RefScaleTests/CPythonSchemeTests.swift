@@ -10,7 +10,7 @@ import Testing
 /// suspend, threadExit and an expired slice.
 ///
 /// Every test ends each context it made (`threadExit`), so no test keeps the GIL from the others.
-@Suite struct CPythonSchemeTests {
+@Suite(.tags(.threaded)) struct CPythonSchemeTests {
     final class Fixture {
         let shared: CPythonScheme.Shared
         let pool: ObjectPool

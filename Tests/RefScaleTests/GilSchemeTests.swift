@@ -6,7 +6,7 @@ import Testing
 
 /// The rules of `gil`: counting happens only under the global lock, the lock is taken lazily and
 /// given up at `suspend`, `threadExit` and the end of a slice, and threads take turns.
-@Suite struct GilSchemeTests {
+@Suite(.tags(.threaded)) struct GilSchemeTests {
     /// A run's shared state and a pool of `objects` objects, freed with the fixture.
     final class Fixture {
         let shared: GilScheme.Shared

@@ -5,7 +5,7 @@ import Testing
 
 /// The rules of `perthread`: objects with a unique id are counted in plain per-thread arrays,
 /// deferred by a bias until the main thread's final merge; the others are counted as `biased`.
-@Suite struct PerThreadSchemeTests {
+@Suite(.tags(.threaded)) struct PerThreadSchemeTests {
     /// A run's shared state for `workers` workers (thread IDs 2...) and a pool, freed with it.
     final class Fixture {
         let shared: PerThreadScheme.Shared
