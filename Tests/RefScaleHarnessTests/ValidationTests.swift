@@ -1,4 +1,5 @@
 import CRefScale
+import Glibc
 import Synchronization
 import Testing
 @testable import RefScale
@@ -100,7 +101,10 @@ struct LostUpdateScheme: CountingScheme {
     static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
     static let isThreadSafe = true
 
+    static let yieldPeriod = 64
+
     var base = AtomicScheme(shared: NoSharedState(), threadID: 0)
+    var closes = 0
     var counters: SchemeCounters { base.counters }
 
     static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
@@ -114,6 +118,10 @@ struct LostUpdateScheme: CountingScheme {
         let object = ObjectRef(handle)
         guard !object.isImmortal else { return }
         let count = object.count.pointee.load(ordering: .acquiring)
+        // Every 64th decrement lets another thread run between its load and its store, as a
+        // preemption there would: the race shows even when the two workers share one CPU.
+        closes &+= 1
+        if closes % LostUpdateScheme.yieldPeriod == 0 { sched_yield() }
         object.count.pointee.store(count - 1, ordering: .releasing)
         if count == 1 {
             ObjectPool.free(object)
@@ -161,8 +169,7 @@ struct LostUpdateScheme: CountingScheme {
     /// Positive control for validation under contention: two workers on one shared object with a
     /// decrement that can lose updates. A lost decrement leaves the count high (not back to its
     /// count, never freed); a lost increment frees the object while referenced (freed twice,
-    /// written after free). On a busy machine two workers may rarely run at once, so up to ten
-    /// runs are made; one caught is enough.
+    /// written after free). Up to ten runs are made; one caught is enough.
     @Test func aLostUpdateUnderContentionIsReportedInvalid() throws {
         var options = OptionValues()
         options.set("objects", to: .integer(1))
