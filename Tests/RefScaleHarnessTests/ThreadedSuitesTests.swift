@@ -7,7 +7,7 @@ import Testing
 ///
 /// A suite starts threads when its body, or an extension of it, calls something that does:
 /// `Thread`, `WorkerThread`, `pthread_create`, the runner (`Runner.run`), `Stress.run`, the
-/// calibration loops, or any test helper whose own body calls one of these (followed to a
+/// calibration loops, or any test function whose own body calls one of these (followed to a
 /// fixed point).
 @Suite struct ThreadedSuitesTests {
     static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -71,7 +71,7 @@ import Testing
 
     /// Whether `text` calls a starter as a whole name, not as the end of a longer one
     /// (`QueuingThread(`) or as a member of something else (`RefscaleBinary.run(` is no call of a
-    /// helper `run(`).
+    /// function `run(`).
     static func callsAny(_ starters: [String], in text: String) -> Bool {
         starters.contains { starter in
             var searchStart = text.startIndex
@@ -119,7 +119,7 @@ import Testing
         let suites = Self.suites(in: sources)
         let starters = Self.starters(in: sources)
         #expect(suites.count >= 30, "the scan found \(suites.count) suites")
-        #expect(starters.allSatisfy { $0.contains("shortRun(") && $0.contains("runTogether(") }, "helpers are followed")
+        #expect(starters.allSatisfy { $0.contains("shortRun(") && $0.contains("runTogether(") }, "functions that start threads are followed")
         let threaded = suites.filter { Self.callsAny(starters[$0.file], in: $0.body) }
         #expect(threaded.contains { $0.name == "ConcurrentRunTests" } && threaded.contains { $0.name == "GilSchemeTests" })
         for suite in threaded {
