@@ -61,10 +61,11 @@ func shortRun(
 /// its set-up and the one pass every worker runs however late it starts. On a loaded machine
 /// (other jobs, the suite's own parallel runs) a worker can wait out a 50 ms interval without
 /// being scheduled, so a run with an idle worker is measured again, four times longer, up to
-/// three times; a worker that never works within the interval fails.
+/// three times; a worker that never works within the interval fails. Returns the record checked.
+@discardableResult
 func expectEveryWorkerWorkedInTheMeasuredInterval(
     _ record: RunRecord, _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation
-) throws {
+) throws -> RunRecord {
     var record = record
     for _ in 0..<3 where record.measuredWorkerOperations.contains(0) {
         var request = record.request
@@ -77,6 +78,7 @@ func expectEveryWorkerWorkedInTheMeasuredInterval(
     #expect(
         !perWorker.isEmpty && perWorker.allSatisfy { $0 > 0 },
         "\(label) operations of each worker within the measured interval: \(perWorker)", sourceLocation: sourceLocation)
+    return record
 }
 
 extension Tag {
