@@ -4,7 +4,7 @@ import RefScale
 
 /// Short concurrent runs through the real runner: every row must pass the run's own validation
 /// (counts back to their baseline, every object freed exactly once, nothing written after free).
-@Suite("arena and handle-local widths under threads", .serialized)
+@Suite("arena and handle-local widths under threads", .serialized, .tags(.threaded))
 struct ArenaAndHandleIndexRunTests {
     struct Configuration: CustomTestStringConvertible, Sendable {
         var scheme: String

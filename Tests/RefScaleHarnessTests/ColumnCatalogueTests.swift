@@ -3,7 +3,7 @@ import RefScale
 import RefScaleHarness
 import Testing
 
-@Suite struct ColumnCatalogueTests {
+@Suite(.tags(.threaded)) struct ColumnCatalogueTests {
     @Test func everyColumnIsNamedOnceAndEveryDeclaredOptionIsAColumn() {
         let names = ColumnCatalogue.names
         #expect(Set(names).count == names.count, "a column is listed twice")

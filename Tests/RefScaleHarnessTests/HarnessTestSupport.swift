@@ -1,4 +1,5 @@
 import Glibc
+import Testing
 import RefScale
 import RefScaleHarness
 
@@ -54,4 +55,34 @@ func shortRun(
         try Registry.scheme(named: setting.name), release: setting.release, workload: workload, threads: threads,
         workloadOptions: workloadOptions
     )
+}
+
+/// Every worker published operations within the measured interval: it did timed work, not only
+/// its set-up and the one pass every worker runs however late it starts. On a loaded machine
+/// (other jobs, the suite's own parallel runs) a worker can wait out a 50 ms interval without
+/// being scheduled, so a run with an idle worker is measured again, four times longer, up to
+/// three times; a worker that never works within the interval fails. Returns the record checked.
+@discardableResult
+func expectEveryWorkerWorkedInTheMeasuredInterval(
+    _ record: RunRecord, _ label: String = "", sourceLocation: SourceLocation = #_sourceLocation
+) throws -> RunRecord {
+    var record = record
+    for _ in 0..<3 where record.measuredWorkerOperations.contains(0) {
+        var request = record.request
+        request.duration *= 4
+        record = try Runner.run(request)
+        #expect(record.isValid, "\(label) \(record["validation_error"].text)", sourceLocation: sourceLocation)
+    }
+    let perWorker = record.measuredWorkerOperations
+    #expect(perWorker.count == record.request.threads, sourceLocation: sourceLocation)
+    #expect(
+        !perWorker.isEmpty && perWorker.allSatisfy { $0 > 0 },
+        "\(label) operations of each worker within the measured interval: \(perWorker)", sourceLocation: sourceLocation)
+    return record
+}
+
+extension Tag {
+    /// A suite that starts threads: `.ci/run` runs every suite with this tag under
+    /// ThreadSanitizer, and `ThreadedSuitesTests` fails when a suite that starts threads lacks it.
+    @Tag static var threaded: Self
 }

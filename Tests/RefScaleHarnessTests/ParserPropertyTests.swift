@@ -10,7 +10,7 @@ import Testing
 /// nothing crashes and nothing is written. Each property runs `PropertyCases.count` cases (1000,
 /// some 5000 in all; `REFSCALE_PROPERTY_CASES=100000 swift test --filter ParserPropertyTests`
 /// runs more, `REFSCALE_PROPERTY_SEED` another seed), and a failure names the seed and case.
-@Suite("parser properties", .serialized)
+@Suite("parser properties", .serialized, .tags(.threaded))
 struct ParserPropertyTests {
     /// The hostile and ordinary words an argument may be given.
     static let numberWords = [

@@ -1,10 +1,18 @@
+import CNuma
+import CRefScale
 import Foundation
 import Testing
 import RefScale
 @testable import RefScaleHarness
 
+/// Carries a value into and out of a thread; the test orders every access (the thread is joined).
+final class UncheckedBox<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}
+
 /// Where workers run (`--pin`) and where objects live (`--placement`).
-@Suite("pinning and placement")
+@Suite("pinning and placement", .tags(.threaded))
 struct PlacementTests {
     /// Two nodes of four CPUs each, numbered as many two-socket machines number them.
     static let twoNodes = NUMATopology(isAvailable: true, nodes: [
@@ -20,9 +28,31 @@ struct PlacementTests {
         #expect(CPUSet(list: "a") == nil)
     }
 
-    @Test func theAllowedCPUsAreTheOnesThisProcessMayRunOn() {
+    /// `Cpus_allowed_list` of a task's status file: the kernel's own account of its affinity mask.
+    static func allowedList(statusPath: String) throws -> CPUSet {
+        let status = try String(contentsOfFile: statusPath, encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        return try #require(CPUSet(list: String(line.dropFirst("Cpus_allowed_list:".count)).trimmingCharacters(in: .whitespaces)))
+    }
+
+    @Test func theAllowedCPUsAreTheOnesThisProcessMayRunOn() throws {
         #expect(!CPUSet.allowed.isEmpty)
         #expect(CPUSet.allowed.count <= MachineInfo.current.onlineCPUs)
+        #expect(CPUSet.allowed == (try Self.allowedList(statusPath: "/proc/self/status")), "sched_getaffinity against the kernel's status file")
+    }
+
+    /// A pinned thread's affinity mask, as the kernel reports it, is its one CPU, and it runs there.
+    @Test func pinningSetsTheThreadsAffinityMaskToItsCPU() throws {
+        let cpu = try #require(CPUSet.allowed.cpus.last)
+        let observed = UncheckedBox<(mask: String, ranOn: Int32)>((mask: "", ranOn: -1))
+        let thread = WorkerThread(pinnedTo: cpu) {
+            let status = (try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") } ?? ""
+            observed.value = (String(line.dropFirst("Cpus_allowed_list:".count)).trimmingCharacters(in: .whitespaces), crefscale_cpu_current())
+        }
+        thread.join()
+        #expect(observed.value.mask == String(cpu))
+        #expect(observed.value.ranOn == Int32(cpu))
     }
 
     @Test func compactPutsWorkerIOnTheIthCPU() {
@@ -91,6 +121,50 @@ struct PlacementTests {
         }
     }
 
+    /// The node of each page, as the kernel reports it (`move_pages` with no target nodes):
+    /// a node number, or -ENOENT for a page no one has touched.
+    static func nodes(ofPages pages: [UnsafeMutableRawPointer]) -> [Int32] {
+        var addresses: [UnsafeMutableRawPointer?] = pages
+        var status = [Int32](repeating: Int32.min, count: pages.count)
+        let result = numa_move_pages(0, UInt(pages.count), &addresses, nil, &status, 0)
+        precondition(result == 0, "move_pages failed: \(result), errno \(errno)")
+        return status
+    }
+
+    /// `node<N>` puts every page on node N, for every node here (on a machine of one node,
+    /// node 0); a page is placed only once an object on it is born, never before.
+    @Test func nodePlacementPutsTouchedPagesOnThatNodeAndTouchesNothingEarly() throws {
+        try #require(NUMATopology.current.isAvailable, "libnuma is available here")
+        let page = Int(getpagesize())
+        for node in NUMATopology.current.nodes.map(\.id) {
+            let pool = ObjectPool(count: 2 * page / 128, alignment: 128, memory: Placement.node(node).poolMemory())
+            defer { pool.deallocate() }
+            let secondPage = page / ObjectPool.stride(alignment: 128)
+            #expect(Self.nodes(ofPages: [pool[0].address, pool[secondPage].address]) == [-ENOENT, -ENOENT], "nothing touched yet")
+            _ = pool.bear(0, flags: [])
+            #expect(Self.nodes(ofPages: [pool[0].address, pool[secondPage].address]) == [Int32(node), -ENOENT])
+            ObjectPool.free(pool[0])
+        }
+    }
+
+    /// `local` with pinned workers: each worker's first object is on its CPU's node.
+    @Test func localPlacementPutsAWorkersObjectsOnItsNode() throws {
+        try #require(NUMATopology.current.isAvailable, "libnuma is available here")
+        let topology = NUMATopology.current
+        let pool = ObjectPool(count: 0, alignment: 128, regionSize: 64, threadSlots: topology.nodes.count, memory: Placement.local.poolMemory())
+        defer { pool.deallocate() }
+        let cpus = try #require(Pinning.scatter.cpus(workers: topology.nodes.count, topology: topology))
+        for (slot, cpu) in cpus.enumerated() {
+            let box = UncheckedBox(pool)
+            let thread = WorkerThread(pinnedTo: cpu) { _ = box.value.allocate(thread: slot, flags: []) }
+            thread.join()
+            let expected = try #require(topology.nodes.first { $0.cpus.contains(cpu) }).id
+            #expect(Self.nodes(ofPages: [pool[slot * 64].address]) == [Int32(expected)], "worker on CPU \(cpu)")
+            ObjectPool.free(pool[slot * 64])
+        }
+        #expect(pool.validateLifetimes() == nil)
+    }
+
     @Test func pooledMemoryIsUntouchedZeroAndGoesBack() {
         for placement in [Placement.local, .node(0), .interleave] {
             let memory = placement.poolMemory()
@@ -130,6 +204,26 @@ struct PlacementTests {
 /// `refscale info`: what it reads and the JSON it prints.
 @Suite("machine report")
 struct MachineReportTests {
+    /// The caches read from sysfs agree with what glibc reads from the CPU itself (`sysconf`),
+    /// and are there whenever sysfs lists them.
+    @Test func theCachesAgreeWithTheCPUsOwnAccount() throws {
+        let report = MachineReport.current()
+        if FileManager.default.fileExists(atPath: "/sys/devices/system/cpu/cpu0/cache/index0/size") {
+            #expect(!report.caches.isEmpty)
+        }
+        let level1Data = sysconf(Int32(_SC_LEVEL1_DCACHE_SIZE)), level1Line = sysconf(Int32(_SC_LEVEL1_DCACHE_LINESIZE))
+        let level2 = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        try #require(level1Data > 0 || level2 > 0, "glibc reports no cache sizes here")
+        if level1Data > 0 {
+            let cache = try #require(report.caches.first { $0.level == 1 && $0.type == "Data" })
+            #expect(cache.sizeBytes == level1Data)
+            if level1Line > 0 { #expect(cache.lineBytes == level1Line) }
+        }
+        if level2 > 0 {
+            #expect(report.caches.first { $0.level == 2 }?.sizeBytes == level2)
+        }
+    }
+
     @Test func infoJSONParsesAndHoldsTheMachine() throws {
         let report = MachineReport.current()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
@@ -141,6 +235,7 @@ struct MachineReportTests {
         #expect(nodes.count == NUMATopology.current.nodes.count)
         #expect(nodes.first?["cpus"] as? String != nil)
         let caches = try #require(object["caches"] as? [[String: Any]])
+        #expect(caches.count == report.caches.count)
         for cache in caches {
             #expect((cache["line_bytes"] as? Int ?? 0) > 0)
             #expect((cache["size_bytes"] as? Int ?? 0) > 0)

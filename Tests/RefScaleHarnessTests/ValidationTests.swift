@@ -1,3 +1,5 @@
+import CRefScale
+import Glibc
 import Synchronization
 import Testing
 @testable import RefScale
@@ -89,14 +91,67 @@ struct LeakyScheme: CountingScheme {
     static func referenceCount(of object: ObjectRef) -> Int? { AtomicScheme.referenceCount(of: object) }
 }
 
-@Suite struct ValidationTests {
+/// `atomic` with a planted lost update: its decrement is a load and a store, not one atomic
+/// read-modify-write, so a change another thread makes between the two is overwritten. Every
+/// access stays atomic, so ThreadSanitizer has no race to report: only the harness's count and
+/// lifetime checks can catch it.
+struct LostUpdateScheme: CountingScheme {
+    static let name = "atomic-lost-update"
+    static let summary = "atomic whose decrement is a load and a store (a broken scheme for the tests)"
+    static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
+    static let isThreadSafe = true
+
+    static let yieldPeriod = 64
+
+    var base = AtomicScheme(shared: NoSharedState(), threadID: 0)
+    var closes = 0
+    var counters: SchemeCounters { base.counters }
+
+    static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+    init(shared: NoSharedState, threadID: Int) {}
+
+    mutating func new(_ object: ObjectRef) -> Handle { base.new(object) }
+    mutating func open(_ object: ObjectRef) -> Handle { base.open(object) }
+    mutating func dup(_ handle: Handle) -> Handle { base.dup(handle) }
+
+    mutating func close(_ handle: Handle) {
+        let object = ObjectRef(handle)
+        guard !object.isImmortal else { return }
+        let count = object.count.pointee.load(ordering: .acquiring)
+        // Every 64th decrement lets another thread run between its load and its store, as a
+        // preemption there would: the race shows even when the two workers share one CPU.
+        closes &+= 1
+        if closes % LostUpdateScheme.yieldPeriod == 0 { sched_yield() }
+        object.count.pointee.store(count - 1, ordering: .releasing)
+        if count == 1 {
+            ObjectPool.free(object)
+            base.counters.frees += 1
+        }
+    }
+
+    func read(_ handle: Handle) -> UInt64 { base.read(handle) }
+    func object(of handle: Handle) -> ObjectRef { base.object(of: handle) }
+    mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
+    mutating func release(_ object: ObjectRef) { close(Handle(object)) }
+    mutating func safePoint() {}
+    mutating func threadExit() {}
+    static func referenceCount(of object: ObjectRef) -> Int? { AtomicScheme.referenceCount(of: object) }
+}
+
+@Suite(.tags(.threaded)) struct ValidationTests {
     @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
     func schemeThatDropsIncrementsIsReportedInvalid(workload: String, threads: Int) throws {
         let row = try shortRun(SchemeEntry(LossyScheme.self), workload: workload, threads: threads)
         #expect(row["scheme"].text == LossyScheme.name)
         #expect(row["valid"].text == "false")
         #expect(!row.isValid)
-        #expect(!row["validation_error"].text.isEmpty)
+        // A lost increment frees the object while a reference remains; the closes that follow
+        // write its poisoned count, which the lifetime check finds.
+        let error = row["validation_error"].text
+        #expect(error.contains("written after it was freed"), "\(error)")
+        if threads > 1 {
+            #expect(error.contains("not back to their count"), "the shared objects' baseline check fires too: \(error)")
+        }
     }
 
     @Test(arguments: [(PrivateWorkload.name, 1), (SharedHotWorkload.name, 2)])
@@ -109,6 +164,25 @@ struct LeakyScheme: CountingScheme {
     @Test func sharedObjectNotBackToItsCountIsReported() throws {
         let row = try shortRun(SchemeEntry(LeakyScheme.self), workload: SharedHotWorkload.name, threads: 2)
         #expect(row["validation_error"].text.contains("not back to their count"), "\(row["validation_error"].text)")
+    }
+
+    /// Positive control for validation under contention: two workers on one shared object with a
+    /// decrement that can lose updates. A lost decrement leaves the count high (not back to its
+    /// count, never freed); a lost increment frees the object while referenced (freed twice,
+    /// written after free). Up to ten runs are made; one caught is enough.
+    @Test func aLostUpdateUnderContentionIsReportedInvalid() throws {
+        var options = OptionValues()
+        options.set("objects", to: .integer(1))
+        var caught: RunRecord?
+        for _ in 0..<10 where caught == nil {
+            let row = try shortRun(SchemeEntry(LostUpdateScheme.self), workload: SharedHotWorkload.name, threads: 2, workloadOptions: options)
+            if !row.isValid { caught = row }
+        }
+        let row = try #require(caught, "ten contended runs of a non-atomic decrement all passed validation")
+        let error = row["validation_error"].text
+        #expect(
+            ["not back to their count", "never freed", "already freed", "written after"].contains { error.contains($0) },
+            "\(error)")
     }
 
     @Test func lossySchemeLosesExactlyEveryThousandthIncrement() {
@@ -175,18 +249,32 @@ struct LeakyScheme: CountingScheme {
         #expect(try #require(pool.validateLifetimes()).contains("written after being freed, found when reborn"))
     }
 
-    @Test func objectsFreedByAnotherThreadGoBackToTheirHome() throws {
+    /// Where a freed region object goes depends on who frees it: its home thread puts it on its
+    /// own list, any other thread on the home's remote list. Both come back to the home, and
+    /// only to it.
+    @Test(arguments: [(freeingThread: Int32(3), remote: true), (freeingThread: Int32(2), remote: false)])
+    func aFreedObjectGoesBackToItsHomeByTheListOfWhoFreedIt(freeingThread: Int32, remote: Bool) throws {
         let pool = ObjectPool(count: 0, alignment: 128, regionSize: 2, threadSlots: 4)
         defer { pool.deallocate() }
+        let previousSlot = crefscale_thread_slot()
+        defer { crefscale_thread_set_slot(previousSlot) }
         let first = try #require(pool.allocate(thread: 2, flags: []))
         let second = try #require(pool.allocate(thread: 2, flags: []))
         #expect(pool.allocate(thread: 2, flags: []) == nil, "a region of two is exhausted by two")
-        ObjectPool.free(first)  // this test's thread is not thread 2: a remote free
+        crefscale_thread_set_slot(freeingThread)
+        ObjectPool.free(first)
+        let home = pool.freeLists(2)
+        let address = UInt(bitPattern: first.address)
+        #expect(home.remote.pointee.load(ordering: .relaxed) == (remote ? address : 0))
+        #expect(home.local.pointee.load(ordering: .relaxed) == (remote ? 0 : address))
+        let other = try #require(pool.allocate(thread: 3, flags: []))
+        #expect(other != first, "thread 3's region does not get thread 2's object")
         let again = try #require(pool.allocate(thread: 2, flags: []))
         #expect(again == first)
         #expect(first.timesBorn == 2)
         ObjectPool.free(again)
         ObjectPool.free(second)
+        ObjectPool.free(other)
         #expect(pool.validateLifetimes() == nil)
     }
 
@@ -210,6 +298,16 @@ extension LossyScheme: UniversalScheme {
 }
 
 extension LeakyScheme: UniversalScheme {
+    static let universalTable = UniversalTable(
+        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
+        close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },
+        retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
+        transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },
+        returning: { Entries.returning($0, $1) }, enterScope: { Entries.enterScope($0, $1) },
+        exitScope: { Entries.exitScope($0, $1) })
+}
+
+extension LostUpdateScheme: UniversalScheme {
     static let universalTable = UniversalTable(
         new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
         close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },

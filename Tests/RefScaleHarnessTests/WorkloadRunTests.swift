@@ -4,7 +4,7 @@ import Testing
 
 /// The workloads of refscale, run briefly on every thread-safe scheme: every row valid, and the
 /// operation streams identical across schemes.
-@Suite("workloads under threads")
+@Suite("workloads under threads", .tags(.threaded))
 struct WorkloadRunTests {
     static let threadSafeSchemes = Registry.schemes.filter(\.isThreadSafe).map(\.name)
     static let workloads = ["mixed", "call", "handoff", "churn"]
@@ -14,7 +14,7 @@ struct WorkloadRunTests {
         for scheme in Self.threadSafeSchemes {
             let row = try shortRun(Registry.scheme(named: scheme), workload: workload, threads: threads)
             #expect(row.isValid, "\(scheme) on \(workload), \(threads) threads: \(row["validation_error"].text)")
-            #expect((Int(row["run_ops"].text) ?? 0) > 0, "\(scheme) on \(workload) did no work")
+            try expectEveryWorkerWorkedInTheMeasuredInterval(row, "\(scheme) on \(workload):")
         }
     }
 
@@ -22,15 +22,6 @@ struct WorkloadRunTests {
     func nonatomicEndsValidOnItsOwnObjects(workload: String) throws {
         let row = try shortRun(Registry.scheme(named: NonatomicScheme.name), workload: workload, threads: 2)
         #expect(row.isValid, "\(row["validation_error"].text)")
-    }
-
-    @Test(arguments: ["private", "shared-hot", "mixed", "call", "handoff", "churn"])
-    func theStreamIsTheSameForEveryScheme(workload: String) throws {
-        let digests = try Set(Self.threadSafeSchemes.map { scheme in
-            try shortRun(Registry.scheme(named: scheme), workload: workload, threads: 2)["stream_digest"].text
-        })
-        #expect(digests.count == 1, "digests differ across schemes: \(digests)")
-        #expect(digests.first?.isEmpty == false)
     }
 
     @Test func theStreamChangesWithTheSeedAndTheOptions() throws {
@@ -47,17 +38,6 @@ struct WorkloadRunTests {
         #expect(try digest(seed: 1, zipf: 0) == base)
         #expect(try digest(seed: 2, zipf: 0) != base)
         #expect(try digest(seed: 1, zipf: 1.1) != base)
-    }
-
-    @Test func mixedImmortalObjectsAreTheMostPopular() throws {
-        var options = OptionValues()
-        options.set("objects", to: .integer(100))
-        options[CommonOptions.immortalFraction] = 0.1
-        options[MixedWorkload.zipf] = 2
-        let mixed = try MixedWorkload(options: options)
-        let immortal = mixed.immortalNames(seed: 1)
-        #expect(immortal.count == 10)
-        #expect(immortal == Set(mixed.popularityOrder(seed: 1).prefix(10)))
     }
 
     @Test func handoffRefusesThreadCountsItCannotGroup() throws {
@@ -86,6 +66,73 @@ struct WorkloadRunTests {
         let frees = Int(row["frees"].text) ?? 0
         let pool = 2 * (try ChurnWorkload(options: OptionValues()).regionSize(threads: 2))
         #expect(frees > pool, "more objects died (\(frees)) than the pool holds (\(pool)), so they were reborn")
+    }
+}
+
+/// What each scheme was actually given to execute, recorded call by call (`Recorded`): the same
+/// calls on the same objects for every scheme, and the immortal objects of `mixed` the ones it
+/// uses most. Serialised: a recorded run is found as the latest one.
+@Suite("executed streams", .serialized, .tags(.threaded))
+struct ExecutedStreamTests {
+    /// Every thread-safe scheme of the registry, recorded; checked below to leave none out.
+    static let recordedSchemes: [SchemeEntry] = [
+        SchemeEntry(Recorded<GilScheme>.self), SchemeEntry(Recorded<AtomicScheme>.self),
+        SchemeEntry(Recorded<BiasedScheme>.self), SchemeEntry(Recorded<PerThreadScheme>.self),
+        SchemeEntry(Recorded<HandleLocalScheme>.self), SchemeEntry(Recorded<ArenaScheme>.self),
+        SchemeEntry(Recorded<NoopScheme>.self), SchemeEntry(Recorded<CPythonScheme>.self), SchemeEntry(Recorded<HandleTableScheme>.self),
+    ]
+
+    /// Each thread's digest of the calls the scheme executed, in a 2-thread run.
+    func executed(
+        _ scheme: SchemeEntry, _ workload: String, options: OptionValues = OptionValues()
+    ) throws -> (digests: [Int: UInt64], calls: Int) {
+        let request = RunRequest(
+            scheme: scheme, workload: try Registry.workload(named: workload), workloadOptions: options, threads: 2,
+            duration: TestTiming.interval(0.05), warmup: 0.01)
+        try request.validate()
+        let row = try Runner.run(request)
+        #expect(row.isValid, "\(scheme.name) on \(workload): \(row["validation_error"].text)")
+        let run = try #require(RecordedRuns.latest.withLock { $0 })
+        return (run.digests, run.fewestWorkerCalls)
+    }
+
+    @Test func everyThreadSafeSchemeIsRecorded() {
+        let recorded = Set(Self.recordedSchemes.map(\.name))
+        let threadSafe = Set(Registry.schemes.filter(\.isThreadSafe).map { "recorded-\($0.name)" })
+        #expect(recorded == threadSafe)
+    }
+
+    @Test(arguments: ["private", "shared-hot", "mixed", "call", "handoff", "churn"])
+    func everySchemeExecutesTheSameCallsOnTheSameObjects(workload: String) throws {
+        let reference = try executed(Self.recordedSchemes[0], workload)
+        #expect(reference.digests.count == 3, "the main thread and two workers")
+        #expect(reference.calls >= 100, "every worker's set-up and first pass are in its digest")
+        var deeper = OptionValues()
+        deeper[CommonOptions.dupDepth] = CommonOptions.dupDepth.defaultValue + 1
+        #expect(try executed(Self.recordedSchemes[0], workload, options: deeper).digests != reference.digests, "the digest sees the stream")
+        for scheme in Self.recordedSchemes.dropFirst() {
+            let run = try executed(scheme, workload)
+            #expect(run.digests == reference.digests, "\(scheme.name) executed other calls than \(Self.recordedSchemes[0].name)")
+        }
+    }
+
+    /// Measured, not read from the workload's definition: the opens each of the worker's 100
+    /// objects received (with one worker, each object is one of its 100).
+    @Test func mixedUsesItsImmortalObjectsMost() throws {
+        var options = OptionValues()
+        options.set("objects", to: .integer(100))
+        options[CommonOptions.immortalFraction] = 0.05
+        options[MixedWorkload.zipf] = 2
+        let request = RunRequest(
+            scheme: SchemeEntry(Recorded<AtomicScheme>.self), workload: try Registry.workload(named: "mixed"),
+            workloadOptions: options, threads: 1, duration: TestTiming.interval(0.02), warmup: 0)
+        #expect(try Runner.run(request).isValid)
+        let opens = try #require(RecordedRuns.latest.withLock { $0 }).opens.values
+        let immortal = opens.filter(\.immortal).map(\.count)
+        let mortal = opens.filter { !$0.immortal }.map(\.count)
+        #expect(immortal.count == 5)
+        #expect(mortal.count > 50, "most of the 95 mortal objects are drawn")
+        #expect(immortal.min()! > mortal.max()!, "immortal opens \(immortal.sorted()), most-opened mortal \(mortal.max()!)")
     }
 }
 

@@ -2,7 +2,7 @@ import Dispatch
 import Testing
 @testable import RefScale
 
-@Suite("arena scheme")
+@Suite("arena scheme", .tags(.threaded))
 struct ArenaSchemeTests {
     /// A pool and one thread's context; the test ends the context and frees the pool.
     struct Fixture {

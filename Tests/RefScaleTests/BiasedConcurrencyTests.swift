@@ -38,7 +38,7 @@ final class Mailbox: @unchecked Sendable {
     func wait(for flag: Int) { while !isRaised(flag) { sched_yield() } }
 }
 
-@Suite struct BiasedConcurrencyTests {
+@Suite(.tags(.threaded)) struct BiasedConcurrencyTests {
     /// Thread A makes every object, keeps one reference and sends a second to thread B, which
     /// duplicates, reads and drops what it receives. B's last decrement of each object finds the
     /// shared count at 0, so every object is queued on A. The first half is dropped while A runs

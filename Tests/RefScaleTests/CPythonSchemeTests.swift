@@ -1,4 +1,5 @@
 import CPython
+import CRefScale
 import Foundation
 import Testing
 @testable import RefScale
@@ -9,7 +10,7 @@ import Testing
 /// suspend, threadExit and an expired slice.
 ///
 /// Every test ends each context it made (`threadExit`), so no test keeps the GIL from the others.
-@Suite struct CPythonSchemeTests {
+@Suite(.tags(.threaded)) struct CPythonSchemeTests {
     final class Fixture {
         let shared: CPythonScheme.Shared
         let pool: ObjectPool
@@ -219,31 +220,28 @@ import Testing
         #expect(object.timesFreed == 1)
     }
 
+    /// Two threads released together count on one object under the real GIL with a 1 ms slice:
+    /// each takes the GIL from the other several times within its loop, and no count is lost.
     @Test func twoThreadsTakeTurnsOnTheRealGIL() throws {
         let fixture = try Fixture(slice: 0.001)
         var main = fixture.context(1)
         let object = fixture.pool.bear(0, flags: [.shared])
         let handle = main.new(object)
         main.suspend()
-        let box = UncheckedBox(fixture)
-        let finished = TestFlag()
-        let pairs = 200_000
-        let worker = Thread {
-            var context = box.value.context(2)
-            for index in 0..<pairs {
+        let pairs = 200_000, turns = 3
+        let deadline = crefscale_clock_monotonic_ns() + 20_000_000_000
+        let contexts = runTogether(CPythonScheme.self, shared: fixture.shared, threads: 2) { context, _ in
+            var step = 0
+            // At least `pairs` pairs, and on until the thread has had `turns` turns (or 20 s).
+            while step < pairs || (context.counters.lockHandoffs < turns && crefscale_clock_monotonic_ns() < deadline) {
                 context.close(context.dup(handle))
-                if index % 1000 == 0 { context.safePoint() }
+                step += 1
+                if step % 1000 == 0 { context.safePoint() }
             }
-            context.threadExit()
-            finished.set()
         }
-        worker.start()
-        for index in 0..<pairs {
-            main.close(main.dup(handle))
-            if index % 1000 == 0 { main.safePoint() }
+        for (index, context) in contexts.enumerated() {
+            #expect(context.counters.lockHandoffs >= turns, "thread \(index + 2) took the GIL from the other \(context.counters.lockHandoffs) times")
         }
-        main.suspend()
-        while !finished.isSet { usleep(1000) }
         #expect(Self.refcnt(handle) == 1, "no count was lost: every change ran under the GIL")
         main.close(handle)
         main.threadExit()

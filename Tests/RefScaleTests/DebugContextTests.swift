@@ -43,7 +43,7 @@ func onHandleSchemes(_ body: (any UniversalScheme.Type) throws -> Void) rethrows
     try body(AtomicScheme.self)
 }
 
-@Suite struct DebugContextTests {
+@Suite(.tags(.threaded)) struct DebugContextTests {
     // MARK: 1. wrong thread
 
     @Test func handleUsedByAnotherThreadIsReportedWithItsOwnerAndWhereItWasOpened() throws {

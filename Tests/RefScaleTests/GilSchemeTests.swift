@@ -1,3 +1,4 @@
+import CRefScale
 import Foundation
 import Synchronization
 import Testing
@@ -5,7 +6,7 @@ import Testing
 
 /// The rules of `gil`: counting happens only under the global lock, the lock is taken lazily and
 /// given up at `suspend`, `threadExit` and the end of a slice, and threads take turns.
-@Suite struct GilSchemeTests {
+@Suite(.tags(.threaded)) struct GilSchemeTests {
     /// A run's shared state and a pool of `objects` objects, freed with the fixture.
     final class Fixture {
         let shared: GilScheme.Shared
@@ -158,6 +159,43 @@ import Testing
         main.threadExit()
         #expect(fixture.pool[0].timesFreed == 1)
         #expect(!lock.isTaken)
+    }
+}
+
+extension GilSchemeTests {
+    /// Threads hammer the same two objects' plain counts with a slice of half a millisecond:
+    /// each takes the lock from another thread several times within its loop (not only before
+    /// it), and no count is lost.
+    @Test(arguments: [2, 4])
+    func threadsTakeTurnsWithinTheLoopAndLoseNoCount(threads: Int) throws {
+        let fixture = try Fixture(slice: 0.0005, objects: 2)
+        var main = fixture.context(1)
+        let objects = [fixture.pool.bear(0, flags: .shared), fixture.pool.bear(1, flags: .shared)]
+        let handles = objects.map { main.new($0) }
+        main.suspend()
+        let pairs = 50_000, turns = 3
+        let deadline = crefscale_clock_monotonic_ns() + 20_000_000_000
+        let contexts = runTogether(GilScheme.self, shared: fixture.shared, threads: threads) { context, index in
+            var step = 0
+            // At least `pairs` steps, and on until the thread has had `turns` turns (or 20 s).
+            while step < pairs || (context.counters.lockHandoffs < turns && crefscale_clock_monotonic_ns() < deadline) {
+                let opened = context.open(objects[(step + index) % 2])
+                let duplicate = context.dup(handles[step % 2])
+                context.close(duplicate)
+                context.close(opened)
+                step += 1
+                if step % 100 == 0 { context.safePoint() }
+            }
+        }
+        for (index, context) in contexts.enumerated() {
+            #expect(context.counters.lockHandoffs >= turns, "thread \(index + 2) took the lock from another \(context.counters.lockHandoffs) times")
+        }
+        #expect(objects.map(\.plainCount) == [1, 1], "no count was lost: every change ran under the lock")
+        #expect(objects.allSatisfy { $0.timesFreed == 0 })
+        handles.forEach { main.close($0) }
+        main.threadExit()
+        #expect(objects.allSatisfy { $0.timesFreed == 1 })
+        #expect(!fixture.shared.lock.isTaken)
     }
 }
 

@@ -4,7 +4,7 @@ import Testing
 @testable import RefScale
 @testable import RefScaleHarness
 
-@Suite("handle-table scheme")
+@Suite("handle-table scheme", .tags(.threaded))
 struct HandleTableSchemeTests {
     final class Fixture {
         let pool: ObjectPool

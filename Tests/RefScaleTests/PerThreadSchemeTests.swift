@@ -9,7 +9,7 @@ import Testing
 /// deferred count; only the runtime's references to them (an instance's to its type) are
 /// counted in per-thread arrays; every handle operation is biased; arrays are merged at
 /// collections, with the world stopped, and at thread exit.
-@Suite struct PerThreadSchemeTests {
+@Suite(.tags(.threaded)) struct PerThreadSchemeTests {
     /// A run's shared state for `workers` workers (thread IDs 2...) and a pool, freed with it.
     final class Fixture {
         let shared: PerThreadScheme.Shared

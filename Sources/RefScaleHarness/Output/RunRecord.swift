@@ -5,8 +5,8 @@ import RefScale
 /// `ColumnCatalogue`.
 public struct RunRecord: Sendable {
     public var request: RunRequest
-    /// Handle operations of every worker within the measured interval.
-    public var measuredOperations: Int
+    /// Handle operations of each worker within the measured interval, as it published them.
+    public var measuredWorkerOperations: [Int]
     public var elapsedNanoseconds: UInt64
     public var outcome: RunOutcome
     /// The CPU of each worker at the start and at the end of the measured interval.
@@ -16,11 +16,11 @@ public struct RunRecord: Sendable {
     public var timestamp: String
 
     public init(
-        request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome,
+        request: RunRequest, measuredWorkerOperations: [Int], elapsedNanoseconds: UInt64, outcome: RunOutcome,
         startCPUs: [Int], endCPUs: [Int], machine: MachineInfo, timestamp: String = MachineInfo.timestamp()
     ) {
         self.request = request
-        self.measuredOperations = measuredOperations
+        self.measuredWorkerOperations = measuredWorkerOperations
         self.elapsedNanoseconds = elapsedNanoseconds
         self.outcome = outcome
         self.startCPUs = startCPUs
@@ -29,6 +29,8 @@ public struct RunRecord: Sendable {
         self.timestamp = timestamp
     }
 
+    /// Handle operations of every worker within the measured interval.
+    public var measuredOperations: Int { measuredWorkerOperations.reduce(0, +) }
     public var elapsedSeconds: Double { Double(elapsedNanoseconds) / 1e9 }
     public var operationsPerSecond: Double { Double(measuredOperations) / elapsedSeconds }
     /// Per thread: `threads × elapsed / operations`; nil when no operation was measured.

@@ -35,11 +35,11 @@ public enum Runner {
         }
         control.start()
         sleep(seconds: request.warmup)
-        let startOperations = control.publishedOperations().reduce(0, +)
+        let startOperations = control.publishedOperations()
         let startNanoseconds = crefscale_clock_monotonic_ns()
         let startCPUs = control.publishedCPUs()
         sleep(seconds: request.duration)
-        let endOperations = control.publishedOperations().reduce(0, +)
+        let endOperations = control.publishedOperations()
         let endNanoseconds = crefscale_clock_monotonic_ns()
         let endCPUs = control.publishedCPUs()
         control.stop()
@@ -48,7 +48,7 @@ public enum Runner {
         if let failure = outcome.failure { throw HarnessError(failure) }
 
         return RunRecord(
-            request: request, measuredOperations: endOperations - startOperations,
+            request: request, measuredWorkerOperations: zip(endOperations, startOperations).map { $0 - $1 },
             elapsedNanoseconds: endNanoseconds - startNanoseconds, outcome: outcome, startCPUs: startCPUs, endCPUs: endCPUs,
             machine: machine)
     }
