@@ -235,10 +235,12 @@ public struct ObjectPool: @unchecked Sendable {
             let lists = freeLists(thread)
             lists.fresh.pointee.store(count + thread * regionSize, ordering: .relaxed)
         }
+        prepareRetention()
     }
 
     public func deallocate() {
         if let memory { memory.deallocate(mapped, mappedBytes) } else { base.deallocate() }
+        releaseRetention()
         control.deallocate()
     }
 
@@ -283,6 +285,7 @@ public struct ObjectPool: @unchecked Sendable {
         object.queueNext.pointee.store(0, ordering: .relaxed)
         object.uniqueID = -1
         (object.address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(payload, ordering: .relaxed)
+        noteBirth(object, control: control)
         return object
     }
 
@@ -319,6 +322,7 @@ public struct ObjectPool: @unchecked Sendable {
         }
         // The alive bit was ours to clear, so no other thread frees this life: no atomic needed.
         object.freeCount.pointee.store(object.freeCount.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        noteFree(object, control: control)
         object.poison()
         let home = Int(state >> ObjectRef.homeShift)
         guard home != 0 else { return }
