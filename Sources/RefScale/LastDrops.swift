@@ -15,6 +15,11 @@
 /// second time is marked, so references a pass leaves in fields for the next (`call`'s stores)
 /// are known. Anything the walk cannot account for (a count below zero) stops following that
 /// object rather than guess.
+///
+/// Stamping at a `closeLast` asks the context for the handle's object, one more context call.
+/// The debug context counts and checks every call (its reports name operations by their call
+/// index), so under it nothing is stamped (`stamping: false`): only positions are marked, and
+/// the delay columns of debug rows are 0.
 public enum LastDrops {
     private final class Reference {
         var count = 1
@@ -23,17 +28,17 @@ public enum LastDrops {
     }
 
     /// The passes, one per worker, with their last drops marked.
-    public static func mark(_ passes: [[Operation]]) -> [[Operation]] {
-        // Channels whose every send moves an object's only reference.
+    public static func mark(_ passes: [[Operation]], stamping: Bool = true) -> [[Operation]] {
+        // Channels where some send does not move an object's only reference.
         var unfollowedChannels = Set<Int>()
-        for pass in passes { _ = walk(pass, unfollowedChannels: &unfollowedChannels, marking: false) }
+        for pass in passes { _ = walk(pass, unfollowedChannels: &unfollowedChannels, marking: false, stamping: stamping) }
         return passes.map { pass in
             var channels = unfollowedChannels
-            return walk(pass, unfollowedChannels: &channels, marking: true)
+            return walk(pass, unfollowedChannels: &channels, marking: true, stamping: stamping)
         }
     }
 
-    private static func walk(_ pass: [Operation], unfollowedChannels: inout Set<Int>, marking: Bool) -> [Operation] {
+    private static func walk(_ pass: [Operation], unfollowedChannels: inout Set<Int>, marking: Bool, stamping: Bool) -> [Operation] {
         var registers: [Int: Reference] = [:]
         var fields: [Int: Reference] = [:]
         var marked = pass
@@ -104,7 +109,9 @@ public enum LastDrops {
                 default:
                     break
                 }
-                if marking && round == 1, let replacement { marked[index] = replacement }
+                if marking && round == 1, let replacement, stamping || replacement.code != Operation.Code.closeLast.rawValue {
+                    marked[index] = replacement
+                }
                 position += operation.handleOperations
             }
         }

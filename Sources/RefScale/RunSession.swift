@@ -113,7 +113,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         mainProgram = workload.mainProgram(threads: threads, seed: config.seed)
         workerPrograms = (0..<threads).map { workload.workerProgram(thread: $0, threads: threads, seed: config.seed) }
         // The passes as run: the stream digest above is of the workload's own operations.
-        workerPasses = LastDrops.mark(workerPrograms.map(\.pass)).map { marked in
+        workerPasses = LastDrops.mark(workerPrograms.map(\.pass), stamping: config.context != .debug).map { marked in
             let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: marked.count)
             _ = pass.initialize(from: marked)
             return pass

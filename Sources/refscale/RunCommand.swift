@@ -10,7 +10,10 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Thread counts, comma-separated.") var threads = "1"
     @Option(parsing: .unconditional, help: "Measured interval of each run, seconds.") var duration = 0.5
     @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded).") var warmup = 0.1
-    @Option(parsing: .unconditional, help: "Repetitions (separate runs, one row each).") var reps = 3
+    @Option(parsing: .unconditionalSingleValue, help: "Repetitions (separate runs, one row each; default 3), or auto: until the median's 95% interval is within --ci-target (at most 30).")
+    var reps: [String] = []
+    @Option(parsing: .unconditional, help: "--reps auto: the interval's half-width to reach, as a fraction of the median (default 0.02).")
+    var ciTarget: Double?
     @Option(help: "Seed of the operation streams.") var seed: UInt64 = 1
     @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
     // The options schemes and workloads declare, one line each; their help and checks are their
@@ -72,7 +75,7 @@ struct RunOptions: ParsableArguments {
             }
             return count
         }
-        guard reps >= 1 else { throw UsageError("--reps must be at least 1, got \(reps)") }
+        let repetitions = try RepetitionPlan.parse(reps, ciTarget: ciTarget)
         let pinning = try Pinning(name: pin)
         let placing = try Placement(name: placement)
         let schemeEntry: SchemeEntry
@@ -99,7 +102,7 @@ struct RunOptions: ParsableArguments {
 
         var requests: [RunRequest] = []
         for threadCount in threadCounts {
-            for repetition in 1...reps {
+            for repetition in 1...repetitions.plan.initialCount {
                 let request = RunRequest(
                     scheme: schemeEntry, workload: workloadEntry, workloadOptions: workloadOptions,
                     schemeOptions: schemeOptions, threads: threadCount, duration: duration, warmup: warmup,
@@ -109,6 +112,7 @@ struct RunOptions: ParsableArguments {
             }
         }
         if let message = Pinning.numaNote(pin: [pinning], placement: [placing]) { note(message) }
+        if let message = repetitions.note { note(message) }
         return requests
     }
 
@@ -174,7 +178,8 @@ struct Run: ParsableCommand {
     func run() throws {
         let requests = try options.requests()
         let writer = try options.csv.map { try CSVWriter(path: $0) }
-        let records = try Perform.runs(requests, writer: writer)
+        let plan = try RepetitionPlan.parse(options.reps, ciTarget: options.ciTarget).plan
+        let records = try Perform.runs(requests, writer: writer, repetitions: plan, report: note)
         try Perform.requireValid(records)
     }
 }

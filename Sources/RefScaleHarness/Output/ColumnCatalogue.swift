@@ -94,6 +94,7 @@ public enum ColumnCatalogue {
         Column("peak_live_objects", .measurement, .integer) { .integer($0.outcome.retention.peakLiveObjects) },
         Column("free_delay_mean_ops", .measurement, .number) { .number($0.outcome.retention.freeDelayMean, decimals: 3) },
         Column("free_delay_max_ops", .measurement, .integer) { .integer($0.outcome.retention.freeDelayMax) },
+        Column("reps_stop", .measurement, .text) { .text($0.repetitionStop?.rawValue ?? "") },
     ]
 
     /// Each counter covers the whole run (set-up, warm-up, interval and drain), like `run_ops`, so

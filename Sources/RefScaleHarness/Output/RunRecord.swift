@@ -14,6 +14,8 @@ public struct RunRecord: Sendable {
     public var endCPUs: [Int]
     public var machine: MachineInfo
     public var timestamp: String
+    /// Set on the last row of a `--reps auto` configuration: why the repetitions stopped.
+    public var repetitionStop: RepetitionStop?
 
     public init(
         request: RunRequest, measuredOperations: Int, elapsedNanoseconds: UInt64, outcome: RunOutcome,
