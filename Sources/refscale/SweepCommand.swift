@@ -21,7 +21,7 @@ struct Sweep: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let path = "\(out)/\(experiment.name)-\(machine.host)-\(stamp).csv"
         let writer = try CSVWriter(path: path)
-        let records = try Perform.runs(requests, writer: writer, progress: SweepProgress(total: requests.count))
+        let records = try Perform.runs(requests, writer: writer, progress: SweepProgress(total: requests.count), report: note)
         print("")
         Summary.lines(records).forEach { print($0) }
         print("\n\(records.count) rows written to \(path)")

@@ -95,6 +95,7 @@ public enum ColumnCatalogue {
         Column("free_delay_mean_ops", .measurement, .number) { .number($0.outcome.retention.freeDelayMean, decimals: 3) },
         Column("free_delay_max_ops", .measurement, .integer) { .integer($0.outcome.retention.freeDelayMax) },
         Column("reps_stop", .measurement, .text) { .text($0.repetitionStop?.rawValue ?? "") },
+        Column("other_load", .measurement, .number) { $0.otherLoad.map { .number($0, decimals: 2) } ?? .blank },
     ]
 
     /// Each counter covers the whole run (set-up, warm-up, interval and drain), like `run_ops`, so

@@ -32,6 +32,10 @@ public enum Perform {
                 next.repetition += 1
             }
         }
+        let busy = records.filter { ($0.otherLoad ?? 0) > MachineLoad.busyThreshold }
+        if let worst = busy.compactMap(\.otherLoad).max() {
+            report("\(busy.count) of \(records.count) runs shared the machine with other work (up to \(fixed(worst, decimals: 2)) CPUs besides refscale's, column other_load): their timings are not from a quiet machine")
+        }
         return records
     }
 

@@ -38,7 +38,9 @@ public enum Runner {
         let startOperations = control.publishedOperations().reduce(0, +)
         let startNanoseconds = crefscale_clock_monotonic_ns()
         let startCPUs = control.publishedCPUs()
+        let startLoad = MachineLoad.now()
         sleep(seconds: request.duration)
+        let endLoad = MachineLoad.now()
         let endOperations = control.publishedOperations().reduce(0, +)
         let endNanoseconds = crefscale_clock_monotonic_ns()
         let endCPUs = control.publishedCPUs()
@@ -47,10 +49,12 @@ public enum Runner {
         let outcome = session.finish()
         if let failure = outcome.failure { throw HarnessError(failure) }
 
-        return RunRecord(
+        var record = RunRecord(
             request: request, measuredOperations: endOperations - startOperations,
             elapsedNanoseconds: endNanoseconds - startNanoseconds, outcome: outcome, startCPUs: startCPUs, endCPUs: endCPUs,
             machine: machine)
+        record.otherLoad = MachineLoad.otherCPUs(from: startLoad, to: endLoad, seconds: record.elapsedSeconds)
+        return record
     }
 
     static func sleep(seconds: Double) {
