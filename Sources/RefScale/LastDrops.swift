@@ -18,8 +18,8 @@
 ///
 /// Stamping at a `closeLast` asks the context for the handle's object, one more context call.
 /// The debug context counts and checks every call (its reports name operations by their call
-/// index), so under it nothing is stamped (`stamping: false`): only positions are marked, and
-/// the delay columns of debug rows are 0.
+/// index), so under it nothing is marked but positions (`stamping: false`), and the delay
+/// columns of debug rows are 0.
 public enum LastDrops {
     private final class Reference {
         var count = 1
@@ -109,7 +109,8 @@ public enum LastDrops {
                 default:
                     break
                 }
-                if marking && round == 1, let replacement, stamping || replacement.code != Operation.Code.closeLast.rawValue {
+                let isPosition = replacement?.code == Operation.Code.enter.rawValue || replacement?.code == Operation.Code.exit.rawValue
+                if marking && round == 1, let replacement, stamping || isPosition {
                     marked[index] = replacement
                 }
                 position += operation.handleOperations
