@@ -216,7 +216,10 @@ public struct Report {
         if let earliest = stamps.first, let latest = stamps.last {
             heading += earliest == latest ? ", \(earliest)" : ", \(earliest) to \(latest)"
         }
-        return heading + ": \(rows.count) rows, \(invalid) invalid"
+        heading += ": \(rows.count) rows, \(invalid) invalid"
+        let shared = rows.filter { (Double($0["other_load"]) ?? 0) > MachineLoad.busyThreshold }.count
+        if shared > 0 { heading += ", \(shared) measured beside other work (other_load above \(MachineLoad.busyThreshold) CPUs)" }
+        return heading
     }
 
     // MARK: Order and formatting
