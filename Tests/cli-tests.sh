@@ -3,9 +3,14 @@
 # code (64) or 1, and leaves no file behind; CSV files are created, appended to and refused as
 # DESIGN.md says. Usage: Tests/cli-tests.sh path/to/refscale
 set -uo pipefail
-refscale="${1:?usage: $0 path/to/refscale}"
+refscale="$(realpath "${1:?usage: $0 path/to/refscale}")"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  mountpoint -q "$work/readonly" 2>/dev/null && umount "$work/readonly"
+  chmod -R u+w "$work" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 passed=0
 failed=0
 quick=(--duration 0.02 --warmup 0.005 --reps 1)
@@ -14,10 +19,11 @@ pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
 
 # expect_error NAME CODE ARGS...: exit code CODE, exactly one line on stderr, no CSV file made.
+# Every check comes before any measurement, so a refusal takes well under the 20 s allowed.
 expect_error() {
   local name="$1" code="$2"; shift 2
   rm -f "$work/out.csv"
-  "$refscale" "$@" >"$work/stdout" 2>"$work/stderr"
+  timeout 20 "$refscale" "$@" >"$work/stdout" 2>"$work/stderr"
   local status=$?
   local lines
   lines=$(wc -l <"$work/stderr")
@@ -190,6 +196,210 @@ expect_error "compare files that share no configuration" 64 report --compare "$w
 expect_error "compare one file" 64 report --compare "$work/rows.csv"
 expect_error "compare schemes absent from the file" 64 report "$work/rows.csv" --compare-schemes atomic gil
 
+
+# Hostile input and resource limits (issue 17's table): one line, the usual code, before any run.
+long=(--duration 30 --warmup 0 --reps 3)   # were anything measured, the 20 s timeout would fail these
+expect_error "duration inf" 64 run --scheme atomic --workload private --duration inf --csv "$work/out.csv"
+grep -q "^refscale: error: --duration must be a number of seconds > 0 and at most 86400 (a day), got inf$" "$work/stderr" \
+  && pass || fail "duration inf: message: $(cat "$work/stderr")"
+expect_error "warmup inf" 64 run --scheme atomic --workload private --warmup inf --csv "$work/out.csv"
+expect_error "duration 1e300" 64 run --scheme atomic --workload private --duration 1e300 --csv "$work/out.csv"
+expect_error "duration nan" 64 run --scheme atomic --workload private --duration nan --csv "$work/out.csv"
+expect_error "warmup nan" 64 run --scheme atomic --workload private --warmup nan --csv "$work/out.csv"
+expect_error "warmup 1e300" 64 run --scheme atomic --workload private --warmup 1e300 --csv "$work/out.csv"
+for value in inf 1e300 0 nan -1; do
+  expect_error "calibrate --duration $value" 64 calibrate --duration "$value"
+done
+for key in duration warmup; do
+  printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1], "%s": 1e300}' "$key" >"$work/bad.json"
+  expect_error "experiment $key 1e300" 64 sweep "$work/bad.json" --out "$work/sweep-out"
+  grep -q ": $key: must be a number of seconds" "$work/stderr" || fail "experiment $key 1e300: message does not name the key"
+done
+[ -e "$work/sweep-out" ] && fail "a refused experiment left its output directory behind" || pass
+expect_error "stress --seconds inf" 64 stress --seconds inf
+expect_error "stress --round-seconds nan" 64 stress --round-seconds nan --seconds 1
+expect_error "threads 100000" 64 run --scheme atomic --workload private --threads 100000 "${long[@]}" --csv "$work/out.csv"
+grep -Eq "^refscale: error: --threads 100000: at most [0-9]+ threads \(16 times the [0-9]+ online CPUs\)$" "$work/stderr" \
+  && pass || fail "threads 100000: message: $(cat "$work/stderr")"
+expect_error "stress --threads 100000" 64 stress --threads 100000 --seconds 0.1
+printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1, 100000]}' >"$work/bad.json"
+expect_error "experiment threads 100000" 64 sweep "$work/bad.json" --out "$work/sweep-out"
+grep -q "threads\[1\]: 100000: at most" "$work/stderr" || fail "experiment threads 100000: message: $(cat "$work/stderr")"
+expect_error "objects 2000000000" 64 run --scheme atomic --workload private --objects 2000000000 "${long[@]}" --csv "$work/out.csv"
+grep -Eq "^refscale: error: 2000000000 objects of 128 bytes need at least [0-9.]+ GiB; this machine has [0-9.]+ [MG]iB available \([0-9.]+ GiB in all\)" "$work/stderr" \
+  && pass || fail "objects 2000000000: message: $(cat "$work/stderr")"
+expect_error "objects beyond any count" 64 run --scheme atomic --workload private --objects 9223372036854775807 --threads 2 --csv "$work/out.csv"
+expect_error "dup depth beyond any count" 64 run --scheme atomic --workload private --dup-depth 9223372036854775807 --csv "$work/out.csv"
+expect_error "call depth beyond any count" 64 run --scheme atomic --workload call --call-depth 4611686018427387904 --csv "$work/out.csv"
+expect_error "producers beyond any count" 64 run --scheme atomic --workload handoff --producers 9223372036854775807 --csv "$work/out.csv"
+expect_error "alignment of 2^62" 64 run --scheme atomic --workload private --object-align 4611686018427387904 --csv "$work/out.csv"
+expect_error "reps beyond the limit" 64 run --scheme atomic --workload private --reps 9223372036854775807 --csv "$work/out.csv"
+expect_error "threads -1" 64 run --scheme atomic --workload private --threads -1 --csv "$work/out.csv"
+grep -q "positive integers separated by commas, got '-1'" "$work/stderr" || fail "threads -1: message: $(cat "$work/stderr")"
+expect_error "seed -1" 64 run --scheme atomic --workload private --seed -1
+grep -q "Missing value" "$work/stderr" && fail "seed -1: read as a missing value" || pass
+expect_error "threads 1,1" 64 run --scheme atomic --workload private --threads 1,1 --csv "$work/out.csv"
+grep -q "lists 1 twice" "$work/stderr" || fail "threads 1,1: message: $(cat "$work/stderr")"
+printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [2, 2]}' >"$work/bad.json"
+expect_error "experiment threads [2, 2]" 64 sweep "$work/bad.json" --out "$work/sweep-out"
+expect_error "csv to a directory" 1 run --scheme atomic --workload private "${long[@]}" --csv "$work"
+grep -q "is a directory" "$work/stderr" || fail "csv to a directory: message: $(cat "$work/stderr")"
+expect_error "csv to an empty name" 1 run --scheme atomic --workload private "${long[@]}" --csv ""
+expect_error "csv to a name ending in /" 1 run --scheme atomic --workload private "${long[@]}" --csv "$work/nodir/"
+# A read-only place: a read-only tmpfs where we may mount one (root), else a file and a directory without write permission.
+mkdir -p "$work/readonly"
+head -1 "$work/rows.csv" >"$work/header.csv"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs tmpfs "$work/readonly" 2>/dev/null; then
+  cp "$work/header.csv" "$work/readonly/rows.csv"
+  mount -o remount,ro "$work/readonly"
+else
+  cp "$work/header.csv" "$work/readonly/rows.csv"
+  chmod 444 "$work/readonly/rows.csv"
+  chmod 555 "$work/readonly"
+fi
+if touch "$work/readonly/probe" 2>/dev/null; then
+  rm -f "$work/readonly/probe"; echo "note: cannot make a read-only directory here; the unwritable-file checks are skipped" >&2
+else
+  expect_error "csv to an unwritable file" 1 run --scheme atomic --workload private "${long[@]}" --csv "$work/readonly/rows.csv"
+  grep -q "cannot write to it" "$work/stderr" || fail "csv to an unwritable file: message: $(cat "$work/stderr")"
+  expect_error "csv into an unwritable directory" 1 run --scheme atomic --workload private "${long[@]}" --csv "$work/readonly/new.csv"
+  printf '{"name": "long", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1], "duration": 30}' >"$work/long.json"
+  expect_error "sweep --out an unwritable directory" 1 sweep "$work/long.json" --out "$work/readonly"
+  grep -q "cannot create files in" "$work/stderr" || fail "sweep --out unwritable: message: $(cat "$work/stderr")"
+  expect_error "sweep --out under an unwritable directory" 1 sweep "$work/long.json" --out "$work/readonly/sub"
+fi
+: >"$work/a-file"
+printf '{"name": "long", "schemes": ["atomic"], "workloads": [{"name": "private"}], "threads": [1], "duration": 30}' >"$work/long.json"
+expect_error "sweep --out an empty name" 1 sweep "$work/long.json" --out ""
+expect_error "sweep --out an existing file" 1 sweep "$work/long.json" --out "$work/a-file"
+grep -q "^refscale: error: --out $work/a-file: is a file, not a directory$" "$work/stderr" || fail "sweep --out a file: message: $(cat "$work/stderr")"
+printf '{"name": "none", "schemes": ["nonatomic"], "workloads": [{"name": "shared-hot"}], "threads": [2]}' >"$work/none.json"
+expect_error "sweep with every combination left out" 64 sweep "$work/none.json" --out "$work/none-out"
+grep -q "every combination is left out" "$work/stderr" || fail "all left out: message: $(cat "$work/stderr")"
+[ -e "$work/none-out" ] && fail "a sweep with nothing to run made its directory" || pass
+
+# gil_slice and the other number options of schemes take numbers in experiment files.
+printf '{"name": "slices", "schemes": ["gil", "perthread"], "workloads": [{"name": "private"}], "threads": [1], "repetitions": 1, "duration": 0.02, "warmup": 0, "scheme_options": {"gil_slice": 0.01, "merge_interval": 0.01, "unique_ids": "all"}}' >"$work/slices.json"
+"$refscale" sweep "$work/slices.json" --out "$work/slices" >/dev/null 2>&1 && python3 - "$work"/slices/slices-*.csv <<'PY' && pass || fail "gil_slice as a number in an experiment file"
+import csv, sys
+rows = {r["scheme"]: r for r in csv.DictReader(open(sys.argv[1]))}
+assert rows["gil"]["gil_slice"] == "0.01" and rows["perthread"]["merge_interval"] == "0.01" and rows["perthread"]["unique_ids"] == "all", rows
+PY
+
+# Two sweeps of one file started together write two files, each with its own rows.
+"$refscale" sweep "$work/tiny.json" --out "$work/twice" >"$work/first.out" 2>/dev/null &
+first=$!
+"$refscale" sweep "$work/tiny.json" --out "$work/twice" >"$work/second.out" 2>/dev/null
+wait "$first"
+files=("$work"/twice/*.csv)
+if [ "${#files[@]}" -eq 2 ] && [ "$(wc -l <"${files[0]}")" -eq 7 ] && [ "$(wc -l <"${files[1]}")" -eq 7 ] \
+  && [ "$(grep -ho "rows written to .*" "$work/first.out" "$work/second.out" | sort -u | wc -l)" -eq 2 ]; then pass
+else fail "two sweeps at once: files ${files[*]}"; fi
+
+# A CSV file whose last line lacks its line break gets one before the appended row.
+{ cat "$work/rows.csv"; } | head -c -1 >"$work/unterminated.csv"
+"$refscale" run --scheme atomic --workload private "${quick[@]}" --csv "$work/unterminated.csv" >/dev/null 2>&1 \
+  && python3 - "$work/unterminated.csv" <<'PY' && pass || fail "a row appended to a file without its final line break"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+assert len(rows) == 5 and all(len(row) == len(rows[0]) for row in rows), [len(row) for row in rows]
+PY
+
+# CSV files saved back by pandas (True/False) mean the same; a row left out says why.
+sed -e 's/,true,/,True,/g' -e 's/,false,/,False,/g' "$work/rows.csv" >"$work/pandas.csv"
+"$refscale" report "$work/pandas.csv" >"$work/stdout" 2>&1 && grep -q "^invalid rows left out: 0" "$work/stdout" \
+  && pass || fail "report of a pandas-saved file: $(grep invalid "$work/stdout")"
+python3 - "$work/rows.csv" "$work/odd.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+rows[0]["valid"] = "yes"
+with open(sys.argv[2], "w", newline="") as out:
+    writer = csv.DictWriter(out, fieldnames=rows[0].keys())
+    writer.writeheader()
+    writer.writerows(rows)
+PY
+"$refscale" report "$work/odd.csv" >"$work/stdout" 2>&1 && grep -q "^invalid rows left out: 1" "$work/stdout" \
+  && grep -q "valid is 'yes', neither true nor false" "$work/stdout" && pass || fail "report does not say why a row is left out"
+
+# An interrupted run or sweep says where its rows are; a sweep with none leaves no file.
+"$refscale" run --scheme atomic --workload private --duration 0.3 --warmup 0 --reps 20 --csv "$work/interrupted.csv" >/dev/null 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 100); do [ -s "$work/interrupted.csv" ] && break; sleep 0.1; done
+kill -INT "$pid"; wait "$pid"; status=$?
+rows=$(($(wc -l <"$work/interrupted.csv") - 1))
+if [ "$status" -eq 130 ] && [ "$(wc -l <"$work/stderr")" -eq 1 ] \
+  && grep -Eq "^refscale: interrupted \(SIGINT\); the $rows rows? of the finished runs? (is|are) in $work/interrupted.csv$" "$work/stderr"; then pass
+else fail "interrupted run: exit $status, $rows rows, stderr: $(cat "$work/stderr")"; fi
+"$refscale" sweep "$work/long.json" --out "$work/stopped" >/dev/null 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 100); do [ -n "$(ls "$work/stopped" 2>/dev/null)" ] && break; sleep 0.1; done
+sleep 0.3
+kill -TERM "$pid"; wait "$pid"; status=$?
+if [ "$status" -eq 143 ] && grep -q "^refscale: interrupted (SIGTERM) before any run finished; removed the empty $work/stopped/long-.*\.csv$" "$work/stderr" \
+  && [ -z "$(ls "$work/stopped")" ]; then pass
+else fail "interrupted sweep: exit $status, files: $(ls "$work/stopped"), stderr: $(cat "$work/stderr")"; fi
+
+# The README agrees with the tool: the CSV columns in the order written, every option of run,
+# stress and calibrate, and no doubled default in any help.
+readme="$(dirname "$0")/../README.md"
+"$refscale" columns >"$work/columns.txt"
+python3 - "$readme" "$work/columns.txt" <<'PY' && pass || fail "README's CSV columns differ from refscale columns"
+import re, sys
+text = open(sys.argv[1]).read()
+section = text.split("## The CSV file", 1)[1].split("`pandas.read_csv` loads", 1)[0]
+named = [name.strip() for quoted in re.findall(r"`([^`]+)`", section) for name in quoted.split(",")]
+columns = [line.split()[0] for line in open(sys.argv[2]) if line.strip()]
+in_readme = [name for index, name in enumerate(named) if name in columns and name not in named[:index]]
+assert in_readme == columns, f"README: {in_readme}\ncolumns: {columns}"
+PY
+for command in run stress calibrate; do
+  "$refscale" "$command" --help >"$work/help.txt" 2>&1
+  missing=$(grep -o -- '--[a-z][a-z-]*' "$work/help.txt" | sort -u | grep -v -x -e --help | while read -r flag; do grep -qE -- "$flag([^a-z-]|\$)" "$readme" || echo "$flag"; done)
+  [ -z "$missing" ] && pass || fail "README does not mention $command's $(echo $missing)"
+done
+for command in run sweep stress report info calibrate columns list; do
+  "$refscale" "$command" --help 2>&1 | tr '\n' ' ' | tr -s ' ' | grep -Eq '\(default [^)]*\)[^(]*\(default: ' \
+    && fail "$command --help doubles a default" || pass
+done
+
+# Mutated command lines: whatever the words, exit 0, 1 or 64; a refusal is one line and leaves no file.
+fuzz_cases="${REFSCALE_CLI_FUZZ_CASES:-40}"
+python3 - "$fuzz_cases" "${REFSCALE_CLI_FUZZ_SEED:-17}" >"$work/fuzz.lines" <<'PY'
+import random, sys
+cases, seed = int(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(seed)
+words = ["inf", "nan", "-1", "0", "1e300", "1,1", "", "2000000000", "9223372036854775807", "100000", "low9", "node9",
+         "--threads", "--duration", "--csv", "out.csv", "dir", "--objects", "--frobnicate", "é", "-", "--", "=", "1,,2"]
+bases = [
+    ["run", "--scheme", "atomic", "--workload", "private", "--threads", "1", "--objects", "4", "--csv", "out.csv"],
+    ["run", "--scheme", "handle-local", "--workload", "mixed", "--handle-index", "low4", "--zipf", "1"],
+    ["run", "--scheme", "perthread", "--workload", "shared-hot", "--merge-interval", "0.01", "--context", "debug"],
+    ["stress", "--threads", "2", "--inject", "leak", "--closed-queue", "8"],
+    ["report", "rows.csv"],
+    ["list"], ["columns", "--json"],
+]
+for _ in range(cases):
+    line = list(rng.choice(bases))
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(line))
+        kind = rng.randrange(4)
+        if kind == 0: line[i] = rng.choice(words)
+        elif kind == 1 and len(line) > 1: del line[i]
+        elif kind == 2: line.insert(i, rng.choice(words))
+        else: line.insert(i, line[i])
+    fixed = {"run": ["--duration", "0.01", "--warmup", "0", "--reps", "1"], "stress": ["--seconds", "0.1", "--round-seconds", "0.05"]}
+    print("\t".join(line[:1] + fixed.get(line[0], []) + line[1:]))
+PY
+mkdir -p "$work/fuzz"
+while IFS=$'\t' read -r -a words; do
+  rm -rf "$work/fuzz"/*; mkdir -p "$work/fuzz/dir"; cp "$work/rows.csv" "$work/fuzz/rows.csv"
+  (cd "$work/fuzz" && timeout 30 "$refscale" "${words[@]}" >/dev/null 2>"$work/stderr"); status=$?
+  leftover=$(cd "$work/fuzz" && ls | grep -v -e '^dir$' -e '^rows.csv$')
+  if [ "$status" -ne 0 ] && [ "$status" -ne 1 ] && [ "$status" -ne 64 ]; then fail "fuzz: exit $status: refscale ${words[*]}"
+  elif [ "$status" -ne 0 ] && [ "$(wc -l <"$work/stderr")" -ne 1 ] && [ "${words[0]}" != stress ]; then fail "fuzz: $(wc -l <"$work/stderr") lines on stderr: refscale ${words[*]}"
+  elif [ "$status" -eq 64 ] && [ -n "$leftover" ]; then fail "fuzz: refused but left $leftover: refscale ${words[*]}"
+  else pass; fi
+done <"$work/fuzz.lines"
 # Every option a scheme or workload declares (listed by `list`) is a flag of `run`, and a
 # workload option given to a run is written to its CSV column, typed as declared.
 "$refscale" run --help >"$work/help" 2>&1

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Tests of Experiments/plot.py: installs the pinned Python packages when one is missing or at
 # another version (pip install -r Experiments/requirements.txt), then runs pytest on Tests/plot.
+# The tests read the column catalogue of $REFSCALE, by default the release build (bin/test
+# builds it first); without one, plot.py's own default, bin/refscale, builds it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 requirements="$root/Experiments/requirements.txt"
@@ -23,4 +25,7 @@ then
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$requirements"
 fi
 cd "$root"
-python3 -m pytest -q -p no:cacheprovider Tests/plot
+if [ -z "${REFSCALE:-}" ] && [ -x "$root/.build/release/refscale" ]; then
+  export REFSCALE="$root/.build/release/refscale"
+fi
+python3 -m pytest -q -p no:cacheprovider Tests/plot "$@"

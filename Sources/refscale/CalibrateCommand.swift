@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import RefScale
 import RefScaleHarness
 
@@ -6,15 +7,28 @@ struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Times the plain-C reference loops and refscale's kernels in one process; prints ratios.",
         discussion: """
-            In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF
-            of CPython's header); every scheme uncontended (private, 1 thread) against the harness's
-            own cost (noop), the nonatomic model and the plain-C pair; the real header against the
-            nonatomic model; and the contended kernels against the C atomic loop.
+            In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF \
+            of CPython's header); every scheme uncontended (private, 1 thread) against the harness's \
+            own cost (noop), the nonatomic model and the plain-C pair; the real header against the \
+            nonatomic model; and the contended kernels against the C atomic loop. Each figure is the \
+            median of 3 runs of --duration; the runs are counted on stderr as they go.
             """)
 
-    @Option(help: "Measured interval of each refscale run, seconds.") var duration = 0.5
+    @Option(parsing: .unconditional, help: "Measured interval of each refscale run, seconds (more than 0, at most a day).")
+    var duration = 0.5
+
+    /// Runs are counted on stderr as they go: the whole takes a minute or more.
+    var progress: SweepProgress {
+        let schemes = Registry.schemes.count
+        return SweepProgress(total: 3 * (schemes + Calibrate.contendedSchemes.count + schemes * ContextKind.allCases.count))
+    }
+    static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", "cpython"]
 
     func run() throws {
+        try ResourceLimits.checkSeconds(duration, flag: "--duration")
+        let progress = self.progress
+        var done = 0
+        fputs("calibrate: timing the reference loops\n", stderr)
         let cores = min(2, MachineInfo.current.onlineCPUs)
         let atomicOne = Calibration.atomicPair(threads: 1)
         let atomicShared = Calibration.atomicPair(threads: cores)
@@ -30,7 +44,9 @@ struct Calibrate: ParsableCommand {
             var options = OptionValues()
             if let objects { options.set("objects", to: .integer(objects)) }
             let runs = try (1...3).map { repetition in
-                try Runner.run(RunRequest(
+                progress.update(done: done)
+                defer { done += 1; progress.clear() }
+                return try Runner.run(RunRequest(
                     scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: workload),
                     workloadOptions: options, threads: threads, duration: duration, repetition: repetition))
             }
@@ -63,12 +79,12 @@ struct Calibrate: ParsableCommand {
         print("  \("counting only (less noop)".padding(36)) \(format(cpython - noop).padding(6)) ns/op = \(format((cpython - noop) / (nonatomic - noop))) × nonatomic's \(format(nonatomic - noop)) ns/op")
 
         print("\ncontended: \(cores) thread(s) on one shared object, against the C atomic loop on one counter:")
-        for scheme in ["noop", "atomic", "handle-local", "gil", "cpython"] {
+        for scheme in Calibrate.contendedSchemes {
             let nanoseconds = try median(scheme, "shared-hot", threads: cores, objects: 1)
             let label = "\(scheme) on shared-hot, \(cores) thread(s)"
             print("  \(label.padding(40)) \(format(nanoseconds).padding(8)) ns/op = \(format(nanoseconds / atomicShared.nanosecondsPerOperation)) × \(atomicShared.name)")
         }
-        invalid += try contextCosts()
+        invalid += try contextCosts(progress: progress, done: done)
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
     }
 
@@ -78,7 +94,8 @@ struct Calibrate: ParsableCommand {
 
     /// What a context adds to each scheme: the same private stream on 1 thread, direct, through
     /// the universal table, and through the debug context; the difference is per operation.
-    func contextCosts() throws -> Int {
+    func contextCosts(progress: SweepProgress, done: Int) throws -> Int {
+        var done = done
         print("\ncontexts on private, 1 thread (median of 3 runs of \(duration) s), ns/op:")
         print("  \("scheme".padding(14))\("direct".padding(9))\("universal".padding(11))\("+universal".padding(12))\("x".padding(8))\("debug".padding(9))+debug over universal")
         var invalid = 0
@@ -91,6 +108,8 @@ struct Calibrate: ParsableCommand {
                 request.schemeOptions.debug.onViolation = .collect
                 let runs = try (1...3).map { repetition in
                     request.repetition = repetition
+                    progress.update(done: done)
+                    defer { done += 1; progress.clear() }
                     return try Runner.run(request)
                 }
                 invalid += runs.filter { !$0.isValid }.count

@@ -7,15 +7,15 @@ import RefScaleHarness
 struct RunOptions: ParsableArguments {
     @Option(help: "Scheme (see `refscale list`).") var scheme: String
     @Option(help: "Workload (see `refscale list`).") var workload: String
-    @Option(parsing: .unconditional, help: "Thread counts, comma-separated.") var threads = "1"
-    @Option(parsing: .unconditional, help: "Measured interval of each run, seconds.") var duration = 0.5
-    @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded).") var warmup = 0.1
-    @Option(parsing: .unconditionalSingleValue, help: "Repetitions (separate runs, one row each; default 3), or auto: until the median's 95% interval is within --ci-target (at most 30).")
+    @Option(parsing: .unconditional, help: "Thread counts, comma-separated, each once; at most 16 per online CPU.") var threads = "1"
+    @Option(parsing: .unconditional, help: "Measured interval of each run, seconds (more than 0, at most a day).") var duration = 0.5
+    @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded; at most a day).") var warmup = 0.1
+    @Option(parsing: .unconditionalSingleValue, help: "Repetitions (separate runs, one row each), at most 10000; default 3. Or auto: until the median's 95% interval is within --ci-target, at most 30.")
     var reps: [String] = []
-    @Option(parsing: .unconditional, help: "--reps auto: the interval's half-width to reach, as a fraction of the median (default 0.02).")
+    @Option(parsing: .unconditional, help: "--reps auto: the interval's half-width to reach, a fraction of the median above 0 and below 1; default 0.02.")
     var ciTarget: Double?
-    @Option(help: "Seed of the operation streams.") var seed: UInt64 = 1
-    @Option(help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
+    @Option(parsing: .unconditional, help: "Seed of the operation streams.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
     // The options schemes and workloads declare, one line each; their help and checks are their
     // owners' (`Registry.help(forOption:)`). `declaredOptionValues` finds them by name.
     @Option(parsing: .unconditional, help: .declared("objects")) var objects: String?
@@ -42,78 +42,36 @@ struct RunOptions: ParsableArguments {
     var placement = "local"
     @Option(help: "How the kernel reaches the scheme: direct, universal (a function table) or debug (checked).")
     var context = "direct"
-    @Option(help: "debug: closed handles whose records wait before reuse, so a use after close is caught (default 1024).")
+    @Option(parsing: .unconditional, help: "debug: closed handles whose records wait before reuse, so a use after close is caught (default 1024).")
     var closedQueue: Int?
     @Option(help: "debug: what a violation does: abort (print the report and stop) or collect (count it; default abort).")
     var onViolation: String?
     @Flag(help: "debug: add the symbolised stack to each printed report.") var backtraces = false
-    @Option(help: "Append one CSV row per run to this file.") var csv: String?
+    @Option(help: "Append one CSV row per run to this file, made when missing; a file whose header is not refscale's is refused.")
+    var csv: String?
 
-    /// The debug context's options from the command line.
-    func debugOptions() throws -> DebugOptions {
-        var options = DebugOptions()
-        if let closedQueue { options.closedQueue = closedQueue }
-        if let onViolation {
-            guard let policy = ViolationPolicy(rawValue: onViolation) else {
-                throw UsageError("--on-violation must be abort or collect, got '\(onViolation)'")
-            }
-            options.onViolation = policy
-        }
-        options.backtraces = backtraces
-        do {
-            try options.validate()
-        } catch let error as ConfigurationError {
-            throw UsageError(error.description)
-        }
-        return options
+    /// The words given, for `RunArguments` to check and turn into requests.
+    func arguments() throws -> RunArguments {
+        var arguments = RunArguments(scheme: scheme, workload: workload)
+        arguments.threads = threads
+        arguments.duration = duration
+        arguments.warmup = warmup
+        arguments.repetitions = try repetitionPlan().plan.initialCount
+        arguments.seed = seed
+        arguments.objectAlign = objectAlign
+        arguments.declared = try declaredOptionValues()
+        arguments.pin = pin
+        arguments.placement = placement
+        arguments.context = context
+        arguments.closedQueue = closedQueue
+        arguments.onViolation = onViolation
+        arguments.backtraces = backtraces
+        return arguments
     }
 
-    func requests() throws -> [RunRequest] {
-        let threadCounts = try threads.split(separator: ",", omittingEmptySubsequences: false).map { field in
-            guard let count = Int(field.filter { !$0.isWhitespace }), count >= 1 else {
-                throw UsageError("--threads takes positive integers separated by commas, got '\(threads)'")
-            }
-            return count
-        }
-        let repetitions = try RepetitionPlan.parse(reps, ciTarget: ciTarget)
-        let pinning = try Pinning(name: pin)
-        let placing = try Placement(name: placement)
-        let schemeEntry: SchemeEntry
-        let workloadEntry: WorkloadEntry
-        let contextKind: ContextKind
-        do {
-            schemeEntry = try Registry.scheme(named: scheme)
-            workloadEntry = try Registry.workload(named: workload)
-            contextKind = try ContextKind.named(context)
-        } catch let error as ConfigurationError {
-            throw UsageError(error.description)
-        }
-        let given = try declaredOptionValues()
-        var schemeOptions = SchemeOptions()
-        schemeOptions.objectAlignment = objectAlign
-        schemeOptions.values = try values(given, declaredBy: schemeEntry.declaredOptions, all: Registry.schemeOptions,
-                                          owner: "scheme \(schemeEntry.name)")
-        schemeOptions.debug = try debugOptions()
-        if contextKind != .debug && (closedQueue != nil || onViolation != nil || backtraces) {
-            note("--closed-queue, --on-violation and --backtraces apply to --context debug only; ignored")
-        }
-        let workloadOptions = try values(given, declaredBy: workloadEntry.declaredOptions, all: Registry.workloadOptions,
-                                         owner: "workload \(workloadEntry.name)")
-
-        var requests: [RunRequest] = []
-        for threadCount in threadCounts {
-            for repetition in 1...repetitions.plan.initialCount {
-                let request = RunRequest(
-                    scheme: schemeEntry, workload: workloadEntry, workloadOptions: workloadOptions,
-                    schemeOptions: schemeOptions, threads: threadCount, duration: duration, warmup: warmup,
-                    seed: seed, repetition: repetition, pin: pinning, placement: placing, context: contextKind)
-                try request.validate()
-                requests.append(request)
-            }
-        }
-        if let message = Pinning.numaNote(pin: [pinning], placement: [placing]) { note(message) }
-        if let message = repetitions.note { note(message) }
-        return requests
+    /// `--reps` (a count or auto) and `--ci-target`, checked.
+    func repetitionPlan() throws -> (plan: RepetitionPlan, note: String?) {
+        try RepetitionPlan.parse(reps, ciTarget: ciTarget)
     }
 
     /// The text of every declared option given on the command line, by option name: each
@@ -128,26 +86,6 @@ struct RunOptions: ParsableArguments {
             if let text = option.wrappedValue { given[name] = text }
         }
         return given
-    }
-
-    /// The values of the options one owner declares, checked by its declarations; a value given
-    /// for an option only others declare is checked by theirs and noted as ignored.
-    func values(_ given: [String: String], declaredBy declarations: [OptionDeclaration], all: [OptionDeclaration], owner: String)
-        throws -> OptionValues
-    {
-        var values = OptionValues()
-        for declaration in all {
-            guard let text = given[declaration.name] else { continue }
-            let own = declarations.first { $0.name == declaration.name }
-            do {
-                let value = try (own ?? declaration).parse(text)
-                if own != nil { values.set(declaration.name, to: value) }
-            } catch let error as ConfigurationError {
-                throw UsageError(error.description)
-            }
-            if own == nil { note("\(owner) does not use \(declaration.flag); ignored") }
-        }
-        return values
     }
 }
 
@@ -176,11 +114,28 @@ struct Run: ParsableCommand {
     @OptionGroup var options: RunOptions
 
     func run() throws {
-        let requests = try options.requests()
+        // Remarks wait until every check has passed, so a refusal is the only line on stderr.
+        var remarks: [String] = []
+        let requests = try options.arguments().requests { remarks.append($0) }
         let writer = try options.csv.map { try CSVWriter(path: $0) }
-        let plan = try RepetitionPlan.parse(options.reps, ciTarget: options.ciTarget).plan
-        let records = try Perform.runs(requests, writer: writer, repetitions: plan, report: note)
+        let repetitions = try options.repetitionPlan()
+        if let message = repetitions.note { remarks.append(message) }
+        remarks.forEach(note)
+        if let writer { InterruptNotice.install(path: writer.path, removeWhenEmpty: false) }
+        let records = try perform(requests, writer: writer, repetitions: repetitions.plan)
         try Perform.requireValid(records)
+    }
+}
+
+/// Performs the runs; a run that fails after others wrote rows says where those rows are.
+func perform(
+    _ requests: [RunRequest], writer: CSVWriter?, progress: SweepProgress? = nil, repetitions: RepetitionPlan = .fixed(1)
+) throws -> [RunRecord] {
+    do {
+        return try Perform.runs(requests, writer: writer, progress: progress, repetitions: repetitions, report: note)
+    } catch let error as HarnessError {
+        guard let writer, writer.rowsWritten > 0 else { throw error }
+        throw HarnessError("\(error.description); the \(writer.rowsWritten) row(s) of the runs that finished are in \(writer.path)")
     }
 }
 

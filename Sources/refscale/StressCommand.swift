@@ -13,17 +13,17 @@ struct StressCommand: ParsableCommand {
         was injected and nothing else was, and validates the counts. Exits 0 only when every round passed.
         """)
 
-    @Option(help: "Worker threads (default: twice the online CPUs).") var threads: Int?
-    @Option(help: "Seconds of rounds (at least one round).") var seconds = 10.0
-    @Option(help: "Seed; round r uses seed + r.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Worker threads (default: twice the online CPUs; at most 16 times them).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Seconds of rounds; at least one round runs.") var seconds = 10.0
+    @Option(parsing: .unconditional, help: "Seed; round r uses seed + r.") var seed: UInt64 = 1
     @Option(help: "Violation kinds to inject: all, none, or a comma-separated list of \(ViolationKind.injectable.map(\.rawValue).joined(separator: ", ")).")
     var inject = "all"
-    @Option(help: "Closed handles whose records wait before reuse (default 1024).") var closedQueue = 1024
-    @Option(help: "collect (count and check every report; default) or abort (stop at the first report, printing it).")
+    @Option(parsing: .unconditional, help: "Closed handles whose records wait before reuse.") var closedQueue = 1024
+    @Option(help: "collect (count and check every report) or abort (stop at the first report, printing it).")
     var onViolation = "collect"
     @Flag(help: "Add the symbolised stack to each printed report.") var backtraces = false
     @Option(help: "Schemes of the rotation to use, comma-separated (default: all).") var scheme: String?
-    @Option(help: "Seconds of each round's measured interval.") var roundSeconds = 0.25
+    @Option(parsing: .unconditional, help: "Seconds of each round's measured interval (at most --seconds).") var roundSeconds = 0.25
 
     func options() throws -> Stress.Options {
         let kinds: [ViolationKind]

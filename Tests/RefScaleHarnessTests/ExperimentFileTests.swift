@@ -79,7 +79,7 @@ struct ExperimentFileTests {
          "workloads[0].objects: must be an integer"),
         (#"{"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "threads": [1, 0]}"#, "threads[1]: must be at least 1"),
         (#"{"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "threads": true}"#, "threads: must be a list"),
-        (#"{"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "threads": [1], "duration": 0}"#, "duration: must be > 0"),
+        (#"{"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "threads": [1], "duration": 0}"#, "duration: must be a number of seconds > 0"),
         (#"{"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "threads": [1], "extra": 1}"#, "unknown key 'extra'"),
         (#"{"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "threads": [1], "scheme_options": {"release": "soon"}}"#,
          "scheme_options.release: must be one of eager, lazy"),

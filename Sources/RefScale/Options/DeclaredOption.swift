@@ -26,12 +26,15 @@ public enum OptionForm: Sendable, Equatable {
     case integer
     case number
     case word([String])
+    /// Any non-empty text: a path, a list the owner parses itself.
+    case text
 
     var text: String {
         switch self {
         case .integer: "an integer"
         case .number: "a finite number"
         case .word(let words): "one of \(words.joined(separator: ", "))"
+        case .text: "a non-empty text"
         }
     }
 }
@@ -62,6 +65,15 @@ extension Double: OptionValueConvertible {
     }
     public var optionValue: OptionValue { .number(self) }
     public static var form: OptionForm { .number }
+}
+
+extension String: OptionValueConvertible {
+    public init?(optionValue: OptionValue) {
+        guard case .word(let text) = optionValue, !text.isEmpty else { return nil }
+        self = text
+    }
+    public var optionValue: OptionValue { .word(self) }
+    public static var form: OptionForm { .text }
 }
 
 /// Enumerations spelled by their raw values (`low3`, `lazy`).
@@ -135,6 +147,7 @@ public struct OptionDeclaration: Sendable {
         case .integer: Int(text).map(OptionValue.integer)
         case .number: Double(text).flatMap { $0.isFinite ? .number($0) : nil }
         case .word(let words): words.contains(text) ? .word(text) : nil
+        case .text: text.isEmpty ? nil : .word(text)
         }
         guard let value else { throw ConfigurationError(option: name, "must be \(form.text), got '\(text)'") }
         return try checked(value)
@@ -227,6 +240,7 @@ extension OptionForm {
         case .integer: "N"
         case .number: "X"
         case .word(let words): words.joined(separator: "|")
+        case .text: "TEXT"
         }
     }
 }

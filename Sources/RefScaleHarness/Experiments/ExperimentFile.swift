@@ -9,10 +9,10 @@ import RefScale
 ///                     (options by their CSV names: objects, dup_depth, zipf, ...)   required
 ///     scheme_options  object: option: value or list (object_align, and the options schemes declare)
 ///     context         "direct", "universal", "debug", or a list of them (default "direct")
-///     threads         list of positive integers, "powers" (1, 2, 4, ... and the online CPUs)
+///     threads         list of distinct positive integers, "powers" (1, 2, 4, ... and the online CPUs)
 ///                     or "one-and-all" (1 and the online CPUs)             required
-///     repetitions     positive integer (default 3)
-///     duration        seconds > 0 (default 0.5); warmup: seconds >= 0 (default 0.1)
+///     repetitions     integer from 1 to 10000 (default 3)
+///     duration        seconds > 0, at most a day (default 0.5); warmup: seconds >= 0 (default 0.1)
 ///     seed            non-negative integer (default 1)
 ///     pin             "none", "compact" or "scatter", or a list of them (default "none")
 ///     placement       "local", "interleave" or "node<N>", or a list of them (default "local")
@@ -21,19 +21,30 @@ import RefScale
 /// is, as `workloads[2].zipf: must be >= 0`.
 public enum ExperimentFile {
     public static func load(path: String) throws -> Experiment {
+        var status = stat()
+        if stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR {
+            throw UsageError("\(path): is a directory, not an experiment file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw UsageError("\(path): cannot read the experiment file")
         }
+        return try parse(data: data, source: path)
+    }
+
+    /// The experiment in a file's bytes; `source` names it in errors.
+    public static func parse(data: Data, source: String) throws -> Experiment {
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            throw UsageError("\(path): not valid JSON (\((error as NSError).userInfo["NSDebugDescription"] as? String ?? "parse error"))")
+            let reason = ((error as NSError).userInfo["NSDebugDescription"] as? String ?? "parse error")
+                .split(whereSeparator: \.isNewline).joined(separator: " ")
+            throw UsageError("\(source): not valid JSON (\(reason))")
         }
         do {
             return try parse(json)
         } catch let error as PlaceError {
-            throw UsageError("\(path): \(error.place.isEmpty ? "" : error.place + ": ")\(error.problem)")
+            throw UsageError("\(source): \(error.place.isEmpty ? "" : error.place + ": ")\(error.problem)")
         }
     }
 
@@ -119,19 +130,31 @@ public enum ExperimentFile {
         case "one-and-all"?: threads = .oneAndAll
         case let other?: throw PlaceError(place: "threads", problem: "must be a list of thread counts, \"powers\" or \"one-and-all\", got '\(other)'")
         case nil:
-            threads = .list(try nonEmptyList(threadsValue, at: "threads").enumerated().map { index, value in
-                let count = try integer(value, at: "threads[\(index)]")
-                guard count >= 1 else { throw PlaceError(place: "threads[\(index)]", problem: "must be at least 1, got \(count)") }
-                return count
-            })
+            var counts: [Int] = []
+            for (index, value) in try nonEmptyList(threadsValue, at: "threads").enumerated() {
+                let place = "threads[\(index)]"
+                let count = try integer(value, at: place)
+                guard count >= 1 else { throw PlaceError(place: place, problem: "must be at least 1, got \(count)") }
+                let limit = ResourceLimits.maximumThreads()
+                guard count <= limit else {
+                    throw PlaceError(place: place, problem: "\(count): at most \(limit) threads (\(ResourceLimits.threadsPerOnlineCPU) times the \(MachineInfo.current.onlineCPUs) online CPUs)")
+                }
+                guard !counts.contains(count) else {
+                    throw PlaceError(place: place, problem: "\(count) is listed twice; list each count once (repetitions sets the repetitions)")
+                }
+                counts.append(count)
+            }
+            threads = .list(counts)
         }
 
         let repetitions = try top["repetitions"].map { try integer($0, at: "repetitions") } ?? 3
-        guard repetitions >= 1 else { throw PlaceError(place: "repetitions", problem: "must be at least 1, got \(repetitions)") }
+        guard (1...ResourceLimits.maximumRepetitions).contains(repetitions) else {
+            throw PlaceError(place: "repetitions", problem: "must be between 1 and \(ResourceLimits.maximumRepetitions), got \(repetitions)")
+        }
         let duration = try top["duration"].map { try number($0, at: "duration") } ?? 0.5
-        guard duration > 0 else { throw PlaceError(place: "duration", problem: "must be > 0, got \(duration)") }
+        if let problem = ResourceLimits.secondsProblem(duration) { throw PlaceError(place: "duration", problem: problem) }
         let warmup = try top["warmup"].map { try number($0, at: "warmup") } ?? 0.1
-        guard warmup >= 0 else { throw PlaceError(place: "warmup", problem: "must be >= 0, got \(warmup)") }
+        if let problem = ResourceLimits.secondsProblem(warmup, zeroAllowed: true) { throw PlaceError(place: "warmup", problem: problem) }
         let seed = try top["seed"].map { try integer($0, at: "seed") } ?? 1
         guard seed >= 0 else { throw PlaceError(place: "seed", problem: "must be >= 0, got \(seed)") }
 
@@ -172,6 +195,11 @@ public enum ExperimentFile {
         }
         for variant in variants {
             do {
+                try ResourceLimits.checkCounts(variant)
+            } catch let error as UsageError {
+                throw PlaceError(place: place, problem: error.description)
+            }
+            do {
                 _ = try workload.make(variant)
             } catch let error as ConfigurationError {
                 throw PlaceError(place: place, problem: error.description)
@@ -185,7 +213,7 @@ public enum ExperimentFile {
     static func optionValue(_ value: Any, declaration: OptionDeclaration, at place: String) throws -> OptionValue {
         let given: OptionValue = switch declaration.form {
         case .integer, .number: .number(try number(value, at: place))
-        case .word: .word(try string(value, at: place))
+        case .word, .text: .word(try string(value, at: place))
         }
         do {
             return try declaration.checked(given)

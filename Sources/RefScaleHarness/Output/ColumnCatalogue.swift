@@ -134,7 +134,7 @@ public enum ColumnCatalogue {
         switch form {
         case .integer: .integer
         case .number: .number
-        case .word: .text
+        case .word, .text: .text
         }
     }
 }

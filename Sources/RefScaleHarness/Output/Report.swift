@@ -48,7 +48,7 @@ public struct Report {
             var printerColumns = columns.map { title, column in
                 TablePrinter<CSVRow>.Column(title: title, width: ([title] + invalid.map { $0[column] }).map(\.count).max()!) { $0[column] }
             }
-            printerColumns.append(.init(title: "validation_error", width: 0, alignment: .left) { $0["validation_error"] })
+            printerColumns.append(.init(title: "validation_error", width: 0, alignment: .left) { $0.leftOutReason ?? "" })
             let printer = TablePrinter<CSVRow>(columns: printerColumns)
             output.append(printer.header)
             for row in invalid { output.append(printer.line(for: row)) }
@@ -143,7 +143,7 @@ public struct Report {
     func tables(_ rows: [CSVRow], workload: String, naming: [String]) -> [String] {
         let series = series(rows, naming: naming)
         let threads = Set(series.flatMap(\.medians.keys)).sorted()
-        let oversubscribed = Set(rows.filter { $0["oversubscribed"] == "true" }.compactMap { Int($0["threads"]) })
+        let oversubscribed = Set(rows.filter { $0.flag("oversubscribed") == true }.compactMap { Int($0["threads"]) })
         let titles = threads.map { String($0) + (oversubscribed.contains($0) ? "*" : "") }
         var output: [String] = []
 
@@ -320,6 +320,8 @@ func fixed(_ value: Double, decimals: Int) -> String {
     guard value.isFinite else { return "-" }
     var scale = 1.0
     for _ in 0..<decimals { scale *= 10 }
+    // A value read from a file may be beyond `Int64`, whose conversion traps.
+    guard abs(value) * scale < 9e18 else { return String(value) }
     let scaled = Int64((abs(value) * scale).rounded())
     let whole = scaled / Int64(scale)
     let fraction = String(scaled % Int64(scale))

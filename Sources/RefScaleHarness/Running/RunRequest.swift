@@ -38,11 +38,12 @@ public struct RunRequest: Sendable {
         self.context = context
     }
 
-    /// Throws the first reason this request cannot run; nothing is allocated or written.
+    /// Throws the first reason this request cannot run, the machine's limits included; nothing is
+    /// allocated or written.
     public func validate() throws {
-        guard threads >= 1 else { throw UsageError("--threads must be at least 1, got \(threads)") }
-        guard duration > 0 else { throw UsageError("--duration must be > 0, got \(duration)") }
-        guard warmup >= 0 else { throw UsageError("--warmup must be >= 0, got \(warmup)") }
+        try ResourceLimits.checkThreads(threads)
+        try ResourceLimits.checkSeconds(duration, flag: "--duration")
+        try ResourceLimits.checkSeconds(warmup, flag: "--warmup", zeroAllowed: true)
         if case .node(let id) = placement, NUMATopology.current.node(id) == nil {
             throw UsageError("--placement node\(id): there is no NUMA node \(id) here")
         }
@@ -53,6 +54,7 @@ public struct RunRequest: Sendable {
         if !scheme.isThreadSafe && workload.sharesObjects && threads > 1 {
             throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)", skippable: true)
         }
+        try ResourceLimits.checkCounts(workloadOptions)
         let made: any Workload
         do {
             made = try workload.make(workloadOptions)
@@ -65,5 +67,6 @@ public struct RunRequest: Sendable {
         } catch let error as ConfigurationError {
             throw UsageError(error.description, skippable: true)
         }
+        try ResourceLimits.checkMemory(made, threads: threads, alignment: align)
     }
 }

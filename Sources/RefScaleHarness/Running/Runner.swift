@@ -57,8 +57,12 @@ public enum Runner {
         return record
     }
 
-    static func sleep(seconds: Double) {
-        guard seconds > 0 else { return }
+    /// Sleeps for `seconds`, never trapping: `nan` and values of zero or less return at once, and
+    /// values above `ResourceLimits.maximumSeconds` (which `RunRequest.validate` refuses) sleep
+    /// that long, since a `Double` beyond `Int`'s range traps when converted.
+    static func sleep(seconds requested: Double) {
+        guard requested > 0 else { return }
+        let seconds = min(requested, ResourceLimits.maximumSeconds)
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }

@@ -25,9 +25,9 @@ public enum Stress {
         }
 
         public func validate() throws {
-            guard threads >= 1 else { throw UsageError("--threads must be at least 1, got \(threads)") }
-            guard seconds > 0 && seconds.isFinite else { throw UsageError("--seconds must be > 0, got \(seconds)") }
-            guard roundSeconds > 0 && roundSeconds.isFinite else { throw UsageError("--round-seconds must be > 0, got \(roundSeconds)") }
+            try ResourceLimits.checkThreads(threads)
+            try ResourceLimits.checkSeconds(seconds, flag: "--seconds")
+            try ResourceLimits.checkSeconds(roundSeconds, flag: "--round-seconds")
             do {
                 try debug.validate()
             } catch let error as ConfigurationError {
