@@ -47,7 +47,8 @@ extension ObjectPool {
     enum RetentionControl {
         static let stamps = 16
         static let base = 24
-        static let stride = 32
+        /// log2 of the stride (a power of two: the alignment, or 64 below it).
+        static let strideShift = 32
         static let threadSlots = 40
     }
 
@@ -66,7 +67,8 @@ extension ObjectPool {
         for index in 0..<max(1, count) { (stamps + index).initialize(to: Atomic(0)) }
         ObjectPool.word(control, RetentionControl.stamps).pointee.store(Int(bitPattern: UInt(bitPattern: stamps)), ordering: .relaxed)
         ObjectPool.word(control, RetentionControl.base).pointee.store(Int(bitPattern: UInt(bitPattern: base)), ordering: .relaxed)
-        ObjectPool.word(control, RetentionControl.stride).pointee.store(stride, ordering: .relaxed)
+        precondition(stride & (stride - 1) == 0, "the pool's stride is a power of two")
+        ObjectPool.word(control, RetentionControl.strideShift).pointee.store(stride.trailingZeroBitCount, ordering: .relaxed)
         ObjectPool.word(control, RetentionControl.threadSlots).pointee.store(threadSlots, ordering: .relaxed)
     }
 
@@ -75,14 +77,16 @@ extension ObjectPool {
         UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: stamps)?.deallocate()
     }
 
+    @inline(__always)
     static func stampTable(_ control: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt64>> {
         UnsafeMutablePointer(bitPattern: word(control, RetentionControl.stamps).pointee.load(ordering: .relaxed))!
     }
 
+    @inline(__always)
     static func stampIndex(_ object: ObjectRef, control: UnsafeMutableRawPointer) -> Int {
         let base = word(control, RetentionControl.base).pointee.load(ordering: .relaxed)
-        let stride = word(control, RetentionControl.stride).pointee.load(ordering: .relaxed)
-        return (Int(bitPattern: UInt(bitPattern: object.address)) - base) / stride
+        let shift = word(control, RetentionControl.strideShift).pointee.load(ordering: .relaxed)
+        return (Int(bitPattern: UInt(bitPattern: object.address)) - base) >> shift
     }
 
     /// The calling thread's line, or nil when the pool has no line for it (a pool made without
@@ -101,10 +105,10 @@ extension ObjectPool {
         live.pointee.store(live.pointee.load(ordering: .relaxed) &+ delta, ordering: .relaxed)
     }
 
-    /// Called by `bear`: a new life starts unstamped and counts as live.
+    /// Called by `bear`: one more live object. (A new life starts unstamped: `noteFree` clears
+    /// the stamp of the life before.)
     @inline(__always)
     static func noteBirth(_ object: ObjectRef, control: UnsafeMutableRawPointer) {
-        stampTable(control)[stampIndex(object, control: control)].store(0, ordering: .relaxed)
         addLive(1, control: control)
     }
 
@@ -114,17 +118,23 @@ extension ObjectPool {
         guard let line = ownLine(control) else { return }
         let live = word(line, RetentionWord.live)
         live.pointee.store(live.pointee.load(ordering: .relaxed) &- 1, ordering: .relaxed)
-        let stamp = stampTable(control)[stampIndex(object, control: control)].exchange(0, ordering: .relaxed)
+        // The dropper stamped before its drop, which the scheme orders before this free; no one
+        // else touches the stamp now, so a load and a store suffice.
+        let slot = stampTable(control) + stampIndex(object, control: control)
+        let stamp = slot.pointee.load(ordering: .relaxed)
         guard stamp != 0 else { return }
+        slot.pointee.store(0, ordering: .relaxed)
         let dropper = Int(stamp >> stampThreadShift)
         let dropped = Int(stamp & stampPositionMask) - 1
         let now = word(control + (1 + dropper) * lineSize, RetentionWord.position).pointee.load(ordering: .relaxed)
         let delay = max(0, now - dropped)
-        for (offset, value) in [(RetentionWord.delaySum, word(line, RetentionWord.delaySum).pointee.load(ordering: .relaxed) &+ delay),
-                                (RetentionWord.delayedFrees, word(line, RetentionWord.delayedFrees).pointee.load(ordering: .relaxed) &+ 1),
-                                (RetentionWord.delayMax, max(delay, word(line, RetentionWord.delayMax).pointee.load(ordering: .relaxed)))] {
-            word(line, offset).pointee.store(value, ordering: .relaxed)
-        }
+        // Plain load-and-store updates: only this thread writes its line's counters.
+        let sum = word(line, RetentionWord.delaySum)
+        sum.pointee.store(sum.pointee.load(ordering: .relaxed) &+ delay, ordering: .relaxed)
+        let frees = word(line, RetentionWord.delayedFrees)
+        frees.pointee.store(frees.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        let most = word(line, RetentionWord.delayMax)
+        if delay > most.pointee.load(ordering: .relaxed) { most.pointee.store(delay, ordering: .relaxed) }
     }
 
     /// Thread `thread`'s handle to the ledger, made where it is used (pointer arithmetic only).
