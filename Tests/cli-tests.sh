@@ -48,7 +48,9 @@ expect_error "thread-unsafe scheme on shared objects" 64 run --scheme nonatomic 
 expect_error "unknown option" 64 run --scheme atomic --workload private --frobnicate 3
 expect_error "gil slice of zero" 64 run --scheme gil --workload private --gil-slice 0 --csv "$work/out.csv"
 expect_error "unknown unique-ids policy" 64 run --scheme perthread --workload shared-hot --unique-ids some --csv "$work/out.csv"
-expect_error "negative merge interval" 64 run --scheme perthread --workload shared-hot --merge-interval -1 --csv "$work/out.csv"
+expect_error "negative gc threshold" 64 run --scheme perthread --workload shared-hot --gc-threshold -1 --csv "$work/out.csv"
+expect_error "unknown shared kind" 64 run --scheme biased --workload shared-hot --shared-kind code --csv "$work/out.csv"
+grep -q "data, type" "$work/stderr" || fail "unknown shared kind: message does not list the kinds"
 expect_error "immortal fraction below 0" 64 run --scheme atomic --workload shared-hot --immortal-fraction -0.1 --csv "$work/out.csv"
 expect_error "zipf below 0" 64 run --scheme atomic --workload mixed --zipf -1 --csv "$work/out.csv"
 expect_error "zero producers" 64 run --scheme atomic --workload handoff --producers 0 --csv "$work/out.csv"
@@ -100,6 +102,8 @@ PY
 "$refscale" run --scheme atomic --workload private --release eager --zipf 1 "${quick[@]}" >/dev/null 2>"$work/stderr" \
   && [ "$(grep -c 'does not use --release' "$work/stderr")" -eq 1 ] && [ "$(grep -c 'does not use --zipf' "$work/stderr")" -eq 1 ] \
   && pass || fail "unused options are not noted once each"
+"$refscale" run --scheme biased --workload private --shared-kind type "${quick[@]}" >/dev/null 2>"$work/stderr" \
+  && [ "$(grep -c 'does not use --shared-kind' "$work/stderr")" -eq 1 ] && pass || fail "--shared-kind on private is not noted as unused"
 
 # A sweep of an experiment file writes one CSV with a row per run, all valid.
 cat >"$work/tiny.json" <<'JSON'
@@ -226,7 +230,7 @@ printf '{"name": "x", "schemes": ["atomic"], "workloads": [{"name": "private"}],
 expect_error "experiment threads 100000" 64 sweep "$work/bad.json" --out "$work/sweep-out"
 grep -q "threads\[1\]: 100000: at most" "$work/stderr" || fail "experiment threads 100000: message: $(cat "$work/stderr")"
 expect_error "objects 2000000000" 64 run --scheme atomic --workload private --objects 2000000000 "${long[@]}" --csv "$work/out.csv"
-grep -Eq "^refscale: error: 2000000000 objects of 128 bytes need at least [0-9.]+ GiB; this machine has [0-9.]+ [MG]iB available \([0-9.]+ GiB in all\)" "$work/stderr" \
+grep -Eq "^refscale: error: 2000000000 objects of [0-9]+ bytes need at least [0-9.]+ GiB; this machine has [0-9.]+ [MG]iB available \([0-9.]+ GiB in all\)" "$work/stderr" \
   && pass || fail "objects 2000000000: message: $(cat "$work/stderr")"
 expect_error "objects beyond any count" 64 run --scheme atomic --workload private --objects 9223372036854775807 --threads 2 --csv "$work/out.csv"
 expect_error "dup depth beyond any count" 64 run --scheme atomic --workload private --dup-depth 9223372036854775807 --csv "$work/out.csv"
@@ -279,11 +283,11 @@ grep -q "every combination is left out" "$work/stderr" || fail "all left out: me
 [ -e "$work/none-out" ] && fail "a sweep with nothing to run made its directory" || pass
 
 # gil_slice and the other number options of schemes take numbers in experiment files.
-printf '{"name": "slices", "schemes": ["gil", "perthread"], "workloads": [{"name": "private"}], "threads": [1], "repetitions": 1, "duration": 0.02, "warmup": 0, "scheme_options": {"gil_slice": 0.01, "merge_interval": 0.01, "unique_ids": "all"}}' >"$work/slices.json"
+printf '{"name": "slices", "schemes": ["gil", "perthread"], "workloads": [{"name": "private"}], "threads": [1], "repetitions": 1, "duration": 0.02, "warmup": 0, "scheme_options": {"gil_slice": 0.01, "gc_threshold": 100, "unique_ids": "all"}}' >"$work/slices.json"
 "$refscale" sweep "$work/slices.json" --out "$work/slices" >/dev/null 2>&1 && python3 - "$work"/slices/slices-*.csv <<'PY' && pass || fail "gil_slice as a number in an experiment file"
 import csv, sys
 rows = {r["scheme"]: r for r in csv.DictReader(open(sys.argv[1]))}
-assert rows["gil"]["gil_slice"] == "0.01" and rows["perthread"]["merge_interval"] == "0.01" and rows["perthread"]["unique_ids"] == "all", rows
+assert rows["gil"]["gil_slice"] == "0.01" and rows["perthread"]["gc_threshold"] == "100" and rows["perthread"]["unique_ids"] == "all", rows
 PY
 
 # Two sweeps of one file started together write two files, each with its own rows.
@@ -373,7 +377,7 @@ words = ["inf", "nan", "-1", "0", "1e300", "1,1", "", "2000000000", "92233720368
 bases = [
     ["run", "--scheme", "atomic", "--workload", "private", "--threads", "1", "--objects", "4", "--csv", "out.csv"],
     ["run", "--scheme", "handle-local", "--workload", "mixed", "--handle-index", "low4", "--zipf", "1"],
-    ["run", "--scheme", "perthread", "--workload", "shared-hot", "--merge-interval", "0.01", "--context", "debug"],
+    ["run", "--scheme", "perthread", "--workload", "shared-hot", "--gc-threshold", "100", "--context", "debug"],
     ["stress", "--threads", "2", "--inject", "leak", "--closed-queue", "8"],
     ["report", "rows.csv"],
     ["list"], ["columns", "--json"],

@@ -17,3 +17,28 @@ int64_t crefscale_reference_plain_pair_loop(volatile int64_t *counter, int64_t p
     }
     return *counter;
 }
+
+uint32_t crefscale_reference_biased_owner_pair_loop(void *object, uintptr_t tid, int64_t pairs) {
+    _Atomic uintptr_t *ob_tid = (_Atomic uintptr_t *)object;
+    _Atomic uint32_t *ob_ref_local = (_Atomic uint32_t *)((char *)object + 12);
+    _Atomic int64_t *ob_ref_shared = (_Atomic int64_t *)((char *)object + 16);
+    for (int64_t i = 0; i < pairs; i++) {
+        uint32_t local = atomic_load_explicit(ob_ref_local, memory_order_relaxed) + 1;
+        if (local != 0) {
+            if (atomic_load_explicit(ob_tid, memory_order_relaxed) == tid) {
+                atomic_store_explicit(ob_ref_local, local, memory_order_relaxed);
+            } else {
+                atomic_fetch_add_explicit(ob_ref_shared, 4, memory_order_relaxed);
+            }
+        }
+        local = atomic_load_explicit(ob_ref_local, memory_order_relaxed);
+        if (local != UINT32_MAX) {
+            if (atomic_load_explicit(ob_tid, memory_order_relaxed) == tid) {
+                atomic_store_explicit(ob_ref_local, local - 1, memory_order_relaxed);
+            } else {
+                atomic_fetch_sub_explicit(ob_ref_shared, 4, memory_order_acq_rel);
+            }
+        }
+    }
+    return atomic_load_explicit(ob_ref_local, memory_order_relaxed);
+}

@@ -35,6 +35,11 @@ public protocol CountingScheme {
     mutating func retain(_ object: ObjectRef)
     /// Ends a non-local reference.
     mutating func release(_ object: ObjectRef)
+    /// A new handle to the object a field or global holds (`HPyField_Load`, `HPyGlobal_Load`);
+    /// the slot is not empty. Nothing but that slot keeps the object alive, and another thread may
+    /// replace the slot meanwhile, so the handle must hold the object itself. By default: `open`
+    /// of that object.
+    mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle
     /// Turns a local handle into a non-local reference, consuming the handle (`send`).
     mutating func transfer(_ handle: Handle) -> ObjectRef
     /// Turns a non-local reference into a handle of this thread, consuming the reference (`receive`).
@@ -86,6 +91,8 @@ public protocol CountingScheme {
 extension CountingScheme {
     public static var declaredOptions: [OptionDeclaration] { [] }
 
+    @inline(__always)
+
     /// By default a transfer takes a non-local reference and closes the handle; a scheme whose
     /// handle already is a reference moves it instead.
     public mutating func transfer(_ handle: Handle) -> ObjectRef {
@@ -100,6 +107,10 @@ extension CountingScheme {
         let handle = open(object)
         release(object)
         return handle
+    }
+
+    public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        open(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!))
     }
 
     public mutating func enterScope() {}

@@ -82,7 +82,8 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
     case Operation.Code.new.rawValue:
         memory.registers[register] = scheme.new(memory.pool.bear(operation.source, flags: operation.flags))
     case Operation.Code.create.rawValue:
-        memory.registers[register] = scheme.new(allocate(flags: operation.flags, on: &scheme, memory: memory))
+        let type = operation.source == 0 ? 0 : UInt(bitPattern: memory.pool[operation.source - 1].address)
+        memory.registers[register] = scheme.new(allocate(flags: operation.flags, type: type, on: &scheme, memory: memory))
     case Operation.Code.enter.rawValue:
         memory.pool.dropLedger(thread: memory.threadID).move(toPassOffset: operation.source)
         scheme.enterScope()
@@ -108,9 +109,9 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
             scheme.release(dropped)
         }
     case Operation.Code.load.rawValue:
-        let address = memory.slot(operation.source).pointee
-        precondition(address != 0, "load from an empty slot")
-        memory.registers[register] = scheme.open(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: address)!))
+        let slot = memory.slot(operation.source)
+        precondition(slot.pointee != 0, "load from an empty slot")
+        memory.registers[register] = scheme.load(from: slot)
     case Operation.Code.clear.rawValue:
         let slot = memory.slot(operation.source)
         if slot.pointee != 0 {
@@ -152,13 +153,13 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
 /// An object from the thread's region. When the region is used up, the objects are on their way
 /// back (in another thread's hands, or freed there and waiting in this thread's merge queue):
 /// run a safe point and wait for them.
-func allocate<S: CountingScheme>(flags: ObjectFlags, on scheme: inout S, memory: ThreadMemory) -> ObjectRef {
-    if let object = memory.pool.allocate(thread: memory.threadID, flags: flags) { return object }
+func allocate<S: CountingScheme>(flags: ObjectFlags, type: UInt, on scheme: inout S, memory: ThreadMemory) -> ObjectRef {
+    if let object = memory.pool.allocate(thread: memory.threadID, flags: flags, type: type) { return object }
     let deadline = crefscale_clock_monotonic_ns() + 10_000_000_000
     scheme.suspend()
     while crefscale_clock_monotonic_ns() < deadline {
         scheme.safePoint()
-        if let object = memory.pool.allocate(thread: memory.threadID, flags: flags) { return object }
+        if let object = memory.pool.allocate(thread: memory.threadID, flags: flags, type: type) { return object }
         sched_yield()
     }
     preconditionFailure("thread \(memory.threadID): its region of the object pool stayed exhausted for 10 s")

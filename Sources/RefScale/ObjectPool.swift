@@ -4,27 +4,34 @@ import Synchronization
 
 /// One object of the pool: a header holding every field any scheme needs, then a payload.
 ///
-/// Layout (byte offsets from the object's address, which is aligned to the pool's alignment):
+/// Layout (byte offsets from the object's address, which is aligned to the pool's alignment).
+/// Bytes 0..<32 are CPython's free-threaded `struct _object` (`Include/object.h`, 3.13 and 3.14),
+/// so `biased` and `perthread` count on the header CPython counts on and small objects share
+/// cache lines as they do there:
 ///
-///     0  count        Int     the shared count (atomic schemes) or the plain count
-///     8  localCount   UInt32  biased: the owner's count, written only by the owner; kept in a
-///                             64-bit word, since a 32-bit store then load of one field costs
-///                             ~1 ns more per operation on this CPU (2.4 against 1.5 ns/op)
-///    16  queueNext    UInt    biased: link in the owner's merge queue; perthread: the run's
-///                             state, for an object with a unique id; once freed: the link
-///                             in the pool's free list
-///    24  state        UInt32  ObjectFlags (bits 0-7), alive (bit 8), home thread (bits 16-31)
-///    28  freeCount    UInt32  how many times the object was freed
-///    32  uniqueID     Int     per-thread counting: index into the per-thread arrays, -1 = none
-///    40  payload      UInt64  what `read` returns (cpython: the PyObject*)
-///    48  ownerThread  UInt32  biased: owning thread, 0 = none
-///    52  births       UInt32  how many times the object was born
+///     0  count/ownerThread  word    the count of `atomic`, `nonatomic`, `gil`, `handle-local`;
+///                                   biased and perthread: `ob_tid`, the owning thread (0 = none)
+///     8  state        UInt32  the pool's record: ObjectFlags (bits 0-7), alive (bit 8), home
+///                             thread (bits 16-31); where CPython keeps `ob_flags`, `ob_mutex`
+///                             and `ob_gc_bits`, which no counting step reads
+///    12  localCount   UInt32  biased: `ob_ref_local`, written only by the owner; UInt32.max is
+///                             immortal (`_Py_IMMORTAL_REFCNT_LOCAL`)
+///    16  sharedCount  Int     biased: `ob_ref_shared`, `count << 2 | flags`
+///    24  type         UInt    `ob_type`: the address of the object's type object, 0 = none
+///   ---- the end of CPython's header; the rest is the object's body
+///    32  payload      UInt64  what `read` returns (cpython: the PyObject*)
+///    40  uniqueID     Int     perthread: the index into the per-thread arrays, -1 = none, while
+///                             the object lives (CPython keeps it in the body too: `ht_unique_id`,
+///                             `_co_unique_id`); once freed: the link in the pool's free list
+///    48  births       UInt32  how many times the object was born
+///    52  freeCount    UInt32  how many times the object was freed
 ///    56  control      the pool's control block (free lists, violation counts)
 ///
-/// Schemes reach these fields through the accessors below and never compute addresses of
-/// their own. The words at 0, 8, 32 and 40 and the owner at 48 are overwritten with `poison`
-/// when the object is freed, so any later write is found: when the object is reborn, or by
-/// `validateLifetimes`.
+/// 64 bytes in all: a list object of free-threaded CPython (56 bytes) in mimalloc's 64-byte
+/// size class. Schemes reach these fields through the accessors below and never compute
+/// addresses of their own. The words at 0, 16, 24 and 32 and the local count at 12 are
+/// overwritten with `poison` when the object is freed, so any later write is found: when the
+/// object is reborn, or by `validateLifetimes`.
 public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     public let address: UnsafeMutableRawPointer
 
@@ -38,10 +45,12 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     }
 
     public static let headerSize = 64
+    /// The bytes CPython's free-threaded `struct _object` takes: `ob_tid` to `ob_type`.
+    public static let cpythonHeaderSize = 32
     public static let poison = UInt64(0xDEAD_BEEF_DEAD_BEEF)
-    /// The words `ObjectPool.free` poisons, besides `ownerThread`.
-    static let poisonedOffsets = [0, 8, 32, 40]
-    static let ownerPoison = UInt32(truncatingIfNeeded: poison)
+    /// The words `ObjectPool.free` poisons, besides the local count.
+    static let poisonedOffsets = [0, 16, 24, 32]
+    static let localPoison = UInt32(truncatingIfNeeded: poison)
 
     @inline(__always)
     public var count: UnsafeMutablePointer<Atomic<Int>> {
@@ -56,49 +65,70 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         nonmutating set { count.pointee.store(newValue, ordering: .relaxed) }
     }
 
+    /// `ob_tid`: the owning thread, 0 = none. The same word as `count`, which the schemes that
+    /// have no owner use.
     @inline(__always)
-    public var ownerThread: UnsafeMutablePointer<Atomic<UInt32>> {
-        (address + 48).assumingMemoryBound(to: Atomic<UInt32>.self)
+    public var ownerThread: UnsafeMutablePointer<Atomic<UInt>> {
+        address.assumingMemoryBound(to: Atomic<UInt>.self)
+    }
+
+    /// `ob_ref_local`: a 32-bit field, loaded and stored as CPython does (`uint32_t`).
+    @inline(__always)
+    public var localCountWord: UnsafeMutablePointer<Atomic<UInt32>> {
+        (address + 12).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
     @inline(__always)
     public var localCount: UInt32 {
-        get { UInt32(truncatingIfNeeded: (address + 8).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed)) }
-        nonmutating set { (address + 8).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(UInt64(newValue), ordering: .relaxed) }
+        get { localCountWord.pointee.load(ordering: .relaxed) }
+        nonmutating set { localCountWord.pointee.store(newValue, ordering: .relaxed) }
     }
 
+    /// `ob_ref_shared`.
     @inline(__always)
-    public var queueNext: UnsafeMutablePointer<Atomic<UInt>> {
-        (address + 16).assumingMemoryBound(to: Atomic<UInt>.self)
+    public var sharedCount: UnsafeMutablePointer<Atomic<Int>> {
+        (address + 16).assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    /// `ob_type`: the address of the object's type object, 0 for none.
+    @inline(__always)
+    public var typeWord: UnsafeMutablePointer<Atomic<UInt>> {
+        (address + 24).assumingMemoryBound(to: Atomic<UInt>.self)
     }
 
     @inline(__always)
     var state: UnsafeMutablePointer<Atomic<UInt32>> {
-        (address + 24).assumingMemoryBound(to: Atomic<UInt32>.self)
+        (address + 8).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    /// The pool's free-list link, in the word `uniqueID` uses while the object lives.
+    @inline(__always)
+    var freeLink: UnsafeMutablePointer<Atomic<UInt>> {
+        (address + 40).assumingMemoryBound(to: Atomic<UInt>.self)
     }
 
     @inline(__always)
     var freeCount: UnsafeMutablePointer<Atomic<UInt32>> {
-        (address + 28).assumingMemoryBound(to: Atomic<UInt32>.self)
+        (address + 52).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
     @inline(__always)
     public var uniqueID: Int {
-        get { (address + 32).assumingMemoryBound(to: Atomic<Int>.self).pointee.load(ordering: .relaxed) }
-        nonmutating set { (address + 32).assumingMemoryBound(to: Atomic<Int>.self).pointee.store(newValue, ordering: .relaxed) }
+        get { (address + 40).assumingMemoryBound(to: Atomic<Int>.self).pointee.load(ordering: .relaxed) }
+        nonmutating set { (address + 40).assumingMemoryBound(to: Atomic<Int>.self).pointee.store(newValue, ordering: .relaxed) }
     }
 
     /// What `read` returns; a scheme whose objects live elsewhere (`cpython`) keeps its record of
     /// the real object here once the object is born.
     @inline(__always)
     public var payload: UInt64 {
-        get { (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) }
-        nonmutating set { (address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(newValue, ordering: .relaxed) }
+        get { (address + 32).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) }
+        nonmutating set { (address + 32).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(newValue, ordering: .relaxed) }
     }
 
     @inline(__always)
     var births: UnsafeMutablePointer<Atomic<UInt32>> {
-        (address + 52).assumingMemoryBound(to: Atomic<UInt32>.self)
+        (address + 48).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
     @inline(__always)
@@ -117,6 +147,9 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     /// One of the objects the workload shares between threads.
     public var isShared: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.shared.rawValue) != 0 }
 
+    /// A type-like object (a type, function, module or code object: `--shared-kind type`).
+    public var isTypeKind: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.typeKind.rawValue) != 0 }
+
     public func makeImmortal() { state.pointee.bitwiseOr(ObjectRef.immortalFlag, ordering: .relaxed) }
 
     public var isAlive: Bool { state.pointee.load(ordering: .relaxed) & ObjectRef.aliveBit != 0 }
@@ -129,7 +162,7 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     var homeThread: Int { Int(state.pointee.load(ordering: .relaxed) >> ObjectRef.homeShift) }
 
     func poisonIsIntact() -> Bool {
-        ownerThread.pointee.load(ordering: .relaxed) == ObjectRef.ownerPoison && ObjectRef.poisonedOffsets.allSatisfy {
+        localCount == ObjectRef.localPoison && ObjectRef.poisonedOffsets.allSatisfy {
             (address + $0).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) == ObjectRef.poison
         }
     }
@@ -138,7 +171,7 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
         for offset in ObjectRef.poisonedOffsets {
             (address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(ObjectRef.poison, ordering: .relaxed)
         }
-        ownerThread.pointee.store(ObjectRef.ownerPoison, ordering: .relaxed)
+        localCount = ObjectRef.localPoison
     }
 }
 
@@ -151,6 +184,9 @@ public struct ObjectFlags: OptionSet, Sendable {
     public static let immortal = ObjectFlags(rawValue: 1)
     /// Reached by several threads (per-thread counting gives such objects a unique id).
     public static let shared = ObjectFlags(rawValue: 2)
+    /// A type-like object: a type, function, module or code object (`--shared-kind type`), which
+    /// CPython 3.13 makes immortal once a second thread runs and 3.14 gives a unique id.
+    public static let typeKind = ObjectFlags(rawValue: 4)
 }
 
 /// Where a pool's objects live: the hook through which the harness places object memory on
@@ -174,13 +210,16 @@ public struct PoolMemory: Sendable {
 /// bits of every object address are zero and free for a scheme to use.
 ///
 /// The first `fixedCount` objects are born by index (`bear`). After them each thread has a
-/// region of `regionSize` objects it allocates from (`allocate`); a freed region object goes
+/// region of `regionSize` objects it allocates from (`allocate`), starting on a 4 KiB page of
+/// its own, as mimalloc gives each thread pages of its own: objects made by one thread sit side
+/// by side, and never on a cache line with another thread's or the main thread's objects. A
+/// freed region object goes
 /// back to its home thread: onto the home's own list when the home thread frees it, onto the
 /// home's remote list (a lock-free stack other threads push to, which the home takes whole)
 /// when another thread does, as thread-caching allocators such as mimalloc do.
 ///
 /// With a `PoolMemory`, no object is written before it is born: the thread that bears an object
-/// is the first to touch it (pages of 4 KiB, 32 objects of 128 bytes, go to the first toucher).
+/// is the first to touch it (pages of 4 KiB, 64 objects of 64 bytes, go to the first toucher).
 public struct ObjectPool: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let stride: Int
@@ -188,6 +227,9 @@ public struct ObjectPool: @unchecked Sendable {
     public let alignment: Int
     public let fixedCount: Int
     public let regionSize: Int
+    /// The index of the first region object, and the distance between two threads' regions.
+    let regionStart: Int
+    let regionStride: Int
     /// Line 0: violation counts; line 1 + t: thread t's free lists.
     let control: UnsafeMutableRawPointer
     let threadSlots: Int
@@ -197,6 +239,7 @@ public struct ObjectPool: @unchecked Sendable {
     let mappedBytes: Int
 
     static let lineSize = 128
+    static let pageSize = 4096
 
     public static func stride(alignment: Int) -> Int {
         (ObjectRef.headerSize + alignment - 1) / alignment * alignment
@@ -211,9 +254,13 @@ public struct ObjectPool: @unchecked Sendable {
         self.fixedCount = count
         self.regionSize = regionSize
         self.threadSlots = threadSlots
-        self.count = count + regionSize * threadSlots
         self.alignment = alignment
         self.stride = ObjectPool.stride(alignment: alignment)
+        let perPage = max(1, ObjectPool.pageSize / stride)
+        func roundedToPages(_ objects: Int) -> Int { (objects + perPage - 1) / perPage * perPage }
+        regionStart = regionSize > 0 ? roundedToPages(count) : count
+        regionStride = roundedToPages(regionSize)
+        self.count = regionSize > 0 ? regionStart + regionStride * threadSlots : count
         let bytes = max(1, self.count) * stride
         let baseAlignment = max(alignment, 128)
         self.memory = memory
@@ -233,7 +280,7 @@ public struct ObjectPool: @unchecked Sendable {
         control.initializeMemory(as: UInt8.self, repeating: 0, count: controlBytes)
         for thread in 0..<threadSlots {
             let lists = freeLists(thread)
-            lists.fresh.pointee.store(count + thread * regionSize, ordering: .relaxed)
+            lists.fresh.pointee.store(regionStart + thread * regionStride, ordering: .relaxed)
         }
         prepareRetention()
     }
@@ -272,7 +319,9 @@ public struct ObjectPool: @unchecked Sendable {
     }
 
     /// Writes the whole header but `freeCount`, so the bearing thread is the object's first toucher.
-    static func bear(_ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64, control: UnsafeMutableRawPointer) -> ObjectRef {
+    static func bear(
+        _ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64, control: UnsafeMutableRawPointer, type: UInt = 0
+    ) -> ObjectRef {
         object.control.pointee.store(UInt(bitPattern: control), ordering: .relaxed)
         object.state.pointee.store(
             ObjectRef.aliveBit | UInt32(flags.rawValue) | UInt32(home) << ObjectRef.homeShift, ordering: .relaxed)
@@ -281,17 +330,17 @@ public struct ObjectPool: @unchecked Sendable {
         for offset in ObjectRef.poisonedOffsets {
             (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(0, ordering: .relaxed)
         }
-        object.ownerThread.pointee.store(0, ordering: .relaxed)
-        object.queueNext.pointee.store(0, ordering: .relaxed)
+        object.localCount = 0
+        object.typeWord.pointee.store(type, ordering: .relaxed)
         object.uniqueID = -1
-        (object.address + 40).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(payload, ordering: .relaxed)
+        object.payload = payload
         noteBirth(object, control: control)
         return object
     }
 
-    /// A fresh or recycled object from thread `thread`'s region, born with `flags`; nil when the
-    /// region is exhausted and nothing has come back yet.
-    public func allocate(thread: Int, flags: ObjectFlags) -> ObjectRef? {
+    /// A fresh or recycled object from thread `thread`'s region, born with `flags` and the type
+    /// object `type` (0: none); nil when the region is exhausted and nothing has come back yet.
+    public func allocate(thread: Int, flags: ObjectFlags, type: UInt = 0) -> ObjectRef? {
         let lists = freeLists(thread)
         var first = lists.local.pointee.load(ordering: .relaxed)
         if first == 0 {
@@ -299,16 +348,16 @@ public struct ObjectPool: @unchecked Sendable {
         }
         if first != 0 {
             let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: first)!)
-            lists.local.pointee.store(object.queueNext.pointee.load(ordering: .relaxed), ordering: .relaxed)
+            lists.local.pointee.store(object.freeLink.pointee.load(ordering: .relaxed), ordering: .relaxed)
             if !object.poisonIsIntact() {
                 ObjectPool.violations(control).writesAfterFree.pointee.wrappingAdd(1, ordering: .relaxed)
             }
-            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1, control: control)
+            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1, control: control, type: type)
         }
         let fresh = lists.fresh.pointee.load(ordering: .relaxed)
-        guard fresh < fixedCount + (thread + 1) * regionSize else { return nil }
+        guard fresh < regionStart + thread * regionStride + regionSize else { return nil }
         lists.fresh.pointee.store(fresh + 1, ordering: .relaxed)
-        return ObjectPool.bear(self[fresh], flags: flags, home: thread, payload: UInt64(fresh) &+ 1, control: control)
+        return ObjectPool.bear(self[fresh], flags: flags, home: thread, payload: UInt64(fresh) &+ 1, control: control, type: type)
     }
 
     /// Ends an object's life: counts the free, poisons every field a scheme may write, and gives
@@ -329,13 +378,13 @@ public struct ObjectPool: @unchecked Sendable {
         let lists = FreeLists(line: control + (1 + home) * lineSize)
         let address = UInt(bitPattern: object.address)
         if Int(crefscale_thread_slot()) == home {
-            object.queueNext.pointee.store(lists.local.pointee.load(ordering: .relaxed), ordering: .relaxed)
+            object.freeLink.pointee.store(lists.local.pointee.load(ordering: .relaxed), ordering: .relaxed)
             lists.local.pointee.store(address, ordering: .relaxed)
             return
         }
         var first = lists.remote.pointee.load(ordering: .relaxed)
         while true {
-            object.queueNext.pointee.store(first, ordering: .relaxed)
+            object.freeLink.pointee.store(first, ordering: .relaxed)
             let (exchanged, current) = lists.remote.pointee.compareExchange(
                 expected: first, desired: address, ordering: .releasing)
             if exchanged { return }

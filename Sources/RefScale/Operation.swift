@@ -3,8 +3,9 @@
 ///     bits  0..<8   the operation code
 ///     bits  8..<16  flags of a new object (`ObjectFlags`)
 ///     bits 16..<32  the target register (where a made handle goes, or the handle to use)
-///     bits 32..<64  the source: a register (dup), a pool index (new, open), a slot (store,
-///                   load, clear) or a channel (send, receive, drain)
+///     bits 32..<64  the source: a register (dup), a pool index (new, open; create: the type's
+///                   plus one, 0 for none), a slot (store, load, clear) or a channel (send,
+///                   receive, drain)
 ///
 /// Registers are the thread's handles in flight, a small array the kernel indexes. Slots hold
 /// non-local references (HPyField and HPyGlobal): the thread's own fields, or the run's globals
@@ -82,8 +83,10 @@ public struct Operation: Equatable, Sendable {
     public static func dupClose(_ source: Int) -> Operation { Operation(.dupClose, register: 0, source: source) }
     public static let enter = Operation(.enter, register: 0)
     public static let exit = Operation(.exit, register: 0)
-    public static func create(into register: Int, flags: ObjectFlags = []) -> Operation {
-        Operation(.create, register: register, flags: flags)
+    /// `type`: the pool index of the new object's type object, whose reference the runtime takes
+    /// at allocation and drops at deallocation; nil for a static type, which is not counted.
+    public static func create(into register: Int, flags: ObjectFlags = [], type: Int? = nil) -> Operation {
+        Operation(.create, register: register, source: type.map { $0 + 1 } ?? 0, flags: flags)
     }
     public static func store(_ register: Int, into slot: Slot) -> Operation { Operation(.store, register: register, source: slot.encoded) }
     public static func load(_ slot: Slot, into register: Int) -> Operation { Operation(.load, register: register, source: slot.encoded) }
@@ -154,6 +157,9 @@ public struct ThreadProgram: Sendable {
     public var teardown: [Operation]
     /// The handle operations one pass performs.
     public let passOperations: Int
+    /// The handles one pass opens on objects it reaches (`open`, and `load` from a slot): the
+    /// handles an extension call is given or fetches, as opposed to those it duplicates or makes.
+    public let passOpens: Int
 
     public init(
         registers: Int = 0, fields: Int = 0, inbox: Int = -1, setup: [Operation] = [], pass: [Operation] = [],
@@ -166,6 +172,7 @@ public struct ThreadProgram: Sendable {
         self.pass = pass
         self.teardown = teardown
         passOperations = pass.reduce(0) { $0 + $1.handleOperations }
+        passOpens = pass.count { $0.code == Operation.Code.open.rawValue || $0.code == Operation.Code.load.rawValue }
     }
 }
 

@@ -77,6 +77,7 @@ public enum Registry {
         SchemeEntry(PerThreadScheme.self),
         SchemeEntry(HandleLocalScheme.self),
         SchemeEntry(ArenaScheme.self),
+        SchemeEntry(HandleTableScheme.self),
         SchemeEntry(NoopScheme.self),
         SchemeEntry(CPythonScheme.self),
     ]

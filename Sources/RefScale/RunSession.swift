@@ -64,6 +64,9 @@ public struct RunOutcome: Sendable {
     public var contract: ContractSummary?
     /// Peak live objects and the delay from last reference dropped to free (`Retention`).
     public var retention: Retention = .none
+    /// The handles one pass opens on objects it reaches, averaged over the workers
+    /// (`ThreadProgram.passOpens`): what the timed loop pays for opening.
+    public var opensPerPass = 0.0
 
     public var valid: Bool { validationError == nil }
 }
@@ -241,7 +244,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             streamDigest: streamDigest,
             failure: S.failure(of: shared),
             contract: S.contractSummary(of: shared),
-            retention: retention
+            retention: retention,
+            opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count)
         )
     }
 }

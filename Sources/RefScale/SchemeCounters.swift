@@ -3,6 +3,8 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case casRetries = "cas_retries"
     case tableHits = "table_hits"
     case tableMisses = "table_misses"
+    /// `handle-local`: dups and closes done in the thread's table alone (no atomic).
+    case localDupClose = "local_dup_close"
     case fallbacks
     case evictions
     case merges
@@ -10,6 +12,10 @@ public enum CounterKind: String, CaseIterable, Sendable {
     case frees
     /// `gil`: times the global lock passed from one thread to another.
     case lockHandoffs = "lock_handoffs"
+    /// `perthread`: stop-the-world pauses in which the per-thread counts were merged, and their
+    /// total time in nanoseconds (from the stop's request to the restart).
+    case mergePauses = "merge_pauses"
+    case mergePauseNanoseconds = "merge_pause_ns"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -18,12 +24,15 @@ public struct SchemeCounters: Sendable, Equatable {
     public var casRetries = 0
     public var tableHits = 0
     public var tableMisses = 0
+    public var localDupClose = 0
     public var fallbacks = 0
     public var evictions = 0
     public var merges = 0
     public var queued = 0
     public var frees = 0
     public var lockHandoffs = 0
+    public var mergePauses = 0
+    public var mergePauseNanoseconds = 0
 
     public init() {}
 
@@ -33,12 +42,15 @@ public struct SchemeCounters: Sendable, Equatable {
         case .casRetries: casRetries
         case .tableHits: tableHits
         case .tableMisses: tableMisses
+        case .localDupClose: localDupClose
         case .fallbacks: fallbacks
         case .evictions: evictions
         case .merges: merges
         case .queued: queued
         case .frees: frees
         case .lockHandoffs: lockHandoffs
+        case .mergePauses: mergePauses
+        case .mergePauseNanoseconds: mergePauseNanoseconds
         }
     }
 
@@ -48,12 +60,15 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.casRetries = a.casRetries + b.casRetries
         sum.tableHits = a.tableHits + b.tableHits
         sum.tableMisses = a.tableMisses + b.tableMisses
+        sum.localDupClose = a.localDupClose + b.localDupClose
         sum.fallbacks = a.fallbacks + b.fallbacks
         sum.evictions = a.evictions + b.evictions
         sum.merges = a.merges + b.merges
         sum.queued = a.queued + b.queued
         sum.frees = a.frees + b.frees
         sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
+        sum.mergePauses = a.mergePauses + b.mergePauses
+        sum.mergePauseNanoseconds = a.mergePauseNanoseconds + b.mergePauseNanoseconds
         return sum
     }
 }

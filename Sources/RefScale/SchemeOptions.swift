@@ -3,7 +3,9 @@
 /// scheme's pool uses, and the debug context's options.
 public struct SchemeOptions: Sendable, Equatable {
     public var values = OptionValues()
-    public var objectAlignment = 128
+    /// 16: what CPython's allocator (mimalloc) gives small objects, each next to the last in the
+    /// thread's region; 128 puts every object on lines of its own.
+    public var objectAlignment = 16
     /// The debug context's options; the schemes and the other contexts ignore them.
     public var debug = DebugOptions()
 

@@ -34,8 +34,9 @@ struct Calibrate: ParsableCommand {
         let atomicShared = Calibration.atomicPair(threads: cores)
         let plain = Calibration.plainPair()
         let python = Calibration.pythonPair()
+        let biasedOwner = Calibration.biasedOwnerPair()
         print("reference loops (C, one process):")
-        for reference in [atomicOne, atomicShared, plain, python] {
+        for reference in [atomicOne, atomicShared, plain, python, biasedOwner] {
             print("  \(reference.name), \(reference.threads) thread(s): \(format(reference.nanosecondsPerOperation)) ns/op")
         }
 
@@ -77,6 +78,9 @@ struct Calibrate: ParsableCommand {
         print("  \("C loop: Py_INCREF + Py_DECREF".padding(36)) \(format(python.nanosecondsPerOperation).padding(6)) ns/op = \(format(python.nanosecondsPerOperation / plain.nanosecondsPerOperation)) × C volatile ++ and --")
         print("  \("scheme: cpython on private".padding(36)) \(format(cpython).padding(6)) ns/op = \(format(cpython / nonatomic)) × nonatomic on private (\(format(nonatomic)) ns/op)")
         print("  \("counting only (less noop)".padding(36)) \(format(cpython - noop).padding(6)) ns/op = \(format((cpython - noop) / (nonatomic - noop))) × nonatomic's \(format(nonatomic - noop)) ns/op")
+
+        let biased = uncontended.first { $0.scheme == BiasedScheme.name }!.nanoseconds
+        print("  \("biased's owner path (less noop)".padding(36)) \(format(biased - noop).padding(6)) ns/op = \(format((biased - noop) / biasedOwner.nanosecondsPerOperation)) × \(biasedOwner.name) (\(format(biasedOwner.nanosecondsPerOperation)) ns/op)")
 
         print("\ncontended: \(cores) thread(s) on one shared object, against the C atomic loop on one counter:")
         for scheme in Calibrate.contendedSchemes {

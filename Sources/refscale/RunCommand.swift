@@ -15,7 +15,7 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "--reps auto: the interval's half-width to reach, a fraction of the median above 0 and below 1; default 0.02.")
     var ciTarget: Double?
     @Option(parsing: .unconditional, help: "Seed of the operation streams.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8.") var objectAlign = 128
+    @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8 (16: as CPython's allocator places small objects; 128: each object on lines of its own).") var objectAlign = 16
     // The options schemes and workloads declare, one line each; their help and checks are their
     // owners' (`Registry.help(forOption:)`). `declaredOptionValues` finds them by name.
     @Option(parsing: .unconditional, help: .declared("objects")) var objects: String?
@@ -35,7 +35,8 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("release")) var release: String?
     @Option(parsing: .unconditional, help: .declared("gil_slice")) var gilSlice: String?
     @Option(parsing: .unconditional, help: .declared("unique_ids")) var uniqueIds: String?
-    @Option(parsing: .unconditional, help: .declared("merge_interval")) var mergeInterval: String?
+    @Option(parsing: .unconditional, help: .declared("gc_threshold")) var gcThreshold: String?
+    @Option(parsing: .unconditional, help: .declared("shared_kind")) var sharedKind: String?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")

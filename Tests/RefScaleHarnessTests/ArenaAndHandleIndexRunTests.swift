@@ -35,12 +35,19 @@ struct ArenaAndHandleIndexRunTests {
             #expect(row["threads"].text == String(threads))
             if let index = configuration.handleIndex {
                 #expect(row["handle_index"].text == index.rawValue)
-                // Every object fits the table: a miss is each thread's first handle to an object.
-                let misses = workload == "private" ? threads : 4 + 4 * threads
-                #expect(row["table_misses"].text == String(misses))
+                // Every object fits the table, so nothing falls back or is evicted. On private the
+                // only opens are each thread's `new` in its set-up (misses); on shared-hot each
+                // pass opens the 4 objects, which miss only after a flush (every 16 passes).
                 #expect(row["fallbacks"].text == "0")
                 #expect(row["evictions"].text == "0")
-                #expect(Double(row["hit_rate"].text)! > 0.99)
+                if workload == "private" {
+                    #expect(row["table_misses"].text == String(threads) && row["table_hits"].text == "0")
+                    #expect(row["opens_per_pass"].text == "0.0")
+                } else {
+                    #expect(Int(row["table_misses"].text)! % 4 == 0)
+                    #expect(Double(row["hit_rate"].text)! > 0.75, "a flush every pass would make every open a miss")
+                    #expect(row["opens_per_pass"].text == "4.0")
+                }
             } else {
                 #expect(row["handle_index"].text == "")
                 #expect(row["hit_rate"].text == "" && row["table_hits"].text == "")

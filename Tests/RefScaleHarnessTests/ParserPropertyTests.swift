@@ -120,7 +120,7 @@ struct ParserPropertyTests {
         #expect(refusal { $0.threads = "100000" } == "--threads 100000: at most \(16 * cpus) threads (16 times the \(cpus) online CPUs)")
         #expect(refusal { $0.threads = "1,1" }?.contains("--threads lists 1 twice") == true)
         #expect(refusal { $0.threads = "-1" } != nil)
-        #expect(refusal { $0.declared["objects"] = "2000000000" }?.contains("2000000000 objects of 128 bytes need at least") == true)
+        #expect(refusal { $0.declared["objects"] = "2000000000" }?.contains("2000000000 objects of 64 bytes need at least") == true)
         #expect(refusal { $0.declared["objects"] = "9223372036854775807"; $0.threads = "2" }?.contains("at most 2147483647") == true)
         #expect(refusal { $0.declared["dup_depth"] = "9223372036854775807" }?.contains("--dup-depth must be at most") == true)
         #expect(refusal { $0.repetitions = Int.max }?.contains("--reps must be between 1 and 10000") == true)

@@ -223,3 +223,63 @@ struct ArenaSchemeTests {
         fixture.end()
     }
 }
+
+/// Issue 18's untested arena paths: transfer, adopt, and a thread exiting with scopes open.
+@Suite struct ArenaTransferAdoptExitTests {
+    @Test func transferOfALocalHandleTakesASharedReferenceAndOfANonLocalOneMovesIt() {
+        var fixture = ArenaSchemeTests.Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        let held = fixture.context.new(object)
+        fixture.context.enterScope()
+        let local = fixture.context.dup(held)
+        let sent = fixture.context.transfer(local)
+        #expect(sent == object && fixture.count(object) == 2, "a local handle owns nothing: the send takes a reference")
+        fixture.context.exitScope()
+        #expect(fixture.count(object) == 2, "the sent reference outlives the scope")
+        let moved = fixture.context.transfer(held)
+        #expect(moved == object && fixture.count(object) == 2, "a non-local handle is a reference and moves")
+        fixture.context.release(sent)
+        fixture.context.release(moved)
+        #expect(object.timesFreed == 1)
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
+    @Test func adoptInsideAScopeHandsTheReferenceToTheScopeAndOutsideMakesItTheHandle() {
+        var fixture = ArenaSchemeTests.Fixture()
+        let object = fixture.pool.bear(0, flags: [])
+        let held = fixture.context.new(object)
+        fixture.context.retain(object)
+        fixture.context.enterScope()
+        let received = fixture.context.adopt(object)
+        #expect(received.bits & ArenaScheme.localTag != 0, "a local handle")
+        #expect(fixture.count(object) == 2)
+        fixture.context.exitScope()
+        #expect(fixture.count(object) == 1, "the scope gave the adopted reference back at its exit")
+        fixture.context.retain(object)
+        let outside = fixture.context.adopt(object)
+        #expect(outside.bits & ArenaScheme.localTag == 0 && fixture.count(object) == 2, "outside a scope the reference is the handle")
+        fixture.context.close(outside)
+        fixture.context.close(held)
+        #expect(object.timesFreed == 1)
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.end()
+    }
+
+    @Test func threadExitWithScopesOpenReleasesWhatTheyOwnAndWhatTheyDeferred() {
+        var fixture = ArenaSchemeTests.Fixture()
+        let made = fixture.pool.bear(0, flags: [])
+        let dropped = fixture.pool.bear(1, flags: [])
+        let field = fixture.context.new(dropped)
+        fixture.context.enterScope()
+        _ = fixture.context.new(made)
+        fixture.context.enterScope()
+        _ = fixture.context.dup(field)
+        fixture.context.close(field)
+        #expect(dropped.timesFreed == 0, "dropped inside a scope: given back at the outermost exit")
+        fixture.context.threadExit()
+        #expect(made.timesFreed == 1 && dropped.timesFreed == 1)
+        #expect(fixture.pool.validateLifetimes() == nil)
+        fixture.pool.deallocate()
+    }
+}

@@ -111,4 +111,45 @@ final class Mailbox: @unchecked Sendable {
         #expect(countersB.frees == half)
         #expect(countersA.queued == 0)
     }
+
+    /// Two non-owners hammer one object's shared word (an atomic add per dup, a CAS loop per
+    /// close, retried when the other thread got in between) while the owner dups and closes
+    /// locally and checks its queue: the counts must come out exact, and nothing is freed or
+    /// queued, since no close ever finds the shared count at 0 with a reference counted locally.
+    @Test func nonOwnersHammeringOneObjectKeepTheCountExact() {
+        let pairs = 200_000
+        let pool = ObjectPool(count: 1, alignment: 16)
+        defer { pool.deallocate() }
+        let shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 3)
+        var owner = BiasedScheme(shared: shared, threadID: 1)
+        let object = pool.bear(0, flags: [])
+        let handle = owner.new(object)
+        let mailbox = Mailbox(slots: 0, flags: 1)
+        let results = UnsafeMutablePointer<SchemeCounters>.allocate(capacity: 3)
+        results.initialize(repeating: SchemeCounters(), count: 3)
+        defer { results.deallocate() }
+        let workers = (0..<3).map { index in
+            WorkerThread {
+                var context = index == 0 ? owner : BiasedScheme(shared: shared, threadID: 1 + index)
+                while !mailbox.isRaised(0) { sched_yield() }
+                for pair in 0..<pairs {
+                    context.close(context.dup(handle))
+                    if pair % 1024 == 0 { context.safePoint() }
+                }
+                results[index] = context.counters
+            }
+        }
+        mailbox.raise(0)
+        workers.forEach { $0.join() }
+        let counters = Array(UnsafeBufferPointer(start: results, count: 3))
+        #expect(sharedWord(object) == 0)
+        #expect(object.localCount == 1)
+        #expect(object.timesFreed == 0)
+        #expect(counters[0].atomicRMW == 0, "the owner never needs an atomic")
+        #expect(counters[1].atomicRMW - counters[1].casRetries == 2 * pairs, "one add and one successful CAS per pair")
+        #expect(counters[2].atomicRMW - counters[2].casRetries == 2 * pairs)
+        #expect(counters.allSatisfy { $0.queued == 0 && $0.frees == 0 })
+        owner.close(handle)
+        #expect(object.timesFreed == 1)
+    }
 }

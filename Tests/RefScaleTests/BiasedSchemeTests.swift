@@ -12,7 +12,7 @@ final class BiasedFixture {
     var third: BiasedScheme
 
     init(objects: Int = 1) {
-        pool = ObjectPool(count: objects, alignment: 128)
+        pool = ObjectPool(count: objects, alignment: 16)
         shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
         owner = BiasedScheme(shared: shared, threadID: 1)
         other = BiasedScheme(shared: shared, threadID: 2)
@@ -27,11 +27,25 @@ final class BiasedFixture {
         return (object, owner.new(object))
     }
 
-    /// The head of thread `id`'s merge queue: empty, exited, or an object's address.
-    func queueHead(of id: UInt32) -> UInt {
-        owner.queueHead(of: id).pointee.load(ordering: .relaxed)
+    /// The objects waiting in thread `id`'s merge queue, the most recent last.
+    func queued(for id: UInt) -> [ObjectRef] {
+        let queue = shared.queues.queue(of: id)
+        let count = Int(queue.count.pointee.load(ordering: .relaxed))
+        return (0..<count).map { ObjectRef(address: UnsafeMutableRawPointer(bitPattern: queue.elements![$0])!) }
     }
+
+    /// Whether thread `id`'s eval-breaker word asks it to merge its queue.
+    func mergeRequested(for id: UInt) -> Bool { AtomicBiasedMemory(queues: shared.queues, thread: id).mergeRequested(of: id) }
+
+    /// Whether thread `id` is in its bucket (it has not exited).
+    func isRegistered(_ id: UInt) -> Bool { AtomicBiasedMemory(queues: shared.queues, thread: id).isRegistered(id) }
 }
+
+/// The object's `ob_ref_shared`.
+func sharedWord(_ object: ObjectRef) -> Int { object.sharedCount.pointee.load(ordering: .relaxed) }
+
+/// Whether `ObjectPool.free` poisoned the object's shared word.
+func sharedWordIsPoisoned(_ object: ObjectRef) -> Bool { UInt64(UInt(bitPattern: sharedWord(object))) == ObjectRef.poison }
 
 /// The shared word holding `count` references with `flag`.
 func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits | flag }
@@ -43,7 +57,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(handle == Handle(object))
         #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 1)
         #expect(object.localCount == 1)
-        #expect(countWord(object) == 0)
+        #expect(sharedWord(object) == 0)
         #expect(f.owner.counters.atomicRMW == 0)
     }
 
@@ -52,13 +66,13 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let (object, handle) = f.newObject()
         let duplicates = (0..<3).map { _ in f.owner.dup(handle) }
         #expect(object.localCount == 4)
-        #expect(countWord(object) == 0)
+        #expect(sharedWord(object) == 0)
         let opened = f.owner.open(object)
         #expect(object.localCount == 5)
         f.owner.close(opened)
         duplicates.forEach { f.owner.close($0) }
         #expect(object.localCount == 1)
-        #expect(countWord(object) == 0)
+        #expect(sharedWord(object) == 0)
         #expect(f.owner.counters.atomicRMW == 0)
         #expect(object.timesFreed == 0)
     }
@@ -70,7 +84,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(object.timesFreed == 0)
         f.owner.close(handle)
         #expect(object.timesFreed == 1)
-        #expect(countWordIsPoisoned(object))
+        #expect(sharedWordIsPoisoned(object))
         #expect(f.owner.counters.atomicRMW == 0)
         #expect(f.owner.counters.merges == 0)
         #expect(f.owner.counters.frees == 1)
@@ -80,9 +94,9 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let f = BiasedFixture()
         let (object, handle) = f.newObject()
         _ = f.other.dup(handle)
-        #expect(countWord(object) == BiasedScheme.sharedOne)
+        #expect(sharedWord(object) == BiasedScheme.sharedOne)
         _ = f.other.open(object)
-        #expect(countWord(object) == 2 * BiasedScheme.sharedOne)
+        #expect(sharedWord(object) == 2 * BiasedScheme.sharedOne)
         #expect(object.localCount == 1, "a non-owner must not touch the owner's count")
         #expect(f.other.counters.atomicRMW == 2)
         #expect(f.owner.counters.atomicRMW == 0)
@@ -93,11 +107,12 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let (object, handle) = f.newObject()
         let given = f.owner.dup(handle)  // counted in `local`, handed to the other thread
         f.other.close(given)
-        #expect(countWord(object) == BiasedScheme.QUEUED, "the count part must stay 0: the queue holds that reference")
+        #expect(sharedWord(object) == BiasedScheme.QUEUED, "the count part must stay 0: the queue holds that reference")
         #expect(object.localCount == 2)
         #expect(f.other.counters.queued == 1)
-        #expect(f.queueHead(of: 1) == UInt(bitPattern: object.address))
-        #expect(object.queueNext.pointee.load(ordering: .relaxed) == BiasedScheme.queueEmpty)
+        #expect(f.queued(for: 1) == [object])
+        #expect(f.mergeRequested(for: 1), "queueing must set the owner's eval-breaker bit")
+        #expect(!f.mergeRequested(for: 2))
         #expect(object.timesFreed == 0)
     }
 
@@ -106,22 +121,24 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let (object, handle) = f.newObject()
         let duplicate = f.other.dup(handle)
         f.other.close(duplicate)
-        #expect(countWord(object) == biasedWord(count: 0, BiasedScheme.INIT))
+        #expect(sharedWord(object) == biasedWord(count: 0, BiasedScheme.INIT))
         #expect(f.other.counters.queued == 0)
-        #expect(f.queueHead(of: 1) == BiasedScheme.queueEmpty)
+        #expect(f.queued(for: 1).isEmpty)
+        #expect(!f.mergeRequested(for: 1))
     }
 
     @Test func ownerSafePointMergesAQueuedObjectAndFreesItAtMergedCountZero() {
         let f = BiasedFixture()
         let (object, handle) = f.newObject()
         f.other.close(handle)  // the owner's only reference was handed over and dropped there
-        #expect(countWord(object) == BiasedScheme.QUEUED)
+        #expect(sharedWord(object) == BiasedScheme.QUEUED)
         f.owner.safePoint()
         #expect(object.timesFreed == 1)
-        #expect(countWordIsPoisoned(object))
+        #expect(sharedWordIsPoisoned(object))
         #expect(f.owner.counters.merges == 1)
         #expect(f.owner.counters.frees == 1)
-        #expect(f.queueHead(of: 1) == BiasedScheme.queueEmpty)
+        #expect(f.queued(for: 1).isEmpty)
+        #expect(!f.mergeRequested(for: 1), "the check clears the bit it acted on")
     }
 
     @Test func ownerSafePointMergeKeepsAnObjectWithOtherReferencesAsCountShiftedOrMerged() {
@@ -131,11 +148,11 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let kept = f.owner.dup(handle)  // local 3: the owner's two, the one given away
         f.other.close(given)
         let sharedReference = f.third.dup(kept)  // shared count 1 while QUEUED
-        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.QUEUED))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.QUEUED))
 
         f.owner.safePoint()
         // rc = shared 1 + local 3 - the queue's 1 = 3
-        #expect(countWord(object) == biasedWord(count: 3, BiasedScheme.MERGED))
+        #expect(sharedWord(object) == biasedWord(count: 3, BiasedScheme.MERGED))
         #expect(object.localCount == 0)
         #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)
         #expect(object.timesFreed == 0)
@@ -144,7 +161,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         // After the merge the former owner counts in the shared word like everyone else.
         f.owner.close(kept)
         f.third.close(sharedReference)
-        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
         #expect(object.timesFreed == 0)
         f.owner.close(handle)
         #expect(object.timesFreed == 1)
@@ -156,7 +173,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let (object, handle) = f.newObject()
         let sharedReference = f.other.dup(handle)
         f.owner.close(handle)
-        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
         #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)
         #expect(f.owner.counters.merges == 1)
         #expect(object.timesFreed == 0)
@@ -172,14 +189,16 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let f = BiasedFixture()
         let (object, handle) = f.newObject()
         f.owner.threadExit()
-        #expect(f.queueHead(of: 1) == BiasedScheme.queueOwnerExited)
+        #expect(!f.isRegistered(1))
+        #expect(f.isRegistered(2))
 
         f.other.close(handle)
         #expect(object.timesFreed == 1)
         #expect(f.other.counters.queued == 1)
         #expect(f.other.counters.merges == 1)
         #expect(f.other.counters.frees == 1)
-        #expect(f.queueHead(of: 1) == BiasedScheme.queueOwnerExited, "the exited queue must stay marked")
+        #expect(f.queued(for: 1).isEmpty, "nothing may be queued for an exited thread")
+        #expect(!f.isRegistered(1))
     }
 
     @Test func exitedOwnersObjectWithOtherReferencesIsMergedNotFreedByTheQueuingThread() {
@@ -188,7 +207,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let second = f.owner.dup(handle)
         f.owner.threadExit()
         f.other.close(handle)
-        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
         #expect(object.timesFreed == 0)
         f.other.close(second)
         #expect(object.timesFreed == 1)
@@ -211,7 +230,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         let second = f.owner.dup(own)  // local 3: the owner's, and two handed to the other thread
         f.other.close(first)
         f.other.close(second)
-        let word = countWord(object)
+        let word = sharedWord(object)
         #expect(word >> BiasedScheme.flagBits == -1)
         #expect(word & BiasedScheme.flagMask == BiasedScheme.QUEUED)
         #expect(f.other.counters.queued == 1, "an object is queued at most once")
@@ -231,7 +250,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         f.other.close(first)
         f.other.close(second)
         f.owner.safePoint()  // rc = -1 + 3 - 1 = 1: the owner's own reference
-        #expect(countWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MERGED))
         #expect(object.timesFreed == 0)
         f.owner.close(own)
         #expect(object.timesFreed == 1)
@@ -251,7 +270,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         f.owner.close(back1)
         f.owner.close(back2)
         f.owner.close(own)  // local 0 with the shared word QUEUED | 2
-        #expect(countWord(object) == biasedWord(count: 2, BiasedScheme.MERGED))
+        #expect(sharedWord(object) == biasedWord(count: 2, BiasedScheme.MERGED))
         #expect(object.timesFreed == 0)
         f.other.close(second)
         #expect(object.timesFreed == 0, "the queue still holds a reference")
@@ -266,15 +285,116 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         object.localCount = UInt32.max - 2
         _ = f.owner.dup(handle)
         #expect(object.localCount == UInt32.max - 1)
-        #expect(!object.isImmortal)
+        #expect(BiasedScheme.referenceCount(of: object) != nil)
         _ = f.owner.dup(handle)
-        #expect(object.isImmortal)
+        #expect(object.localCount == UInt32.max)
+        #expect(BiasedScheme.referenceCount(of: object) == nil, "UInt32.max is immortal")
         f.owner.close(handle)
-        #expect(object.localCount == UInt32.max - 1, "an immortal object is no longer counted")
+        _ = f.other.dup(handle)
+        f.other.close(handle)
+        #expect(object.localCount == UInt32.max, "an immortal object is no longer counted")
+        #expect(sharedWord(object) == 0)
+        #expect(f.owner.counters.atomicRMW + f.other.counters.atomicRMW == 0)
     }
 
     @Test func immortalObjectIsNeverCountedOrFreed() throws {
         try expectImmortalObjectIsNeverCountedOrFreed(BiasedScheme.self)
+    }
+
+    // MARK: Fields and globals (_Py_TryIncrefCompare, _PyObject_SetMaybeWeakref)
+
+    @Test func aStoreIntoASlotSetsMaybeWeakrefOnTheStoredObject() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.retain(object)
+        #expect(object.localCount == 2)
+        #expect(sharedWord(object) == BiasedScheme.MAYBE_WEAKREF)
+        f.owner.retain(object)
+        #expect(sharedWord(object) == BiasedScheme.MAYBE_WEAKREF, "set once; the flags only move upward")
+        #expect(f.owner.counters.atomicRMW == 1)
+    }
+
+    @Test func aNonOwnersLoadTakesASharedReferenceByCASWhenMaybeWeakrefIsSet() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.retain(object)
+        var slot = UInt(bitPattern: object.address)
+        let handle = f.other.load(from: &slot)
+        #expect(handle == Handle(object))
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MAYBE_WEAKREF))
+        #expect(f.other.counters.atomicRMW == 1)
+        #expect(object.localCount == 2, "the owner's count is not touched")
+        let owned = f.owner.load(from: &slot)
+        #expect(object.localCount == 3, "the owner's load is its fast path")
+        f.owner.close(owned)
+    }
+
+    /// A shared word of 0 may belong to an object its owner is freeing without an atomic:
+    /// `_Py_TryIncRefShared` refuses it, and the reader takes the container's locked path,
+    /// which sets MAYBE_WEAKREF.
+    @Test func aLoadRefusesASharedWordOfZeroAndTakesTheLockedPath() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        var memory = AtomicBiasedMemory(queues: f.shared.queues, thread: 2)
+        var counters = SchemeCounters()
+        #expect(!BiasedCounting.tryIncrefCompare(object, thread: 2, reloadSlot: { object }, memory: &memory, counters: &counters))
+        #expect(sharedWord(object) == 0)
+        var slot = UInt(bitPattern: object.address)
+        _ = f.other.load(from: &slot)
+        #expect(sharedWord(object) == biasedWord(count: 1, BiasedScheme.MAYBE_WEAKREF))
+    }
+
+    @Test func aLoadWhoseSlotChangedMeanwhileDropsTheReferenceItTook() {
+        let f = BiasedFixture(objects: 2)
+        let (object, _) = f.newObject(0)
+        let (replacement, _) = f.newObject(1)
+        f.owner.retain(object)
+        var memory = AtomicBiasedMemory(queues: f.shared.queues, thread: 2)
+        var counters = SchemeCounters()
+        #expect(!BiasedCounting.tryIncrefCompare(object, thread: 2, reloadSlot: { replacement }, memory: &memory, counters: &counters))
+        #expect(sharedWord(object) == BiasedScheme.MAYBE_WEAKREF, "the reference taken was dropped again")
+        #expect(counters.atomicRMW == 2)
+    }
+
+    // MARK: Transfer and adopt (send and receive)
+
+    /// A handle sent to another thread moves as the counted reference it is: counted in the
+    /// owner's local count, its drop in the other thread queues the object on the owner.
+    @Test func aSentHandleMovesCountedInTheOwnersLocalCountAndItsRemoteDropQueues() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let sent = f.owner.transfer(f.owner.dup(handle))
+        #expect(sent == object)
+        #expect(object.localCount == 2)
+        let received = f.other.adopt(sent)
+        #expect(received == Handle(object))
+        #expect(sharedWord(object) == 0 && f.other.counters.atomicRMW == 0, "neither side counts on the way")
+        f.other.close(received)
+        #expect(sharedWord(object) == BiasedScheme.QUEUED)
+        f.owner.close(handle)
+        f.owner.safePoint()
+        #expect(object.timesFreed == 1)
+    }
+
+    @Test func aHandleSentBackToItsOwnerIsClosedOnTheOwnersFastPath() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        let there = f.other.adopt(f.owner.transfer(f.owner.dup(handle)))
+        let back = f.owner.adopt(f.other.transfer(there))
+        f.owner.close(back)
+        #expect(object.localCount == 1)
+        #expect(f.owner.counters.atomicRMW + f.other.counters.atomicRMW == 0)
+    }
+
+    @Test func objectsOfKindTypeAreImmortalFromBirthAsIn313WithASecondThread() {
+        let f = BiasedFixture()
+        let object = f.pool.bear(0, flags: SharedKind.type.flags)
+        let handle = f.owner.new(object)
+        #expect(object.localCount == UInt32.max)
+        #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)
+        #expect(object.isImmortal)
+        f.other.close(f.other.dup(handle))
+        #expect(sharedWord(object) == 0 && f.other.counters.atomicRMW == 0)
     }
 
     @Test func referenceCountSumsSharedAndLocalCounts() {

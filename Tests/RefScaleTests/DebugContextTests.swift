@@ -9,10 +9,11 @@ final class DebugFixture<S: UniversalScheme> {
     let shared: DebugShared<S.Shared>
     var context: DebugContext<S>
 
-    init(objects: Int = 4, closedQueue: Int = 1024) throws {
+    init(objects: Int = 4, closedQueue: Int = 1024, backtraces: Bool = false) throws {
         var options = SchemeOptions()
         options.debug.onViolation = .collect
         options.debug.closedQueue = closedQueue
+        options.debug.backtraces = backtraces
         pool = ObjectPool(count: objects, alignment: options.objectAlignment)
         shared = try DebugContext<S>.makeShared(options: options, threads: 2)
         context = DebugContext<S>(shared: shared, threadID: 1)
@@ -327,5 +328,43 @@ func onHandleSchemes(_ body: (any UniversalScheme.Type) throws -> Void) rethrows
         #expect(f.summary.checkedOperations == 6)
         #expect(f.summary.counts == [.leak: 1, .doubleClose: 1])
         #expect(f.summary.countsText == "double-close=1;leak=1")
+    }
+}
+
+@Suite struct DebugBacktraceTests {
+    /// Opens a handle the caller then leaks; a named function, so the opening stack can be checked.
+    @inline(never)
+    static func openTheHandleThatLeaks<S: UniversalScheme>(_ context: inout DebugContext<S>, _ object: ObjectRef) -> Handle {
+        context.open(object)
+    }
+
+    @Test func withBacktracesALeakReportSaysWhereTheHandleWasOpened() throws {
+        let f = try DebugFixture<HandleLocalScheme>(backtraces: true)
+        let object = f.pool.bear(0, flags: [])
+        let made = f.context.new(object)
+        f.context.enterScope()
+        _ = Self.openTheHandleThatLeaks(&f.context, object)
+        f.context.exitScope()
+        f.context.close(made)
+        let leak = try #require(f.reports.first { $0.kind == .leak })
+        let opening = try #require(leak.openingBacktrace)
+        #expect(opening.contains { $0.contains("openTheHandleThatLeaks") }, "\(opening)")
+        #expect(leak.fullText.contains("the handle was opened at:"))
+        #expect(leak.backtrace?.isEmpty == false, "the stack of the scope exit that found the leak")
+        #expect(f.finish() == nil)
+    }
+
+    @Test func withoutBacktracesNoStackIsKept() throws {
+        let f = try DebugFixture<HandleLocalScheme>()
+        let object = f.pool.bear(0, flags: [])
+        let made = f.context.new(object)
+        f.context.enterScope()
+        _ = Self.openTheHandleThatLeaks(&f.context, object)
+        f.context.exitScope()
+        f.context.close(made)
+        let leak = try #require(f.reports.first { $0.kind == .leak })
+        #expect(leak.openingBacktrace == nil && leak.backtrace == nil)
+        #expect(!leak.fullText.contains("opened at:"))
+        #expect(f.finish() == nil)
     }
 }

@@ -62,13 +62,15 @@ struct HandleIndexTests {
         #expect(context.counters.fallbacks == 0)
         #expect(context.counters.atomicRMW == 0, "a hit takes no shared reference")
         for handle in opened { context.close(context.dup(handle)) }
-        #expect(context.counters.tableHits == 3000)
+        #expect(context.counters.tableHits == 1000, "hits count opens only")
+        #expect(context.counters.localDupClose == 2000)
         #expect(objects.allSatisfy { $0.plainCount == 1 }, "each slot holds one shared reference")
 
         opened.forEach { context.close($0) }
         made.forEach { context.close($0) }
-        #expect(objects.allSatisfy { $0.timesFreed == 0 }, "lazy: released at the next flush")
-        context.safePoint()
+        #expect(objects.filter { $0.timesFreed == 1 }.count == 1000 / HandleLocalScheme.pendingLimit * HandleLocalScheme.pendingLimit,
+                "lazy: released at the next flush, which every pendingLimit-th slot at count 0 brings")
+        context.flush()
         #expect(objects.allSatisfy { $0.timesFreed == 1 })
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()
@@ -88,10 +90,10 @@ struct HandleIndexTests {
         #expect(context.counters.fallbacks == 1)
 
         context.close(context.dup(handles[slots]))
-        #expect(context.counters.fallbacks == 3, "dup and close of index 0 are atomic fallbacks")
+        #expect(context.counters.fallbacks == 1, "fallbacks count opens only: dup and close of index 0 are atomics")
         #expect(context.counters.atomicRMW == 2)
         handles.forEach { context.close($0) }
-        context.safePoint()
+        context.flush()
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()
     }
@@ -111,7 +113,7 @@ struct HandleIndexTests {
         #expect(context.counters.evictions == 1)
         #expect(objects[3].timesFreed == 1)
         ([kept, newcomer] + handles.filter { $0 != handles[0] && $0 != handles[3] }).forEach { context.close($0) }
-        context.safePoint()
+        context.flush()
         #expect(pool.validateLifetimes() == nil)
         context.threadExit()
     }
@@ -121,7 +123,7 @@ struct HandleIndexTests {
     @Test(arguments: [ReleasePolicy.lazy, .eager])
     func aHashedTableStaysConsistentUnderRandomOperations(release: ReleasePolicy) {
         var context = HandleLocalScheme(slotCount: 127, indexShift: 48, release: release)
-        #expect(context.isHashed)
+        #expect(context.table.isHashed)
         let pool = ObjectPool(count: 300, alignment: 8)
         defer { pool.deallocate() }
         // Another thread's context makes the objects and keeps them alive: one reference each.
@@ -133,10 +135,10 @@ struct HandleIndexTests {
         var sawTombstone = false
 
         func checkTable() {
-            sawTombstone = sawTombstone || (1...context.slotCount).contains { context.slotObject($0).pointee == HandleLocalScheme.tombstone }
+            sawTombstone = sawTombstone || (1...context.table.slotCount).contains { context.table.objectWord($0).pointee == LocalReferenceTable.tombstone }
             var occupants: [ObjectRef: Int] = [:]
-            for slot in 1...context.slotCount where context.slotObject(slot).pointee > HandleLocalScheme.tombstone {
-                let object = context.occupant(of: slot)
+            for slot in 1...context.table.slotCount where context.table.isOccupied(slot) {
+                let object = context.table.occupant(of: slot)
                 #expect(occupants[object] == nil, "object in two slots")
                 occupants[object] = slot
             }
@@ -153,7 +155,7 @@ struct HandleIndexTests {
                 }
             }
             for (object, slot) in occupants {
-                #expect(context.slotCountCell(slot).pointee.load(ordering: .relaxed) == slotCounts[slot, default: 0])
+                #expect(context.count(inSlot: slot) == slotCounts[slot, default: 0])
                 #expect(object.plainCount == 2 + fallbackCounts[object, default: 0])
             }
             for object in objects where occupants[object] == nil {
@@ -170,7 +172,7 @@ struct HandleIndexTests {
             } else {
                 context.close(held.remove(at: Int(generator.next() % UInt64(held.count))))
             }
-            if step % 64 == 0 { context.safePoint() }
+            if step % 64 == 0 { context.flush() }
             if step % 997 == 0 { checkTable() }
         }
         checkTable()
@@ -187,5 +189,27 @@ struct HandleIndexTests {
         owners.forEach { maker.close($0) }
         maker.threadExit()
         #expect(pool.validateLifetimes() == nil)
+    }
+}
+
+@Suite struct LowThreeHPyTests {
+    @Test func low3HPyKeepsBitZeroClearAndGivesThreeSlots() throws {
+        var context = try HandleIndexTests.context(.low3HPy)
+        #expect(HandleIndex.low3HPy.mask == 0b110 && HandleIndex.low3HPy.requiredAlignment == 8)
+        let pool = ObjectPool(count: 4, alignment: 8)
+        defer { pool.deallocate() }
+        let objects = (0..<4).map { pool.bear($0, flags: []) }
+        let handles = objects.map { context.new($0) }
+        #expect(handles.allSatisfy { $0.bits & 1 == 0 }, "bit 0 is HPy's")
+        #expect(handles.prefix(3).map { context.slotIndex($0) }.sorted() == [1, 2, 3])
+        #expect(context.slotIndex(handles[3]) == 0)
+        #expect(zip(handles, objects).allSatisfy { context.object(of: $0) == $1 })
+        context.close(context.dup(handles[1]))
+        #expect(context.counters.localDupClose == 2)
+        handles.forEach { context.close($0) }
+        context.flush()
+        #expect(objects.allSatisfy { $0.timesFreed == 1 })
+        #expect(pool.validateLifetimes() == nil)
+        context.threadExit()
     }
 }

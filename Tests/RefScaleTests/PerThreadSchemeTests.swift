@@ -1,330 +1,313 @@
 import Foundation
+import Glibc
 import Synchronization
 import Testing
 @testable import RefScale
+@testable import RefScaleHarness
 
-/// The rules of `perthread`: objects with a unique id are counted in plain per-thread arrays,
-/// deferred by a bias until the main thread's final merge; the others are counted as `biased`.
+/// The rules of `perthread` (CPython 3.14t): objects of kind `type` get a unique id and a
+/// deferred count; only the runtime's references to them (an instance's to its type) are
+/// counted in per-thread arrays; every handle operation is biased; arrays are merged at
+/// collections, with the world stopped, and at thread exit.
 @Suite struct PerThreadSchemeTests {
     /// A run's shared state for `workers` workers (thread IDs 2...) and a pool, freed with it.
     final class Fixture {
         let shared: PerThreadScheme.Shared
         let pool: ObjectPool
 
-        init(uniqueIDs: UniqueIDPolicy = .shared, mergeInterval: Double = 0, workers: Int = 1, objects: Int = 4) throws {
+        init(uniqueIDs: UniqueIDPolicy = .type, gcThreshold: Int = 2000, workers: Int = 2, objects: Int = 4) throws {
             var options = SchemeOptions()
             options[PerThreadScheme.uniqueIDs] = uniqueIDs
-            options[PerThreadScheme.mergeInterval] = mergeInterval
+            options[PerThreadScheme.gcThreshold] = gcThreshold
             shared = try PerThreadScheme.makeShared(options: options, threads: workers)
-            pool = ObjectPool(count: objects, alignment: 128)
+            pool = ObjectPool(count: objects, alignment: 16)
         }
 
         deinit { pool.deallocate() }
 
         func context(_ threadID: Int) -> PerThreadScheme { PerThreadScheme(shared: shared, threadID: threadID) }
-    }
 
-    /// The thread's unmerged entry for the object.
-    func entry(_ context: PerThreadScheme, _ object: ObjectRef) -> Int {
-        let id = object.uniqueID
-        guard id >= 0, id < context.capacity, let entries = context.entries else { return 0 }
-        return entries[id].load(ordering: .relaxed)
-    }
+        /// Thread `thread`'s unmerged entry for the object, nil when the thread has no array
+        /// that holds the object's id.
+        func entry(of thread: Int, for object: ObjectRef) -> Int? {
+            let (entries, capacity) = shared.state.entries(of: thread)
+            let id = object.uniqueID
+            guard let entries, id >= 0, id < capacity else { return nil }
+            return entries[id].load(ordering: .relaxed)
+        }
 
-    @Test func aNegativeMergeIntervalIsRefused() throws {
-        let perthread = try Registry.scheme(named: PerThreadScheme.name)
-        for interval in [-1.0, Double.nan, Double.infinity] {
-            var options = SchemeOptions()
-            options[PerThreadScheme.mergeInterval] = interval
-            #expect(throws: ConfigurationError.self) { try perthread.check(options) }
+        /// A heap type made by thread 1: pool object `index`, of kind `type`.
+        func makeType(_ index: Int, by main: inout PerThreadScheme) -> (ObjectRef, Handle) {
+            let type = pool.bear(index, flags: SharedKind.type.flags)
+            return (type, main.new(type))
+        }
+
+        /// An instance of `type`: pool object `index`, made by `context`.
+        func makeInstance(_ index: Int, of type: ObjectRef, by context: inout PerThreadScheme) -> (ObjectRef, Handle) {
+            let instance = pool.bear(index, flags: [])
+            instance.typeWord.pointee.store(UInt(bitPattern: type.address), ordering: .relaxed)
+            return (instance, context.new(instance))
         }
     }
 
-    @Test func uniqueIDsSharedGivesIDsOnlyToMortalSharedObjects() throws {
-        let fixture = try Fixture(objects: 3)
-        var main = fixture.context(1)
-        let shared = fixture.pool.bear(0, flags: .shared)
-        let own = fixture.pool.bear(1, flags: [])
-        let immortal = fixture.pool.bear(2, flags: [.shared, .immortal])
-        _ = main.new(shared)
-        _ = main.new(own)
-        _ = main.new(immortal)
-        #expect(shared.uniqueID == 0)
-        #expect(own.uniqueID == -1)
-        #expect(immortal.uniqueID == -1)
+    static let biasWord = PerThreadScheme.deferredBias << BiasedScheme.flagBits
+
+    @Test func aNegativeOrFractionalGCThresholdIsRefused() throws {
+        var options = SchemeOptions()
+        options[PerThreadScheme.gcThreshold] = -1
+        #expect(throws: ConfigurationError.self) { try Registry.scheme(named: PerThreadScheme.name).check(options) }
+        #expect(throws: ConfigurationError.self) { _ = try PerThreadScheme.gcThreshold.declaration.parse("0.5") }
     }
 
-    @Test func uniqueIDsAllGivesIDsToEveryMortalObject() throws {
-        let fixture = try Fixture(uniqueIDs: .all, objects: 3)
+    @Test func uniqueIDsTypeGivesIDsOnlyToMortalObjectsOfKindType() throws {
+        let fixture = try Fixture(objects: 4)
         var main = fixture.context(1)
-        let objects = [fixture.pool.bear(0, flags: .shared), fixture.pool.bear(1, flags: []), fixture.pool.bear(2, flags: .immortal)]
+        let type = fixture.pool.bear(0, flags: SharedKind.type.flags)
+        let data = fixture.pool.bear(1, flags: .shared)
+        let own = fixture.pool.bear(2, flags: [])
+        let immortalType = fixture.pool.bear(3, flags: SharedKind.type.flags.union(.immortal))
+        [type, data, own, immortalType].forEach { _ = main.new($0) }
+        #expect([type, data, own, immortalType].map(\.uniqueID) == [0, -1, -1, -1])
+        #expect(!type.isImmortal, "3.14 gives a type an id where 3.13 makes it immortal")
+    }
+
+    @Test func uniqueIDsSharedAndAllWidenTheObjectsWithIDs() throws {
+        let shared = try Fixture(uniqueIDs: .shared, objects: 3)
+        var main = shared.context(1)
+        let objects = [shared.pool.bear(0, flags: .shared), shared.pool.bear(1, flags: []), shared.pool.bear(2, flags: SharedKind.type.flags)]
         objects.forEach { _ = main.new($0) }
-        #expect(objects.map(\.uniqueID) == [0, 1, -1])
+        #expect(objects.map(\.uniqueID) == [0, -1, 1])
+
+        let all = try Fixture(uniqueIDs: .all, objects: 3)
+        var allMain = all.context(1)
+        let allObjects = [all.pool.bear(0, flags: .shared), all.pool.bear(1, flags: []), all.pool.bear(2, flags: .immortal)]
+        allObjects.forEach { _ = allMain.new($0) }
+        #expect(allObjects.map(\.uniqueID) == [0, 1, -1])
     }
 
-    @Test func anObjectWithAnIDStartsDeferredWithItsFirstReferenceInTheMakersArray() throws {
+    @Test func anObjectWithAnIDIsOwnedByItsMakerAndCarriesTheDeferredBias() throws {
         let fixture = try Fixture()
         var main = fixture.context(1)
-        let object = fixture.pool.bear(0, flags: .shared)
-        _ = main.new(object)
-        #expect(object.count.pointee.load(ordering: .relaxed) == PerThreadScheme.deferredBias)
-        #expect(entry(main, object) == 1)
-        #expect(PerThreadScheme.referenceCount(of: object) == 1)
+        let (type, _) = fixture.makeType(0, by: &main)
+        #expect(type.ownerThread.pointee.load(ordering: .relaxed) == 1)
+        #expect(type.localCount == 1)
+        #expect(sharedWord(type) == Self.biasWord)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
     }
 
-    @Test func dupAndCloseOfAnObjectWithAnIDChangeOnlyTheThreadsEntry() throws {
+    @Test func handleOperationsOnAnObjectWithAnIDAreBiasedAndAtomicForNonOwners() throws {
         let fixture = try Fixture()
         var main = fixture.context(1)
         var worker = fixture.context(2)
-        let object = fixture.pool.bear(0, flags: .shared)
-        let handle = main.new(object)
-        let header = (0..<ObjectRef.headerSize / 8).map {
-            (object.address + $0 * 8).assumingMemoryBound(to: UInt64.self).pointee
-        }
-        let opened = worker.open(object)
-        _ = worker.dup(opened)
-        _ = main.dup(handle)
-        worker.close(opened)
-        #expect(entry(worker, object) == 1)
-        #expect(entry(main, object) == 2)
-        #expect((0..<ObjectRef.headerSize / 8).map { (object.address + $0 * 8).assumingMemoryBound(to: UInt64.self).pointee } == header)
+        let (type, handle) = fixture.makeType(0, by: &main)
+        let duplicate = worker.dup(handle)
+        #expect(sharedWord(type) == Self.biasWord + BiasedScheme.sharedOne)
+        #expect(worker.counters.atomicRMW == 1)
+        #expect(fixture.entry(of: 2, for: type) == nil, "an extension's reference never goes to the per-thread array")
+        let ownerDuplicate = main.dup(handle)
+        #expect(type.localCount == 2)
+        worker.close(duplicate)
+        main.close(ownerDuplicate)
+        #expect(sharedWord(type) == Self.biasWord)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
+    }
+
+    @Test func anInstanceTakesItsTypeReferenceInTheThreadsEntryAndItsDeallocationDropsIt() throws {
+        let fixture = try Fixture()
+        var main = fixture.context(1)
+        var worker = fixture.context(2)
+        var other = fixture.context(3)
+        let (type, _) = fixture.makeType(0, by: &main)
+        let (first, firstHandle) = fixture.makeInstance(1, of: type, by: &worker)
+        let (_, secondHandle) = fixture.makeInstance(2, of: type, by: &worker)
+        #expect(fixture.entry(of: 2, for: type) == 2)
+        #expect(sharedWord(type) == Self.biasWord, "the type's header is not written")
         #expect(worker.counters.atomicRMW == 0)
-        #expect(PerThreadScheme.referenceCount(of: object) == 3)
+        #expect(PerThreadScheme.referenceCount(of: type) == 3)
+
+        worker.close(firstHandle)
+        #expect(first.timesFreed == 1)
+        #expect(fixture.entry(of: 2, for: type) == 1)
+
+        // An instance made by the worker and freed by another thread: the drop lands in the
+        // other thread's entry, which goes negative, and the sum stays exact.
+        let (own, ownHandle) = fixture.makeInstance(3, of: type, by: &other)
+        #expect(fixture.entry(of: 3, for: type) == 1)
+        let second = ObjectRef(secondHandle)
+        let otherReference = other.dup(secondHandle)
+        worker.close(secondHandle)  // the owner's last: merged, the other thread holds the object
+        other.close(otherReference)  // the last reference: freed in the other thread
+        #expect(second.timesFreed == 1)
+        #expect(fixture.entry(of: 2, for: type) == 1)
+        #expect(fixture.entry(of: 3, for: type) == 0)
+        other.close(ownHandle)
+        #expect(own.timesFreed == 1)
+        #expect(fixture.entry(of: 3, for: type) == -1)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
+        #expect(sharedWord(type) == Self.biasWord, "no drop reached the type's header")
     }
 
-    @Test func entriesMayGoNegativeAndTheObjectIsNotFreedBeforeTheFinalMerge() throws {
+    /// `_Py_DECREF_TYPE` in a thread whose array does not reach the type's id is `Py_DECREF`.
+    @Test func aDropInAThreadWithoutAnArrayDecrementsTheTypeItself() throws {
         let fixture = try Fixture()
         var main = fixture.context(1)
         var worker = fixture.context(2)
-        let object = fixture.pool.bear(0, flags: .shared)
-        let handle = main.new(object)
-        // The worker ends the main thread's reference as well as its own: its entry goes to -1.
-        _ = worker.open(object)
+        var other = fixture.context(3)
+        let (type, _) = fixture.makeType(0, by: &main)
+        let (instance, handle) = fixture.makeInstance(1, of: type, by: &worker)
+        let otherReference = other.dup(handle)
         worker.close(handle)
-        worker.close(handle)
-        #expect(entry(worker, object) == -1)
-        #expect(PerThreadScheme.referenceCount(of: object) == 0)
-        #expect(object.timesFreed == 0)
-        worker.safePoint()
+        other.close(otherReference)
+        #expect(instance.timesFreed == 1)
+        #expect(fixture.entry(of: 3, for: type) == nil)
+        #expect(sharedWord(type) == Self.biasWord - BiasedScheme.sharedOne)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
+    }
+
+    @Test func withoutAnIDTheTypeReferenceIsAnAtomicIncrementOfTheType() throws {
+        let fixture = try Fixture(uniqueIDs: .none)
+        var main = fixture.context(1)
+        var worker = fixture.context(2)
+        let (type, _) = fixture.makeType(0, by: &main)
+        #expect(type.uniqueID == -1)
+        let (_, instance) = fixture.makeInstance(1, of: type, by: &worker)
+        #expect(sharedWord(type) == BiasedScheme.sharedOne)
+        #expect(worker.counters.atomicRMW == 1)
+        worker.close(instance)
+        #expect(sharedWord(type) == 0, "the deallocation's Py_DECREF subtracts what the allocation added")
+        #expect(worker.counters.atomicRMW == 2)
+        #expect(BiasedScheme.referenceCount(of: type) == 1)
+    }
+
+    /// Replaces "entry is 0 after exit", which held even when nothing was merged: the exit must
+    /// add the entry into the type's shared word and give the array back.
+    @Test func aWorkersExitMergesItsEntriesIntoTheSharedWordAndGivesItsArrayBack() throws {
+        let fixture = try Fixture()
+        var main = fixture.context(1)
+        var worker = fixture.context(2)
+        let (type, _) = fixture.makeType(0, by: &main)
+        _ = fixture.makeInstance(1, of: type, by: &worker)
+        _ = fixture.makeInstance(2, of: type, by: &worker)
         worker.threadExit()
-        #expect(object.timesFreed == 0, "a worker's merge never frees")
-        #expect(PerThreadScheme.referenceCount(of: object) == 0)
-        main.safePoint()
-        #expect(object.timesFreed == 0)
-        main.threadExit()
-        #expect(object.timesFreed == 1)
-        #expect(main.counters.frees == 1)
+        #expect(sharedWord(type) == Self.biasWord + 2 * BiasedScheme.sharedOne)
+        #expect(fixture.shared.state.entries(of: 2).0 == nil)
+        #expect(PerThreadScheme.referenceCount(of: type) == 3)
     }
 
-    @Test func theBiasKeepsTheSharedCountAboveZeroAfterANegativeMerge() throws {
-        let fixture = try Fixture()
+    @Test func theFinalMergeFreesObjectsWithIDsAtZeroKeepsTheOthersAndReusesIDs() throws {
+        let fixture = try Fixture(objects: 5)
         var main = fixture.context(1)
         var worker = fixture.context(2)
-        let object = fixture.pool.bear(0, flags: .shared)
-        let handle = main.new(object)
-        worker.close(handle)
+        let (dropped, droppedHandle) = fixture.makeType(0, by: &main)
+        let (kept, keptHandle) = fixture.makeType(1, by: &main)
+        let workerReference = worker.dup(keptHandle)
+        main.close(droppedHandle)
+        main.close(keptHandle)
+        #expect(dropped.timesFreed == 0, "a deferred object is freed only by the collector")
         worker.threadExit()
-        let shared = object.count.pointee.load(ordering: .relaxed)
-        #expect(shared == PerThreadScheme.deferredBias - 1)
-        #expect(shared > 0)
-        #expect(entry(worker, object) == 0)
-        #expect(PerThreadScheme.referenceCount(of: object) == 0, "shared minus bias plus the main thread's unmerged +1")
         main.threadExit()
-        #expect(object.timesFreed == 1)
+        #expect(dropped.timesFreed == 1)
+        #expect(kept.timesFreed == 0)
+        #expect(kept.uniqueID == -1)
+        #expect(BiasedScheme.referenceCount(of: kept) == 1)
+        // The ids of both are free again: new objects take them.
+        let (reborn, _) = fixture.makeType(2, by: &main)
+        #expect([0, 1].contains(reborn.uniqueID))
+        #expect(fixture.shared.state.idCount == 2, "no new id is made while a freed one waits")
+        _ = workerReference
     }
 
-    @Test func theFinalMergeIsCorrectWhateverOrderWorkersExitIn() throws {
-        let orders = [[2, 3, 4], [4, 3, 2], [3, 2, 4], [2, 4, 3]]
-        for order in orders {
-            let fixture = try Fixture(workers: 3, objects: 2)
-            var main = fixture.context(1)
-            var workers = [2: fixture.context(2), 3: fixture.context(3), 4: fixture.context(4)]
-            let dying = fixture.pool.bear(0, flags: .shared)
-            let kept = fixture.pool.bear(1, flags: .shared)
-            let dyingHandle = main.new(dying)
-            let keptHandle = main.new(kept)
-            // Worker 2 opens both; worker 3 ends the main thread's reference to `dying`; worker 4
-            // ends worker 2's; one reference to `kept` is never ended (a leak).
-            _ = workers[2]!.open(dying)
-            _ = workers[2]!.open(kept)
-            workers[3]!.close(dyingHandle)
-            workers[4]!.close(dyingHandle)
-            _ = workers[4]!.dup(keptHandle)
-            workers[4]!.close(keptHandle)
-            for threadID in order {
-                workers[threadID]!.threadExit()
-                #expect(dying.timesFreed == 0)
-            }
-            main.close(keptHandle)
-            #expect(PerThreadScheme.referenceCount(of: dying) == 0)
-            #expect(PerThreadScheme.referenceCount(of: kept) == 1)
-            main.threadExit()
-            #expect(dying.timesFreed == 1, "order \(order)")
-            #expect(kept.timesFreed == 0, "order \(order)")
-            // What is left is an ordinary merged biased object holding the leaked reference.
-            #expect(kept.uniqueID == -1)
-            #expect(PerThreadScheme.referenceCount(of: kept) == 1)
-            #expect(kept.count.pointee.load(ordering: .relaxed) & BiasedScheme.flagMask == BiasedScheme.MERGED)
-        }
-    }
-
-    @Test func objectsWithoutAnIDAreCountedAsBiased() throws {
+    /// Sending a handle to a type with an id moves the biased reference; its drop in the other
+    /// thread is a biased decrement, never an entry of an array.
+    @Test func aSentHandleToATypeMovesItsBiasedReference() throws {
         let fixture = try Fixture()
         var main = fixture.context(1)
         var worker = fixture.context(2)
-        let object = fixture.pool.bear(0, flags: [])
-        let handle = main.new(object)
-        #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 1)
-        #expect(object.localCount == 1)
-        _ = worker.dup(handle)
-        #expect(object.count.pointee.load(ordering: .relaxed) == BiasedScheme.sharedOne)
-        main.close(handle)
-        #expect(object.timesFreed == 0)
-        worker.close(handle)
-        #expect(object.timesFreed == 1)
-    }
-
-    /// Runs the same steps on `biased` and on `perthread --unique-ids none`, comparing the header
-    /// and the counters after each step. The steps cover the owner's plain counts, a non-owner's
-    /// atomic counts, a queued object merged at a safe point, and a queue whose owner has exited.
-    @Test func uniqueIDsNoneBehavesAsBiased() throws {
-        let fixture = try Fixture(uniqueIDs: .none, objects: 3)
-        let biasedShared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 1)
-        let biasedPool = ObjectPool(count: 3, alignment: 128)
-        defer { biasedPool.deallocate() }
-        var perthread = [fixture.context(1), fixture.context(2)]
-        var biased = [BiasedScheme(shared: biasedShared, threadID: 1), BiasedScheme(shared: biasedShared, threadID: 2)]
-
-        // Word 16 holds the run's state for perthread objects with an id, word 56 the pool's control block.
-        func header(_ pool: ObjectPool, _ index: Int) -> [UInt64] {
-            stride(from: 0, to: ObjectRef.headerSize, by: 8).filter { $0 != 16 && $0 != 56 }.map {
-                (pool[index].address + $0).assumingMemoryBound(to: UInt64.self).pointee
-            }
-        }
-        var step = 0
-        func same(_ action: (inout PerThreadScheme, ObjectPool) -> Void, _ reference: (inout BiasedScheme, ObjectPool) -> Void, thread: Int) {
-            step += 1
-            action(&perthread[thread], fixture.pool)
-            reference(&biased[thread], biasedPool)
-            for index in 0..<3 where biasedPool[index].isBorn {
-                #expect(header(fixture.pool, index) == header(biasedPool, index), "object \(index) after step \(step)")
-                #expect(PerThreadScheme.referenceCount(of: fixture.pool[index]) == BiasedScheme.referenceCount(of: biasedPool[index]))
-            }
-            #expect(perthread[thread].counters == biased[thread].counters, "counters after step \(step)")
-        }
-        func handle(_ pool: ObjectPool, _ index: Int) -> Handle { Handle(pool[index]) }
-
-        // The worker (thread 2) makes the objects and exits first; the main thread exits last.
-        for index in 0..<3 {
-            same({ _ = $0.new($1.bear(index, flags: .shared)) }, { _ = $0.new($1.bear(index, flags: .shared)) }, thread: 1)
-        }
-        same({ _ = $0.open($1[0]) }, { _ = $0.open($1[0]) }, thread: 0)
-        same({ _ = $0.dup(handle($1, 0)) }, { _ = $0.dup(handle($1, 0)) }, thread: 1)
-        same({ $0.close(handle($1, 0)) }, { $0.close(handle($1, 0)) }, thread: 1)
-        same({ $0.close(handle($1, 0)) }, { $0.close(handle($1, 0)) }, thread: 1)   // owner at 0: merge
-        same({ $0.close(handle($1, 0)) }, { $0.close(handle($1, 0)) }, thread: 0)   // shared to 0: free
-        same({ $0.close(handle($1, 1)) }, { $0.close(handle($1, 1)) }, thread: 0)   // queued on the owner
-        same({ s, _ in s.safePoint() }, { s, _ in s.safePoint() }, thread: 1)                      // merged, freed
-        same({ s, _ in s.threadExit() }, { s, _ in s.threadExit() }, thread: 1)
-        same({ $0.close(handle($1, 2)) }, { $0.close(handle($1, 2)) }, thread: 0)   // owner gone: merged at once
-        same({ s, _ in s.threadExit() }, { s, _ in s.threadExit() }, thread: 0)
-        for index in 0..<3 {
-            #expect(fixture.pool[index].timesFreed == 1)
-        }
-    }
-
-    @Test func theArrayGrowsOnDemandAndKeepsItsEntries() throws {
-        let fixture = try Fixture(uniqueIDs: .all, objects: 200)
-        var main = fixture.context(1)
-        let handles = (0..<200).map { main.new(fixture.pool.bear($0, flags: [])) }
-        #expect(main.capacity >= 200)
-        handles.forEach { _ = main.dup($0) }
-        #expect((0..<200).allSatisfy { PerThreadScheme.referenceCount(of: fixture.pool[$0]) == 2 })
-        handles.forEach { main.close($0); main.close($0) }
-        main.threadExit()
-        #expect((0..<200).allSatisfy { fixture.pool[$0].timesFreed == 1 })
+        let (type, handle) = fixture.makeType(0, by: &main)
+        let received = worker.adopt(main.transfer(main.dup(handle)))
+        #expect(type.localCount == 2)
+        worker.close(received)
+        #expect(sharedWord(type) == Self.biasWord - BiasedScheme.sharedOne, "the bias keeps the word from 0: no queueing")
+        #expect(worker.counters.queued == 0)
+        #expect(fixture.entry(of: 2, for: type) == nil)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
     }
 
     @Test func theIDTableFindsEveryIDAcrossChunks() throws {
-        #expect(PerThreadState.chunk(of: 0) == (0, 0))
-        #expect(PerThreadState.chunk(of: 63) == (0, 63))
-        #expect(PerThreadState.chunk(of: 64) == (1, 0))
-        #expect(PerThreadState.chunk(of: 191) == (1, 127))
-        #expect(PerThreadState.chunk(of: 192) == (2, 0))
+        let fixture = try Fixture(uniqueIDs: .all, objects: 300)
+        var main = fixture.context(1)
+        let objects = (0..<300).map { fixture.pool.bear($0, flags: []) }
+        objects.forEach { _ = main.new($0) }
+        #expect((0..<300).allSatisfy { fixture.shared.state.object(withID: objects[$0].uniqueID) == objects[$0] })
     }
 
-    @Test func aPeriodicMergeWaitsForEveryRunningWorkerAndMergesEachArray() throws {
-        let fixture = try Fixture(mergeInterval: 1e-9, workers: 2, objects: 1)
+    @Test func immortalObjectIsNeverCountedOrFreed() throws {
+        try expectImmortalObjectIsNeverCountedOrFreed(PerThreadScheme.self)
+    }
+
+    /// Two workers: A allocates instances of a type until its young count passes the threshold
+    /// and collects; B holds type references of its own and runs eval-breaker checks. The
+    /// collection must wait for B to park, merge both arrays (B's too: the check the periodic
+    /// merge lacked), and record one pause.
+    @Test func aCollectionStopsTheWorldAndMergesEveryThreadsArray() throws {
+        let fixture = try Fixture(gcThreshold: 100, workers: 2, objects: 1 + 2 * PerThreadState.localAllocationFlush + 8)
         var main = fixture.context(1)
-        let object = fixture.pool.bear(0, flags: .shared)
-        let handle = main.new(object)
-        var second = fixture.context(3)
-        _ = second.dup(handle)
-        let released = TestFlag()
-        let box = UncheckedBox(fixture)
-        let first = Thread {
-            var worker = box.value.context(2)
-            _ = worker.dup(handle)
-            worker.safePoint()                    // requests merge 1 and waits for worker 3
-            released.set()
-            worker.close(handle)
-            worker.threadExit()
+        let (type, _) = fixture.makeType(0, by: &main)
+        let mailbox = Mailbox(slots: 0, flags: 2)
+        let bReady = 0, aDone = 1
+        var countersA = SchemeCounters()
+        var before: [Int?] = [], after: [Int?] = [], mergedWord = 0
+        let b = WorkerThread {
+            var context = fixture.context(3)
+            for index in 0..<3 { _ = fixture.makeInstance(1 + 2 * PerThreadState.localAllocationFlush + index, of: type, by: &context) }
+            mailbox.raise(bReady)
+            while !mailbox.isRaised(aDone) {
+                context.safePoint()
+                sched_yield()
+            }
+            context.threadExit()
         }
-        first.start()
-        while fixture.shared.state.requestedMerge.pointee.load(ordering: .acquiring) < 1 { sched_yield() }
-        #expect(!released.isSet)
-        second.safePoint()                        // arrives last and completes the merge
-        #expect(fixture.shared.state.completedMerge.pointee.load(ordering: .acquiring) == 1)
-        while !released.isSet { sched_yield() }
-        #expect(entry(second, object) == 0)
-        #expect(second.counters.merges == 1)
-        #expect(object.count.pointee.load(ordering: .relaxed) >= PerThreadScheme.deferredBias + 1)
-        second.close(handle)
-        second.threadExit()
-        while PerThreadState.active(fixture.shared.state.rendezvous.pointee.load(ordering: .acquiring)) > 0 { sched_yield() }
-        main.close(handle)
-        main.threadExit()
-        #expect(object.timesFreed == 1)
-    }
-
-    @Test func aWorkerWaitingAtAMergeIsReleasedWhenTheOtherWorkerExits() throws {
-        let fixture = try Fixture(mergeInterval: 1e-9, workers: 2, objects: 1)
-        var main = fixture.context(1)
-        let object = fixture.pool.bear(0, flags: .shared)
-        let handle = main.new(object)
-        var leaving = fixture.context(3)
-        _ = leaving.dup(handle)
-        let released = TestFlag()
-        let box = UncheckedBox(fixture)
-        let waiting = Thread {
-            var worker = box.value.context(2)
-            worker.safePoint()                    // requests merge 1 and waits
-            released.set()
-            worker.threadExit()
+        let a = WorkerThread {
+            var context = fixture.context(2)
+            mailbox.wait(for: bReady)
+            for index in 0..<PerThreadState.localAllocationFlush {
+                _ = fixture.makeInstance(1 + index, of: type, by: &context)
+            }
+            before = [fixture.entry(of: 2, for: type), fixture.entry(of: 3, for: type)]
+            context.safePoint()
+            countersA = context.counters
+            after = [fixture.entry(of: 2, for: type), fixture.entry(of: 3, for: type)]
+            mergedWord = sharedWord(type)
+            mailbox.raise(aDone)
+            context.threadExit()
         }
-        waiting.start()
-        let state = fixture.shared.state
-        while PerThreadState.arrived(state.rendezvous.pointee.load(ordering: .acquiring)) < 1 { sched_yield() }
-        #expect(!released.isSet)
-        // The run stops: the other worker closes what it holds and exits without a safe point.
-        leaving.close(handle)
-        leaving.threadExit()
-        while !released.isSet { sched_yield() }
-        #expect(state.completedMerge.pointee.load(ordering: .acquiring) == 1)
-        while PerThreadState.active(state.rendezvous.pointee.load(ordering: .acquiring)) > 0 { sched_yield() }
-        #expect(PerThreadScheme.referenceCount(of: object) == 1)
-        main.close(handle)
-        main.threadExit()
-        #expect(object.timesFreed == 1)
+        a.join()
+        b.join()
+        #expect(before == [PerThreadState.localAllocationFlush, 3])
+        #expect(after == [0, 0], "both arrays merged, B's by A while B was parked")
+        #expect(mergedWord == Self.biasWord + (PerThreadState.localAllocationFlush + 3) * BiasedScheme.sharedOne)
+        #expect(countersA.mergePauses == 1)
+        #expect(countersA.mergePauseNanoseconds > 0)
+        #expect(fixture.shared.state.youngCount.pointee.load(ordering: .relaxed) == 0)
     }
 
-    @Test func theMainThreadNeverTakesPartInPeriodicMerges() throws {
-        let fixture = try Fixture(mergeInterval: 1e-9, workers: 1, objects: 1)
+    /// A worker blocked elsewhere (detached by `suspend`) counts as stopped: the collection does
+    /// not wait for it, and it waits for the collection before touching its array again.
+    @Test func aDetachedWorkerCountsAsStoppedAndAttachesAfterTheCollection() throws {
+        let fixture = try Fixture(gcThreshold: 100, workers: 2, objects: 1 + PerThreadState.localAllocationFlush + 2)
         var main = fixture.context(1)
-        let object = fixture.pool.bear(0, flags: .shared)
-        _ = main.new(object)
-        main.safePoint()
-        #expect(fixture.shared.state.requestedMerge.pointee.load(ordering: .relaxed) == 0)
-        #expect(entry(main, object) == 1)
+        let (type, _) = fixture.makeType(0, by: &main)
+        var a = fixture.context(2)
+        var b = fixture.context(3)
+        _ = fixture.makeInstance(1 + PerThreadState.localAllocationFlush, of: type, by: &b)
+        b.suspend()
+        for index in 0..<PerThreadState.localAllocationFlush { _ = fixture.makeInstance(1 + index, of: type, by: &a) }
+        a.safePoint()  // would wait forever if the detached B were not counted as stopped
+        #expect(a.counters.mergePauses == 1)
+        #expect(fixture.entry(of: 3, for: type) == 0)
+        _ = fixture.makeInstance(2 + PerThreadState.localAllocationFlush, of: type, by: &b)
+        #expect(fixture.entry(of: 3, for: type) == 1, "B attached again and counts in its array")
+        a.threadExit()
+        b.threadExit()
     }
 }

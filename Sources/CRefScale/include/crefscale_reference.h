@@ -11,4 +11,12 @@ int64_t crefscale_reference_atomic_pair_loop(int64_t *counter, int64_t pairs);
 /// The reference for plain counting: `pairs` times, a volatile increment then a volatile
 /// decrement of `*counter` (memory the compiler must touch, no atomics).
 int64_t crefscale_reference_plain_pair_loop(volatile int64_t *counter, int64_t pairs);
+
+/// The reference for `biased`'s owner path: `pairs` times, the free-threaded `Py_INCREF` then
+/// `Py_DECREF` of an object the calling thread owns, on CPython's free-threaded header (`ob_tid`
+/// word at 0, 32-bit `ob_ref_local` at 12, `ob_ref_shared` at 16): a relaxed 32-bit load of the
+/// local count, the immortality test, a compare of `ob_tid` with `tid`, a relaxed 32-bit store;
+/// the decrement likewise. The object must hold one reference of its own, so the local count
+/// never reaches 0. Returns the local count.
+uint32_t crefscale_reference_biased_owner_pair_loop(void *object, uintptr_t tid, int64_t pairs);
 #endif

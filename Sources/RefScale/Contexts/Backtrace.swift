@@ -17,6 +17,23 @@ enum Backtrace {
         }
     }
 
+    /// Return addresses of the calling thread's stack into `buffer` (backtrace(3)); how many.
+    static func capture(_ buffer: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ size: Int32) -> Int32 {
+        c_backtrace(buffer, size)
+    }
+
+    /// Return addresses (from `capture`) as readable lines.
+    static func symbolised(frames: [UInt]) -> [String] {
+        guard !frames.isEmpty else { return [] }
+        var pointers = frames.map { UnsafeMutableRawPointer(bitPattern: $0) }
+        guard let lines = c_backtrace_symbols(&pointers, Int32(pointers.count)) else { return [] }
+        defer { free(lines) }
+        return (0..<frames.count).map { index in
+            let line = String(cString: lines[index]!)
+            return symbolise(line) ?? line
+        }
+    }
+
     /// `path(+0xOFFSET) [0xADDRESS]` of a frame in this executable, named by the symbol table.
     static func symbolise(_ line: String) -> String? {
         guard let open = line.firstIndex(of: "("), let close = line[open...].firstIndex(of: ")") else { return nil }
@@ -43,6 +60,14 @@ enum Backtrace {
         return String(cString: resolved)
     }
 }
+
+@_silgen_name("backtrace")
+private func c_backtrace(_ buffer: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ size: Int32) -> Int32
+
+@_silgen_name("backtrace_symbols")
+private func c_backtrace_symbols(
+    _ buffer: UnsafePointer<UnsafeMutableRawPointer?>, _ size: Int32
+) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 
 @_silgen_name("swift_demangle")
 private func swift_demangle(

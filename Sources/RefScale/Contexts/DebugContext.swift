@@ -23,17 +23,11 @@
 /// With `--on-violation abort` the first report stops the program; with `collect` it is counted
 /// and kept, and the call is neutralised (see `DebugThread`), so the run's counts stay exact and
 /// its validation means what it always means.
-public struct DebugContext<S: UniversalScheme>: CountingScheme {
+public struct DebugContext<S: UniversalScheme>: TableContext {
+    public typealias Inner = S
     public typealias Shared = DebugShared<S.Shared>
 
-    public static var name: String { S.name }
-    public static var summary: String { S.summary }
-    public static var reportedCounters: Set<CounterKind> { S.reportedCounters }
-    public static var isThreadSafe: Bool { S.isThreadSafe }
-    public static var declaredOptions: [OptionDeclaration] { S.declaredOptions }
-    public static var pythonVersion: String? { S.pythonVersion }
     public static func failure(of shared: Shared) -> String? { S.failure(of: shared.inner) }
-    public static var callsThroughTable: Bool { true }
 
     var universal: UniversalContext<S>
     /// The thread's `DebugThread`, whose first field is its debug table: the state every entry
@@ -52,21 +46,7 @@ public struct DebugContext<S: UniversalScheme>: CountingScheme {
     }
 
     @inline(__always)
-    var caller: TableCaller { TableCaller(table: thread.assumingMemoryBound(to: UniversalTable.self), state: thread) }
-
-    @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
-    @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }
-    @inline(__always) public mutating func dup(_ handle: Handle) -> Handle { caller.dup(handle) }
-    @inline(__always) public mutating func close(_ handle: Handle) { caller.close(handle) }
-    @inline(__always) public func read(_ handle: Handle) -> UInt64 { caller.read(handle) }
-    @inline(__always) public func object(of handle: Handle) -> ObjectRef { caller.object(of: handle) }
-    @inline(__always) public mutating func retain(_ object: ObjectRef) { caller.retain(object) }
-    @inline(__always) public mutating func release(_ object: ObjectRef) { caller.release(object) }
-    @inline(__always) public mutating func transfer(_ handle: Handle) -> ObjectRef { caller.transfer(handle) }
-    @inline(__always) public mutating func adopt(_ object: ObjectRef) -> Handle { caller.adopt(object) }
-    @inline(__always) public mutating func returning(_ handle: Handle) -> Handle { caller.returning(handle) }
-    @inline(__always) public mutating func enterScope() { caller.enterScope() }
-    @inline(__always) public mutating func exitScope() { caller.exitScope() }
+    public var caller: TableCaller { TableCaller(table: thread.assumingMemoryBound(to: UniversalTable.self), state: thread) }
 
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {
         DebugEntries.escape(caller.state, handle.bits, to: route)
@@ -82,8 +62,6 @@ public struct DebugContext<S: UniversalScheme>: CountingScheme {
     }
 
     public var counters: SchemeCounters { universal.counters }
-
-    public static func referenceCount(of object: ObjectRef) -> Int? { S.referenceCount(of: object) }
 
     public static func contractSummary(of shared: Shared) -> ContractSummary? { shared.run.summary() }
 }

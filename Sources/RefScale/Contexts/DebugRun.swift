@@ -105,7 +105,9 @@ public final class DebugRun: @unchecked Sendable {
         var summary = ContractSummary()
         let stacks = self.stacks.withLock { $0 }
         func add(_ record: ViolationRecord) {
-            summary.reports.append(record.report(backtrace: record.backtrace >= 0 ? stacks[Int(record.backtrace)] : nil))
+            summary.reports.append(record.report(
+                backtrace: record.backtrace >= 0 ? stacks[Int(record.backtrace)] : nil,
+                openingBacktrace: record.openingBacktrace >= 0 ? stacks[Int(record.openingBacktrace)] : nil))
         }
         let count = min(registered.load(ordering: .acquiring), registryCapacity)
         for id in stride(from: 1, through: count, by: 1) {

@@ -82,7 +82,7 @@ struct DebugThread {
         tag = UInt64(contextID) << 32
         self.threadID = threadID
         threadMeta = UInt64(UInt32(truncatingIfNeeded: threadID)) << 32
-        records = DebugRecords(closedQueue: run.options.closedQueue)
+        records = DebugRecords(closedQueue: run.options.closedQueue, backtraces: run.options.backtraces)
         innerTable = inner.table.pointee
         innerState = inner.state
         standIn = run.standIn.word
@@ -135,6 +135,7 @@ struct DebugThread {
         }
         records.setOpenedAt(record, index)
         records.setMeta(record, openMeta)
+        if backtraces { records.captureOpeningStack(record, skip: 0) }
         openHere &+= 1
         return (record, tag | UInt64(truncatingIfNeeded: record))
     }
@@ -376,11 +377,17 @@ struct DebugThread {
         counts[Int(record.kind.code)] += 1
         let run = run.takeUnretainedValue()
         var stack: [String]?
+        var opening: [String]?
         if backtraces {
             stack = Backtrace.symbolised(skip: 1)
             record.backtrace = run.keep(stack!)
+            let own = Int(truncatingIfNeeded: record.handle & DebugThread.recordMask)
+            if record.openedAt >= 0 && record.handle & ~DebugThread.recordMask == tag && own < highWater {
+                opening = Backtrace.symbolised(frames: records.openingStack(own))
+                record.openingBacktrace = run.keep(opening!)
+            }
         }
-        if abortOnViolation { DebugRun.stop(with: record.report(backtrace: stack)) }
+        if abortOnViolation { DebugRun.stop(with: record.report(backtrace: stack, openingBacktrace: opening)) }
         if reports.count < DebugThread.reportLimit {
             reports.append(record)
         } else {
@@ -396,6 +403,9 @@ struct InnerCaller {
 
     @inline(__always) func new(_ object: ObjectRef) -> Handle { Handle(bits: table.new(state, object.word)) }
     @inline(__always) func open(_ object: ObjectRef) -> Handle { Handle(bits: table.open(state, object.word)) }
+    @inline(__always) func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        Handle(bits: table.load(state, UInt64(UInt(bitPattern: slot))))
+    }
     @inline(__always) func adopt(_ object: ObjectRef) -> Handle { Handle(bits: table.adopt(state, object.word)) }
     @inline(__always) func dup(_ handle: Handle) -> Handle { Handle(bits: table.dup(state, handle.bits)) }
     @inline(__always) func close(_ handle: Handle) { _ = table.close(state, handle.bits) }
@@ -413,7 +423,8 @@ struct InnerCaller {
 /// on to the thread's `DebugThread`.
 enum DebugEntries {
     static let table = UniversalTable(
-        new: { DebugEntries.new($0, $1) }, open: { DebugEntries.open($0, $1) }, dup: { DebugEntries.dup($0, $1) },
+        new: { DebugEntries.new($0, $1) }, open: { DebugEntries.open($0, $1) }, load: { DebugEntries.load($0, $1) },
+        dup: { DebugEntries.dup($0, $1) },
         close: { DebugEntries.close($0, $1) }, read: { DebugEntries.read($0, $1) },
         object: { DebugEntries.object($0, $1) }, retain: { DebugEntries.retain($0, $1) },
         release: { DebugEntries.release($0, $1) }, transfer: { DebugEntries.transfer($0, $1) },
@@ -441,6 +452,14 @@ enum DebugEntries {
         guard let thread = owned(state) else { return wrongContext(state, .open, 0, result: 0) }
         let index = thread.pointee.nextIndex()
         return thread.pointee.make(thread.pointee.inner.open(ObjectRef(word: object)).bits, at: index)
+    }
+
+    @inline(__always)
+    /// `slot` is the address of the field or global loaded from.
+    static func load(_ state: UnsafeMutableRawPointer, _ slot: UInt64) -> UInt64 {
+        guard let thread = owned(state) else { return wrongContext(state, .load, 0, result: 0) }
+        let index = thread.pointee.nextIndex()
+        return thread.pointee.make(thread.pointee.inner.load(from: UnsafeMutablePointer(bitPattern: UInt(slot))!).bits, at: index)
     }
 
     @inline(__always)

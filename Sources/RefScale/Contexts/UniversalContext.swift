@@ -13,17 +13,11 @@
 ///   directly: the harness calls them, never an extension.
 /// - `threadExit` ends the scheme state and frees the block; the counters are kept, because the
 ///   harness reads them after.
-public struct UniversalContext<S: UniversalScheme>: CountingScheme {
+public struct UniversalContext<S: UniversalScheme>: TableContext {
+    public typealias Inner = S
     public typealias Shared = S.Shared
 
-    public static var name: String { S.name }
-    public static var summary: String { S.summary }
-    public static var reportedCounters: Set<CounterKind> { S.reportedCounters }
-    public static var isThreadSafe: Bool { S.isThreadSafe }
-    public static var declaredOptions: [OptionDeclaration] { S.declaredOptions }
-    public static var pythonVersion: String? { S.pythonVersion }
     public static func failure(of shared: Shared) -> String? { S.failure(of: shared) }
-    public static var callsThroughTable: Bool { true }
 
     /// The thread's block: the table, then the scheme state at `stateOffset`. One pointer, so the
     /// hot loop keeps one register for the context, not two.
@@ -52,25 +46,11 @@ public struct UniversalContext<S: UniversalScheme>: CountingScheme {
     }
 
     @inline(__always)
-    var caller: TableCaller {
+    public var caller: TableCaller {
         TableCaller(table: block.assumingMemoryBound(to: UniversalTable.self), state: block + Self.stateOffset)
     }
 
     var scheme: UnsafeMutablePointer<S> { (block + Self.stateOffset).assumingMemoryBound(to: S.self) }
-
-    @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
-    @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }
-    @inline(__always) public mutating func dup(_ handle: Handle) -> Handle { caller.dup(handle) }
-    @inline(__always) public mutating func close(_ handle: Handle) { caller.close(handle) }
-    @inline(__always) public func read(_ handle: Handle) -> UInt64 { caller.read(handle) }
-    @inline(__always) public func object(of handle: Handle) -> ObjectRef { caller.object(of: handle) }
-    @inline(__always) public mutating func retain(_ object: ObjectRef) { caller.retain(object) }
-    @inline(__always) public mutating func release(_ object: ObjectRef) { caller.release(object) }
-    @inline(__always) public mutating func transfer(_ handle: Handle) -> ObjectRef { caller.transfer(handle) }
-    @inline(__always) public mutating func adopt(_ object: ObjectRef) -> Handle { caller.adopt(object) }
-    @inline(__always) public mutating func returning(_ handle: Handle) -> Handle { caller.returning(handle) }
-    @inline(__always) public mutating func enterScope() { caller.enterScope() }
-    @inline(__always) public mutating func exitScope() { caller.exitScope() }
 
     public mutating func safePoint() { scheme.pointee.safePoint() }
     public mutating func suspend() { scheme.pointee.suspend() }
@@ -83,6 +63,4 @@ public struct UniversalContext<S: UniversalScheme>: CountingScheme {
     }
 
     public var counters: SchemeCounters { exitedCounters ?? scheme.pointee.counters }
-
-    public static func referenceCount(of object: ObjectRef) -> Int? { S.referenceCount(of: object) }
 }

@@ -11,6 +11,7 @@ public struct UniversalTable {
 
     var new: Entry
     var open: Entry
+    var load: Entry
     var dup: Entry
     var close: Entry
     var read: Entry
@@ -26,10 +27,19 @@ public struct UniversalTable {
 
 /// A scheme that can be called through the universal table, and so run under every context.
 ///
-/// Swift forms a C function pointer only from a closure that names a concrete type, never from
-/// generic code, so `UniversalContext<S>` cannot build the table for an arbitrary `S`: each
-/// scheme lists its entries once, as closures that call `Entries` (`UniversalEntries<Self>`),
-/// where what every entry does is written once.
+/// Every scheme file ends with the same block, its conformance:
+///
+///     extension SomeScheme: UniversalScheme {
+///         public static let universalTable = UniversalTable(
+///             new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, ...)
+///     }
+///
+/// It cannot be written once. Swift forms a C function pointer (`@convention(c)`) only from a
+/// closure whose body names concrete types; a closure in generic code (a protocol extension, or
+/// `UniversalContext<S>`) refers to its generic parameter and is rejected. Swift closures
+/// instead of C pointers would be built once, but each call would load a context word and may
+/// retain it, which is what the table must not cost. So each scheme names its own concrete type
+/// in the block, and what every entry does is written once, in `UniversalEntries`.
 public protocol UniversalScheme: CountingScheme {
     static var universalTable: UniversalTable { get }
 }
@@ -54,6 +64,12 @@ enum UniversalEntries<S: CountingScheme> {
     @inline(__always)
     static func open(_ state: UnsafeMutableRawPointer, _ object: UInt64) -> UInt64 {
         scheme(state).pointee.open(ObjectRef(word: object)).bits
+    }
+
+    @inline(__always)
+    /// `slot` is the address of the field or global loaded from.
+    static func load(_ state: UnsafeMutableRawPointer, _ slot: UInt64) -> UInt64 {
+        scheme(state).pointee.load(from: UnsafeMutablePointer(bitPattern: UInt(slot))!).bits
     }
 
     @inline(__always)
@@ -119,12 +135,15 @@ enum UniversalEntries<S: CountingScheme> {
 
 /// A thread's way into a table: the table and the state every entry takes first. Two raw
 /// pointers, so a context that holds one holds no class reference and no Swift reference count.
-struct TableCaller {
+public struct TableCaller {
     let table: UnsafeMutablePointer<UniversalTable>
     let state: UnsafeMutableRawPointer
 
     @inline(__always) func new(_ object: ObjectRef) -> Handle { Handle(bits: table.pointee.new(state, object.word)) }
     @inline(__always) func open(_ object: ObjectRef) -> Handle { Handle(bits: table.pointee.open(state, object.word)) }
+    @inline(__always) func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        Handle(bits: table.pointee.load(state, UInt64(UInt(bitPattern: slot))))
+    }
     @inline(__always) func dup(_ handle: Handle) -> Handle { Handle(bits: table.pointee.dup(state, handle.bits)) }
     @inline(__always) func close(_ handle: Handle) { _ = table.pointee.close(state, handle.bits) }
     @inline(__always) func read(_ handle: Handle) -> UInt64 { table.pointee.read(state, handle.bits) }
@@ -139,11 +158,47 @@ struct TableCaller {
 }
 
 extension ObjectRef {
-    /// The object at an address passed as a word through a table entry.
+    /// The object at an address passed as a word through a table entry. The word is never 0 (the
+    /// kernel passes live objects only), so it is converted without the null check an unwrap
+    /// would compile to, which `direct` never pays (`unsafelyUnwrapped` kept it in -O builds).
     @inline(__always)
-    init(word: UInt64) { self.init(address: UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: word))!) }
+    init(word: UInt64) { self.init(address: unsafeBitCast(UInt(truncatingIfNeeded: word), to: UnsafeMutableRawPointer.self)) }
 
     /// The object's address as a word.
     @inline(__always)
     var word: UInt64 { UInt64(UInt(bitPattern: address)) }
+}
+
+/// A context that reaches scheme `Inner` through a table (`UniversalContext`, `DebugContext`):
+/// every stream operation is one call through `caller`, and what the context says of itself is
+/// `Inner`'s. Written here once for both.
+public protocol TableContext: CountingScheme {
+    associatedtype Inner: UniversalScheme
+    var caller: TableCaller { get }
+}
+
+extension TableContext {
+    public static var name: String { Inner.name }
+    public static var summary: String { Inner.summary }
+    public static var reportedCounters: Set<CounterKind> { Inner.reportedCounters }
+    public static var isThreadSafe: Bool { Inner.isThreadSafe }
+    public static var declaredOptions: [OptionDeclaration] { Inner.declaredOptions }
+    public static var pythonVersion: String? { Inner.pythonVersion }
+    public static var callsThroughTable: Bool { true }
+    public static func referenceCount(of object: ObjectRef) -> Int? { Inner.referenceCount(of: object) }
+
+    @inline(__always) public mutating func new(_ object: ObjectRef) -> Handle { caller.new(object) }
+    @inline(__always) public mutating func open(_ object: ObjectRef) -> Handle { caller.open(object) }
+    @inline(__always) public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle { caller.load(from: slot) }
+    @inline(__always) public mutating func dup(_ handle: Handle) -> Handle { caller.dup(handle) }
+    @inline(__always) public mutating func close(_ handle: Handle) { caller.close(handle) }
+    @inline(__always) public func read(_ handle: Handle) -> UInt64 { caller.read(handle) }
+    @inline(__always) public func object(of handle: Handle) -> ObjectRef { caller.object(of: handle) }
+    @inline(__always) public mutating func retain(_ object: ObjectRef) { caller.retain(object) }
+    @inline(__always) public mutating func release(_ object: ObjectRef) { caller.release(object) }
+    @inline(__always) public mutating func transfer(_ handle: Handle) -> ObjectRef { caller.transfer(handle) }
+    @inline(__always) public mutating func adopt(_ object: ObjectRef) -> Handle { caller.adopt(object) }
+    @inline(__always) public mutating func returning(_ handle: Handle) -> Handle { caller.returning(handle) }
+    @inline(__always) public mutating func enterScope() { caller.enterScope() }
+    @inline(__always) public mutating func exitScope() { caller.exitScope() }
 }

@@ -66,7 +66,8 @@ public struct DebugOptions: Sendable, Equatable {
     /// while the handle's record has not been reused, at least for the next `closedQueue` closes.
     public var closedQueue = 1024
     public var onViolation = ViolationPolicy.abort
-    /// Add the symbolised stack of the violating call to each printed report.
+    /// Capture the stack where each handle is opened, and add it and the stack of the violating
+    /// call to each report, so a leak report says where the leaked handle was made.
     public var backtraces = false
 
     public static let maximumClosedQueue = 1 << 20
@@ -83,7 +84,7 @@ public struct DebugOptions: Sendable, Equatable {
 /// The operation a report is about.
 enum DebugOperation: UInt8 {
     case new, open, dup, close, read, object, retain, release, transfer, adopt, returning, enterScope, exitScope
-    case storeIntoField, storeIntoGlobal, send, threadExit
+    case storeIntoField, storeIntoGlobal, send, threadExit, load
 
     var verb: String {
         switch self {
@@ -104,6 +105,7 @@ enum DebugOperation: UInt8 {
         case .storeIntoGlobal: "store of the handle itself into a global"
         case .send: "send of the handle itself"
         case .threadExit: "thread exit"
+        case .load: "load"
         }
     }
 }
@@ -143,6 +145,9 @@ public struct ViolationReport: Sendable, CustomStringConvertible {
     var operation: DebugOperation
     /// The symbolised stack of the call, with `--backtraces`.
     public var backtrace: [String]?
+    /// The symbolised stack of the call that opened the handle, with `--backtraces`: where a
+    /// leaked (or otherwise misused) handle was made.
+    public var openingBacktrace: [String]?
 
     public var operationName: String { operation.verb }
 
@@ -184,7 +189,11 @@ public struct ViolationReport: Sendable, CustomStringConvertible {
 
     /// The report with its stack, one line each.
     public var fullText: String {
-        ([description] + (backtrace ?? []).map { "    " + $0 }).joined(separator: "\n")
+        var lines = [description] + (backtrace ?? []).map { "    " + $0 }
+        if let openingBacktrace, !openingBacktrace.isEmpty {
+            lines += ["  the handle was opened at:"] + openingBacktrace.map { "    " + $0 }
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

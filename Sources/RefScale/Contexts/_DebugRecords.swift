@@ -40,7 +40,12 @@ struct DebugRecords {
     /// Handles one thread may have open at once, beyond those waiting in its closed queue.
     static let openLimit = 1 << 20
 
-    init(closedQueue: Int) {
+    /// With `--backtraces`: `framesPerRecord` return addresses per record, where the record's
+    /// handle was opened (0-terminated), in a reserved range of their own; nil without.
+    let openingStacks: UnsafeMutablePointer<UInt>?
+    static let framesPerRecord = 16
+
+    init(closedQueue: Int, backtraces: Bool = false) {
         capacity = closedQueue + DebugRecords.openLimit
         var ring = 1
         while ring < capacity { ring <<= 1 }
@@ -50,11 +55,56 @@ struct DebugRecords {
         precondition(mapped != nil && mapped != UnsafeMutableRawPointer(bitPattern: -1), "mmap of \(bytes) bytes for debug handle records failed: \(errno)")
         base = mapped!
         closed = (base + capacity * DebugRecords.recordSize).assumingMemoryBound(to: UInt32.self)
+        if backtraces {
+            let stackBytes = capacity * DebugRecords.framesPerRecord * 8
+            let stacks = mmap(nil, stackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            precondition(stacks != nil && stacks != UnsafeMutableRawPointer(bitPattern: -1), "mmap of \(stackBytes) bytes for opening stacks failed: \(errno)")
+            openingStacks = stacks!.assumingMemoryBound(to: UInt.self)
+        } else {
+            openingStacks = nil
+        }
     }
 
     func deallocate() {
         let result = munmap(base, bytes)
         precondition(result == 0, "munmap failed: \(errno)")
+        if let openingStacks {
+            let stackResult = munmap(openingStacks, capacity * DebugRecords.framesPerRecord * 8)
+            precondition(stackResult == 0, "munmap failed: \(errno)")
+        }
+    }
+
+    /// Keeps the caller's stack, less the innermost `skip` frames, as where `record` was opened.
+    @inline(never)
+    func captureOpeningStack(_ record: Int, skip: Int) {
+        guard let openingStacks else { return }
+        let frames = openingStacks + record &* DebugRecords.framesPerRecord
+        var buffer = (UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none,
+                      UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none,
+                      UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none,
+                      UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none,
+                      UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none,
+                      UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none,
+                      UnsafeMutableRawPointer?.none, UnsafeMutableRawPointer?.none)
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            let slots = raw.bindMemory(to: UnsafeMutableRawPointer?.self)
+            let depth = Int(Backtrace.capture(slots.baseAddress!, Int32(slots.count)))
+            var kept = 0
+            var index = skip + 1
+            while index < depth && kept < DebugRecords.framesPerRecord - 1 {
+                frames[kept] = UInt(bitPattern: slots[index])
+                kept += 1
+                index += 1
+            }
+            frames[kept] = 0
+        }
+    }
+
+    /// The return addresses kept for `record`, innermost first; empty without `--backtraces`.
+    func openingStack(_ record: Int) -> [UInt] {
+        guard let openingStacks else { return [] }
+        let frames = openingStacks + record * DebugRecords.framesPerRecord
+        return (0..<DebugRecords.framesPerRecord).lazy.map { frames[$0] }.prefix { $0 != 0 }.map { $0 }
     }
 
     /// The record at position `position` of the closed queue.
@@ -177,6 +227,8 @@ struct ViolationRecord {
     var handleDepth: Int32 = -1
     /// Index into `DebugRun`'s kept stacks, -1 for none.
     var backtrace: Int32 = -1
+    /// Index into `DebugRun`'s kept stacks of where the handle was opened, -1 for none.
+    var openingBacktrace: Int32 = -1
     var handle: UInt64
     var operationIndex: Int
     var openedAt = -1
@@ -192,10 +244,10 @@ struct ViolationRecord {
         self.operationIndex = operationIndex
     }
 
-    func report(backtrace: [String]?) -> ViolationReport {
+    func report(backtrace: [String]?, openingBacktrace: [String]? = nil) -> ViolationReport {
         ViolationReport(
             kind: kind, thread: Int(thread), handle: handle, operationIndex: operationIndex, openedAt: openedAt,
             closedAt: closedAt, owner: Int(owner), depth: Int(depth), handleDepth: Int(handleDepth),
-            operation: operation, backtrace: backtrace)
+            operation: operation, backtrace: backtrace, openingBacktrace: openingBacktrace)
     }
 }

@@ -39,6 +39,10 @@ import Synchronization
 ///   the `dup` fast path (`top < limit`) also sends a `dup` outside any scope to the slow path,
 ///   which takes a shared reference; a full arena grows there too. Handles are indices, so
 ///   growing the arena (moving it) leaves every live handle valid.
+/// - Handles to arguments are borrowed, but a handle to an object loaded from a field or a global
+///   (`load(from:)`) takes a shared reference owned by its scope: nothing else keeps that object
+///   alive, and another thread may replace the slot meanwhile. (Before, such an open took none, and
+///   a replacement by another thread freed the object under the live handle.)
 /// - Immortal objects are never counted and never owned.
 public struct ArenaScheme: CountingScheme {
     public static let name = "arena"
@@ -106,6 +110,16 @@ public struct ArenaScheme: CountingScheme {
         let address = UInt(bitPattern: object.address)
         if _fastPath(arena.count < limit) { return pushLocal(address) }
         return outOfLine(address)
+    }
+
+    /// An object read from a field or a global is not borrowed: no caller keeps it alive, and
+    /// another thread may replace the slot and drop the slot's reference while the handle lives.
+    /// Inside a scope the handle takes a shared reference that the scope owns (given back at its
+    /// exit, like an object the scope made); outside, the handle is that reference.
+    public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!)
+        retain(object)
+        return adopt(object)
     }
 
     @inline(__always)
@@ -258,10 +272,9 @@ public struct ArenaScheme: CountingScheme {
     }
 }
 
-/// The universal table (`UniversalScheme`): each entry calls this scheme's own operation.
 extension ArenaScheme: UniversalScheme {
     public static let universalTable = UniversalTable(
-        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, dup: { Entries.dup($0, $1) },
+        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
         close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },
         retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
         transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },

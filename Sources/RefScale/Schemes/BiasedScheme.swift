@@ -1,272 +1,200 @@
 import Synchronization
 
-/// `biased`: biased reference counting as CPython 3.13+ does it (PEP 703; CPython's
-/// `Include/internal/pycore_object.h` and `Python/brc.c`).
+/// `biased`: biased reference counting as CPython 3.13t ships it (PEP 703).
 ///
-/// Header fields: `ownerThread` (0 = none), `localCount` (32 bits, written only by the owner,
-/// never atomically), `count` as the shared word, holding `sharedCount << 2 | flags`.
-/// The flags only move upward: INIT → MAYBE_WEAKREF → QUEUED → MERGED.
+/// The steps are `BiasedCounting`'s, each citing the CPython function it follows
+/// (`Include/refcount.h`, `Include/internal/pycore_object.h`, `Objects/object.c`,
+/// `Python/brc.c`); this file binds them to one thread's context on the objects' real header
+/// (`ObjectRef`: `ob_tid` at 0, `ob_ref_local` (32 bits) at 12, `ob_ref_shared` at 16) and to
+/// the merge queues of `BiasedMergeQueue.swift`.
 ///
-/// - New object: owner = the creating thread, local = 1, shared = 0.
-/// - Increment: immortal → nothing; owner → `local += 1` (plain); other → atomic `shared += 4`.
-/// - Owner decrement: `local -= 1`; at 0 the counts merge: shared == 0 → free at once, with no
-///   atomic read-modify-write; otherwise owner = 0 and a CAS sets the flags to MERGED; the
-///   object is freed if the shared word is then exactly MERGED (count 0).
-/// - Other decrement (CAS loop): shared count 0 with flags INIT or MAYBE_WEAKREF → set QUEUED
-///   without subtracting (the queue now holds that reference, which lives in `local`) and push
-///   the object on the owner's merge queue; otherwise subtract 4, and free if the word is then
-///   exactly MERGED. While QUEUED the shared count may go negative.
-/// - The owner drains its queue at safe points: an explicit merge of each object,
-///   `rc = shared + local - 1`, local = 0, owner = 0, shared = rc << 2 | MERGED, free at rc 0.
-/// - A thread that exits drains its queue and marks it exited; an object queued for an exited
-///   owner is merged at once by the thread that queues it.
-/// - `local` reaching its maximum makes the object immortal.
+/// Invariants:
+/// - `ob_ref_local` is written only by the owner (`ob_tid`), never atomically; `ob_ref_shared`
+///   (`count << 2 | flags`) only atomically. Its flags only move upward: INIT → MAYBE_WEAKREF →
+///   QUEUED → MERGED. The true count is `(shared >> 2) + local`; while QUEUED the shared part
+///   may be negative.
+/// - Immortal is `ob_ref_local == UInt32.max`, read by the very load the increment uses; an
+///   immortal object is never written. A local count that reaches UInt32.max is immortal too.
+/// - An object is freed when its count reaches 0: by the owner with no atomic when the shared
+///   word is 0; otherwise by whichever thread's CAS leaves the shared word exactly MERGED, or by
+///   the explicit merge of a queued object that finds the merged count 0.
+/// - An object is queued at most once in its life (QUEUED is entered only from INIT or
+///   MAYBE_WEAKREF); the queue holds the reference whose drop queued it.
+/// - Nothing is written to an object after the CAS that publishes MERGED (gh-119999).
 ///
-/// A merge queue is an intrusive lock-free stack through `queueNext`; an object is queued at
-/// most once in its life, because QUEUED is entered only from INIT or MAYBE_WEAKREF.
+/// Where the model is a choice:
+/// - The eval-breaker check (`_Py_HandlePending`, where the owner merges its queue) runs at
+///   every simulated call (`enterScope`), where the interpreter's `RESUME` checks it on entering
+///   the Python function that calls the extension, and at every safe point (once per pass,
+///   about 4096 handle operations): so N is one call in `call` and `churn`, one pass in the
+///   workloads whose pass is one scope. The check costs one load of the thread's own
+///   eval-breaker word, as in CPython.
+/// - 3.13 makes objects with deferred counts — types, functions, modules, code — immortal
+///   when a second thread starts (gh-117783: `_PyGC_ImmortalizeDeferredObjects`, the world
+///   stopped). The run's main thread makes the objects and is CPython's first thread, so the
+///   first worker is the second: no worker ever sees such an object mortal, and `new` makes an
+///   object of kind `type` immortal at once (`_Py_SetImmortal`: `ob_tid` 0, local UInt32.max,
+///   shared 0), as 3.13's `_PyObject_SetDeferredRefcount` does once immortalization is on.
+/// - A store into a field or global is `Py_INCREF` plus `_PyObject_SetMaybeWeakref` (the writer
+///   of a slot that `_Py_XGetRef` reads lock-free must set it, pycore_object.h); a load from one
+///   is `_Py_TryIncrefCompare`, falling back, when it refuses, to the container's locked path
+///   (`_Py_NewRefWithLock`, which sets MAYBE_WEAKREF on a non-owner's way).
+/// - A handle moves between threads (`send`) as the counted reference it is: a reference in the
+///   owner's local count may end in another thread, which is what queues.
 public struct BiasedScheme: CountingScheme {
     public static let name = "biased"
-    public static let summary = "CPython 3.13 biased counting: owner counts plainly, others atomically, merge queues"
+    public static let summary = "CPython 3.13t biased counting: owner counts plainly, others atomically, brc.c merge queues"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees]
     public static let isThreadSafe = true
 
-    /// The shared word's low bits.
-    public static let flagBits = 2
-    public static let flagMask = 3
-    /// No flag: the owner's counts are not merged.
-    public static let INIT = 0
-    /// Weak references may exist (kept for fidelity; no operation here sets it).
-    public static let MAYBE_WEAKREF = 1
-    /// A non-owner dropped a reference at shared count 0; the object waits in the owner's queue.
-    public static let QUEUED = 2
-    /// Local and shared counts are merged into the shared word; the owner counts no more.
-    public static let MERGED = 3
-    /// One reference in the shared word.
-    public static let sharedOne = 1 << flagBits
-
-    /// A merge queue's head: empty, or its owner has exited; any other value is an object address.
-    static let queueEmpty: UInt = 0
-    static let queueOwnerExited: UInt = 1
+    public static let flagBits = BiasedCounting.flagBits
+    public static let flagMask = BiasedCounting.flagMask
+    public static let INIT = BiasedCounting.INIT
+    public static let MAYBE_WEAKREF = BiasedCounting.MAYBE_WEAKREF
+    public static let QUEUED = BiasedCounting.QUEUED
+    public static let MERGED = BiasedCounting.MERGED
+    public static let sharedOne = BiasedCounting.sharedOne
 
     public final class Shared {
-        /// One merge queue head per thread ID, each on its own 128-byte line.
-        let queueHeads: UnsafeMutableRawPointer
-        let threadIDs: Int
+        let queues: BiasedMergeQueues
 
-        init(threadIDs: Int) {
-            self.threadIDs = threadIDs
-            queueHeads = .allocate(byteCount: threadIDs * 128, alignment: 128)
-            queueHeads.initializeMemory(as: UInt8.self, repeating: 0, count: threadIDs * 128)
-        }
+        init(threadIDs: Int) { queues = BiasedMergeQueues(threadIDs: threadIDs) }
 
-        deinit { queueHeads.deallocate() }
+        deinit { queues.deallocate() }
     }
 
-    let threadID: UInt32
-    let queueHeads: UnsafeMutableRawPointer
+    let threadID: UInt
+    var memory: AtomicBiasedMemory
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
         Shared(threadIDs: threads + 2)
     }
 
+    /// `_Py_brc_init_thread`: the thread enters its bucket.
     public init(shared: Shared, threadID: Int) {
-        precondition(threadID > 0 && threadID < shared.threadIDs, "thread ID \(threadID) out of range")
-        self.threadID = UInt32(threadID)
-        self.queueHeads = shared.queueHeads
+        self.init(shared: shared, threadID: threadID, perThread: nil)
     }
 
-    @inline(__always)
-    func queueHead(of thread: UInt32) -> UnsafeMutablePointer<Atomic<UInt>> {
-        (queueHeads + Int(thread) * 128).assumingMemoryBound(to: Atomic<UInt>.self)
+    /// A context whose freed instances drop their type references into `perThread`'s arrays.
+    init(shared: Shared, threadID: Int, perThread: PerThreadState?) {
+        precondition(threadID > 0 && threadID < shared.queues.threadIDs, "thread ID \(threadID) out of range")
+        self.threadID = UInt(threadID)
+        memory = AtomicBiasedMemory(queues: shared.queues, thread: UInt(threadID), perThread: perThread)
+        BiasedCounting.registerThread(self.threadID, memory: &memory)
     }
 
     @inline(__always)
     public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
 
+    /// `_Py_NewReference`: owned by the creating thread, local 1, shared 0; immortal for objects
+    /// the workload marks immortal and, as in 3.13 with a second thread running, for objects of
+    /// kind `type`.
+    /// An instance takes a reference to its type first (`PyType_GenericAlloc`: `Py_INCREF(type)`;
+    /// free for a 3.13 type, which is immortal).
     @inline(__always)
     public mutating func new(_ object: ObjectRef) -> Handle {
+        let type = object.typeWord.pointee.load(ordering: .relaxed)
+        if type != 0 {
+            BiasedCounting.increment(
+                ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type)!), thread: threadID, memory: &memory, counters: &counters)
+        }
+        if object.isImmortal || object.isTypeKind {
+            BiasedScheme.setImmortal(object)
+        } else {
+            newOwned(object)
+        }
+        return Handle(object)
+    }
+
+    /// `_Py_NewReference`'s header: owned by this thread, local 1, shared 0.
+    @inline(__always)
+    func newOwned(_ object: ObjectRef) {
         object.ownerThread.pointee.store(threadID, ordering: .relaxed)
         object.localCount = 1
-        object.count.pointee.store(0, ordering: .relaxed)
+        object.sharedCount.pointee.store(0, ordering: .relaxed)
+    }
+
+    /// `_Py_SetImmortal`.
+    static func setImmortal(_ object: ObjectRef) {
+        object.makeImmortal()
+        object.ownerThread.pointee.store(0, ordering: .relaxed)
+        object.localCount = BiasedCounting.immortalLocal
+        object.sharedCount.pointee.store(0, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    public mutating func open(_ object: ObjectRef) -> Handle {
+        BiasedCounting.increment(object, thread: threadID, memory: &memory, counters: &counters)
         return Handle(object)
     }
 
     @inline(__always)
-    public mutating func open(_ object: ObjectRef) -> Handle { dup(Handle(object)) }
-
-    @inline(__always)
     public mutating func dup(_ handle: Handle) -> Handle {
-        let object = ObjectRef(handle)
-        if object.isImmortal { return handle }
-        if object.ownerThread.pointee.load(ordering: .relaxed) == threadID {
-            let local = object.localCount &+ 1
-            if local == UInt32.max {
-                object.makeImmortal()
-            } else {
-                object.localCount = local
-            }
-        } else {
-            object.count.pointee.wrappingAdd(BiasedScheme.sharedOne, ordering: .relaxed)
-            counters.atomicRMW &+= 1
-        }
+        BiasedCounting.increment(ObjectRef(handle), thread: threadID, memory: &memory, counters: &counters)
         return handle
     }
 
     @inline(__always)
     public mutating func close(_ handle: Handle) {
-        let object = ObjectRef(handle)
-        if object.isImmortal { return }
-        if object.ownerThread.pointee.load(ordering: .relaxed) == threadID {
-            let local = object.localCount &- 1
-            object.localCount = local
-            if local == 0 { mergeZeroLocalCount(object) }
-        } else {
-            decrementShared(object)
-        }
+        BiasedCounting.decrement(ObjectRef(handle), thread: threadID, memory: &memory, counters: &counters)
     }
 
     @inline(__always)
     public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
 
-    /// The owner's local count reached 0.
-    @inline(never)
-    mutating func mergeZeroLocalCount(_ object: ObjectRef) {
-        var shared = object.count.pointee.load(ordering: .acquiring)
-        if shared == 0 {
-            free(object)
-            return
-        }
-        object.ownerThread.pointee.store(0, ordering: .relaxed)
-        var merged: Int
-        while true {
-            merged = (shared & ~BiasedScheme.flagMask) | BiasedScheme.MERGED
-            let (exchanged, current) = object.count.pointee.compareExchange(
-                expected: shared, desired: merged, ordering: .acquiringAndReleasing)
-            counters.atomicRMW &+= 1
-            if exchanged { break }
-            counters.casRetries += 1
-            shared = current
-        }
-        counters.merges += 1
-        if merged == BiasedScheme.MERGED { free(object) }
+    /// A store into a field or global: `Py_INCREF`, then `_PyObject_SetMaybeWeakref`.
+    public mutating func retain(_ object: ObjectRef) {
+        BiasedCounting.increment(object, thread: threadID, memory: &memory, counters: &counters)
+        BiasedCounting.setMaybeWeakref(object, memory: &memory, counters: &counters)
     }
 
-    /// A decrement by a thread that does not own the object.
-    @inline(__always)
-    mutating func decrementShared(_ object: ObjectRef) {
-        var shared = object.count.pointee.load(ordering: .relaxed)
-        var updated: Int
-        var queue: Bool
-        while true {
-            queue = shared == BiasedScheme.INIT || shared == BiasedScheme.MAYBE_WEAKREF
-            updated = queue ? BiasedScheme.QUEUED : shared - BiasedScheme.sharedOne
-            let (exchanged, current) = object.count.pointee.compareExchange(
-                expected: shared, desired: updated, ordering: .acquiringAndReleasing)
-            counters.atomicRMW &+= 1
-            if exchanged { break }
-            counters.casRetries += 1
-            shared = current
-        }
-        if queue {
-            enqueue(object)
-        } else if updated == BiasedScheme.MERGED {
-            free(object)
-        }
+    public mutating func release(_ object: ObjectRef) {
+        BiasedCounting.decrement(object, thread: threadID, memory: &memory, counters: &counters)
     }
 
-    /// Pushes the object on its owner's merge queue, or merges it here if the owner has exited.
-    @inline(never)
-    mutating func enqueue(_ object: ObjectRef) {
-        counters.queued += 1
-        let head = queueHead(of: object.ownerThread.pointee.load(ordering: .relaxed))
-        // Acquiring: seeing `queueOwnerExited` must also show the exited owner's last writes to
-        // `localCount`, which `mergeQueued` reads (see `threadExit`).
-        var first = head.pointee.load(ordering: .acquiring)
-        while true {
-            if first == BiasedScheme.queueOwnerExited {
-                mergeQueued(object)
-                return
-            }
-            object.queueNext.pointee.store(first, ordering: .relaxed)
-            let (exchanged, current) = head.pointee.compareExchange(
-                expected: first, desired: UInt(bitPattern: object.address), ordering: .acquiringAndReleasing)
-            counters.atomicRMW &+= 1
-            if exchanged { return }
-            counters.casRetries += 1
-            first = current
-        }
+    /// A load from a field or global: `_Py_XGetRef`'s `_Py_TryIncrefCompare`, and the locked
+    /// path when it refuses.
+    public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!)
+        let held = BiasedCounting.tryIncrefCompare(
+            object, thread: threadID, reloadSlot: { UnsafeMutableRawPointer(bitPattern: slot.pointee).map(ObjectRef.init(address:)) },
+            memory: &memory, counters: &counters)
+        if !held { BiasedCounting.newReferenceWithLock(object, thread: threadID, memory: &memory, counters: &counters) }
+        return Handle(object)
     }
 
-    /// The explicit merge of a queued object: the queue's reference is dropped.
-    mutating func mergeQueued(_ object: ObjectRef) {
-        if BiasedScheme.explicitMerge(object, extra: -1, counters: &counters) == 0 { free(object) }
-    }
-
-    /// Merges local and shared counts into the shared word; returns the merged count.
-    static func explicitMerge(_ object: ObjectRef, extra: Int, counters: inout SchemeCounters) -> Int {
-        var shared = object.count.pointee.load(ordering: .acquiring)
-        var count: Int
-        while true {
-            count = (shared >> flagBits) + Int(object.localCount) + extra
-            let (exchanged, current) = object.count.pointee.compareExchange(
-                expected: shared, desired: count << flagBits | MERGED, ordering: .acquiringAndReleasing)
-            counters.atomicRMW &+= 1
-            if exchanged { break }
-            counters.casRetries += 1
-            shared = current
-        }
-        object.localCount = 0
-        object.ownerThread.pointee.store(0, ordering: .relaxed)
-        counters.merges += 1
-        return count
-    }
-
-    /// Merges every object of a detached queue list.
-    mutating func mergeList(_ first: UInt) {
-        var next = first
-        while next != BiasedScheme.queueEmpty && next != BiasedScheme.queueOwnerExited {
-            let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: next)!)
-            next = object.queueNext.pointee.load(ordering: .relaxed)
-            mergeQueued(object)
-        }
-    }
-
-    @inline(__always)
-    mutating func free(_ object: ObjectRef) {
-        ObjectPool.free(object)
-        counters.frees += 1
-    }
-
-    /// Drains this thread's merge queue.
-    public mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
-    public mutating func release(_ object: ObjectRef) { close(Handle(object)) }
-    /// The handle is a counted reference already: it moves, counted where it was counted (a
-    /// reference in the owner's local count may end in another thread; that is what queues).
+    /// The handle is a counted reference already: it moves, counted where it was counted.
     public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(handle) }
     public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(object) }
 
+    /// The eval-breaker check of the interpreter entering the calling Python function.
+    @inline(__always)
+    public mutating func enterScope() {
+        BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
+    }
+
     public mutating func safePoint() {
-        let head = queueHead(of: threadID)
-        guard head.pointee.load(ordering: .relaxed) != BiasedScheme.queueEmpty else { return }
-        mergeList(head.pointee.exchange(BiasedScheme.queueEmpty, ordering: .acquiring))
+        BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
     }
 
-    /// Releasing as well as acquiring: a thread that later finds the queue marked exited merges
-    /// this thread's objects itself, reading the `localCount` this thread wrote last (relaxed).
+    /// `_Py_brc_remove_thread`: merges until the queue is empty and leaves the bucket; objects
+    /// queued for this thread afterwards are merged by the thread that queues them.
     public mutating func threadExit() {
-        mergeList(queueHead(of: threadID).pointee.exchange(BiasedScheme.queueOwnerExited, ordering: .acquiringAndReleasing))
+        BiasedCounting.removeThread(threadID, memory: &memory, counters: &counters)
     }
 
+    /// `(shared >> 2) + local`, nil for an immortal object.
     public static func referenceCount(of object: ObjectRef) -> Int? {
-        (object.count.pointee.load(ordering: .relaxed) >> flagBits) + Int(object.localCount)
+        let local = object.localCount
+        guard local != BiasedCounting.immortalLocal else { return nil }
+        return (object.sharedCount.pointee.load(ordering: .relaxed) >> flagBits) + Int(local)
     }
 }
 
-/// The universal table (`UniversalScheme`): each entry calls this scheme's own operation.
 extension BiasedScheme: UniversalScheme {
     public static let universalTable = UniversalTable(
-        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, dup: { Entries.dup($0, $1) },
+        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
         close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },
         retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
         transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },

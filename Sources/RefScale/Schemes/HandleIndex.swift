@@ -1,5 +1,8 @@
 /// Where `handle-local` keeps the table index in a handle.
 public enum HandleIndex: String, CaseIterable, Sendable, OptionValueConvertible {
+    /// Bits 1 and 2 of an 8-byte-aligned address, bit 0 left to HPy's own tag (HPy's universal
+    /// ABI on CPython marks debug handles with it): 3 slots.
+    case low3HPy = "low3-hpy"
     /// The low 3 bits of an 8-byte-aligned address: 7 slots.
     case low3
     /// The low 4 bits of a 16-byte-aligned address: 15 slots.
@@ -10,6 +13,7 @@ public enum HandleIndex: String, CaseIterable, Sendable, OptionValueConvertible 
 
     public var slotCount: Int {
         switch self {
+        case .low3HPy: 3
         case .low3: 7
         case .low4: 15
         case .high16: 65535
@@ -19,6 +23,7 @@ public enum HandleIndex: String, CaseIterable, Sendable, OptionValueConvertible 
     /// The position of the index's lowest bit in a handle.
     public var shift: Int {
         switch self {
+        case .low3HPy: 1
         case .low3, .low4: 0
         case .high16: 48
         }
@@ -29,7 +34,7 @@ public enum HandleIndex: String, CaseIterable, Sendable, OptionValueConvertible 
     /// The object alignment the index needs: the low bits it uses must be zero in every address.
     public var requiredAlignment: Int {
         switch self {
-        case .low3: 8
+        case .low3HPy, .low3: 8
         case .low4: 16
         case .high16: 8
         }
@@ -40,6 +45,6 @@ public enum HandleIndex: String, CaseIterable, Sendable, OptionValueConvertible 
 public enum ReleasePolicy: String, CaseIterable, Sendable, OptionValueConvertible {
     /// At once, when the count reaches 0.
     case eager
-    /// At the next flush: a safe point, scope exit, or eviction of the slot.
+    /// At the next flush: a safe point, thread exit, or eviction of the slot (not scope exit).
     case lazy
 }

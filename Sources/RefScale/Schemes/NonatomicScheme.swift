@@ -67,10 +67,9 @@ public struct NonatomicScheme: CountingScheme {
     public static func referenceCount(of object: ObjectRef) -> Int? { object.plainCount }
 }
 
-/// The universal table (`UniversalScheme`): each entry calls this scheme's own operation.
 extension NonatomicScheme: UniversalScheme {
     public static let universalTable = UniversalTable(
-        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, dup: { Entries.dup($0, $1) },
+        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
         close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },
         retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
         transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },

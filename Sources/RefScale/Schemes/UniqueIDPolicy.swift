@@ -1,11 +1,13 @@
-/// Which objects `perthread` gives a unique id (CPython 3.14 gives them to heap types and code
-/// objects: the objects every thread touches).
+/// Which objects `perthread` gives a unique id and a deferred count. CPython 3.14 gives them to
+/// heap types, code objects and the globals and builtins of functions: `type`.
 public enum UniqueIDPolicy: String, CaseIterable, Sendable, OptionValueConvertible {
-    /// Objects the workload made with `ObjectFlags.shared`.
+    /// Objects of kind `type` (`ObjectFlags.typeKind`), as 3.14.
+    case type
+    /// Every mortal object the workload made with `ObjectFlags.shared`, whatever its kind.
     case shared
     /// Every mortal object the workload made by index; objects threads create and recycle
     /// during the run (`call`, `handoff`, `churn`) get none, as short-lived objects in CPython.
     case all
-    /// None: every object is counted as `biased` counts it.
+    /// None: every object is counted as `biased` counts it, and type references too.
     case none
 }

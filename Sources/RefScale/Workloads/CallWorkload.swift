@@ -1,9 +1,13 @@
-/// `call`: extension calls as HPy code makes them. A call enters a scope with `--args`
-/// borrowed argument handles (the caller's, read but never closed by the callee), creates
+/// `call`: extension calls as HPy code makes them. The caller (the interpreter) keeps the
+/// `--args` argument objects alive in fields of its own for the whole run. Each outermost call
+/// enters a scope and opens a handle to each argument (HPy's trampoline, PyPy's `using`), which
+/// the callee reads but never closes (a nested call reads the same handles, borrowed); it creates
 /// `--temps` new objects, duplicates each `--dup-depth` times, stores the first `--stores` of
 /// them into the thread's fields (replacing what the previous call stored there), makes the
 /// nested call when `--call-depth` asks for one (closing the handle it returns), closes its
-/// other temporaries, returns the last one and exits; the caller closes the returned handle.
+/// other temporaries, closes the argument handles, returns the last temporary and exits; the
+/// caller closes the returned handle. So every call pays for its arguments' handles inside the
+/// timed loop, as extension code does.
 /// Every scheme sees the same scope events; schemes without scopes ignore them.
 /// The `--immortal-fraction` applies to the arguments, the longest-lived objects.
 public struct CallWorkload: Workload {
@@ -44,15 +48,24 @@ public struct CallWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { threads * options.args }
-    public func regionSize(threads: Int) -> Int { options.callDepth * (options.temps + options.stores) + 4 }
+    /// Room for the objects of a call, the ones its fields keep, and the temporaries a lazy table
+    /// keeps until its next flush (at most a pass's worth; a region used up runs a safe point).
+    public func regionSize(threads: Int) -> Int { options.callDepth * (options.temps + options.stores) + 4 + CallWorkload.lazyRoom }
+
+    static let lazyRoom = 1024
 
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
 
     func temporary(level: Int, _ index: Int) -> Int { options.args + level * options.temps + index }
 
-    func call(level: Int) -> [Operation] {
+    /// The field where the caller keeps argument `index`: after the fields the calls store into.
+    func argumentField(_ index: Int) -> Slot { .field(options.callDepth * options.stores + index) }
+
+    /// One call at `level`; the outermost opens the arguments (pool objects from `firstArgument`).
+    func call(level: Int, firstArgument: Int) -> [Operation] {
         let temps = options.temps
         var operations: [Operation] = [.enter]
+        if level == 0 { operations += (0..<options.args).map { .open(object: firstArgument + $0, into: $0) } }
         operations += (0..<options.args).map { .read($0) }
         operations += (0..<temps).map { .create(into: temporary(level: level, $0)) }
         for index in 0..<temps {
@@ -60,28 +73,31 @@ public struct CallWorkload: Workload {
         }
         operations += (0..<options.stores).map { .store(temporary(level: level, $0), into: .field(level * options.stores + $0)) }
         if level + 1 < options.callDepth {
-            operations += call(level: level + 1)
+            operations += call(level: level + 1, firstArgument: firstArgument)
             operations.append(.close(temporary(level: level + 1, temps - 1)))
         }
         operations += (0..<(temps - 1)).map { .close(temporary(level: level, $0)) }
+        if level == 0 { operations += (0..<options.args).map { .close($0) } }
         operations += [.ret(temporary(level: level, temps - 1)), .exit]
         return operations
     }
 
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
         let immortalArgs = Int((Double(options.args) * options.immortalFraction).rounded())
-        let oneCall = call(level: 0) + [.close(temporary(level: 0, options.temps - 1))]
+        let firstArgument = thread * options.args
+        let oneCall = call(level: 0, firstArgument: firstArgument) + [.close(temporary(level: 0, options.temps - 1))]
         let perCall = oneCall.reduce(0) { $0 + $1.handleOperations }
         let calls = max(1, CallWorkload.passLength / perCall)
-        let fields = options.callDepth * options.stores
+        let fields = options.callDepth * options.stores + options.args
         return ThreadProgram(
             registers: options.args + options.callDepth * options.temps,
             fields: fields,
-            setup: (0..<options.args).map {
-                .new(object: thread * options.args + $0, into: $0, flags: $0 < immortalArgs ? .immortal : [])
+            setup: (0..<options.args).flatMap { index -> [Operation] in
+                [.new(object: firstArgument + index, into: 0, flags: index < immortalArgs ? .immortal : []),
+                 .store(0, into: argumentField(index)), .close(0)]
             },
             pass: Array((0..<calls).map { _ in oneCall }.joined()),
-            teardown: (0..<fields).map { .clear(.field($0)) } + (0..<options.args).map { .close($0) }
+            teardown: (0..<fields).map { .clear(.field($0)) }
         )
     }
 }

@@ -4,6 +4,11 @@
 /// sent to it every `roundsPerDrain` rounds, and while it waits to send. Each round, and each
 /// taking, is one scope (one extension call), so a call-scoped scheme holds no more objects than
 /// a call makes. The pool recycles freed objects to the thread that made them.
+///
+/// `--shared-kind type`: the objects are instances of a heap type the main thread makes (pool
+/// object 0), so the runtime takes a reference to the type at each allocation and drops it at
+/// each deallocation (`_PyObject_Init`, the deallocator). With `data` they are instances of a
+/// static type, which no release counts.
 public struct ChurnWorkload: Workload {
     public static let name = "churn"
     public static let summary = "objects created and dropped at once, a share of them dropped by another thread"
@@ -12,6 +17,7 @@ public struct ChurnWorkload: Workload {
         "remote_free", default: 0.5, help: "churn: share of objects dropped by another thread", check: OptionCheck.fraction)
     public static let declaredOptions = [
         remoteFree.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+        CommonOptions.sharedKind.declaration,
     ]
 
     /// The options as this workload reads them.
@@ -19,6 +25,7 @@ public struct ChurnWorkload: Workload {
         var remoteFree: Double
         var dupDepth: Int
         var readFraction: Double
+        var sharedKind: SharedKind
     }
 
     let options: Parameters
@@ -29,14 +36,20 @@ public struct ChurnWorkload: Workload {
     public init(options values: OptionValues) throws {
         options = Parameters(
             remoteFree: values[Self.remoteFree], dupDepth: values[CommonOptions.dupDepth],
-            readFraction: values[CommonOptions.readFraction])
+            readFraction: values[CommonOptions.readFraction], sharedKind: values[CommonOptions.sharedKind])
     }
 
-    public func poolSize(threads: Int) -> Int { 0 }
+    public func poolSize(threads: Int) -> Int { hasType ? 1 : 0 }
+
+    /// The instances' heap type, pool object 0, when the shared kind is `type`.
+    var hasType: Bool { options.sharedKind == .type }
     /// In flight per thread: a full queue, what was dropped elsewhere and not yet taken back, a pass.
     public func regionSize(threads: Int) -> Int { 3 * 256 + ChurnWorkload.passLength }
     public func channels(threads: Int) -> Int { threads }
-    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
+        guard hasType else { return ThreadProgram() }
+        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: SharedKind.type.flags)], teardown: [.close(0)])
+    }
 
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
         var generator = SplitMix64.forThread(thread, seed: seed)
@@ -48,7 +61,7 @@ public struct ChurnWorkload: Workload {
         var handleOperations = 0
         var round = 0
         while handleOperations < ChurnWorkload.passLength {
-            var operations: [Operation] = [.enter, .create(into: 0)]
+            var operations: [Operation] = [.enter, .create(into: 0, type: hasType ? 0 : nil)]
             operations += Array(repeating: .dupClose(0), count: options.dupDepth)
             reads += readsPerRound
             while reads >= 1 {

@@ -7,12 +7,17 @@
 ///
 /// Every pass is one scope (one simulated extension call): it opens with `.enter` and ends with
 /// `.exit`, so a scheme with call-scoped handles (`arena`) resets its handles once per pass.
-/// Schemes without scopes see the two entries as no-ops.
+/// Schemes without scopes see the two entries as no-ops. With `openedObjects`, the pass opens
+/// its held handles at its entry (pool object `openedObjects[i]` into register `i`) and closes
+/// them before its exit, as an extension call is handed its handles on every call; without, the
+/// held handles are the thread's from its set-up.
 struct DupRounds {
     /// Registers `0..<heldCount` hold the thread's long-lived handles; duplicates go above them.
     var heldCount: Int
     var dupDepth: Int
     var readFraction: Double
+    /// The pool objects the pass opens into registers `0..<heldCount`; empty: none.
+    var openedObjects: [Int] = []
 
     /// About this many operations per pass: long enough that the per-pass bookkeeping is lost
     /// in the noise, short enough to stay in the L1 and L2 caches.
@@ -41,6 +46,7 @@ struct DupRounds {
             operations.append(operation)
             handleOperations += operation.handleOperations
         }
+        for (register, object) in openedObjects.enumerated() { append(.open(object: object, into: register)) }
         // Reads per round, as a fraction carried from round to round: reads / all ops = readFraction.
         let readsPerRound = readFraction >= 1 ? 1 : readFraction * Double(2 * dupDepth) / (1 - readFraction)
         var readCarry = 0.0
@@ -63,6 +69,7 @@ struct DupRounds {
                 append(.close(heldCount + depth))
             }
         }
+        for register in openedObjects.indices { append(.close(register)) }
         operations.append(.exit)
         return operations
     }

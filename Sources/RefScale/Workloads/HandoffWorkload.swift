@@ -4,7 +4,9 @@
 /// it; a consumer receives it, uses it and closes it. Each pass moves `itemsPerPair` objects
 /// through every queue of the group, in both the producer's and the consumer's stream.
 /// This is what exercises the biased merge queue, the table flush and conversion to a
-/// non-local reference.
+/// non-local reference. `--shared-kind type`: the objects are instances of a heap type the main
+/// thread makes (pool object 0), whose reference the runtime takes at each allocation and drops
+/// at each deallocation; with `data`, of a static type, which no release counts.
 public struct HandoffWorkload: Workload {
     public static let name = "handoff"
     public static let summary = "producers create objects, consumers receive, use and drop them"
@@ -15,6 +17,7 @@ public struct HandoffWorkload: Workload {
         "consumers", default: 1, help: "handoff: consumer threads per group", check: OptionCheck.atLeast(1))
     public static let declaredOptions = [
         producers.declaration, consumers.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+        CommonOptions.sharedKind.declaration,
     ]
 
     /// The options as this workload reads them.
@@ -23,6 +26,7 @@ public struct HandoffWorkload: Workload {
         var consumers: Int
         var dupDepth: Int
         var readFraction: Double
+        var sharedKind: SharedKind
     }
 
     let options: Parameters
@@ -33,7 +37,7 @@ public struct HandoffWorkload: Workload {
     public init(options values: OptionValues) throws {
         options = Parameters(
             producers: values[Self.producers], consumers: values[Self.consumers], dupDepth: values[CommonOptions.dupDepth],
-            readFraction: values[CommonOptions.readFraction])
+            readFraction: values[CommonOptions.readFraction], sharedKind: values[CommonOptions.sharedKind])
     }
 
     var groupSize: Int { options.producers + options.consumers }
@@ -44,12 +48,18 @@ public struct HandoffWorkload: Workload {
         }
     }
 
-    public func poolSize(threads: Int) -> Int { 0 }
+    public func poolSize(threads: Int) -> Int { hasType ? 1 : 0 }
+
+    /// The instances' heap type, pool object 0, when the shared kind is `type`.
+    var hasType: Bool { options.sharedKind == .type }
     /// In flight per producer: a full queue per consumer, what consumers dropped and the producer
     /// has not yet taken back (biased merges at its next safe point), and a pass.
     public func regionSize(threads: Int) -> Int { (3 * HandoffWorkload.channelCapacity + HandoffWorkload.itemsPerPair) * options.consumers + 64 }
     public func channels(threads: Int) -> Int { threads / groupSize * options.producers * options.consumers }
-    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
+        guard hasType else { return ThreadProgram() }
+        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: SharedKind.type.flags)], teardown: [.close(0)])
+    }
 
     func channel(group: Int, producer: Int, consumer: Int) -> Int {
         (group * options.producers + producer) * options.consumers + consumer
@@ -75,7 +85,7 @@ public struct HandoffWorkload: Workload {
             let channels = (0..<options.consumers).map { channel(group: group, producer: role, consumer: $0) }
             for _ in 0..<HandoffWorkload.itemsPerPair {
                 for channel in channels {
-                    pass += [.create(into: 0)] + use(reads: &reads) + [.send(0, to: channel)]
+                    pass += [.create(into: 0, type: hasType ? 0 : nil)] + use(reads: &reads) + [.send(0, to: channel)]
                 }
             }
             return ThreadProgram(registers: 1, pass: [.enter] + pass + [.exit], teardown: channels.map { .finishSending(to: $0) })

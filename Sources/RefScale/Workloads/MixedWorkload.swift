@@ -3,7 +3,8 @@
 /// kept in its own fields. A round draws an object by popularity (Zipf's s, `--zipf`; the same
 /// popularity order for every thread, drawn from the seed), loads a handle from where the object
 /// is kept, duplicates it `--dup-depth` times, reads, and closes everything. The most popular
-/// `--immortal-fraction` of the objects are immortal.
+/// `--immortal-fraction` of the objects are immortal. `--shared-kind` is the kind of the
+/// objects in globals (a module's functions and classes are `type`).
 public struct MixedWorkload: Workload {
     public static let name = "mixed"
     public static let summary = "objects by popularity (Zipf), some shared through globals, some private in fields"
@@ -16,7 +17,7 @@ public struct MixedWorkload: Workload {
         "zipf", default: 0, help: "mixed: popularity skew, Zipf's s >= 0 (0: uniform)", check: OptionCheck.atLeast(0.0))
     public static let declaredOptions = [
         objects.declaration, sharedFraction.declaration, zipf.declaration, CommonOptions.immortalFraction.declaration,
-        CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
+        CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration, CommonOptions.sharedKind.declaration,
     ]
 
     /// The options as this workload reads them.
@@ -27,6 +28,7 @@ public struct MixedWorkload: Workload {
         var immortalFraction: Double
         var dupDepth: Int
         var readFraction: Double
+        var sharedKind: SharedKind
     }
 
     public let objects: Int
@@ -41,7 +43,7 @@ public struct MixedWorkload: Workload {
         options = Parameters(
             objects: values[Self.objects], sharedFraction: values[Self.sharedFraction], zipf: values[Self.zipf],
             immortalFraction: values[CommonOptions.immortalFraction], dupDepth: values[CommonOptions.dupDepth],
-            readFraction: values[CommonOptions.readFraction])
+            readFraction: values[CommonOptions.readFraction], sharedKind: values[CommonOptions.sharedKind])
         objects = options.objects
         sharedObjects = Int((Double(objects) * options.sharedFraction).rounded())
     }
@@ -72,7 +74,7 @@ public struct MixedWorkload: Workload {
         var setup: [Operation] = []
         for name in 0..<sharedObjects {
             setup += [
-                .new(object: name, into: 0, flags: immortal.contains(name) ? [.shared, .immortal] : .shared),
+                .new(object: name, into: 0, flags: immortal.contains(name) ? options.sharedKind.flags.union(.immortal) : options.sharedKind.flags),
                 .store(0, into: .global(name)), .close(0),
             ]
         }

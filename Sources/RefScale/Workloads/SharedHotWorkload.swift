@@ -1,6 +1,9 @@
 /// `shared-hot`: a few objects made by the main thread (think of a type object or a module's
-/// dict); every worker opens a handle to each, then dups and closes handles to them.
-/// Maximal contention. The main thread releases the objects after the workers are done.
+/// dict); in every pass (one extension call) each worker opens a handle to each, dups and closes
+/// handles to them, and closes the opened handles at the call's exit. Maximal contention. The
+/// main thread keeps the objects alive meanwhile and releases them after the workers are done.
+/// `--shared-kind type` makes them type-like objects (a type, a module), which 3.13t makes
+/// immortal and 3.14t gives a unique id, while every handle operation on them stays biased.
 public struct SharedHotWorkload: Workload {
     public static let name = "shared-hot"
     public static let sharesObjects = true
@@ -8,18 +11,21 @@ public struct SharedHotWorkload: Workload {
         "objects", default: 4, help: "shared-hot: objects in total, made by the main thread", check: OptionCheck.atLeast(1))
     public static let declaredOptions = [
         objects.declaration, CommonOptions.dupDepth.declaration, CommonOptions.readFraction.declaration,
-        CommonOptions.immortalFraction.declaration,
+        CommonOptions.immortalFraction.declaration, CommonOptions.sharedKind.declaration,
     ]
     public static let summary = "every thread dups and closes handles to the same few objects: maximal contention"
 
     public let objects: Int
-    let rounds: DupRounds
+    var rounds: DupRounds
     let immortalObjects: Int
+    let sharedKind: SharedKind
 
     public init(options: OptionValues) throws {
         objects = options[Self.objects]
         rounds = try DupRounds(heldCount: objects, options: options)
+        rounds.openedObjects = Array(0..<objects)
         immortalObjects = DupRounds.immortalCount(of: objects, fraction: options[CommonOptions.immortalFraction])
+        sharedKind = options[CommonOptions.sharedKind]
     }
 
     public func poolSize(threads: Int) -> Int { objects }
@@ -27,7 +33,9 @@ public struct SharedHotWorkload: Workload {
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
         ThreadProgram(
             registers: objects,
-            setup: (0..<objects).map { .new(object: $0, into: $0, flags: $0 < immortalObjects ? [.shared, .immortal] : .shared) },
+            setup: (0..<objects).map {
+                .new(object: $0, into: $0, flags: $0 < immortalObjects ? sharedKind.flags.union(.immortal) : sharedKind.flags)
+            },
             teardown: (0..<objects).map { .close($0) }
         )
     }
@@ -36,9 +44,7 @@ public struct SharedHotWorkload: Workload {
         var generator = SplitMix64.forThread(thread, seed: seed)
         return ThreadProgram(
             registers: rounds.registers,
-            setup: (0..<objects).map { .open(object: $0, into: $0) },
-            pass: rounds.pass(using: &generator),
-            teardown: (0..<objects).map { .close($0) }
+            pass: rounds.pass(using: &generator)
         )
     }
 }

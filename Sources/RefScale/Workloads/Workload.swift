@@ -51,4 +51,19 @@ public enum CommonOptions {
         "read_fraction", default: 0, help: "share of operations that read the payload, in [0, 1]", check: OptionCheck.fraction)
     public static let immortalFraction = DeclaredOption<Double>(
         "immortal_fraction", default: 0, help: "share of objects that are immortal, in [0, 1]", check: OptionCheck.fraction)
+    public static let sharedKind = DeclaredOption<SharedKind>(
+        "shared_kind", default: .data,
+        help: "what the shared objects are: data (lists, dicts, instances) or type (types, functions, modules, code)")
+}
+
+/// What a workload's shared objects are (DESIGN.md, "Object kinds").
+public enum SharedKind: String, CaseIterable, Sendable, OptionValueConvertible {
+    /// Lists, dicts, instances: counted as every object is.
+    case data
+    /// Types, functions, modules, code objects: immortal once a second thread runs in CPython
+    /// 3.13t (`biased`); given a unique id and a deferred count in 3.14t (`perthread`).
+    case type
+
+    /// The flags a shared object of this kind is made with.
+    public var flags: ObjectFlags { self == .type ? [.shared, .typeKind] : .shared }
 }

@@ -12,7 +12,7 @@ public struct RunArguments: Sendable {
     public var warmup = 0.1
     public var repetitions = 3
     public var seed: UInt64 = 1
-    public var objectAlign = 128
+    public var objectAlign = 16
     /// The text given for each option a scheme or workload declares, by option name.
     public var declared: [String: String] = [:]
     public var pin = "none"

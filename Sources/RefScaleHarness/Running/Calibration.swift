@@ -33,6 +33,20 @@ public enum Calibration {
         return Reference(name: "C volatile ++ and --", threads: 1, nanosecondsPerOperation: nanoseconds / Double(2 * pairs))
     }
 
+    /// The free-threaded `Py_INCREF` then `Py_DECREF` by the owner, per pair, in a C loop on the
+    /// header `biased` uses (`crefscale_reference_biased_owner_pair_loop`), on one 64-byte object.
+    public static func biasedOwnerPair(pairs: Int = 50_000_000) -> Reference {
+        let object = UnsafeMutableRawPointer.allocate(byteCount: ObjectRef.headerSize, alignment: 64)
+        defer { object.deallocate() }
+        object.initializeMemory(as: UInt8.self, repeating: 0, count: ObjectRef.headerSize)
+        let header = ObjectRef(address: object)
+        header.ownerThread.pointee.store(1, ordering: .relaxed)
+        header.localCount = 1
+        let nanoseconds = timed(threads: 1) { _ = crefscale_reference_biased_owner_pair_loop(object, 1, Int64(pairs)) }
+        return Reference(name: "C free-threaded Py_INCREF + Py_DECREF, owner", threads: 1,
+                         nanosecondsPerOperation: nanoseconds / Double(2 * pairs))
+    }
+
     /// The real `Py_INCREF` then `Py_DECREF` of one object, per pair, in a C loop over CPython's
     /// own header (`crefscale_py_incref_decref_loop`), on one thread holding the GIL.
     public static func pythonPair(pairs: Int = 50_000_000) -> Reference {

@@ -53,13 +53,16 @@ public enum Stress {
 
     /// The schemes stress runs, in turn: every thread-safe model in the registry with its
     /// defaults (the embedded interpreter's counting is CPython's own, not a model to check),
-    /// then handle-local at its other extreme, the hashed 16-bit index released eagerly.
+    /// then handle-local at its other widths: the hashed 16-bit index released eagerly, and the
+    /// three slots HPy's own tag bit leaves.
     public static let rotation: [(label: String, scheme: String, options: SchemeOptions)] = {
         var wide = SchemeOptions()
         wide[HandleLocalScheme.handleIndex] = .high16
         wide[HandleLocalScheme.release] = .eager
+        var hpy = SchemeOptions()
+        hpy[HandleLocalScheme.handleIndex] = .low3HPy
         return Registry.schemes.filter { $0.isThreadSafe && $0.pythonVersion == nil }.map { ($0.name, $0.name, SchemeOptions()) }
-            + [("handle-local/high16-eager", HandleLocalScheme.name, wide)]
+            + [("handle-local/high16-eager", HandleLocalScheme.name, wide), ("handle-local/low3-hpy", HandleLocalScheme.name, hpy)]
     }()
 
     /// Injected, detected and falsely reported violations of one kind.

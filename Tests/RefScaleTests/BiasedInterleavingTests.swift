@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import RefScale
+
+/// Every interleaving of biased counting's steps (`BiasedCounting`, the code `biased` runs) for
+/// two threads on one object: thread 1 owns it, thread 2 holds references the owner gave it.
+/// Each case must end with no lost count, no double free and no access after free, in every
+/// schedule; with the explicit merge's order before gh-119999 restored, the checker must find
+/// the write after free (the positive control of this suite).
+@Suite struct BiasedInterleavingTests {
+    typealias Step = BiasedInterleavingChecker.Step
+
+    static func dup(_ thread: UInt) -> Step {
+        { (memory: inout ScheduledBiasedMemory) throws(ScheduledBiasedMemory.Stop) in
+            var counters = SchemeCounters()
+            try BiasedCounting.increment(0, thread: thread, memory: &memory, counters: &counters)
+        }
+    }
+
+    static func close(_ thread: UInt) -> Step {
+        { (memory: inout ScheduledBiasedMemory) throws(ScheduledBiasedMemory.Stop) in
+            var counters = SchemeCounters()
+            try BiasedCounting.decrement(0, thread: thread, memory: &memory, counters: &counters)
+        }
+    }
+
+    /// The eval-breaker check, which merges the queue when asked to.
+    static func check(_ thread: UInt) -> Step {
+        { (memory: inout ScheduledBiasedMemory) throws(ScheduledBiasedMemory.Stop) in
+            var counters = SchemeCounters()
+            try BiasedCounting.handlePending(thread: thread, memory: &memory, counters: &counters)
+        }
+    }
+
+    static func exit(_ thread: UInt) -> Step {
+        { (memory: inout ScheduledBiasedMemory) throws(ScheduledBiasedMemory.Stop) in
+            var counters = SchemeCounters()
+            try BiasedCounting.removeThread(thread, memory: &memory, counters: &counters)
+        }
+    }
+
+    /// The race of gh-119999: thread 2 drops two references the owner gave it, so the first
+    /// drop queues the object; the owner drops its own and merges its queue while thread 2's
+    /// second drop may land on either side of the merge's CAS.
+    static let explicitMergeAgainstTheLastDrop = BiasedInterleavingChecker.Case(
+        name: "explicit merge against the last drop",
+        initial: ModelMemory(owner: 1, local: 3, shared: 0),
+        operations: [[close(1), check(1), exit(1)], [close(2), close(2)]],
+        referencesLeft: 0)
+
+    static let cases: [BiasedInterleavingChecker.Case] = [
+        explicitMergeAgainstTheLastDrop,
+        .init(
+            name: "owner's decrement to zero against the other's shared and queued drops",
+            initial: ModelMemory(owner: 1, local: 2, shared: BiasedCounting.sharedOne),
+            operations: [[close(1), exit(1)], [close(2), close(2)]],
+            referencesLeft: 0),
+        .init(
+            name: "increments and decrements of both around the owner's last close",
+            initial: ModelMemory(owner: 1, local: 2, shared: 0),
+            operations: [[dup(1), close(1), close(1), exit(1)], [dup(2), close(2), close(2)]],
+            referencesLeft: 0),
+        .init(
+            name: "a queue for an owner that exits meanwhile",
+            initial: ModelMemory(owner: 1, local: 3, shared: 0),
+            operations: [[close(1), exit(1)], [close(2), dup(2), close(2), close(2)]],
+            referencesLeft: 0),
+        .init(
+            name: "the owner keeps a reference while the other's drops queue and merge",
+            initial: ModelMemory(owner: 1, local: 3, shared: 0),
+            operations: [[check(1), close(1), check(1), exit(1)], [close(2), dup(2), close(2)]],
+            referencesLeft: 1),
+    ]
+
+    @Test(arguments: cases.indices)
+    func everyScheduleKeepsTheCountAndFreesOnce(_ index: Int) {
+        let outcome = BiasedInterleavingChecker(testCase: Self.cases[index], clearsOwnerBeforeMerging: true).run()
+        #expect(outcome.failure == nil, "\(outcome.failure ?? "")")
+        #expect(outcome.schedules > 1, "the case must have more than one order")
+    }
+
+    /// The positive control: the order before gh-119999 (CAS to MERGED, then clear
+    /// `ob_ref_local` and `ob_tid`) lets thread 2 free the object between the two, and the
+    /// checker must find the owner's write after the free.
+    @Test func theExplicitMergeOrderBeforeGH119999IsCaught() {
+        let outcome = BiasedInterleavingChecker(testCase: Self.explicitMergeAgainstTheLastDrop, clearsOwnerBeforeMerging: false).run()
+        print("interleavings: positive control: \(outcome.failure ?? "nothing found")")
+        #expect(outcome.failure?.contains("after the object was freed") == true, "\(outcome.failure ?? "no failure found")")
+    }
+
+    /// How many schedules each case has and how long exploring them takes (the figures the
+    /// README quotes come from this test's output).
+    @Test func theCasesAreExploredQuickly() {
+        let start = Date()
+        var schedules = 0, states = 0
+        for testCase in Self.cases {
+            let outcome = BiasedInterleavingChecker(testCase: testCase, clearsOwnerBeforeMerging: true).run()
+            schedules += outcome.schedules
+            states += outcome.states
+            print("interleavings: \(testCase.name): \(outcome.schedules) schedules, \(outcome.states) states")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        print("interleavings: \(schedules) schedules through \(states) states in \(String(format: "%.2f", seconds)) s")
+        #expect(seconds < 30)
+        #expect(schedules > 1000)
+    }
+}
