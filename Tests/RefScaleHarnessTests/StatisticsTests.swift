@@ -69,3 +69,21 @@ func mannWhitneyUMatchesScipyOnTheSameData(_ index: Int) {
     #expect(interval.lower < 1.1 && interval.upper > 1.1)
     #expect(interval.lower > 1.0)
 }
+
+/// The median's interval against scipy's for the same data (the interval the plotting side draws),
+/// computed once with scipy 1.17.1:
+///
+///     python3 -c "from scipy.stats import quantile_test; \
+///                 ci = quantile_test(X, p=0.5).confidence_interval(0.95); print(ci.low, ci.high)"
+@Test func medianIntervalMatchesScipysQuantileTestInterval() {
+    let cases: [(values: [Double], low: Double, high: Double)] = [
+        ([9, 1, 8, 2, 7, 3, 6, 4, 5], 2.0, 8.0),
+        ([3.1, 2.9, 3.3, 3.0, 2.8, 3.2, 3.05, 2.95, 3.15, 3.4, 2.7, 3.25], 2.9, 3.25),
+        ([1, 2, 3, 4, 5, 6], 1.0, 6.0),
+    ]
+    for (values, low, high) in cases {
+        let interval = Statistics.medianInterval(values)!
+        #expect(interval.lower == low && interval.upper == high, "\(values)")
+        #expect(interval.coverage >= Statistics.confidence)
+    }
+}
