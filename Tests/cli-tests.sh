@@ -177,6 +177,29 @@ expect_error "report of a good and a bad file" 1 report "$work/rows.csv" "$work/
 [ ! -s "$work/stdout" ] && pass || fail "report printed tables before refusing a bad file"
 expect_error "report without files" 64 report
 
+# --reps auto and --ci-target; report --compare and --compare-schemes.
+expect_error "ci target of zero" 64 run --scheme atomic --workload private --reps auto --ci-target 0 --csv "$work/out.csv"
+expect_error "ci target of one" 64 run --scheme atomic --workload private --reps auto --ci-target 1 --csv "$work/out.csv"
+expect_error "reps auto beside a number" 64 run --scheme atomic --workload private --reps 5 --reps auto --csv "$work/out.csv"
+expect_error "reps neither a number nor auto" 64 run --scheme atomic --workload private --reps many --csv "$work/out.csv"
+"$refscale" run --scheme noop --workload private --duration 0.01 --warmup 0.002 --reps auto --ci-target 0.5 --csv "$work/auto.csv" \
+  >/dev/null 2>"$work/stderr" \
+  && grep -q "reached the target after\|stopped at the cap of" "$work/stderr" \
+  && python3 - "$work/auto.csv" <<'PY' && pass || fail "reps auto: expected rows ending in reps_stop target or cap"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) >= 1 and rows[-1]["reps_stop"] in ("target", "cap"), rows[-1]["reps_stop"]
+assert all(row["reps_stop"] == "" for row in rows[:-1])
+assert all(row["peak_live_objects"].isdigit() for row in rows)
+PY
+"$refscale" report --compare "$work/rows.csv" "$work/rows.csv" >"$work/stdout" 2>"$work/stderr" \
+  && grep -q "^private .*atomic" "$work/stdout" && pass || fail "report --compare of a file with itself: expected a line per configuration"
+"$refscale" run --scheme atomic --workload churn "${quick[@]}" --csv "$work/churn.csv" >/dev/null 2>&1 || fail "churn run for --compare"
+expect_error "compare files that share no configuration" 64 report --compare "$work/rows.csv" "$work/churn.csv"
+[ ! -s "$work/stdout" ] && pass || fail "report --compare printed before refusing"
+expect_error "compare one file" 64 report --compare "$work/rows.csv"
+expect_error "compare schemes absent from the file" 64 report "$work/rows.csv" --compare-schemes atomic gil
+
 
 # Hostile input and resource limits (issue 17's table): one line, the usual code, before any run.
 long=(--duration 30 --warmup 0 --reps 3)   # were anything measured, the 20 s timeout would fail these

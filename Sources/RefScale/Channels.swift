@@ -108,12 +108,15 @@ extension Channels {
         }
     }
 
-    /// Takes and closes every object waiting now; returns the handle operations performed.
-    func receiveAll<S: CountingScheme>(from channel: Int, on scheme: inout S) -> Int {
+    /// Takes and closes every object waiting now; returns the handle operations performed. With a
+    /// ledger, each close is the object's last reference dropped (`LastDrops`), and is stamped.
+    func receiveAll<S: CountingScheme>(from channel: Int, on scheme: inout S, ledger: DropLedger? = nil) -> Int {
         let ring = ring(channel)
         var operations = 0
         while let object = ring.tryPop() {
-            scheme.close(scheme.adopt(object))
+            let handle = scheme.adopt(object)
+            ledger?.lastReferenceDropped(object)
+            scheme.close(handle)
             operations += 2
         }
         return operations

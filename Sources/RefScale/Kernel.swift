@@ -85,9 +85,16 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         let type = operation.source == 0 ? 0 : UInt(bitPattern: memory.pool[operation.source - 1].address)
         memory.registers[register] = scheme.new(allocate(flags: operation.flags, type: type, on: &scheme, memory: memory))
     case Operation.Code.enter.rawValue:
+        memory.pool.dropLedger(thread: memory.threadID).move(toPassOffset: operation.source)
         scheme.enterScope()
     case Operation.Code.exit.rawValue:
+        memory.pool.dropLedger(thread: memory.threadID).move(toPassOffset: operation.source)
         scheme.exitScope()
+    case Operation.Code.closeLast.rawValue:
+        let ledger = memory.pool.dropLedger(thread: memory.threadID)
+        ledger.move(toPassOffset: operation.source)
+        ledger.lastReferenceDropped(scheme.object(of: memory.registers[register]))
+        scheme.close(memory.registers[register])
     case Operation.Code.ret.rawValue:
         memory.registers[register] = scheme.returning(memory.registers[register])
     case Operation.Code.store.rawValue:
@@ -96,7 +103,11 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         let object = scheme.object(of: memory.registers[register])
         scheme.retain(object)
         slot.pointee = UInt(bitPattern: object.address)
-        if previous != 0 { scheme.release(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: previous)!)) }
+        if previous != 0 {
+            let dropped = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: previous)!)
+            if operation.dropsLast { memory.pool.dropLedger(thread: memory.threadID).lastReferenceDropped(dropped) }
+            scheme.release(dropped)
+        }
     case Operation.Code.load.rawValue:
         let slot = memory.slot(operation.source)
         precondition(slot.pointee != 0, "load from an empty slot")
@@ -104,7 +115,9 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
     case Operation.Code.clear.rawValue:
         let slot = memory.slot(operation.source)
         if slot.pointee != 0 {
-            scheme.release(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!))
+            let dropped = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!)
+            if operation.dropsLast { memory.pool.dropLedger(thread: memory.threadID).lastReferenceDropped(dropped) }
+            scheme.release(dropped)
             slot.pointee = 0
         }
     case Operation.Code.send.rawValue:
@@ -113,7 +126,8 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         guard let handle = memory.channels.receive(from: operation.source, on: &scheme) else { return -1 }
         memory.registers[register] = handle
     case Operation.Code.receiveAll.rawValue:
-        return memory.channels.receiveAll(from: operation.source, on: &scheme)
+        return memory.channels.receiveAll(
+            from: operation.source, on: &scheme, ledger: operation.dropsLast ? memory.pool.dropLedger(thread: memory.threadID) : nil)
     case Operation.Code.finishSending.rawValue:
         memory.channels.finishSending(to: operation.source)
     case Operation.Code.drain.rawValue:

@@ -282,10 +282,12 @@ public struct ObjectPool: @unchecked Sendable {
             let lists = freeLists(thread)
             lists.fresh.pointee.store(regionStart + thread * regionStride, ordering: .relaxed)
         }
+        prepareRetention()
     }
 
     public func deallocate() {
         if let memory { memory.deallocate(mapped, mappedBytes) } else { base.deallocate() }
+        releaseRetention()
         control.deallocate()
     }
 
@@ -332,6 +334,7 @@ public struct ObjectPool: @unchecked Sendable {
         object.typeWord.pointee.store(type, ordering: .relaxed)
         object.uniqueID = -1
         object.payload = payload
+        noteBirth(object, control: control)
         return object
     }
 
@@ -368,6 +371,7 @@ public struct ObjectPool: @unchecked Sendable {
         }
         // The alive bit was ours to clear, so no other thread frees this life: no atomic needed.
         object.freeCount.pointee.store(object.freeCount.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        noteFree(object, control: control)
         object.poison()
         let home = Int(state >> ObjectRef.homeShift)
         guard home != 0 else { return }

@@ -45,7 +45,18 @@ public struct Operation: Equatable, Sendable {
         /// mailbox, for another thread to call (`readThroughForeignContext`, a wrong-context use).
         /// Both publish before the start barrier, in the set-up.
         case publishHandle, readForeignHandle, publishContext, readThroughForeignContext
+        /// A `close` that ends the last reference the stream holds to an object it made
+        /// (`LastDrops` rewrites such closes before the run): taken off the frequent path so the
+        /// thread can stamp the object for the free-delay ledger. Its source is the entry's
+        /// position in the pass, in handle operations.
+        case closeLast
     }
+
+    /// In the flags byte of a `store`, `clear` or `receiveAll` (which make no object): the
+    /// reference it ends is the last one the stream holds to the object (`LastDrops`).
+    static let dropsLastFlag: UInt8 = 0x80
+
+    @inline(__always) var dropsLast: Bool { UInt8(truncatingIfNeeded: bits >> 8) & Operation.dropsLastFlag != 0 }
 
     public static let registerLimit = 1 << 16
 
@@ -67,6 +78,7 @@ public struct Operation: Equatable, Sendable {
     public static func open(object: Int, into register: Int) -> Operation { Operation(.open, register: register, source: object) }
     public static func dup(_ source: Int, into register: Int) -> Operation { Operation(.dup, register: register, source: source) }
     public static func close(_ register: Int) -> Operation { Operation(.close, register: register) }
+    static func closeLast(_ register: Int, at position: Int) -> Operation { Operation(.closeLast, register: register, source: position) }
     public static func read(_ register: Int) -> Operation { Operation(.read, register: register) }
     public static func dupClose(_ source: Int) -> Operation { Operation(.dupClose, register: 0, source: source) }
     public static let enter = Operation(.enter, register: 0)

@@ -62,6 +62,8 @@ public struct RunOutcome: Sendable {
     public var failure: String? = nil
     /// What the debug contexts found; nil under the contexts that do not check.
     public var contract: ContractSummary?
+    /// Peak live objects and the delay from last reference dropped to free (`Retention`).
+    public var retention: Retention = .none
     /// The handles one pass opens on objects it reaches, averaged over the workers
     /// (`ThreadProgram.passOpens`): what the timed loop pays for opening.
     public var opensPerPass = 0.0
@@ -113,9 +115,10 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         shared = try S.makeShared(options: config.scheme, threads: threads)
         mainProgram = workload.mainProgram(threads: threads, seed: config.seed)
         workerPrograms = (0..<threads).map { workload.workerProgram(thread: $0, threads: threads, seed: config.seed) }
-        workerPasses = workerPrograms.map { program in
-            let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: program.pass.count)
-            _ = pass.initialize(from: program.pass)
+        // The passes as run: the stream digest above is of the workload's own operations.
+        workerPasses = LastDrops.mark(workerPrograms.map(\.pass), stamping: config.context != .debug).map { marked in
+            let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: marked.count)
+            _ = pass.initialize(from: marked)
             return pass
         }
         streamDigest = ([mainProgram] + workerPrograms).reduce(into: StreamDigest()) { $0.add($1) }.value
@@ -195,11 +198,14 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         signals.publishCPU(worker: index)
         signals.arriveAndWaitForStart()
         let pass = UnsafeBufferPointer(workerPasses[index])
+        let ledger = pool.dropLedger(thread: threadID)
+        ledger.samplePeak(pool: pool)
         let passOperations = program.passOperations
         // At least one pass, so every stream is run and validated however late the worker starts.
         repeat {
             operations &+= execute(pass, on: &context, memory: memory, checksum: &checksum) &+ passOperations
             signals.publish(worker: index, operations: operations)
+            ledger.passEnded(operations: operations, pool: pool)
             context.safePoint()
         } while !signals.stopRequested
         program.teardown.withUnsafeBufferPointer {
@@ -227,6 +233,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         mainContext.safePoint()
         mainContext.threadExit()
         if let lifetimeProblem = pool.validateLifetimes() { problems.append(lifetimeProblem) }
+        let retention = pool.retention()
 
         let workers = UnsafeBufferPointer(start: results, count: workerPrograms.count)
         return RunOutcome(
@@ -237,6 +244,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             streamDigest: streamDigest,
             failure: S.failure(of: shared),
             contract: S.contractSummary(of: shared),
+            retention: retention,
             opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count)
         )
     }

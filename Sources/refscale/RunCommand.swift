@@ -10,7 +10,10 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Thread counts, comma-separated, each once; at most 16 per online CPU.") var threads = "1"
     @Option(parsing: .unconditional, help: "Measured interval of each run, seconds (more than 0, at most a day).") var duration = 0.5
     @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds (discarded; at most a day).") var warmup = 0.1
-    @Option(parsing: .unconditional, help: "Repetitions (separate runs, one row each; at most 10000).") var reps = 3
+    @Option(parsing: .unconditionalSingleValue, help: "Repetitions (separate runs, one row each), at most 10000; default 3. Or auto: until the median's 95% interval is within --ci-target, at most 30.")
+    var reps: [String] = []
+    @Option(parsing: .unconditional, help: "--reps auto: the interval's half-width to reach, a fraction of the median above 0 and below 1; default 0.02.")
+    var ciTarget: Double?
     @Option(parsing: .unconditional, help: "Seed of the operation streams.") var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Object alignment in bytes: a power of two, at least 8 (16: as CPython's allocator places small objects; 128: each object on lines of its own).") var objectAlign = 16
     // The options schemes and workloads declare, one line each; their help and checks are their
@@ -54,7 +57,7 @@ struct RunOptions: ParsableArguments {
         arguments.threads = threads
         arguments.duration = duration
         arguments.warmup = warmup
-        arguments.repetitions = reps
+        arguments.repetitions = try repetitionPlan().plan.initialCount
         arguments.seed = seed
         arguments.objectAlign = objectAlign
         arguments.declared = try declaredOptionValues()
@@ -65,6 +68,11 @@ struct RunOptions: ParsableArguments {
         arguments.onViolation = onViolation
         arguments.backtraces = backtraces
         return arguments
+    }
+
+    /// `--reps` (a count or auto) and `--ci-target`, checked.
+    func repetitionPlan() throws -> (plan: RepetitionPlan, note: String?) {
+        try RepetitionPlan.parse(reps, ciTarget: ciTarget)
     }
 
     /// The text of every declared option given on the command line, by option name: each
@@ -111,17 +119,21 @@ struct Run: ParsableCommand {
         var remarks: [String] = []
         let requests = try options.arguments().requests { remarks.append($0) }
         let writer = try options.csv.map { try CSVWriter(path: $0) }
+        let repetitions = try options.repetitionPlan()
+        if let message = repetitions.note { remarks.append(message) }
         remarks.forEach(note)
         if let writer { InterruptNotice.install(path: writer.path, removeWhenEmpty: false) }
-        let records = try perform(requests, writer: writer)
+        let records = try perform(requests, writer: writer, repetitions: repetitions.plan)
         try Perform.requireValid(records)
     }
 }
 
 /// Performs the runs; a run that fails after others wrote rows says where those rows are.
-func perform(_ requests: [RunRequest], writer: CSVWriter?, progress: SweepProgress? = nil) throws -> [RunRecord] {
+func perform(
+    _ requests: [RunRequest], writer: CSVWriter?, progress: SweepProgress? = nil, repetitions: RepetitionPlan = .fixed(1)
+) throws -> [RunRecord] {
     do {
-        return try Perform.runs(requests, writer: writer, progress: progress)
+        return try Perform.runs(requests, writer: writer, progress: progress, repetitions: repetitions, report: note)
     } catch let error as HarnessError {
         guard let writer, writer.rowsWritten > 0 else { throw error }
         throw HarnessError("\(error.description); the \(writer.rowsWritten) row(s) of the runs that finished are in \(writer.path)")

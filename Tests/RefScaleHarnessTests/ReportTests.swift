@@ -22,13 +22,15 @@ let reportFixture = #"""
     """#
 
 /// What `refscale report` prints for `reportFixture`, checked by hand: atomic on shared-hot at 2
-/// threads is 70 (the invalid 60 is left out), 1 thread is the median of 200 and 180.
+/// threads is 70 (the invalid 60 is left out), 1 thread is the median of 200 and 180, whose
+/// interval is their range at 1 - 2 / 2^2 = 50%, marked `~`; handle-local low3 at 1 thread makes
+/// 800 / 2000 = 0.40 of noop's throughput.
 let expectedReport = #"""
     host box (Test CPU, 2 online CPUs), 2026-01-02T03:04:05Z to 2026-01-02T03:04:17Z: 13 rows, 1 invalid
 
-    workload private: median Mops/s over valid repetitions
-    scheme       1       2
-    atomic  100.00  190.00
+    workload private: median Mops/s over valid repetitions [95% interval]
+    scheme             1             2
+    atomic  100.00 (n=1)  190.00 (n=1)
 
     workload private: speedup over 1 thread (median / median at 1 thread)
     scheme     1     2
@@ -38,12 +40,14 @@ let expectedReport = #"""
     scheme     1     2
     atomic  1.00  1.00
 
-    workload shared-hot: median Mops/s over valid repetitions; * more threads than online CPUs
-    scheme                   1        2       3*
-    atomic              190.00    70.00    65.00
-    handle-local low3   800.00  1600.00  1500.00
-    handle-local low4   820.00        -        -
-    noop               2000.00  4000.00        -
+    workload private: no valid noop rows, so no harness floor
+
+    workload shared-hot: median Mops/s over valid repetitions [95% interval]; * more threads than online CPUs
+    scheme                                    1              2             3*
+    atomic             190.00 [180.00, 200.00]~    70.00 (n=1)    65.00 (n=1)
+    handle-local low3              800.00 (n=1)  1600.00 (n=1)  1500.00 (n=1)
+    handle-local low4              820.00 (n=1)              -              -
+    noop                          2000.00 (n=1)  4000.00 (n=1)              -
 
     workload shared-hot: speedup over 1 thread (median / median at 1 thread)
     scheme                1     2    3*
@@ -59,7 +63,16 @@ let expectedReport = #"""
     handle-local low4   4.32      -      -
     noop               10.53  57.14      -
 
-    -: no valid row at that thread count (for the ratio: no atomic series with the same parameters)
+    workload shared-hot: throughput over noop's, the harness floor (noop's time per op over the series'; 1: all harness)
+    scheme                1     2  3*
+    atomic             0.10  0.02   -
+    handle-local low3  0.40  0.40   -
+    handle-local low4  0.41     -   -
+    noop               1.00  1.00   -
+
+    -: no valid row at that thread count (for a ratio: no atomic or noop series with the same parameters)
+    [a, b]: distribution-free 95% interval of the median (order statistics, binomial method); ~: fewer than 6 valid repetitions, so the interval is their range and covers the median with less than 95% (1 - 2^(1-n): 75% for 3); (n=1): one repetition, no interval
+    !: the median is above noop's interval: the scheme beats the harness floor (see README, The floor)
 
     invalid rows left out: 1
     scheme  workload    threads  rep  validation_error

@@ -88,6 +88,15 @@ public enum ColumnCatalogue {
         Column("stream_digest", .measurement, .text) { .text(String($0.outcome.streamDigest, radix: 16)) },
         Column("run_ops", .measurement, .integer) { .integer($0.outcome.workerOperations.reduce(0, +)) },
         Column("opens_per_pass", .measurement, .number) { .number($0.outcome.opensPerPass, decimals: 3) },
+    ] + retentionColumns
+
+    /// What deferral keeps alive (`Retention`), over the whole run like the counters.
+    static let retentionColumns: [Column] = [
+        Column("peak_live_objects", .measurement, .integer) { .integer($0.outcome.retention.peakLiveObjects) },
+        Column("free_delay_mean_ops", .measurement, .number) { .number($0.outcome.retention.freeDelayMean, decimals: 3) },
+        Column("free_delay_max_ops", .measurement, .integer) { .integer($0.outcome.retention.freeDelayMax) },
+        Column("reps_stop", .measurement, .text) { .text($0.repetitionStop?.rawValue ?? "") },
+        Column("other_load", .measurement, .number) { $0.otherLoad.map { .number($0, decimals: 2) } ?? .blank },
     ]
 
     /// Each counter covers the whole run (set-up, warm-up, interval and drain), like `run_ops`, so

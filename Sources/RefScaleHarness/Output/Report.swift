@@ -2,8 +2,9 @@ import Glibc
 import RefScale
 
 /// Tables of medians from rows read back from CSV files, for a terminal: for each host and
-/// workload, the median ops/s of each series at each thread count, the speedup over the series'
-/// 1-thread median, and the throughput ratio to `atomic` at the same thread count. Invalid rows
+/// workload, the median ops/s of each series at each thread count with its 95% interval
+/// (`Statistics.medianInterval`), the speedup over the series' 1-thread median, the throughput
+/// ratio to `atomic` and to `noop` (the harness's floor) at the same thread count. Invalid rows
 /// (valid != true) are left out of every median, counted, and named at the end.
 ///
 /// A series is a configuration less its thread count: rows that agree on every parameter column
@@ -32,7 +33,11 @@ public struct Report {
             }
             output.append("")
         }
-        output.append("-: no valid row at that thread count (for the ratio: no atomic series with the same parameters)")
+        output.append("-: no valid row at that thread count (for a ratio: no atomic or noop series with the same parameters)")
+        output.append("[a, b]: distribution-free 95% interval of the median (order statistics, binomial method); "
+            + "~: fewer than 6 valid repetitions, so the interval is their range and covers the median with less than 95% "
+            + "(1 - 2^(1-n): 75% for 3); (n=1): one repetition, no interval")
+        output.append("!: the median is above noop's interval: the scheme beats the harness floor (see README, The floor)")
         output.append("")
         output.append("invalid rows left out: \(invalid.count)")
         if !invalid.isEmpty {
@@ -59,11 +64,15 @@ public struct Report {
         var parameters: [String: String]
         /// Median ops/s of the valid repetitions at each thread count; nil where every one is invalid.
         var medians: [Int: Double?]
+        /// Ops/s of the valid repetitions at each thread count.
+        var values: [Int: [Double]] = [:]
+
+        func interval(_ threads: Int) -> Statistics.Interval? { Statistics.medianInterval(values[threads] ?? []) }
     }
 
     /// The columns that may tell two series apart: the parameters, and columns the catalogue does
     /// not know (a later version's).
-    var namingColumns: [String] {
+    public var namingColumns: [String] {
         let known = ColumnCatalogue.names
         let extra = Set(rows.flatMap(\.values.keys)).subtracting(known).sorted()
         return ColumnCatalogue.names(withRole: .parameter) + extra
@@ -89,13 +98,15 @@ public struct Report {
             let scheme = parameters["scheme"] ?? ""
             let members = groups[key]!
             var medians: [Int: Double?] = [:]
+            var values: [Int: [Double]] = [:]
             for count in Set(members.compactMap { Int($0["threads"]) }) {
                 let valid = members.filter { Int($0["threads"]) == count && $0.isValid }
+                values[count] = valid.compactMap { Double($0["ops_per_s"]) }
                 // updateValue, not a subscript: assigning nil through a subscript removes the key.
-                medians.updateValue(Summary.median(valid.compactMap { Double($0["ops_per_s"]) }), forKey: count)
+                medians.updateValue(Summary.median(values[count]!), forKey: count)
             }
             return Series(label: label(scheme: scheme, parameters: parameters, columns: varying[scheme] ?? []),
-                          scheme: scheme, parameters: parameters, medians: medians)
+                          scheme: scheme, parameters: parameters, medians: medians, values: values)
         }.sorted { left, right in
             let (a, b) = (schemeRank(left.scheme), schemeRank(right.scheme))
             return a != b ? a < b : naturalOrder(left.label, right.label)
@@ -117,11 +128,12 @@ public struct Report {
 
     /// The `atomic` series run on the same configuration as `series`: every parameter equal,
     /// except those one of the two leaves blank (a scheme option the other scheme does not use).
-    func atomicBaseline(for series: Series, among all: [Series]) -> Series? {
+    func atomicBaseline(for series: Series, among all: [Series]) -> Series? { baseline("atomic", for: series, among: all) }
+
+    /// The series of `scheme` run on the same configuration as `series` (as `atomicBaseline`).
+    func baseline(_ scheme: String, for series: Series, among all: [Series]) -> Series? {
         let matches = all.filter { candidate in
-            candidate.scheme == "atomic" && candidate.parameters.allSatisfy { column, value in
-                column == "scheme" || value.isEmpty || (series.parameters[column] ?? "").isEmpty || series.parameters[column] == value
-            }
+            candidate.scheme == scheme && sameConfiguration(candidate.parameters, series.parameters)
         }
         return matches.count == 1 ? matches[0] : nil
     }
@@ -136,8 +148,12 @@ public struct Report {
         var output: [String] = []
 
         func table(_ heading: String, _ cell: (Series, Int) -> Double?, decimals: Int) {
+            textTable(heading) { item, count in cell(item, count).map { fixed($0, decimals: decimals) } }
+        }
+
+        func textTable(_ heading: String, _ cell: (Series, Int) -> String?) {
             output.append(heading)
-            let cells = series.map { item in threads.map { cell(item, $0).map { fixed($0, decimals: decimals) } ?? "-" } }
+            let cells = series.map { item in threads.map { cell(item, $0) ?? "-" } }
             // An item is a series' label and its cells, one per thread count.
             typealias Line = (label: String, cells: [String])
             var columns = [TablePrinter<Line>.Column(
@@ -152,9 +168,13 @@ public struct Report {
         }
 
         let footnote = oversubscribed.isEmpty ? "" : "; * more threads than online CPUs"
-        table("workload \(workload): median Mops/s over valid repetitions\(footnote)", { item, count in
-            (item.medians[count] ?? nil).map { $0 / 1e6 }
-        }, decimals: 2)
+        textTable("workload \(workload): median Mops/s over valid repetitions [95% interval]\(footnote)") { item, count in
+            guard let median = item.medians[count] ?? nil else { return nil }
+            let text = fixed(median / 1e6, decimals: 2)
+            guard let interval = item.interval(count), (item.values[count]?.count ?? 0) > 1 else { return text + " (n=1)" }
+            let range = " [\(fixed(interval.lower / 1e6, decimals: 2)), \(fixed(interval.upper / 1e6, decimals: 2))]"
+            return text + range + (interval.coverage < Statistics.confidence ? "~" : "")
+        }
         output.append("")
         table("workload \(workload): speedup over 1 thread (median / median at 1 thread)", { item, count in
             guard let base = item.medians[1] ?? nil, base > 0, let value = item.medians[count] ?? nil else { return nil }
@@ -169,6 +189,17 @@ public struct Report {
             }, decimals: 2)
         } else {
             output.append("workload \(workload): no valid atomic rows, so no ratio to atomic")
+        }
+        output.append("")
+        if series.contains(where: { $0.scheme == "noop" }) {
+            textTable("workload \(workload): throughput over noop's, the harness floor (noop's time per op over the series'; 1: all harness)") { item, count in
+                guard let floor = baseline("noop", for: item, among: series), let base = floor.medians[count] ?? nil, base > 0,
+                      let value = item.medians[count] ?? nil else { return nil }
+                let beats = floor.interval(count).map { value > $0.upper } ?? false
+                return fixed(value / base, decimals: 2) + (beats && item.scheme != "noop" ? "!" : "")
+            }
+        } else {
+            output.append("workload \(workload): no valid noop rows, so no harness floor")
         }
         return output
     }
@@ -185,7 +216,10 @@ public struct Report {
         if let earliest = stamps.first, let latest = stamps.last {
             heading += earliest == latest ? ", \(earliest)" : ", \(earliest) to \(latest)"
         }
-        return heading + ": \(rows.count) rows, \(invalid) invalid"
+        heading += ": \(rows.count) rows, \(invalid) invalid"
+        let shared = rows.filter { (Double($0["other_load"]) ?? 0) > MachineLoad.busyThreshold }.count
+        if shared > 0 { heading += ", \(shared) measured beside other work (other_load above \(MachineLoad.busyThreshold) CPUs)" }
+        return heading
     }
 
     // MARK: Order and formatting
@@ -229,6 +263,14 @@ extension Report {
             if access(directory + "/" + file, R_OK) == 0 { return directory }
         }
         return nil
+    }
+}
+
+/// Two series' parameters name one configuration: every column equal but `scheme`, and those
+/// one of the two leaves blank (a scheme option the other scheme does not use).
+func sameConfiguration(_ left: [String: String], _ right: [String: String]) -> Bool {
+    left.allSatisfy { column, value in
+        column == "scheme" || value.isEmpty || (right[column] ?? "").isEmpty || right[column] == value
     }
 }
 

@@ -14,6 +14,10 @@ public struct RunRecord: Sendable {
     public var endCPUs: [Int]
     public var machine: MachineInfo
     public var timestamp: String
+    /// Set on the last row of a `--reps auto` configuration: why the repetitions stopped.
+    public var repetitionStop: RepetitionStop?
+    /// CPUs of other work while the interval was measured (`MachineLoad`); nil where unknown.
+    public var otherLoad: Double?
 
     public init(
         request: RunRequest, measuredWorkerOperations: [Int], elapsedNanoseconds: UInt64, outcome: RunOutcome,

@@ -5,19 +5,51 @@ import RefScale
 public enum Perform {
     public static func runs(
         _ requests: [RunRequest], writer: CSVWriter?, progress: SweepProgress? = nil,
-        table: TablePrinter<RunRecord> = TablePrinter()
+        table: TablePrinter<RunRecord> = TablePrinter(), repetitions: RepetitionPlan = .fixed(1),
+        report: (String) -> Void = { _ in }
     ) throws -> [RunRecord] {
         table.printHeader()
         var records: [RunRecord] = []
         for (index, request) in requests.enumerated() {
             progress?.update(done: index)
-            let record = try Runner.run(request)
-            progress?.clear()
-            table.print(record)
-            try writer?.append(record)
-            records.append(record)
+            // A fixed plan's requests are its repetitions; an auto plan repeats each request.
+            var series: [RunRecord] = []
+            var next = request
+            while true {
+                var record = try Runner.run(next)
+                series.append(record)
+                let decision = repetitions.stop(after: series)
+                record.repetitionStop = decision?.stop
+                progress?.clear()
+                table.print(record)
+                try writer?.append(record)
+                records.append(record)
+                guard case .auto(let target, _) = repetitions else { break }
+                if let decision {
+                    report(autoRepetitionNote(request, count: series.count, decision: decision, target: target))
+                    break
+                }
+                next.repetition += 1
+            }
+        }
+        let busy = records.filter { ($0.otherLoad ?? 0) > MachineLoad.busyThreshold }
+        if let worst = busy.compactMap(\.otherLoad).max() {
+            report("\(busy.count) of \(records.count) runs shared the machine with other work (up to \(fixed(worst, decimals: 2)) CPUs besides refscale's, column other_load): their timings are not from a quiet machine")
         }
         return records
+    }
+
+    /// What `--reps auto` says on stderr when it stops a configuration.
+    static func autoRepetitionNote(
+        _ request: RunRequest, count: Int, decision: (stop: RepetitionStop, halfWidth: Double?), target: Double
+    ) -> String {
+        let what = "\(request.scheme.name) on \(request.workload.name), \(request.threads) thread(s)"
+        let width = decision.halfWidth.map { "the median's 95% interval is within ±\(fixed($0 * 100, decimals: 2))%" }
+            ?? "fewer than 6 valid repetitions, so no 95% interval"
+        switch decision.stop {
+        case .target: return "\(what): reached the target after \(count) repetitions: \(width) (target ±\(fixed(target * 100, decimals: 2))%)"
+        case .cap: return "\(what): stopped at the cap of \(count) repetitions before the target: \(width) (target ±\(fixed(target * 100, decimals: 2))%)"
+        }
     }
 
     /// Throws, naming the first, when any run failed validation (exit code 1).

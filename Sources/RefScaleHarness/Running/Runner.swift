@@ -38,7 +38,9 @@ public enum Runner {
         let startOperations = control.publishedOperations()
         let startNanoseconds = crefscale_clock_monotonic_ns()
         let startCPUs = control.publishedCPUs()
+        let startLoad = MachineLoad.now()
         sleep(seconds: request.duration)
+        let endLoad = MachineLoad.now()
         let endOperations = control.publishedOperations()
         let endNanoseconds = crefscale_clock_monotonic_ns()
         let endCPUs = control.publishedCPUs()
@@ -47,10 +49,12 @@ public enum Runner {
         let outcome = session.finish()
         if let failure = outcome.failure { throw HarnessError(failure) }
 
-        return RunRecord(
+        var record = RunRecord(
             request: request, measuredWorkerOperations: zip(endOperations, startOperations).map { $0 - $1 },
             elapsedNanoseconds: endNanoseconds - startNanoseconds, outcome: outcome, startCPUs: startCPUs, endCPUs: endCPUs,
             machine: machine)
+        record.otherLoad = MachineLoad.otherCPUs(from: startLoad, to: endLoad, seconds: record.elapsedSeconds)
+        return record
     }
 
     /// Sleeps for `seconds`, never trapping: `nan` and values of zero or less return at once, and
