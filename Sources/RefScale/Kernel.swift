@@ -83,6 +83,10 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         memory.registers[register] = scheme.new(memory.pool.bear(operation.source, flags: operation.flags))
     case Operation.Code.create.rawValue:
         memory.registers[register] = scheme.new(allocate(flags: operation.flags, on: &scheme, memory: memory))
+    case Operation.Code.retain.rawValue:
+        scheme.retain(memory.pool[operation.source])
+    case Operation.Code.release.rawValue:
+        scheme.release(memory.pool[operation.source])
     case Operation.Code.enter.rawValue:
         scheme.enterScope()
     case Operation.Code.exit.rawValue:

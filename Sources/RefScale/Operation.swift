@@ -44,6 +44,9 @@ public struct Operation: Equatable, Sendable {
         /// mailbox, for another thread to call (`readThroughForeignContext`, a wrong-context use).
         /// Both publish before the start barrier, in the set-up.
         case publishHandle, readForeignHandle, publishContext, readThroughForeignContext
+        /// Takes, or ends, a non-local reference to pool object `source` (`retain`, `release`): the
+        /// count a runtime keeps for its own references, as a replayed trace's interpreter events.
+        case retain, release
     }
 
     public static let registerLimit = 1 << 16
@@ -100,6 +103,9 @@ public struct Operation: Equatable, Sendable {
     public static func readThroughForeignContext(from mailbox: Int, _ register: Int) -> Operation {
         Operation(.readThroughForeignContext, register: register, source: mailbox)
     }
+
+    public static func retain(object: Int) -> Operation { Operation(.retain, register: 0, source: object) }
+    public static func release(object: Int) -> Operation { Operation(.release, register: 0, source: object) }
 
     /// The handle operations this entry performs; scope events and channel bookkeeping are not
     /// handle operations, and `receiveAll` counts what it found when it runs.
