@@ -64,6 +64,8 @@ public struct RunOutcome: Sendable {
     public var contract: ContractSummary?
     /// Objects each replica of the workload's streams has a copy of (`Workload.replicatedObjects`).
     public var replicatedObjects: Int? = nil
+    /// Each object's costs under the `attribute` context; nil under the others.
+    public var attribution: ObjectAttribution? = nil
 
     public var valid: Bool { validationError == nil }
 }
@@ -248,7 +250,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             streamDigest: streamDigest,
             failure: S.failure(of: shared),
             contract: S.contractSummary(of: shared),
-            replicatedObjects: workload.replicatedObjects(threads: threads)
+            replicatedObjects: workload.replicatedObjects(threads: threads),
+            attribution: S.attribution(of: shared)
         )
     }
 }

@@ -7,7 +7,8 @@ struct Refscale: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "refscale",
         abstract: "Measures reference counting without a global interpreter lock.",
-        subcommands: [List.self, Run.self, Sweep.self, StressCommand.self, ReportCommand.self, Info.self, Calibrate.self, Columns.self]
+        subcommands: [List.self, Run.self, Sweep.self, StressCommand.self, ReportCommand.self, Info.self, Calibrate.self, Columns.self,
+                      TraceAttributeCommand.self]
     )
 }
 

@@ -335,6 +335,8 @@ struct TraceStreams {
     let transientObjects: [[Int]]
     /// Pool objects born before the start barrier, kept alive by the run.
     let residentObjects: [Int]
+    /// The trace object each pool object stands for.
+    let objectOfPool: [Int]
     let balancingOperations: Int
     let events: Int
 
@@ -379,6 +381,7 @@ struct TraceStreams {
             setups[worker] += Array(repeating: Operation.retain(object: pool), count: loansByPoolObject[pool] ?? 0)
         }
 
+        self.objectOfPool = objectOfPool
         var workers: [ThreadProgram] = []
         var transients: [[Int]] = []
         var balancing = 0, events = 0

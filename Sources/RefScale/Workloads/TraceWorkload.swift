@@ -60,6 +60,9 @@ public struct TraceWorkload: Workload {
         return (streams.balancingOperations, streams.events)
     }
 
+    /// The trace object each pool object of a run of `threads` workers stands for.
+    public func traceObjects(threads: Int) -> [Int] { streams.streams(threads: threads).objectOfPool }
+
     public func validate(afterWorkers run: WorkersFinished) -> String? {
         let streams = streams.streams(threads: run.passes.count)
         var problems: [String] = []
