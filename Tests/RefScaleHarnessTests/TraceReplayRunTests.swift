@@ -153,3 +153,41 @@ struct TraceReplayRunTests {
         #expect(changed < unchanged * 0.8, "immortal:top1 left \(changed) atomics per operation against \(unchanged)")
     }
 }
+
+@Suite struct TraceAttributionTests {
+    @Test(arguments: ["biased", "handle-local", "atomic"])
+    func everyCountedEventIsChargedToAnObjectOrToNoObjectOnce(scheme: String) throws {
+        let options = try traceOptions(TraceReplayRunTests.trace)
+        let request = RunRequest(
+            scheme: try Registry.scheme(named: scheme), workload: try Registry.workload(named: "trace"), workloadOptions: options,
+            threads: 2, duration: TestTiming.interval(0.05), warmup: 0.01, context: .attribute)
+        try request.validate()
+        let record = try Runner.run(request)
+        #expect(record.isValid, "\(record.problems)")
+        let attribution = try #require(record.outcome.attribution)
+        let charged = attribution.byPoolIndex.reduce(into: attribution.unattributed) { $0 += $1 }
+        #expect(charged.atomicRMW == record.outcome.counters.atomicRMW)
+        #expect(charged.casRetries == record.outcome.counters.casRetries)
+        #expect(charged.queued == record.outcome.counters.queued)
+        let workload = try TraceWorkload(options: options)
+        let function = workload.traceObjects(threads: 2).firstIndex(of: 0)!
+        #expect(attribution.byPoolIndex[function].atomicRMW > 0, "the function both threads call costs atomics")
+        #expect(try Runner.run(RunRequest(scheme: request.scheme, workload: request.workload, workloadOptions: options, threads: 1,
+                                          duration: 0.01, warmup: 0)).outcome.attribution == nil, "direct runs attribute nothing")
+    }
+}
+
+@Suite struct MedianIntervalTests {
+    @Test func tenValuesGiveTheSecondAndNinthOrderStatistics() throws {
+        let interval = try #require(MedianInterval((1 ... 10).map(Double.init).shuffled()))
+        #expect(interval.median == 5.5 && interval.low == 2 && interval.high == 9)
+        // 1 - 2 * P(Binomial(10, 1/2) <= 1) = 1 - 2 * 11/1024
+        #expect(abs(interval.confidence - (1 - 22.0 / 1024)) < 1e-12)
+    }
+
+    @Test func fiveValuesCannotReach95PercentAndSaySo() throws {
+        let interval = try #require(MedianInterval([3, 1, 4, 1.5, 9]))
+        #expect(interval.median == 3 && interval.low == 1 && interval.high == 9)
+        #expect(abs(interval.confidence - (1 - 2.0 / 32)) < 1e-12)
+    }
+}
