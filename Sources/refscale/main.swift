@@ -8,7 +8,7 @@ struct Refscale: ParsableCommand {
         commandName: "refscale",
         abstract: "Measures reference counting without a global interpreter lock.",
         subcommands: [List.self, Run.self, Sweep.self, StressCommand.self, ReportCommand.self, Info.self, Calibrate.self, Columns.self,
-                      TraceAttributeCommand.self]
+                      TraceCommand.self, TraceAttributeCommand.self]
     )
 }
 

@@ -6,6 +6,7 @@
 # recorder and the configure flags, so it is rebuilt only when one of them changes:
 #   ${XDG_CACHE_HOME:-~/.cache}/refscale/cpython-trace-<hash>/bin/python3.11
 # Progress goes to stderr, the build's own output to build.log in that folder.
+# With --built it only prints the path of a finished build, or exits 2 when there is none.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 configure_flags=(--disable-test-modules --without-ensurepip)
@@ -17,6 +18,7 @@ if built; then
   echo "$python"
   exit 0
 fi
+[ "${1:-}" = --built ] && exit 2
 # One build at a time: a second caller waits for the first and uses its build.
 mkdir -p "$(dirname "$cache")"
 exec 9>"$(dirname "$cache")/cpython-trace.lock"

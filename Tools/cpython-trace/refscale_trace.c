@@ -15,6 +15,10 @@
    - Every type seen is kept alive (its count raised once, without a traced event) until the
      dump, so a type's address is never reused within a trace and its name can be read then.
    - At most max_events events are recorded; then the flag goes off for good.
+   - Counts CPython changes by a plain store are not events, except the repeat of a sequence
+     (_PyRefTrace_IncrefBy): the resurrection of an object by its finalizer
+     (PyObject_CallFinalizerFromDealloc) and the interning of a string (the interned dict's
+     two references are not counted, PyUnicode_InternInPlace) are missing from a trace.
 
    Raw dump (little-endian, read by `refscale trace record`, which turns it into the trace
    format of Experiments/traces/FORMAT.md):
@@ -267,6 +271,20 @@ __attribute__((noinline)) void
 _PyRefTrace_Decref(PyObject *op)
 {
     record(op, RECORD_DECREF, site_of(__builtin_return_address(0)));
+}
+
+/* A repeat of a sequence (list_repeat, tuple_repeat) adds n to each item's count in one store;
+   it is recorded as the n increments it stands for, each with the count it passes. */
+__attribute__((noinline)) void
+_PyRefTrace_IncrefBy(PyObject *op, Py_ssize_t n)
+{
+    uint8_t site = site_of(__builtin_return_address(0));
+    Py_ssize_t recorded = 0;
+    for (; recorded < n && _PyRefTrace_Enabled; recorded++) {
+        record(op, RECORD_INCREF, site);
+        op->ob_refcnt++;
+    }
+    op->ob_refcnt -= recorded;
 }
 
 /* Births and deaths are always reached through the interpreter's own functions. */

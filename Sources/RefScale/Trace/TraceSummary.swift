@@ -17,10 +17,14 @@ public struct TraceSummary: Sendable {
     public var operationsOnObjectsOfMoreThanOneThread: Int
     /// The objects most operated on by more than one thread, most first.
     public var mostShared: [SharedObject]
-    /// Objects by the highest count they reached, in `maxCountBuckets`.
+    /// Objects 3.12+ still counts (not immortal there), by the highest count they reached, in
+    /// `maxCountBuckets`. Immortal objects are left out: no count field of theirs changes, and
+    /// 3.11 starts its static ones at 999999999 (`_PyObject_IMMORTAL_INIT`).
     public var objectsByMaxCount: [Int]
-    /// Operations, by the highest count their object reached, in `maxCountBuckets`.
+    /// Operations on those objects, by the highest count their object reached.
     public var operationsByMaxCount: [Int]
+    public var mortalObjects: Int { objectsByMaxCount.reduce(0, +) }
+    public var operationsOnMortalObjects: Int { operationsByMaxCount.reduce(0, +) }
 
     public struct SharedObject: Sendable {
         public var object: Int
@@ -75,6 +79,7 @@ public struct TraceSummary: Sendable {
                 sharedOperations += operationsOf[object]
                 shared.append(object)
             }
+            guard !trace.objects[object].immortalIn312 else { continue }
             let bucket = Self.maxCountBuckets.firstIndex { maxCount[object] <= $0 } ?? Self.maxCountBuckets.count
             objectsByMaxCount[bucket] += 1
             operationsByMaxCount[bucket] += operationsOf[object]

@@ -1,0 +1,18 @@
+"""Decimal arithmetic (the _decimal extension module): shared constants and a shared context
+default, new Decimal objects in every thread."""
+
+from decimal import Decimal
+
+from _threads import run
+
+RATE = Decimal("1.0375")
+
+
+def work(iterations):
+    balance = Decimal("100.00")
+    for _ in range(iterations):
+        balance = (balance * RATE).quantize(Decimal("0.01")) - Decimal("3.70")
+    return balance
+
+
+run(work, __doc__, iterations=200_000)
