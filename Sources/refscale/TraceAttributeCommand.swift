@@ -85,6 +85,8 @@ struct TraceAttributeCommand: ParsableCommand {
         for (index, cost) in attribution.byPoolIndex.enumerated() where index < objectOfPool.count { costs[objectOfPool[index]] += cost }
         let total = costs.reduce(into: attribution.unattributed) { $0 += $1 }
         print("\(file): \(trace.eventCount) events in \(trace.threads.count) traced threads, \(trace.objects.count) objects; \(scheme), \(request.threads) workers")
+        let balancing = workload.balancing(threads: request.threads)
+        print("a pass of every worker: \(balancing.events) events, \(balancing.operations) balancing operations (\(share(balancing.operations, of: balancing.events)) of the events) to return every object to its start")
         print("cost: shared-memory writes (atomic read-modify-writes, each CAS attempt one, and lock handoffs), \(total.sharedWrites) in all")
         let ranked = costs.indices.filter { costs[$0].operations > 0 }
             .sorted { (costs[$0].sharedWrites, costs[$0].operations, $1) > (costs[$1].sharedWrites, costs[$1].operations, $0) }

@@ -65,6 +65,9 @@ func traceOptions(_ trace: Trace, whatIf: String = "none", sites: TraceReplay.Si
     options[TraceWorkload.trace] = path
     options[TraceWorkload.whatIf] = whatIf
     options[TraceWorkload.traceSites] = sites
+    // Read once, so the process's trace cache holds it; the file is not needed after.
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    _ = try TraceWorkload(options: options)
     return options
 }
 

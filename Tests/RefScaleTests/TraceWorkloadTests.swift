@@ -33,7 +33,9 @@ func writeTrace(_ trace: Trace) throws -> String {
 
 func traceWorkload(_ trace: Trace, sites: TraceReplay.Sites = .asRecorded, whatIf: String = "none") throws -> TraceWorkload {
     var options = OptionValues()
-    options[TraceWorkload.trace] = try writeTrace(trace)
+    let path = try writeTrace(trace)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    options[TraceWorkload.trace] = path
     options[TraceWorkload.traceSites] = sites
     options[TraceWorkload.whatIf] = whatIf
     return try TraceWorkload(options: options)
@@ -246,6 +248,7 @@ struct CountingModel {
         bytes[TraceFile.magic.count] = 2
         let path = NSTemporaryDirectory() + "refscale-test-\(UUID().uuidString).rstrace"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
         var options = OptionValues()
         options[TraceWorkload.trace] = path
         do {

@@ -34,8 +34,8 @@ public struct TraceWorkload: Workload {
         let path = options[Self.trace]
         guard !path.isEmpty else { throw ConfigurationError("workload trace needs --trace FILE (a trace of refscale trace record)") }
         let whatIf = try TraceWhatIf(parsing: options[Self.whatIf])
-        replay = try TraceCache.shared.replay(path: path, sites: options[Self.traceSites], whatIf: whatIf)
-        streams = StreamCache(replay)
+        streams = try TraceCache.shared.streams(path: path, sites: options[Self.traceSites], whatIf: whatIf)
+        replay = streams.replay
     }
 
     public func check(threads: Int) throws {
@@ -97,7 +97,7 @@ public struct TraceWorkload: Workload {
         return "\(bad) trace replay problem(s): " + problems.joined(separator: "; ")
     }
 
-    /// Each thread count's streams, built once per workload value.
+    /// Each thread count's streams, built once per trace and option set (`TraceCache`).
     final class StreamCache: @unchecked Sendable {
         let replay: TraceReplay
         private let built = Mutex<[Int: TraceStreams]>([:])
@@ -113,8 +113,8 @@ public struct TraceWorkload: Workload {
     }
 }
 
-/// Traces read once per process, and their replays once per option set: a sweep makes the
-/// workload many times.
+/// Traces read once per process, and their replays and streams once per option set: a sweep
+/// makes the workload for every run.
 final class TraceCache: Sendable {
     static let shared = TraceCache()
 
@@ -125,7 +125,7 @@ final class TraceCache: Sendable {
     }
 
     private let traces = Mutex<[String: Trace]>([:])
-    private let replays = Mutex<[ReplayKey: TraceReplay]>([:])
+    private let replays = Mutex<[ReplayKey: TraceWorkload.StreamCache]>([:])
 
     func trace(path: String) throws -> Trace {
         if let trace = traces.withLock({ $0[path] }) { return trace }
@@ -142,12 +142,12 @@ final class TraceCache: Sendable {
         return trace
     }
 
-    func replay(path: String, sites: TraceReplay.Sites, whatIf: TraceWhatIf) throws -> TraceReplay {
+    func streams(path: String, sites: TraceReplay.Sites, whatIf: TraceWhatIf) throws -> TraceWorkload.StreamCache {
         let key = ReplayKey(path: path, sites: sites.rawValue, whatIf: String(describing: whatIf))
-        if let replay = replays.withLock({ $0[key] }) { return replay }
+        if let streams = replays.withLock({ $0[key] }) { return streams }
         let trace = try trace(path: path)
-        let replay = TraceReplay(trace: trace, sites: sites, change: try whatIf.resolve(in: trace))
-        replays.withLock { $0[key] = replay }
-        return replay
+        let streams = TraceWorkload.StreamCache(TraceReplay(trace: trace, sites: sites, change: try whatIf.resolve(in: trace)))
+        replays.withLock { $0[key] = streams }
+        return streams
     }
 }
