@@ -84,14 +84,15 @@ else
 fi
 if [ -n "$python" ]; then
   # known_counts.py K: each of two workers runs list(itertools.repeat(marker, K)) and drops the
-  # list. On `marker`, a worker makes K + 2 increments (LOAD_GLOBAL, repeat_new keeping its
-  # element, K repeat_next) and K + 2 decrements (the call's argument, K in list_dealloc,
-  # repeat_dealloc), all in the interpreter; the main thread makes none but the ones around
-  # the object's birth. Two values of K check that the K part is exact.
+  # list. On `marker`, a worker makes K + 3 increments (LOAD_GLOBAL; the argument tuple
+  # _PyObject_MakeTpCall builds for the type's call; repeat_new keeping its element; K
+  # repeat_next) and K + 3 decrements (that tuple's dealloc; the call's stack argument;
+  # repeat_dealloc; K in list_dealloc), all in the interpreter. Two values of K check that the
+  # K part is exact.
   for k in 1 1000; do
     if REFSCALE_TRACE_PYTHON="$python" "$refscale" trace record --out "$work/k$k.rstrace" -- Tests/trace/known_counts.py "$k" 2>"$work/stderr"; then
       counts="$(python3 Tests/trace/read_trace.py "$work/k$k.rstrace" Marker)" || { fail "reading the K=$k trace: $counts"; continue; }
-      expected="[{\"incref/interpreter\": $((k + 2)), \"incref/extension\": 0, \"decref/interpreter\": $((k + 2)), \"decref/extension\": 0}]"
+      expected="[{\"incref/interpreter\": $((k + 3)), \"incref/extension\": 0, \"decref/interpreter\": $((k + 3)), \"decref/extension\": 0}]"
       for worker in 1 2; do
         got="$(python3 -c 'import json, sys; print(json.dumps([json.loads(sys.argv[1])["threads"][int(sys.argv[2])]]))' "$counts" "$worker")"
         [ "$got" = "$expected" ] && pass || fail "K=$k worker $worker: $got, expected $expected"
@@ -102,7 +103,7 @@ if [ -n "$python" ]; then
     fi
   done
   # _json counts in its own shared object: its events must be marked extension.
-  if REFSCALE_TRACE_PYTHON="$python" "$refscale" trace record --out "$work/json.rstrace" --max-ops 200000 -- Experiments/traces/json_shared.py --iterations 2000 2>"$work/stderr"; then
+  if REFSCALE_TRACE_PYTHON="$python" "$refscale" trace record --out "$work/json.rstrace" --max-ops 5000000 -- Experiments/traces/json_shared.py --iterations 2000 2>"$work/stderr"; then
     extension="$(python3 Tests/trace/read_trace.py "$work/json.rstrace" dict | python3 -c 'import json, sys; t = json.load(sys.stdin)["totals"]; print(t["incref/extension"] + t["decref/extension"])')"
     [ "$extension" -gt 0 ] && pass || fail "json_shared.py: no event marked extension"
   else

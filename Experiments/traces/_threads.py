@@ -1,8 +1,10 @@
 """What every trace program shares: the command line (--threads N, default 2, and
 --iterations M) and running the same work in N threads released together, the way
-free-threaded Python code runs it. A program defines `work(iterations)` and calls `run`."""
+free-threaded Python code runs it. A program defines `work(iterations)` and calls `run`.
+A worker that raises makes the program exit with status 1, so `trace record` keeps no trace."""
 
 import argparse
+import sys
 import threading
 
 
@@ -17,13 +19,20 @@ def run(work, description, iterations):
     if options.iterations < 1:
         parser.error("--iterations must be at least 1")
     start = threading.Barrier(options.threads)
+    failures = []
 
     def worker():
         start.wait()
-        work(options.iterations)
+        try:
+            work(options.iterations)
+        except BaseException as error:
+            failures.append(error)
+            raise
 
     threads = [threading.Thread(target=worker) for _ in range(options.threads)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        sys.exit(1)

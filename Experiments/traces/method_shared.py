@@ -22,4 +22,4 @@ def work(iterations):
     return value
 
 
-run(work, __doc__, iterations=400_000)
+run(work, __doc__, iterations=1_500_000)

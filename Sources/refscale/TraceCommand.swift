@@ -77,6 +77,9 @@ struct TraceRecord: ParsableCommand {
         } catch {
             throw HarnessError(error.description)
         }
+        guard trace.eventCount > 0 else {
+            throw HarnessError("no events recorded: \(program) ended before --warmup \(warmup) s had passed")
+        }
         let bytes = TraceFile.encode(trace)
         try writeAtomically(bytes, to: out)
         let perEvent = trace.eventCount == 0 ? 0 : Double(bytes.count) / Double(trace.eventCount)
