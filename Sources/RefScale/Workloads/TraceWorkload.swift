@@ -129,7 +129,7 @@ final class TraceCache: Sendable {
 
     func trace(path: String) throws -> Trace {
         if let trace = traces.withLock({ $0[path] }) { return trace }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileManager.default.contents(atPath: Self.locate(path)) else {
             throw ConfigurationError(option: "trace", "cannot read '\(path)'")
         }
         let trace: Trace
@@ -140,6 +140,21 @@ final class TraceCache: Sendable {
         }
         traces.withLock { $0[path] = trace }
         return trace
+    }
+
+    /// A relative path not found from the working directory is looked for from the directories
+    /// above the running executable (`.build/release/refscale` in a checkout), so the default
+    /// experiment finds the committed traces wherever refscale is started.
+    static func locate(_ path: String) -> String {
+        let files = FileManager.default
+        if path.hasPrefix("/") || files.fileExists(atPath: path) { return path }
+        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent(path).path
+            if files.fileExists(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return path
     }
 
     func streams(path: String, sites: TraceReplay.Sites, whatIf: TraceWhatIf) throws -> TraceWorkload.StreamCache {
