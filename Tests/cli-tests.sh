@@ -57,6 +57,7 @@ expect_error "trace threads that cannot replicate" 64 run --scheme atomic --work
 expect_error "what-if naming an object not in the trace" 64 run --scheme atomic --workload trace --trace "$trace" --what-if immortal:99999999 --csv "$work/out.csv"
 expect_error "what-if of an unknown change" 64 trace-attribute "$trace" --scheme biased --what-if frozen:top1
 expect_error "trace-attribute threads that cannot replicate" 64 trace-attribute "$trace" --scheme biased --threads 3
+expect_error "trace-attribute CSV in a missing directory" 64 trace-attribute "$trace" --scheme biased --csv "$work/none/out.csv"
 printf '{"name": "x", "schemes": "all", "workloads": [{"name": "mixed", "zipf": -1}], "threads": [1]}' >"$work/bad.json"
 expect_error "experiment with a bad value" 64 sweep "$work/bad.json" --out "$work/sweep-out"
 grep -q 'workloads\[0\].zipf: must be >= 0' "$work/stderr" || fail "experiment error does not name the place"

@@ -28,10 +28,20 @@ struct TraceAttributeCommand: ParsableCommand {
     @Option(help: .declared("trace_sites")) var traceSites: String?
     @Option(help: .declared("what_if")) var whatIf: String?
     @Option(parsing: .unconditional, help: "With --what-if: pairs of replays (unchanged, changed).") var reps = 5
+    @Option(help: "Without --what-if: also write the listed objects, the rest and what no object was charged to this CSV file (replaced whole).")
+    var csv: String?
 
     func run() throws {
         guard top >= 1 else { throw UsageError("--top must be at least 1, got \(top)") }
         guard reps >= 1 else { throw UsageError("--reps must be at least 1, got \(reps)") }
+        if let csv {
+            guard whatIf == nil else { throw UsageError("--csv writes the attribution, which --what-if does not make") }
+            let directory = URL(fileURLWithPath: csv).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw UsageError("--csv \(csv): directory \(directory) does not exist")
+            }
+        }
         let unchanged = try request(whatIf: "none", context: whatIf == nil ? .attribute : .direct)
         let workload = try made(unchanged)
         guard let whatIf else {
@@ -108,6 +118,39 @@ struct TraceAttributeCommand: ParsableCommand {
         print("the other \(max(0, ranked.count - top)) objects: \(rest.sharedWrites) (\(share(rest.sharedWrites, of: total.sharedWrites)))")
         print("no one object (safe points, scope exits, merges, table flushes): \(attribution.unattributed.sharedWrites) (\(share(attribution.unattributed.sharedWrites, of: total.sharedWrites)))")
         print("to change the top objects: --what-if immortal:top5, immortal:types, deferred:types, or their numbers")
+        guard let csv else { return }
+        let header = ["trace", "scheme", "threads", "rank", "object", "type", "traced_threads", "ops", "atomic_rmw", "cas_retries",
+                      "queued", "misses", "lock_handoffs", "shared_writes", "share"]
+        func row(_ rank: String, _ object: String, _ type: String, _ tracedThreads: String, _ cost: ObjectCost) -> [String] {
+            [file, scheme, String(request.threads), rank, object, type, tracedThreads, String(cost.operations), String(cost.atomicRMW),
+             String(cost.casRetries), String(cost.queued), String(cost.tableMisses), String(cost.lockHandoffs), String(cost.sharedWrites),
+             total.sharedWrites > 0 ? String(Double(cost.sharedWrites) / Double(total.sharedWrites)) : ""]
+        }
+        var rows = [header]
+        for (rank, object) in ranked.prefix(top).enumerated() {
+            rows.append(row(String(rank + 1), String(object), trace.types[trace.objects[object].typeIndex],
+                            String(workload.replay.threadCount[object]), costs[object]))
+        }
+        rows.append(row("", "other", "", "", rest))
+        rows.append(row("", "none", "", "", attribution.unattributed))
+        try writeWhole(rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n", to: csv)
+    }
+
+    func csvField(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Writes beside the file, then renames: the file is either whole or as it was.
+    func writeWhole(_ text: String, to path: String) throws {
+        let temporary = path + ".partial-\(getpid())"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw HarnessError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+        } catch {
+            unlink(temporary)
+            throw error as? HarnessError ?? HarnessError("\(path): cannot write: \(error.localizedDescription)")
+        }
     }
 
     func compare(_ unchanged: RunRequest, _ changed: RunRequest, changedWorkload: TraceWorkload) throws {
