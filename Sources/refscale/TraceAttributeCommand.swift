@@ -92,8 +92,12 @@ struct TraceAttributeCommand: ParsableCommand {
         let trace = workload.replay.trace
         let objectOfPool = workload.traceObjects(threads: request.threads)
         var costs = [ObjectCost](repeating: ObjectCost(), count: trace.objects.count)
-        for (index, cost) in attribution.byPoolIndex.enumerated() where index < objectOfPool.count { costs[objectOfPool[index]] += cost }
-        let total = costs.reduce(into: attribution.unattributed) { $0 += $1 }
+        // Recycled slots stand for many transient objects (born and freed by one thread): one sum.
+        var transient = ObjectCost()
+        for (index, cost) in attribution.byPoolIndex.enumerated() where index < objectOfPool.count {
+            if objectOfPool[index] >= 0 { costs[objectOfPool[index]] += cost } else { transient += cost }
+        }
+        let total = costs.reduce(into: attribution.unattributed) { $0 += $1 } + transient
         print("\(file): \(trace.eventCount) events in \(trace.threads.count) traced threads, \(trace.objects.count) objects; \(scheme), \(request.threads) workers")
         let balancing = workload.balancing(threads: request.threads)
         print("a pass of every worker: \(balancing.events) events, \(balancing.operations) balancing operations (\(share(balancing.operations, of: balancing.events)) of the events) to return every object to its start")
@@ -116,6 +120,7 @@ struct TraceAttributeCommand: ParsableCommand {
         ranked.prefix(top).forEach { table.print($0) }
         let rest = ranked.dropFirst(top).reduce(into: ObjectCost()) { $0 += costs[$1] }
         print("the other \(max(0, ranked.count - top)) objects: \(rest.sharedWrites) (\(share(rest.sharedWrites, of: total.sharedWrites)))")
+        print("objects born and freed by one thread, together: \(transient.sharedWrites) (\(share(transient.sharedWrites, of: total.sharedWrites)))")
         print("no one object (safe points, scope exits, merges, table flushes): \(attribution.unattributed.sharedWrites) (\(share(attribution.unattributed.sharedWrites, of: total.sharedWrites)))")
         print("to change the top objects: --what-if immortal:top5, immortal:types, deferred:types, or their numbers")
         guard let csv else { return }
@@ -132,6 +137,7 @@ struct TraceAttributeCommand: ParsableCommand {
                             String(workload.replay.threadCount[object]), costs[object]))
         }
         rows.append(row("", "other", "", "", rest))
+        rows.append(row("", "transient", "", "1", transient))
         rows.append(row("", "none", "", "", attribution.unattributed))
         try writeWhole(rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n", to: csv)
     }

@@ -99,6 +99,24 @@ struct TraceReplayRunTests {
         }
     }
 
+    @Test func transientObjectsRecycleSlotsOnlyAcrossAScopeBoundary() throws {
+        let workload = try TraceWorkload(options: traceOptions(Self.trace))
+        let transient = workload.replay.isTransient.filter { $0 }.count
+        #expect(workload.poolSize(threads: 2) < workload.replay.trace.objects.count - transient / 2, "transient objects share slots")
+        for worker in 0 ..< 2 {
+            let pass = workload.workerProgram(thread: worker, threads: 2, seed: 1).pass
+            var bornSinceBoundary = Set<Int>()
+            var reborn = 0
+            for operation in pass {
+                if operation.code == RefScale.Operation.Code.exit.rawValue { bornSinceBoundary.removeAll() }
+                guard operation.code == RefScale.Operation.Code.new.rawValue else { continue }
+                #expect(bornSinceBoundary.insert(operation.source).inserted, "slot \(operation.source) reborn within one scope")
+                reborn += 1
+            }
+            #expect(reborn > Set(pass.filter { $0.code == RefScale.Operation.Code.new.rawValue }.map(\.source)).count, "some slot is reborn in a pass")
+        }
+    }
+
     @Test func aCountThatCannotReplicateIsAUsageError() throws {
         let request = RunRequest(
             scheme: try Registry.scheme(named: "atomic"), workload: try Registry.workload(named: "trace"),

@@ -156,6 +156,12 @@ public struct ObjectCost: Sendable, Equatable {
     /// attempt one) and lock handoffs. `trace attribute` ranks objects by it.
     public var sharedWrites: Int { atomicRMW + lockHandoffs }
 
+    public static func + (left: ObjectCost, right: ObjectCost) -> ObjectCost {
+        var sum = left
+        sum += right
+        return sum
+    }
+
     public static func += (total: inout ObjectCost, cost: ObjectCost) {
         total.operations &+= cost.operations
         total.atomicRMW &+= cost.atomicRMW

@@ -153,21 +153,25 @@ public struct TraceReplay: Sendable {
 }
 
 /// Where each object of the trace lives in the pool, for one thread count: objects counted by
-/// several traced threads first (one copy), then one block per replica of the others.
+/// several traced threads first (one copy), then one block per replica of the others: the
+/// resident ones, then each worker group's recycled slots for its transient objects.
 struct TraceLayout {
     let replicas: Int
     let sharedCount: Int
+    let residentSingles: Int
     let blockSize: Int
-    /// Per object: its index among the shared objects, or among one replica's block.
+    /// Per object: its index among the shared objects, or among one replica's resident singles.
     let slot: [Int]
     let isShared: [Bool]
+    /// Where each group's transient slots start in a replica's block.
+    let groupBase: [Int]
 
-    init(_ replay: TraceReplay, threads: Int) {
+    init(_ replay: TraceReplay, threads: Int, transientSlots: [Int]) {
         replicas = replay.replicas(threads: threads)
         var shared = 0, single = 0
         var slot = [Int](repeating: 0, count: replay.trace.objects.count)
         var isShared = [Bool](repeating: false, count: slot.count)
-        for object in slot.indices {
+        for object in slot.indices where !replay.isTransient[object] {
             if replay.threadCount[object] > 1 {
                 isShared[object] = true
                 slot[object] = shared
@@ -178,7 +182,15 @@ struct TraceLayout {
             }
         }
         sharedCount = shared
-        blockSize = single
+        residentSingles = single
+        var base: [Int] = []
+        var next = single
+        for count in transientSlots {
+            base.append(next)
+            next += count
+        }
+        groupBase = base
+        blockSize = next
         self.slot = slot
         self.isShared = isShared
     }
@@ -188,22 +200,40 @@ struct TraceLayout {
     func poolIndex(_ object: Int, replica: Int) -> Int {
         isShared[object] ? slot[object] : sharedCount + replica * blockSize + slot[object]
     }
+
+    func transientPoolIndex(_ slot: Int, group: Int, replica: Int) -> Int {
+        sharedCount + replica * blockSize + groupBase[group] + slot
+    }
 }
 
 /// One worker group's replay (a traced thread, or the traced threads folded into one worker),
 /// with objects named by their trace numbers: `TraceStreams` renames them per replica.
 struct GroupStream {
-    /// `new`, `open`, `retain` and `release` carry the trace's object number as their source.
+    /// `new`, `open`, `retain` and `release` carry the trace's object number as their source, or
+    /// for a transient object the trace's object count plus its recycled slot.
     var pass: [Operation] = []
     var registers = 1
     /// Loans: (object, references) this group ends after the run.
     var loans: [(object: Int, count: Int)] = []
     var balancingOperations = 0
     var events = 0
+    /// Births per pass of each recycled slot.
+    var slotBirths: [Int] = []
 }
 
 extension TraceReplay {
+    /// The fewest events between two scope boundaries a pass inserts to recycle slots.
+    static let scopeSplitEvents = 256
+
     /// Builds the operations of the workers that replay `threads` (traced thread numbers).
+    ///
+    /// Transient objects live in recycled slots, as an allocator reuses freed memory (CPython's
+    /// pymalloc takes the block freed last): a birth takes the slot freed last. A slot becomes
+    /// free only after a scope boundary — an `exit` and an `enter` the pass inserts where the
+    /// worker holds no handle, at least `scopeSplitEvents` events after the last — since the
+    /// call-scoped and deferring schemes (`arena`, lazy `handle-local`) free a dead object only
+    /// at its scope's exit. Without recycling every transient object of the trace would have an
+    /// object of its own, and a pass would touch megabytes of cold memory.
     func groupStream(threads group: [Int]) -> GroupStream {
         let objectCount = trace.objects.count
         var stream = GroupStream()
@@ -219,6 +249,13 @@ extension TraceReplay {
         var lowestNonLocal = [Int32](repeating: 0, count: objectCount)
         var touched: [Int] = []
         var isTouched = [Bool](repeating: false, count: objectCount)
+        var heldHandles = 0
+        var slotOf = [Int32](repeating: -1, count: objectCount)
+        var freeSlots: [Int32] = []
+        var diedInScope: [Int32] = []
+        var eventsInScope = 0
+        /// The source naming an object: its number, or for a transient object its slot's.
+        func name(_ object: Int) -> Int { isTransient[object] ? objectCount + Int(slotOf[object]) : object }
 
         func takeRegister() -> Int32? {
             if let register = freeRegisters.popLast() { return register }
@@ -227,11 +264,11 @@ extension TraceReplay {
             return nextRegister
         }
         func retain(_ object: Int) {
-            ops.append(.retain(object: object))
+            ops.append(.retain(object: name(object)))
             nonLocal[object] += 1
         }
         func release(_ object: Int) {
-            ops.append(.release(object: object))
+            ops.append(.release(object: name(object)))
             nonLocal[object] -= 1
             if nonLocal[object] < lowestNonLocal[object] { lowestNonLocal[object] = nonLocal[object] }
         }
@@ -240,6 +277,7 @@ extension TraceReplay {
             ops.append(.close(Int(register)))
             topHandle[object] = below[Int(register)]
             freeRegisters.append(register)
+            heldHandles -= 1
         }
         func takeHandle(_ object: Int, born: Bool) {
             guard let register = takeRegister() else {
@@ -248,14 +286,22 @@ extension TraceReplay {
                 return
             }
             if born {
-                ops.append(.new(object: object, into: Int(register), flags: flags[object]))
+                if let slot = freeSlots.popLast() {
+                    slotOf[object] = slot
+                } else {
+                    slotOf[object] = Int32(stream.slotBirths.count)
+                    stream.slotBirths.append(0)
+                }
+                stream.slotBirths[Int(slotOf[object])] += 1
+                ops.append(.new(object: name(object), into: Int(register), flags: flags[object]))
             } else if topHandle[object] >= 0 {
                 ops.append(.dup(Int(topHandle[object]), into: Int(register)))
             } else {
-                ops.append(.open(object: object, into: Int(register)))
+                ops.append(.open(object: name(object), into: Int(register)))
             }
             below[Int(register)] = topHandle[object]
             topHandle[object] = register
+            heldHandles += 1
         }
 
         forEachInProgramOrder(threads: group) { event in
@@ -287,7 +333,14 @@ extension TraceReplay {
                     closeLatestHandle(object)
                 }
             case .death:
-                break
+                if isTransient[object] { diedInScope.append(slotOf[object]) }
+            }
+            eventsInScope += 1
+            if heldHandles == 0 && eventsInScope >= Self.scopeSplitEvents && !diedInScope.isEmpty {
+                ops += [.exit, .enter]
+                freeSlots += diedInScope.reversed()
+                diedInScope.removeAll(keepingCapacity: true)
+                eventsInScope = 0
             }
         }
         let beforeBalancing = ops.count
@@ -331,20 +384,22 @@ struct TraceStreams {
     let layout: TraceLayout
     let main: ThreadProgram
     let workers: [ThreadProgram]
-    /// Per worker: the pool objects it bears each pass (its transient objects).
-    let transientObjects: [[Int]]
+    /// Per worker: the pool objects it bears in each pass (recycled slots), with their births
+    /// per pass.
+    let transientObjects: [[(pool: Int, birthsPerPass: Int)]]
     /// Pool objects born before the start barrier, kept alive by the run.
     let residentObjects: [Int]
-    /// The trace object each pool object stands for.
+    /// The trace object each pool object stands for; -1 for a recycled slot, which stands for
+    /// many transient objects.
     let objectOfPool: [Int]
     let balancingOperations: Int
     let events: Int
 
     init(_ replay: TraceReplay, threads: Int) {
-        let layout = TraceLayout(replay, threads: threads)
-        self.layout = layout
         let groupCount = min(threads, replay.tracedThreads)
         let groups = (0 ..< groupCount).map { replay.groupStream(threads: replay.assignment(worker: $0, threads: threads).tracedThreads) }
+        let layout = TraceLayout(replay, threads: threads, transientSlots: groups.map(\.slotBirths.count))
+        self.layout = layout
 
         // Loans of every worker, by pool object: what each bearer takes before the barrier.
         var loansByPoolObject: [Int: Int] = [:]
@@ -356,45 +411,47 @@ struct TraceStreams {
         }
         var bearer: [Int: Int] = [:]
         var residents: [Int] = []
+        var objectOfPool = [Int](repeating: -1, count: layout.poolSize)
         for object in replay.trace.objects.indices where !replay.isTransient[object] && replay.firstThread[object] >= 0 {
             let first = replay.firstThread[object]
-            let replicas = layout.isShared[object] ? 1 : layout.replicas
-            for replica in 0 ..< replicas {
+            for replica in 0 ..< (layout.isShared[object] ? 1 : layout.replicas) {
                 let worker = threads >= replay.tracedThreads ? replica * replay.tracedThreads + first : first % threads
                 let pool = layout.poolIndex(object, replica: replica)
                 bearer[pool] = worker
                 residents.append(pool)
+                objectOfPool[pool] = object
             }
         }
         residents.sort()
         residentObjects = residents
+        self.objectOfPool = objectOfPool
         var setups = [[Operation]](repeating: [], count: threads)
-        var objectOfPool = [Int](repeating: 0, count: layout.poolSize)
-        for object in replay.trace.objects.indices {
-            for replica in 0 ..< (layout.isShared[object] ? 1 : layout.replicas) {
-                objectOfPool[layout.poolIndex(object, replica: replica)] = object
-            }
-        }
         for pool in residents {
             let worker = bearer[pool]!
             setups[worker] += [.new(object: pool, into: 0, flags: replay.flags[objectOfPool[pool]]), .store(0, into: .global(pool)), .close(0)]
             setups[worker] += Array(repeating: Operation.retain(object: pool), count: loansByPoolObject[pool] ?? 0)
         }
 
-        self.objectOfPool = objectOfPool
         var workers: [ThreadProgram] = []
-        var transients: [[Int]] = []
+        var transients: [[(pool: Int, birthsPerPass: Int)]] = []
         var balancing = 0, events = 0
+        let objectCount = replay.trace.objects.count
         for worker in 0 ..< threads {
             let (_, replica) = replay.assignment(worker: worker, threads: threads)
-            let group = groups[worker % groupCount]
+            let groupIndex = worker % groupCount
+            let group = groups[groupIndex]
             balancing += group.balancingOperations
             events += group.events
-            let pass = group.pass.map { Self.renamed($0, replica: replica, layout: layout) }
+            func pool(_ source: Int) -> Int {
+                source >= objectCount
+                    ? layout.transientPoolIndex(source - objectCount, group: groupIndex, replica: replica)
+                    : layout.poolIndex(source, replica: replica)
+            }
+            let pass = group.pass.map { Self.renamed($0, pool) }
             let teardown = group.loans.flatMap { loan in
                 Array(repeating: Operation.release(object: layout.poolIndex(loan.object, replica: replica)), count: loan.count)
             }
-            transients.append(Set(pass.filter { $0.code == Operation.Code.new.rawValue }.map(\.source)).sorted())
+            transients.append(group.slotBirths.enumerated().map { (pool(objectCount + $0.offset), $0.element) })
             workers.append(ThreadProgram(registers: group.registers, setup: setups[worker], pass: pass, teardown: teardown))
         }
         self.workers = workers
@@ -404,17 +461,17 @@ struct TraceStreams {
         main = ThreadProgram(teardown: residents.map { .clear(.global($0)) })
     }
 
-    /// The operation with a trace object number as its source renamed to the replica's pool object.
-    static func renamed(_ operation: Operation, replica: Int, layout: TraceLayout) -> Operation {
+    /// The operation with a source naming a trace object or a recycled slot renamed to its pool object.
+    static func renamed(_ operation: Operation, _ pool: (Int) -> Int) -> Operation {
         switch operation.code {
         case Operation.Code.new.rawValue:
-            .new(object: layout.poolIndex(operation.source, replica: replica), into: operation.register, flags: operation.flags)
+            .new(object: pool(operation.source), into: operation.register, flags: operation.flags)
         case Operation.Code.open.rawValue:
-            .open(object: layout.poolIndex(operation.source, replica: replica), into: operation.register)
+            .open(object: pool(operation.source), into: operation.register)
         case Operation.Code.retain.rawValue:
-            .retain(object: layout.poolIndex(operation.source, replica: replica))
+            .retain(object: pool(operation.source))
         case Operation.Code.release.rawValue:
-            .release(object: layout.poolIndex(operation.source, replica: replica))
+            .release(object: pool(operation.source))
         default:
             operation
         }

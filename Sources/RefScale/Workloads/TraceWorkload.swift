@@ -42,7 +42,7 @@ public struct TraceWorkload: Workload {
         if let problem = replay.problem(threads: threads) { throw ConfigurationError(problem) }
     }
 
-    public func poolSize(threads: Int) -> Int { TraceLayout(replay, threads: threads).poolSize }
+    public func poolSize(threads: Int) -> Int { streams.streams(threads: threads).layout.poolSize }
     public func globals(threads: Int) -> Int { poolSize(threads: threads) }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { streams.streams(threads: threads).main }
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
@@ -60,7 +60,8 @@ public struct TraceWorkload: Workload {
         return (streams.balancingOperations, streams.events)
     }
 
-    /// The trace object each pool object of a run of `threads` workers stands for.
+    /// The trace object each pool object of a run of `threads` workers stands for; -1 for a slot
+    /// recycled by many transient objects.
     public func traceObjects(threads: Int) -> [Int] { streams.streams(threads: threads).objectOfPool }
 
     public func validate(afterWorkers run: WorkersFinished) -> String? {
@@ -85,11 +86,12 @@ public struct TraceWorkload: Workload {
                 report("trace object in pool slot \(index) has count \(count) after the workers, not the run's one reference")
             }
         }
-        for (worker, objects) in streams.transientObjects.enumerated() {
-            for index in objects {
+        for (worker, slots) in streams.transientObjects.enumerated() {
+            for (index, birthsPerPass) in slots {
                 let object = run.pool[index]
-                if object.timesBorn != run.passes[worker] || object.timesFreed != object.timesBorn || object.isAlive {
-                    report("trace object in pool slot \(index) was born \(object.timesBorn) and freed \(object.timesFreed) time(s) in \(run.passes[worker]) passes")
+                let births = birthsPerPass * run.passes[worker]
+                if object.timesBorn != births || object.timesFreed != object.timesBorn || object.isAlive {
+                    report("pool slot \(index) was born \(object.timesBorn) and freed \(object.timesFreed) time(s); its \(birthsPerPass) transient object(s) in \(run.passes[worker]) passes make \(births)")
                 }
             }
         }
