@@ -10,9 +10,9 @@ import Synchronization
 /// - every pass leaves every object as it found it, so passes repeat: resident objects at the
 ///   count the run holds for them, transient objects dead;
 /// - after the workers return, each resident object holds exactly the run's one reference and
-///   was born once, each transient object was born once per pass of its worker and freed as
-///   often (`validate(afterWorkers:)`; `ObjectPool.validateLifetimes` then checks that nothing
-///   was written after its free).
+///   was born once, each recycled slot was born once per pass for each transient object it
+///   holds and freed as often (`validate(afterWorkers:)`; `ObjectPool.validateLifetimes` then
+///   checks that nothing was written after its free).
 public struct TraceWorkload: Workload {
     public static let name = "trace"
     public static let summary = "a recorded trace of a real Python program, each traced thread one worker"
