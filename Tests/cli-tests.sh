@@ -55,6 +55,17 @@ expect_error "immortal fraction below 0" 64 run --scheme atomic --workload share
 expect_error "zipf below 0" 64 run --scheme atomic --workload mixed --zipf -1 --csv "$work/out.csv"
 expect_error "zero producers" 64 run --scheme atomic --workload handoff --producers 0 --csv "$work/out.csv"
 expect_error "handoff threads not a multiple of the group" 64 run --scheme atomic --workload handoff --threads 3 --csv "$work/out.csv"
+trace="$(dirname "$0")/../results/traces/method_shared.rstrace"
+expect_error "trace workload without a trace" 64 run --scheme atomic --workload trace --csv "$work/out.csv"
+expect_error "missing trace file" 64 run --scheme atomic --workload trace --trace "$work/none.rstrace" --csv "$work/out.csv"
+{ head -c 8 "$trace"; printf '\x02\x00'; tail -c +11 "$trace"; } >"$work/v2.rstrace"
+expect_error "trace of another format version" 64 run --scheme atomic --workload trace --trace "$work/v2.rstrace" --csv "$work/out.csv"
+grep -q "version 2" "$work/stderr" || fail "trace version: message does not name the version"
+expect_error "trace threads that cannot replicate" 64 run --scheme atomic --workload trace --trace "$trace" --threads 3 --csv "$work/out.csv"
+expect_error "what-if naming an object not in the trace" 64 run --scheme atomic --workload trace --trace "$trace" --what-if immortal:99999999 --csv "$work/out.csv"
+expect_error "what-if of an unknown change" 64 trace attribute "$trace" --scheme biased --what-if frozen:top1
+expect_error "trace attribute threads that cannot replicate" 64 trace attribute "$trace" --scheme biased --threads 3
+expect_error "trace attribute CSV in a missing directory" 64 trace attribute "$trace" --scheme biased --csv "$work/none/out.csv"
 printf '{"name": "x", "schemes": "all", "workloads": [{"name": "mixed", "zipf": -1}], "threads": [1]}' >"$work/bad.json"
 expect_error "experiment with a bad value" 64 sweep "$work/bad.json" --out "$work/sweep-out"
 grep -q 'workloads\[0\].zipf: must be >= 0' "$work/stderr" || fail "experiment error does not name the place"

@@ -84,6 +84,10 @@ public protocol CountingScheme {
     /// a context that does not check.
     static func contractSummary(of shared: Shared) -> ContractSummary?
 
+    /// What each object's operations cost, read when no thread is running; nil for a context
+    /// that does not attribute (every one but `AttributingContext`).
+    static func attribution(of shared: Shared) -> ObjectAttribution?
+
     /// True for a context that reaches the scheme through a function table.
     static var callsThroughTable: Bool { get }
 }
@@ -121,6 +125,7 @@ extension CountingScheme {
     public static var pythonVersion: String? { nil }
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
+    public static func attribution(of shared: Shared) -> ObjectAttribution? { nil }
     public static var callsThroughTable: Bool { false }
 }
 

@@ -50,6 +50,9 @@ public struct Operation: Equatable, Sendable {
         /// thread can stamp the object for the free-delay ledger. Its source is the entry's
         /// position in the pass, in handle operations.
         case closeLast
+        /// Takes, or ends, a non-local reference to pool object `source` (`retain`, `release`): the
+        /// count a runtime keeps for its own references, as a replayed trace's interpreter events.
+        case retain, release
     }
 
     /// In the flags byte of a `store`, `clear` or `receiveAll` (which make no object): the
@@ -115,6 +118,9 @@ public struct Operation: Equatable, Sendable {
     public static func readThroughForeignContext(from mailbox: Int, _ register: Int) -> Operation {
         Operation(.readThroughForeignContext, register: register, source: mailbox)
     }
+
+    public static func retain(object: Int) -> Operation { Operation(.retain, register: 0, source: object) }
+    public static func release(object: Int) -> Operation { Operation(.release, register: 0, source: object) }
 
     /// The handle operations this entry performs; scope events and channel bookkeeping are not
     /// handle operations, and `receiveAll` counts what it found when it runs.

@@ -27,6 +27,7 @@ public struct SchemeEntry: Sendable {
             case .direct: try PreparedRun(RunSession<S>(config: config))
             case .universal: try PreparedRun(RunSession<UniversalContext<S>>(config: config))
             case .debug: try PreparedRun(RunSession<DebugContext<S>>(config: config))
+            case .attribute: try PreparedRun(RunSession<AttributingContext<S>>(config: config))
             }
         }
         check = { options in
@@ -89,6 +90,7 @@ public enum Registry {
         WorkloadEntry(CallWorkload.self),
         WorkloadEntry(HandoffWorkload.self),
         WorkloadEntry(ChurnWorkload.self),
+        WorkloadEntry(TraceWorkload.self),
     ]
 
     /// Every option a scheme declares, then every option a workload declares, each name once, in

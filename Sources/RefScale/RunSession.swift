@@ -67,6 +67,10 @@ public struct RunOutcome: Sendable {
     /// The handles one pass opens on objects it reaches, averaged over the workers
     /// (`ThreadProgram.passOpens`): what the timed loop pays for opening.
     public var opensPerPass = 0.0
+    /// Objects each replica of the workload's streams has a copy of (`Workload.replicatedObjects`).
+    public var replicatedObjects: Int? = nil
+    /// Each object's costs under the `attribute` context; nil under the others.
+    public var attribution: ObjectAttribution? = nil
 
     public var valid: Bool { validationError == nil }
 }
@@ -92,10 +96,13 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
     private var baseline: [(object: ObjectRef, count: Int)] = []
     private let results: UnsafeMutablePointer<WorkerResult>
     private let streamDigest: UInt64
+    private let workload: any Workload
+    private let threads: Int
 
     private struct WorkerResult {
         var counters = SchemeCounters()
         var operations = 0
+        var passes = 0
         var checksum: UInt64 = 0
     }
 
@@ -105,6 +112,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
     init(config: RunConfig) throws {
         let workload = config.workload
         let threads = config.threads
+        self.workload = workload
+        self.threads = threads
         pool = ObjectPool(
             count: workload.poolSize(threads: threads), alignment: config.scheme.objectAlignment,
             regionSize: workload.regionSize(threads: threads), threadSlots: threads + 2, memory: config.poolMemory)
@@ -190,6 +199,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         }
         var checksum: UInt64 = 0
         var operations = 0
+        var passes = 0
 
         program.setup.withUnsafeBufferPointer {
             _ = execute($0, on: &context, memory: memory, checksum: &checksum)
@@ -204,6 +214,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         // At least one pass, so every stream is run and validated however late the worker starts.
         repeat {
             operations &+= execute(pass, on: &context, memory: memory, checksum: &checksum) &+ passOperations
+            passes &+= 1
             signals.publish(worker: index, operations: operations)
             ledger.passEnded(operations: operations, pool: pool)
             context.safePoint()
@@ -213,7 +224,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         }
         context.safePoint()
         context.threadExit()
-        results[index] = WorkerResult(counters: context.counters, operations: operations, checksum: checksum)
+        results[index] = WorkerResult(counters: context.counters, operations: operations, passes: passes, checksum: checksum)
     }
 
     /// Called after every worker has returned: checks that every object alive before the
@@ -225,6 +236,12 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         if let first = drifted.first {
             problems.append("\(drifted.count) object(s) not back to their count after the run (one has \(S.referenceCount(of: first.object).map(String.init) ?? "?"), expected \(first.count))")
         }
+        let workers = UnsafeBufferPointer(start: results, count: workerPrograms.count)
+        if let workloadProblem = workload.validate(
+            afterWorkers: WorkersFinished(pool: pool, passes: workers.map(\.passes), referenceCount: { S.referenceCount(of: $0) }))
+        {
+            problems.append(workloadProblem)
+        }
         crefscale_thread_set_slot(Int32(RunSession.mainThreadID))
         var checksum: UInt64 = 0
         mainProgram.teardown.withUnsafeBufferPointer {
@@ -235,7 +252,6 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         if let lifetimeProblem = pool.validateLifetimes() { problems.append(lifetimeProblem) }
         let retention = pool.retention()
 
-        let workers = UnsafeBufferPointer(start: results, count: workerPrograms.count)
         return RunOutcome(
             counters: workers.reduce(mainContext.counters) { $0 + $1.counters },
             workerOperations: workers.map(\.operations),
@@ -245,7 +261,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             failure: S.failure(of: shared),
             contract: S.contractSummary(of: shared),
             retention: retention,
-            opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count)
+            opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count),
+            replicatedObjects: workload.replicatedObjects(threads: threads),
+            attribution: S.attribution(of: shared)
         )
     }
 }

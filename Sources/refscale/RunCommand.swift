@@ -31,6 +31,9 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("producers")) var producers: String?
     @Option(parsing: .unconditional, help: .declared("consumers")) var consumers: String?
     @Option(parsing: .unconditional, help: .declared("remote_free")) var remoteFree: String?
+    @Option(parsing: .unconditional, help: .declared("trace")) var trace: String?
+    @Option(parsing: .unconditional, help: .declared("trace_sites")) var traceSites: String?
+    @Option(parsing: .unconditional, help: .declared("what_if")) var whatIf: String?
     @Option(parsing: .unconditional, help: .declared("handle_index")) var handleIndex: String?
     @Option(parsing: .unconditional, help: .declared("release")) var release: String?
     @Option(parsing: .unconditional, help: .declared("gil_slice")) var gilSlice: String?

@@ -11,7 +11,7 @@ struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "Records and describes reference-count traces of real Python programs.",
-        subcommands: [TraceRecord.self, TraceInfo.self])
+        subcommands: [TraceRecord.self, TraceInfo.self, TraceAttributeCommand.self])
 }
 
 struct TraceRecord: ParsableCommand {

@@ -9,12 +9,16 @@ public enum ContextKind: String, CaseIterable, Sendable {
     /// The universal table with every entry wrapped by the handle contract's checks, as HPy's
     /// debug mode.
     case debug
+    /// The scheme called directly, each operation's counter changes charged to the object it
+    /// named (`refscale trace attribute`): a specialisation of its own.
+    case attribute
 
     public var summary: String {
         switch self {
         case .direct: "handle operations resolved at compile time"
         case .universal: "one indirect call per operation through a per-thread function table (HPy universal ABI)"
         case .debug: "the universal table with each entry wrapped by the handle contract's checks (HPy debug mode)"
+        case .attribute: "direct calls, each operation's atomics, retries, queue pushes, misses and lock handoffs charged to its object"
         }
     }
 

@@ -30,6 +30,22 @@ public protocol Workload: Sendable {
     func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram
     /// Throws when the workload cannot run on this many threads.
     func check(threads: Int) throws
+    /// The workload's own checks of the objects it made, after every worker has returned and
+    /// before the main thread's teardown (`trace`: each object back to its count, each death
+    /// once per pass); nil when they all hold.
+    func validate(afterWorkers run: WorkersFinished) -> String?
+    /// How many objects of the workload's source each replica of its streams has a copy of
+    /// (`trace` above its traced thread count); nil for a workload that does not replicate.
+    func replicatedObjects(threads: Int) -> Int?
+}
+
+/// What a workload's own validation sees once every worker has returned.
+public struct WorkersFinished {
+    public let pool: ObjectPool
+    /// Timed passes each worker ran, all of them to their end.
+    public let passes: [Int]
+    /// The count the run's scheme keeps for an object; nil for a scheme that does not count.
+    public let referenceCount: (ObjectRef) -> Int?
 }
 
 extension Workload {
@@ -39,6 +55,8 @@ extension Workload {
     public func channels(threads: Int) -> Int { 0 }
     public func mailboxes(threads: Int) -> Int { 0 }
     public func check(threads: Int) throws {}
+    public func validate(afterWorkers run: WorkersFinished) -> String? { nil }
+    public func replicatedObjects(threads: Int) -> Int? { nil }
 }
 
 

@@ -39,18 +39,27 @@ public struct Experiment: Sendable {
     }
 
     /// The built-in experiment (`Experiments/default.json` says the same): every scheme ×
-    /// private and shared-hot × 1 thread and every online CPU, 3 repetitions of 0.5 s after 0.1 s
-    /// of warm-up.
+    /// private, shared-hot and the committed trace of method calls on one shared object × 1
+    /// thread and every online CPU, 3 repetitions of 0.5 s after 0.1 s of warm-up.
     public static let builtIn = Experiment(
         name: "default",
         schemes: Registry.schemes.map(\.name),
-        workloads: ["private", "shared-hot"].map { ($0, OptionValues()) },
+        workloads: ["private", "shared-hot"].map { ($0, OptionValues()) } + [("trace", defaultTrace)],
         threads: .oneAndAll,
         repetitions: 3,
         duration: 0.5,
         warmup: 0.1,
         seed: 1
     )
+
+    /// The committed trace the default experiment replays: a program whose threads call methods
+    /// of one shared object (Experiments/traces/method_shared.py), so a first sweep shows a real
+    /// program.
+    static var defaultTrace: OptionValues {
+        var options = OptionValues()
+        options[TraceWorkload.trace] = "results/traces/method_shared.rstrace"
+        return options
+    }
 
     /// The runs, in order, and the combinations left out: a thread-unsafe scheme on objects
     /// threads share, or a thread count the workload cannot use, is skipped, not run and

@@ -87,6 +87,7 @@ public enum ColumnCatalogue {
         Column("warmup_s", .parameter, .number) { .number($0.request.warmup, decimals: nil) },
         Column("stream_digest", .measurement, .text) { .text(String($0.outcome.streamDigest, radix: 16)) },
         Column("run_ops", .measurement, .integer) { .integer($0.outcome.workerOperations.reduce(0, +)) },
+        Column("trace_replicated_objects", .measurement, .integer) { $0.outcome.replicatedObjects.map { .integer($0) } ?? .blank },
         Column("opens_per_pass", .measurement, .number) { .number($0.outcome.opensPerPass, decimals: 3) },
     ] + retentionColumns
 

@@ -1,0 +1,170 @@
+import Foundation
+import Synchronization
+
+/// `trace`: a recorded reference-count trace of a real Python program (`refscale trace record`),
+/// replayed: each traced thread's events become one worker's stream, generated before the run
+/// from the trace alone, so every scheme replays the same operations. `TraceReplay` states how
+/// events become operations; README.md ("Replaying a trace") states it for users.
+///
+/// Invariants:
+/// - every pass leaves every object as it found it, so passes repeat: resident objects at the
+///   count the run holds for them, transient objects dead;
+/// - after the workers return, each resident object holds exactly the run's one reference and
+///   was born once, each recycled slot was born once per pass for each transient object it
+///   holds and freed as often (`validate(afterWorkers:)`; `ObjectPool.validateLifetimes` then
+///   checks that nothing was written after its free).
+public struct TraceWorkload: Workload {
+    public static let name = "trace"
+    public static let summary = "a recorded trace of a real Python program, each traced thread one worker"
+    public static let sharesObjects = true
+    public static let trace = DeclaredOption<String>(
+        "trace", default: "", help: "trace: the trace file to replay (refscale trace record)")
+    public static let traceSites = DeclaredOption<TraceReplay.Sites>(
+        "trace_sites", default: .asRecorded,
+        help: "trace: as-recorded (extension events are handle operations, interpreter events the runtime's counts) or all-handles")
+    public static let whatIf = DeclaredOption<String>(
+        "what_if", default: "none",
+        help: "trace: objects changed before the replay: none, immortal:topN, immortal:types, deferred:types, or object numbers")
+    public static let declaredOptions = [trace.declaration, traceSites.declaration, whatIf.declaration]
+
+    public let replay: TraceReplay
+    let streams: StreamCache
+
+    public init(options: OptionValues) throws {
+        let path = options[Self.trace]
+        guard !path.isEmpty else { throw ConfigurationError("workload trace needs --trace FILE (a trace of refscale trace record)") }
+        let whatIf = try TraceWhatIf(parsing: options[Self.whatIf])
+        streams = try TraceCache.shared.streams(path: path, sites: options[Self.traceSites], whatIf: whatIf)
+        replay = streams.replay
+    }
+
+    public func check(threads: Int) throws {
+        if let problem = replay.problem(threads: threads) { throw ConfigurationError(problem) }
+    }
+
+    public func poolSize(threads: Int) -> Int { streams.streams(threads: threads).layout.poolSize }
+    public func globals(threads: Int) -> Int { poolSize(threads: threads) }
+    public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { streams.streams(threads: threads).main }
+    public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
+        streams.streams(threads: threads).workers[thread]
+    }
+
+    public func replicatedObjects(threads: Int) -> Int? {
+        replay.replicas(threads: threads) > 1 ? replay.singleThreadObjects : 0
+    }
+
+    /// Operations a pass adds to the trace's events to return every object to its state at the
+    /// pass's start, and the events, over all workers.
+    public func balancing(threads: Int) -> (operations: Int, events: Int) {
+        let streams = streams.streams(threads: threads)
+        return (streams.balancingOperations, streams.events)
+    }
+
+    /// The trace object each pool object of a run of `threads` workers stands for; -1 for a slot
+    /// recycled by many transient objects.
+    public func traceObjects(threads: Int) -> [Int] { streams.streams(threads: threads).objectOfPool }
+
+    public func validate(afterWorkers run: WorkersFinished) -> String? {
+        let streams = streams.streams(threads: run.passes.count)
+        var problems: [String] = []
+        var bad = 0
+        func report(_ problem: String) {
+            bad += 1
+            if problems.count < 3 { problems.append(problem) }
+        }
+        for index in streams.residentObjects {
+            let object = run.pool[index]
+            // A scheme that keeps no count (`noop`) ties an object's life to its first handle,
+            // which the bearer closes before the start: only its one birth can be checked.
+            guard let count = run.referenceCount(object) else {
+                if object.timesBorn != 1 { report("trace object in pool slot \(index) was born \(object.timesBorn) times, not once") }
+                continue
+            }
+            if object.timesBorn != 1 || !object.isAlive {
+                report("trace object in pool slot \(index) was born \(object.timesBorn) time(s) and is \(object.isAlive ? "alive" : "dead"); it should live through the run")
+            } else if !object.isImmortal && count != 1 {
+                report("trace object in pool slot \(index) has count \(count) after the workers, not the run's one reference")
+            }
+        }
+        for (worker, slots) in streams.transientObjects.enumerated() {
+            for (index, birthsPerPass) in slots {
+                let object = run.pool[index]
+                let births = birthsPerPass * run.passes[worker]
+                if object.timesBorn != births || object.timesFreed != object.timesBorn || object.isAlive {
+                    report("pool slot \(index) was born \(object.timesBorn) and freed \(object.timesFreed) time(s); its \(birthsPerPass) transient object(s) in \(run.passes[worker]) passes make \(births)")
+                }
+            }
+        }
+        guard bad > 0 else { return nil }
+        return "\(bad) trace replay problem(s): " + problems.joined(separator: "; ")
+    }
+
+    /// Each thread count's streams, built once per trace and option set (`TraceCache`).
+    final class StreamCache: @unchecked Sendable {
+        let replay: TraceReplay
+        private let built = Mutex<[Int: TraceStreams]>([:])
+
+        init(_ replay: TraceReplay) { self.replay = replay }
+
+        func streams(threads: Int) -> TraceStreams {
+            if let streams = built.withLock({ $0[threads] }) { return streams }
+            let streams = TraceStreams(replay, threads: threads)
+            built.withLock { $0[threads] = streams }
+            return streams
+        }
+    }
+}
+
+/// Traces read once per process, and their replays and streams once per option set: a sweep
+/// makes the workload for every run.
+final class TraceCache: Sendable {
+    static let shared = TraceCache()
+
+    private struct ReplayKey: Hashable {
+        var path: String
+        var sites: String
+        var whatIf: String
+    }
+
+    private let traces = Mutex<[String: Trace]>([:])
+    private let replays = Mutex<[ReplayKey: TraceWorkload.StreamCache]>([:])
+
+    func trace(path: String) throws -> Trace {
+        if let trace = traces.withLock({ $0[path] }) { return trace }
+        guard let data = FileManager.default.contents(atPath: Self.locate(path)) else {
+            throw ConfigurationError(option: "trace", "cannot read '\(path)'")
+        }
+        let trace: Trace
+        do {
+            trace = try TraceFile.decode([UInt8](data))
+        } catch {
+            throw ConfigurationError(option: "trace", "'\(path)': \(error.description)")
+        }
+        traces.withLock { $0[path] = trace }
+        return trace
+    }
+
+    /// A relative path not found from the working directory is looked for from the directories
+    /// above the running executable (`.build/release/refscale` in a checkout), so the default
+    /// experiment finds the committed traces wherever refscale is started.
+    static func locate(_ path: String) -> String {
+        let files = FileManager.default
+        if path.hasPrefix("/") || files.fileExists(atPath: path) { return path }
+        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent(path).path
+            if files.fileExists(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return path
+    }
+
+    func streams(path: String, sites: TraceReplay.Sites, whatIf: TraceWhatIf) throws -> TraceWorkload.StreamCache {
+        let key = ReplayKey(path: path, sites: sites.rawValue, whatIf: String(describing: whatIf))
+        if let streams = replays.withLock({ $0[key] }) { return streams }
+        let trace = try trace(path: path)
+        let streams = TraceWorkload.StreamCache(TraceReplay(trace: trace, sites: sites, change: try whatIf.resolve(in: trace)))
+        replays.withLock { $0[key] = streams }
+        return streams
+    }
+}
