@@ -13,7 +13,7 @@ import RefScaleHarness
 ///
 /// With `--what-if`: `--reps` pairs of replays under the `direct` context, unchanged then
 /// changed, and the median throughput of each with its interval, and the median of the pairs'
-/// ratios with its interval (`MedianInterval`: order statistics, the sign-test interval).
+/// ratios with its interval (`Statistics.medianInterval`: order statistics, the sign-test interval).
 struct TraceAttributeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attribute",
@@ -178,12 +178,13 @@ struct TraceAttributeCommand: ParsableCommand {
             after.append(records[1].operationsPerSecond)
             ratios.append(records[1].operationsPerSecond / records[0].operationsPerSecond)
         }
-        let interval = { (values: [Double]) in MedianInterval(values)! }
+        let median = { (values: [Double]) in Statistics.median(values)! }
+        let interval = { (values: [Double]) in Statistics.medianInterval(values)! }
         let (b, a, r) = (interval(before), interval(after), interval(ratios))
-        print("\(scheme), \(unchanged.threads) workers, \(reps) pairs; medians with order-statistic intervals (\(percent(r.confidence)) coverage)")
-        print("  unchanged  \(millions(b.median)) M ops/s  [\(millions(b.low)), \(millions(b.high))]")
-        print("  changed    \(millions(a.median)) M ops/s  [\(millions(a.low)), \(millions(a.high))]")
-        print("  changed / unchanged: \(fixed2(r.median))x  [\(fixed2(r.low)), \(fixed2(r.high))]")
+        print("\(scheme), \(unchanged.threads) workers, \(reps) pairs; medians with order-statistic intervals (\(percent(r.coverage)) coverage)")
+        print("  unchanged  \(millions(median(before))) M ops/s  [\(millions(b.lower)), \(millions(b.upper))]")
+        print("  changed    \(millions(median(after))) M ops/s  [\(millions(a.lower)), \(millions(a.upper))]")
+        print("  changed / unchanged: \(fixed2(median(ratios)))x  [\(fixed2(r.lower)), \(fixed2(r.upper))]")
     }
 
     func share(_ part: Int, of total: Int) -> String { total > 0 ? percent(Double(part) / Double(total)) : "-" }

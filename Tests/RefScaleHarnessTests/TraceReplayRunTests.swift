@@ -197,18 +197,3 @@ struct TraceReplayRunTests {
                                           duration: 0.01, warmup: 0)).outcome.attribution == nil, "direct runs attribute nothing")
     }
 }
-
-@Suite struct MedianIntervalTests {
-    @Test func tenValuesGiveTheSecondAndNinthOrderStatistics() throws {
-        let interval = try #require(MedianInterval((1 ... 10).map(Double.init).shuffled()))
-        #expect(interval.median == 5.5 && interval.low == 2 && interval.high == 9)
-        // 1 - 2 * P(Binomial(10, 1/2) <= 1) = 1 - 2 * 11/1024
-        #expect(abs(interval.confidence - (1 - 22.0 / 1024)) < 1e-12)
-    }
-
-    @Test func fiveValuesCannotReach95PercentAndSaySo() throws {
-        let interval = try #require(MedianInterval([3, 1, 4, 1.5, 9]))
-        #expect(interval.median == 3 && interval.low == 1 && interval.high == 9)
-        #expect(abs(interval.confidence - (1 - 2.0 / 32)) < 1e-12)
-    }
-}
