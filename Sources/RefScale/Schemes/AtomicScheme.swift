@@ -10,7 +10,7 @@ import Synchronization
 ///   object happens before the thread that sees 0 frees it.
 /// - The object is freed by the decrement that brings `count` from 1 to 0, exactly once.
 /// - Immortal objects are never counted.
-public struct AtomicScheme: CountingScheme {
+public struct AtomicScheme: AddressHandleScheme {
     public static let name = "atomic"
     public static let summary = "one shared counter per object, atomic increment and decrement"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
@@ -51,18 +51,6 @@ public struct AtomicScheme: CountingScheme {
             counters.frees += 1
         }
     }
-
-    @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
-
-    @inline(__always)
-    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
-
-    public mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
-    public mutating func release(_ object: ObjectRef) { close(Handle(object)) }
-    /// The handle is a counted reference already: it moves.
-    public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(handle) }
-    public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(object) }
 
     public mutating func safePoint() {}
     public mutating func threadExit() {}

@@ -41,7 +41,7 @@ import Synchronization
 ///   (`_Py_NewRefWithLock`, which sets MAYBE_WEAKREF on a non-owner's way).
 /// - A handle moves between threads (`send`) as the counted reference it is: a reference in the
 ///   owner's local count may end in another thread, which is what queues.
-public struct BiasedScheme: CountingScheme {
+public struct BiasedScheme: AddressHandleScheme {
     public static let name = "biased"
     public static let summary = "CPython 3.13t biased counting: owner counts plainly, others atomically, brc.c merge queues"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees]
@@ -83,9 +83,6 @@ public struct BiasedScheme: CountingScheme {
         memory = AtomicBiasedMemory(queues: shared.queues, thread: UInt(threadID), perThread: perThread)
         BiasedCounting.registerThread(self.threadID, memory: &memory)
     }
-
-    @inline(__always)
-    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
 
     /// `_Py_NewReference`: owned by the creating thread, local 1, shared 0; immortal for objects
     /// the workload marks immortal and, as in 3.13 with a second thread running, for objects of
@@ -140,9 +137,6 @@ public struct BiasedScheme: CountingScheme {
         BiasedCounting.decrement(ObjectRef(handle), thread: threadID, memory: &memory, counters: &counters)
     }
 
-    @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
-
     /// A store into a field or global: `Py_INCREF`, then `_PyObject_SetMaybeWeakref`.
     public mutating func retain(_ object: ObjectRef) {
         BiasedCounting.increment(object, thread: threadID, memory: &memory, counters: &counters)
@@ -163,10 +157,6 @@ public struct BiasedScheme: CountingScheme {
         if !held { BiasedCounting.newReferenceWithLock(object, thread: threadID, memory: &memory, counters: &counters) }
         return Handle(object)
     }
-
-    /// The handle is a counted reference already: it moves, counted where it was counted.
-    public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(handle) }
-    public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(object) }
 
     /// The eval-breaker check of the interpreter entering the calling Python function.
     @inline(__always)

@@ -9,7 +9,7 @@ import Synchronization
 /// - Correct only while no other thread touches the object at the same time: on shared
 ///   workloads it runs only under a global lock.
 /// - Immortal objects are never counted.
-public struct NonatomicScheme: CountingScheme {
+public struct NonatomicScheme: AddressHandleScheme {
     public static let name = "nonatomic"
     public static let summary = "one plain counter per object, as CPython with a GIL (private objects only)"
     public static let reportedCounters: Set<CounterKind> = [.frees]
@@ -48,18 +48,6 @@ public struct NonatomicScheme: CountingScheme {
             counters.frees += 1
         }
     }
-
-    @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
-
-    @inline(__always)
-    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
-
-    public mutating func retain(_ object: ObjectRef) { _ = dup(Handle(object)) }
-    public mutating func release(_ object: ObjectRef) { close(Handle(object)) }
-    /// The handle is a counted reference already: it moves.
-    public mutating func transfer(_ handle: Handle) -> ObjectRef { ObjectRef(handle) }
-    public mutating func adopt(_ object: ObjectRef) -> Handle { Handle(object) }
 
     public mutating func safePoint() {}
     public mutating func threadExit() {}

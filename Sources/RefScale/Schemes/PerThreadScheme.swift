@@ -41,7 +41,7 @@ import Synchronization
 /// are kept by the main thread for the whole run, so no collection during it could free one.
 /// CPython's collector also merges the biased queues of every thread; here each thread merges
 /// its own at its checks.
-public struct PerThreadScheme: CountingScheme {
+public struct PerThreadScheme: AddressHandleScheme {
     public static let name = "perthread"
     public static let summary = "CPython 3.14t: runtime type references in per-thread arrays merged at collections; every handle operation biased"
     public static let reportedCounters: Set<CounterKind> = [
@@ -101,9 +101,6 @@ public struct PerThreadScheme: CountingScheme {
 
     var isWorker: Bool { threadID != PerThreadScheme.mainThreadID }
 
-    @inline(__always)
-    public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle) }
-
     // MARK: - Operations
 
     public mutating func new(_ object: ObjectRef) -> Handle {
@@ -157,8 +154,6 @@ public struct PerThreadScheme: CountingScheme {
     public mutating func dup(_ handle: Handle) -> Handle { biased.dup(handle) }
     @inline(__always)
     public mutating func close(_ handle: Handle) { biased.close(handle) }
-    @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { ObjectRef(handle).payload }
     public mutating func retain(_ object: ObjectRef) { biased.retain(object) }
     public mutating func release(_ object: ObjectRef) { biased.release(object) }
     public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle { biased.load(from: slot) }
