@@ -86,6 +86,11 @@ public protocol CountingScheme {
 
     /// True for a context that reaches the scheme through a function table.
     static var callsThroughTable: Bool { get }
+
+    /// The handle that is `number` itself (a tagged immediate: never allocated, never counted),
+    /// or `Handle.null` when this scheme boxes it. By default every number is boxed, as CPython
+    /// does.
+    mutating func immediate(_ number: Number) -> Handle
 }
 
 extension CountingScheme {
@@ -122,6 +127,7 @@ extension CountingScheme {
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
     public static var callsThroughTable: Bool { false }
+    @inline(__always) public mutating func immediate(_ number: Number) -> Handle { .null }
 }
 
 /// The scheme's empty shared state.

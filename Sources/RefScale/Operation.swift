@@ -45,6 +45,9 @@ public struct Operation: Equatable, Sendable {
         /// mailbox, for another thread to call (`readThroughForeignContext`, a wrong-context use).
         /// Both publish before the start barrier, in the set-up.
         case publishHandle, readForeignHandle, publishContext, readThroughForeignContext
+        /// Makes a number from a C value (`Number`, in the flag byte and the source): an
+        /// immediate where the scheme tags it, a cached small int or a new object where not.
+        case number
     }
 
     public static let registerLimit = 1 << 16

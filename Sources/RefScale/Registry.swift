@@ -89,6 +89,7 @@ public enum Registry {
         WorkloadEntry(CallWorkload.self),
         WorkloadEntry(HandoffWorkload.self),
         WorkloadEntry(ChurnWorkload.self),
+        WorkloadEntry(NumericWorkload.self),
     ]
 
     /// Every option a scheme declares, then every option a workload declares, each name once, in

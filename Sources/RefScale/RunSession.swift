@@ -65,6 +65,8 @@ public struct RunOutcome: Sendable {
     /// The handles one pass opens on objects it reaches, averaged over the workers
     /// (`ThreadProgram.passOpens`): what the timed loop pays for opening.
     public var opensPerPass = 0.0
+    /// Objects born over the whole run (set-up, warm-up, interval and drain), like `run_ops`.
+    public var objectsAllocated = 0
 
     public var valid: Bool { validationError == nil }
 }
@@ -237,7 +239,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             streamDigest: streamDigest,
             failure: S.failure(of: shared),
             contract: S.contractSummary(of: shared),
-            opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count)
+            opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count),
+            objectsAllocated: pool.totalBirths()
         )
     }
 }

@@ -34,6 +34,10 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("unique_ids")) var uniqueIds: String?
     @Option(parsing: .unconditional, help: .declared("gc_threshold")) var gcThreshold: String?
     @Option(parsing: .unconditional, help: .declared("shared_kind")) var sharedKind: String?
+    @Option(parsing: .unconditional, help: .declared("int_fraction")) var intFraction: String?
+    @Option(parsing: .unconditional, help: .declared("float_fraction")) var floatFraction: String?
+    @Option(parsing: .unconditional, help: .declared("value_range")) var valueRange: String?
+    @Option(parsing: .unconditional, help: .declared("tag_bits")) var tagBits: String?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")

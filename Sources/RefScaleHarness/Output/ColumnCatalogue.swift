@@ -88,6 +88,7 @@ public enum ColumnCatalogue {
         Column("stream_digest", .measurement, .text) { .text(String($0.outcome.streamDigest, radix: 16)) },
         Column("run_ops", .measurement, .integer) { .integer($0.outcome.workerOperations.reduce(0, +)) },
         Column("opens_per_pass", .measurement, .number) { .number($0.outcome.opensPerPass, decimals: 3) },
+        Column("objects_allocated", .measurement, .integer) { .integer($0.outcome.objectsAllocated) },
     ]
 
     /// Each counter covers the whole run (set-up, warm-up, interval and drain), like `run_ops`, so
