@@ -130,7 +130,9 @@ extension CountingScheme {
     @inline(__always) public mutating func immediate(_ number: Number) -> Handle { .null }
 }
 
-/// The scheme's empty shared state.
+/// The shared state of a scheme whose threads share nothing: only the run's options, which
+/// each thread's context may read once when it is made.
 public final class NoSharedState {
-    public init() {}
+    public let options: SchemeOptions
+    public init(options: SchemeOptions = SchemeOptions()) { self.options = options }
 }

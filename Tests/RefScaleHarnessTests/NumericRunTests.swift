@@ -6,9 +6,12 @@ import RefScale
 /// tagging shows in the objects the row says were allocated.
 @Suite("numeric", .serialized)
 struct NumericRunTests {
-    static func run(_ scheme: String, tagBits: Int? = nil, threads: Int = 2, workload: OptionValues = OptionValues()) throws -> RunRecord {
+    static func run(
+        _ scheme: String, tagBits: Int? = nil, nanBoxing: NaNBoxingMode? = nil, threads: Int = 2, workload: OptionValues = OptionValues()
+    ) throws -> RunRecord {
         var schemeOptions = SchemeOptions()
         if let tagBits { schemeOptions[HandleLocalScheme.tagBits] = tagBits }
+        if let nanBoxing { schemeOptions[NaNBoxingMode.option] = nanBoxing }
         let request = RunRequest(
             scheme: try Registry.scheme(named: scheme), workload: try Registry.workload(named: "numeric"),
             workloadOptions: workload, schemeOptions: schemeOptions, threads: threads,
@@ -35,6 +38,16 @@ struct NumericRunTests {
         let tagged = try Self.run("handle-local", tagBits: 1, threads: 1, workload: workload)
         #expect(boxed.isValid && tagged.isValid)
         #expect(Self.allocationsPerOperation(boxed) >= 5 * Self.allocationsPerOperation(tagged))
+    }
+
+    @Test(arguments: ["arena", "handle-table"])
+    func nanBoxingAllocatesOnlyTheOtherObjects(scheme: String) throws {
+        var workload = OptionValues()
+        workload[NumericWorkload.intFraction] = 0.5
+        workload[NumericWorkload.floatFraction] = 0.5
+        let row = try Self.run(scheme, nanBoxing: .on, workload: workload)
+        #expect(row.isValid, "\(scheme): \(row["validation_error"].text)")
+        #expect(row["objects_allocated"].text == String(Number.cachedIntCount), "every number is an int or a float: none is allocated")
     }
 
     @Test func onlyIntsOfTheSmallIntCacheAreSharedWhenEveryNumberIsASmallInt() throws {
