@@ -84,6 +84,10 @@ public protocol CountingScheme {
     /// a context that does not check.
     static func contractSummary(of shared: Shared) -> ContractSummary?
 
+    /// The calls the run's trace contexts counted, read when no thread is running; nil for a
+    /// context that does not trace.
+    static func traceSummary(of shared: Shared) -> TraceSummary?
+
     /// True for a context that reaches the scheme through a function table.
     static var callsThroughTable: Bool { get }
 
@@ -126,6 +130,7 @@ extension CountingScheme {
     public static var pythonVersion: String? { nil }
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
+    public static func traceSummary(of shared: Shared) -> TraceSummary? { nil }
     public static var callsThroughTable: Bool { false }
     @inline(__always) public mutating func immediate(_ number: Number) -> Handle { .null }
 }

@@ -27,6 +27,7 @@ public struct SchemeEntry: Sendable {
             case .direct: try PreparedRun(RunSession<S>(config: config))
             case .universal: try PreparedRun(RunSession<UniversalContext<S>>(config: config))
             case .debug: try PreparedRun(RunSession<DebugContext<S>>(config: config))
+            case .trace: try PreparedRun(RunSession<TraceContext<S>>(config: config))
             }
         }
         check = { options in

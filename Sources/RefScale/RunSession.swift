@@ -62,6 +62,8 @@ public struct RunOutcome: Sendable {
     public var failure: String? = nil
     /// What the debug contexts found; nil under the contexts that do not check.
     public var contract: ContractSummary?
+    /// What the trace contexts counted; nil under the contexts that do not trace.
+    public var trace: TraceSummary?
     /// The handles one pass opens on objects it reaches, averaged over the workers
     /// (`ThreadProgram.passOpens`): what the timed loop pays for opening.
     public var opensPerPass = 0.0
@@ -239,6 +241,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             streamDigest: streamDigest,
             failure: S.failure(of: shared),
             contract: S.contractSummary(of: shared),
+            trace: S.traceSummary(of: shared),
             opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count),
             objectsAllocated: pool.totalBirths()
         )

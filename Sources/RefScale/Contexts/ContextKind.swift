@@ -9,12 +9,16 @@ public enum ContextKind: String, CaseIterable, Sendable {
     /// The universal table with every entry wrapped by the handle contract's checks, as HPy's
     /// debug mode.
     case debug
+    /// The universal table with every entry wrapped to count and time its calls, as HPy's trace
+    /// mode.
+    case trace
 
     public var summary: String {
         switch self {
         case .direct: "handle operations resolved at compile time"
         case .universal: "one indirect call per operation through a per-thread function table (HPy universal ABI)"
         case .debug: "the universal table with each entry wrapped by the handle contract's checks (HPy debug mode)"
+        case .trace: "the universal table with each entry wrapped to count and time its calls (HPy trace mode)"
         }
     }
 
