@@ -82,6 +82,9 @@ public enum ColumnCatalogue {
         Column("closed_queue", .parameter, .integer) { record in
             record.request.context == .debug ? .integer(record.request.schemeOptions.debug.closedQueue) : .blank
         },
+        Column("trace_timing", .parameter, .text) { record in
+            record.request.context == .trace ? .text(record.request.schemeOptions.traceTiming ? "on" : "off") : .blank
+        },
         Column("seed", .parameter, .integer) { .text(String($0.request.seed)) },
         Column("duration_s", .parameter, .number) { .number($0.request.duration, decimals: nil) },
         Column("warmup_s", .parameter, .number) { .number($0.request.warmup, decimals: nil) },
