@@ -87,9 +87,17 @@ public protocol CountingScheme {
     /// What each object's operations cost, read when no thread is running; nil for a context
     /// that does not attribute (every one but `AttributingContext`).
     static func attribution(of shared: Shared) -> ObjectAttribution?
+    /// The calls the run's trace contexts counted, read when no thread is running; nil for a
+    /// context that does not trace.
+    static func traceSummary(of shared: Shared) -> CallTraceSummary?
 
     /// True for a context that reaches the scheme through a function table.
     static var callsThroughTable: Bool { get }
+
+    /// The handle that is `number` itself (a tagged immediate: never allocated, never counted),
+    /// or `Handle.null` when this scheme boxes it. By default every number is boxed, as CPython
+    /// does.
+    mutating func immediate(_ number: Number) -> Handle
 }
 
 extension CountingScheme {
@@ -126,10 +134,14 @@ extension CountingScheme {
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
     public static func attribution(of shared: Shared) -> ObjectAttribution? { nil }
+    public static func traceSummary(of shared: Shared) -> CallTraceSummary? { nil }
     public static var callsThroughTable: Bool { false }
+    @inline(__always) public mutating func immediate(_ number: Number) -> Handle { .null }
 }
 
-/// The scheme's empty shared state.
+/// The shared state of a scheme whose threads share nothing: only the run's options, which
+/// each thread's context may read once when it is made.
 public final class NoSharedState {
-    public init() {}
+    public let options: SchemeOptions
+    public init(options: SchemeOptions = SchemeOptions()) { self.options = options }
 }

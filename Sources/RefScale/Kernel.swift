@@ -149,10 +149,24 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         memory.mailboxes.publish(scheme, in: operation.source)
     case Operation.Code.readThroughForeignContext.rawValue:
         _ = memory.mailboxes.context(operation.source, as: S.self).read(memory.registers[register])
+    case Operation.Code.number.rawValue:
+        memory.registers[register] = makeNumber(operation.number, on: &scheme, memory: memory)
     default:
         preconditionFailure("unknown operation code \(operation.code)")
     }
     return 0
+}
+
+/// A number's handle: the scheme's immediate, else the cached small int (pool object
+/// `cachedIntIndex`, immortal), else a new object from the thread's region holding the value.
+@inline(__always)
+func makeNumber<S: CountingScheme>(_ number: Number, on scheme: inout S, memory: ThreadMemory) -> Handle {
+    let immediate = scheme.immediate(number)
+    if immediate != .null { return immediate }
+    if let cached = number.cachedIntIndex { return scheme.open(memory.pool[cached]) }
+    let object = allocate(flags: [], type: 0, on: &scheme, memory: memory)
+    object.payload = number.bits
+    return scheme.new(object)
 }
 
 /// An object from the thread's region. When the region is used up, the objects are on their way

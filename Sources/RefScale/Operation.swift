@@ -53,6 +53,9 @@ public struct Operation: Equatable, Sendable {
         /// Takes, or ends, a non-local reference to pool object `source` (`retain`, `release`): the
         /// count a runtime keeps for its own references, as a replayed trace's interpreter events.
         case retain, release
+        /// Makes a number from a C value (`Number`, in the flag byte and the source): an
+        /// immediate where the scheme tags it, a cached small int or a new object where not.
+        case number
     }
 
     /// In the flags byte of a `store`, `clear` or `receiveAll` (which make no object): the

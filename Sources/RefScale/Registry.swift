@@ -28,6 +28,7 @@ public struct SchemeEntry: Sendable {
             case .universal: try PreparedRun(RunSession<UniversalContext<S>>(config: config))
             case .debug: try PreparedRun(RunSession<DebugContext<S>>(config: config))
             case .attribute: try PreparedRun(RunSession<AttributingContext<S>>(config: config))
+            case .trace: try PreparedRun(RunSession<TraceContext<S>>(config: config))
             }
         }
         check = { options in
@@ -91,6 +92,7 @@ public enum Registry {
         WorkloadEntry(HandoffWorkload.self),
         WorkloadEntry(ChurnWorkload.self),
         WorkloadEntry(TraceWorkload.self),
+        WorkloadEntry(NumericWorkload.self),
     ]
 
     /// Every option a scheme declares, then every option a workload declares, each name once, in

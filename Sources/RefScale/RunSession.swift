@@ -71,6 +71,10 @@ public struct RunOutcome: Sendable {
     public var replicatedObjects: Int? = nil
     /// Each object's costs under the `attribute` context; nil under the others.
     public var attribution: ObjectAttribution? = nil
+    /// What the trace contexts counted; nil under the contexts that do not trace.
+    public var trace: CallTraceSummary?
+    /// Objects born over the whole run (set-up, warm-up, interval and drain), like `run_ops`.
+    public var objectsAllocated = 0
 
     public var valid: Bool { validationError == nil }
 }
@@ -263,7 +267,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             retention: retention,
             opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count),
             replicatedObjects: workload.replicatedObjects(threads: threads),
-            attribution: S.attribution(of: shared)
+            attribution: S.attribution(of: shared),
+            trace: S.traceSummary(of: shared),
+            objectsAllocated: pool.totalBirths()
         )
     }
 }

@@ -8,6 +8,8 @@ public struct SchemeOptions: Sendable, Equatable {
     public var objectAlignment = 16
     /// The debug context's options; the schemes and the other contexts ignore them.
     public var debug = DebugOptions()
+    /// The trace context's `--trace-timing`: whether each traced call is timed, not only counted.
+    public var traceTiming = true
 
     public init() {}
 

@@ -20,7 +20,7 @@ struct Calibrate: ParsableCommand {
     /// Runs are counted on stderr as they go: the whole takes a minute or more.
     var progress: SweepProgress {
         let schemes = Registry.schemes.count
-        return SweepProgress(total: 3 * (schemes + Calibrate.contendedSchemes.count + schemes * ContextKind.allCases.count))
+        return SweepProgress(total: 3 * (schemes + Calibrate.contendedSchemes.count + schemes * CalibratedContext.all.count))
     }
     static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", "cpython"]
 
@@ -97,19 +97,21 @@ struct Calibrate: ParsableCommand {
     }
 
     /// What a context adds to each scheme: the same private stream on 1 thread, direct, through
-    /// the universal table, and through the debug context; the difference is per operation.
+    /// the universal table, through the debug context, and through the trace context counting
+    /// only and counting and timing; the difference is per operation.
     func contextCosts(progress: SweepProgress, done: Int) throws -> Int {
         var done = done
         print("\ncontexts on private, 1 thread (median of 3 runs of \(duration) s), ns/op:")
-        print("  \("scheme".padding(14))\("direct".padding(9))\("universal".padding(11))\("+universal".padding(12))\("x".padding(8))\("debug".padding(9))+debug over universal")
+        print("  \("scheme".padding(14))\("direct".padding(9))\("universal".padding(11))\("+universal".padding(12))\("x".padding(8))\("debug".padding(9))\("+debug".padding(9))\("+trace count".padding(13))\("x +universal".padding(13))+trace timed (over universal)")
         var invalid = 0
         for scheme in Registry.schemes {
-            var medians: [ContextKind: Double] = [:]
-            for context in [ContextKind.direct, .universal, .debug] {
+            var medians: [CalibratedContext: Double] = [:]
+            for context in CalibratedContext.all {
                 var request = RunRequest(
                     scheme: scheme, workload: try Registry.workload(named: "private"), threads: 1, duration: duration,
-                    context: context)
+                    context: context.kind)
                 request.schemeOptions.debug.onViolation = .collect
+                request.schemeOptions.traceTiming = context.timed
                 let runs = try (1...3).map { repetition in
                     request.repetition = repetition
                     progress.update(done: done)
@@ -120,9 +122,24 @@ struct Calibrate: ParsableCommand {
                 medians[context] = Summary.median(runs.compactMap(\.nanosecondsPerOperation)) ?? .nan
             }
             let direct = medians[.direct]!, universal = medians[.universal]!, debug = medians[.debug]!
-            print("  \(scheme.name.padding(14))\(format(direct).padding(9))\(format(universal).padding(11))\(("+" + format(universal - direct)).padding(12))\(format(universal / direct).padding(8))\(format(debug).padding(9))+\(format(debug - universal))")
+            let counted = medians[.traceCounting]!, timed = medians[.traceTimed]!
+            // The target: counting adds at most twice what the table itself adds over direct.
+            let ratio = (counted - universal) / (universal - direct)
+            print("  \(scheme.name.padding(14))\(format(direct).padding(9))\(format(universal).padding(11))\(("+" + format(universal - direct)).padding(12))\(format(universal / direct).padding(8))\(format(debug).padding(9))\(("+" + format(debug - universal)).padding(9))\(("+" + format(counted - universal)).padding(13))\(format(ratio).padding(13))+\(format(timed - universal))")
         }
         return invalid
+    }
+
+    /// The contexts `calibrate` compares, the trace context both counting only and timing.
+    struct CalibratedContext: Hashable {
+        var kind: ContextKind
+        var timed = true
+        static let direct = CalibratedContext(kind: .direct)
+        static let universal = CalibratedContext(kind: .universal)
+        static let debug = CalibratedContext(kind: .debug)
+        static let traceCounting = CalibratedContext(kind: .trace, timed: false)
+        static let traceTimed = CalibratedContext(kind: .trace, timed: true)
+        static let all = [direct, universal, debug, traceCounting, traceTimed]
     }
 
     func format(_ value: Double) -> String {

@@ -40,11 +40,16 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("unique_ids")) var uniqueIds: String?
     @Option(parsing: .unconditional, help: .declared("gc_threshold")) var gcThreshold: String?
     @Option(parsing: .unconditional, help: .declared("shared_kind")) var sharedKind: String?
+    @Option(parsing: .unconditional, help: .declared("int_fraction")) var intFraction: String?
+    @Option(parsing: .unconditional, help: .declared("float_fraction")) var floatFraction: String?
+    @Option(parsing: .unconditional, help: .declared("value_range")) var valueRange: String?
+    @Option(parsing: .unconditional, help: .declared("tag_bits")) var tagBits: String?
+    @Option(parsing: .unconditional, help: .declared("nan_boxing")) var nanBoxing: String?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")
     var placement = "local"
-    @Option(help: "How the kernel reaches the scheme: direct, universal (a function table) or debug (checked).")
+    @Option(help: "How the kernel reaches the scheme: direct, universal (a function table), debug (checked) or trace (counted and timed).")
     var context = "direct"
     @Option(parsing: .unconditional, help: "debug: closed handles whose records wait before reuse, so a use after close is caught (default 1024).")
     var closedQueue: Int?
@@ -53,6 +58,10 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "debug: add the symbolised stack to each printed report.") var backtraces = false
     @Option(help: "Append one CSV row per run to this file, made when missing; a file whose header is not refscale's is refused.")
     var csv: String?
+    @Option(help: "trace: time each traced call (on) or only count it (off; default on).")
+    var traceTiming: String?
+    @Option(help: "trace: write the calls and time per function to this file, one row per run and function.")
+    var traceCsv: String?
 
     /// The words given, for `RunArguments` to check and turn into requests.
     func arguments() throws -> RunArguments {
@@ -120,13 +129,18 @@ struct Run: ParsableCommand {
     func run() throws {
         // Remarks wait until every check has passed, so a refusal is the only line on stderr.
         var remarks: [String] = []
-        let requests = try options.arguments().requests { remarks.append($0) }
+        let traceTiming = try TraceOutput.timing(options.traceTiming)
+        try TraceOutput.checkPath(options.traceCsv, context: options.context)
+        var requests = try options.arguments().requests { remarks.append($0) }
+        for index in requests.indices { requests[index].schemeOptions.traceTiming = traceTiming }
         let writer = try options.csv.map { try CSVWriter(path: $0) }
         let repetitions = try options.repetitionPlan()
         if let message = repetitions.note { remarks.append(message) }
         remarks.forEach(note)
         if let writer { InterruptNotice.install(path: writer.path, removeWhenEmpty: false) }
         let records = try perform(requests, writer: writer, repetitions: repetitions.plan)
+        TraceOutput.print(records)
+        if let path = options.traceCsv { try TraceOutput.write(records, to: path) }
         try Perform.requireValid(records)
     }
 }

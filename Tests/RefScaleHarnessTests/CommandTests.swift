@@ -49,23 +49,26 @@ enum RefscaleBinary {
         let result = try RefscaleBinary.run(["list"])
         #expect(result.status == 0, "\(result.standardError)")
         let lines = result.standardOutput.split(separator: "\n").map(String.init)
-        func line(named name: String) -> String? {
-            lines.first { $0.split(separator: " ").first.map(String.init) == name }
+        /// The line of `name` in the section whose heading starts with `section`.
+        func line(named name: String, in section: String) -> String? {
+            let start = lines.firstIndex { $0.hasPrefix(section) } ?? lines.endIndex
+            return lines[start...].dropFirst().prefix { $0.hasPrefix(" ") }
+                .first { $0.split(separator: " ").first.map(String.init) == name }
         }
         for scheme in Registry.schemes {
-            #expect(line(named: scheme.name)?.hasSuffix(scheme.summary) == true, "scheme \(scheme.name)")
+            #expect(line(named: scheme.name, in: "schemes (")?.hasSuffix(scheme.summary) == true, "scheme \(scheme.name)")
             for option in scheme.declaredOptions {
                 #expect(lines.contains { $0.contains("\(option.flag) ") && $0.contains(option.helpLine) }, "\(scheme.name)'s \(option.flag)")
             }
         }
         for workload in Registry.workloads {
-            #expect(line(named: workload.name)?.hasSuffix(workload.summary) == true, "workload \(workload.name)")
+            #expect(line(named: workload.name, in: "workloads (")?.hasSuffix(workload.summary) == true, "workload \(workload.name)")
             for option in workload.declaredOptions {
                 #expect(lines.contains { $0.contains("\(option.flag) ") && $0.contains(option.helpLine) }, "\(workload.name)'s \(option.flag)")
             }
         }
         for context in ContextKind.allCases {
-            #expect(line(named: context.rawValue)?.hasSuffix(context.summary) == true, "context \(context.rawValue)")
+            #expect(line(named: context.rawValue, in: "contexts (")?.hasSuffix(context.summary) == true, "context \(context.rawValue)")
         }
         #expect(lines.filter { line in ["schemes (", "workloads (", "contexts ("].contains { line.hasPrefix($0) } }.count == 3)
     }

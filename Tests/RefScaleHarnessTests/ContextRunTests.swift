@@ -43,12 +43,12 @@ import RefScale
     @Test func experimentFilesExpandContextsLikeOptions() throws {
         let json = try JSONSerialization.jsonObject(with: Data("""
             {"name": "contexts", "schemes": ["atomic", "arena"], "workloads": [{"name": "private"}],
-             "context": ["direct", "universal", "debug"], "threads": [1], "repetitions": 2}
+             "context": ["direct", "universal", "debug", "trace"], "threads": [1], "repetitions": 2}
             """.utf8))
         let experiment = try ExperimentFile.parse(json)
         let runs = try experiment.requests(onlineCPUs: 2).runs
-        #expect(runs.count == 2 * 3 * 2)
-        #expect(Set(runs.map(\.context)) == [.direct, .universal, .debug])
+        #expect(runs.count == 2 * 4 * 2)
+        #expect(Set(runs.map(\.context)) == [.direct, .universal, .debug, .trace])
         let bad = try JSONSerialization.jsonObject(with: Data("""
             {"name": "x", "schemes": "all", "workloads": [{"name": "private"}], "context": ["direct", "fast"], "threads": [1]}
             """.utf8))

@@ -189,7 +189,7 @@ def test_memory_figure_plots_throughput_against_peak_live_objects_and_free_delay
     assert all(catalogue.role(column) == "measurement" for column in MEMORY_COLUMNS)
     rows = memory_rows()
     path = write_rows(tmp_path / "memory.csv", rows)
-    assert KINDS == ["throughput", "speedup", "ns-per-op", "handle-table", "memory"], "written last"
+    assert KINDS == ["throughput", "speedup", "ns-per-op", "handle-table", "tagging", "memory"], "written last"
     figure = draw("memory", path, catalogue)
     assert [axis.get_title() for axis in figure.axes] == [
         "workload: private: throughput against retained objects", "workload: private: throughput against free delay",

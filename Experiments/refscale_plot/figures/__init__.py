@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import sys
 
-from . import handle_table, memory, ns_per_op, speedup, throughput
+from . import handle_table, memory, ns_per_op, speedup, tagging, throughput
 from ..points import split_hosts
 from ..series import build_series
 
-FIGURES = [throughput, speedup, ns_per_op, handle_table, memory]
+FIGURES = [throughput, speedup, ns_per_op, handle_table, tagging, memory]
 KINDS = [figure.KIND for figure in FIGURES]
 
 # The measured columns whose medians and intervals the figures draw.
-MEASURED_COLUMNS = ["ops_per_s", "ns_per_op", "hit_rate", *memory.COLUMNS]
+MEASURED_COLUMNS = ["ops_per_s", "ns_per_op", "hit_rate", *memory.COLUMNS, *tagging.COLUMNS]
 NUMERIC_TYPES = ("integer", "number")
 
 

@@ -12,6 +12,9 @@ public enum ContextKind: String, CaseIterable, Sendable {
     /// The scheme called directly, each operation's counter changes charged to the object it
     /// named (`refscale trace attribute`): a specialisation of its own.
     case attribute
+    /// The universal table with every entry wrapped to count and time its calls, as HPy's trace
+    /// mode.
+    case trace
 
     public var summary: String {
         switch self {
@@ -19,6 +22,7 @@ public enum ContextKind: String, CaseIterable, Sendable {
         case .universal: "one indirect call per operation through a per-thread function table (HPy universal ABI)"
         case .debug: "the universal table with each entry wrapped by the handle contract's checks (HPy debug mode)"
         case .attribute: "direct calls, each operation's atomics, retries, queue pushes, misses and lock handoffs charged to its object"
+        case .trace: "the universal table with each entry wrapped to count and time its calls (HPy trace mode)"
         }
     }
 

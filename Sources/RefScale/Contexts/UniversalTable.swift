@@ -23,6 +23,10 @@ public struct UniversalTable {
     var returning: Entry
     var enterScope: Entry
     var exitScope: Entry
+    /// `HPyLong_FromLong` and kin, for the schemes that tag immediates; the word is a `Number`'s
+    /// and the result a handle's bits, 0 for a number the scheme boxes. A scheme that tags names
+    /// it in its table; every other boxes every number.
+    var immediate: Entry = { _, _ in 0 }
 }
 
 /// A scheme that can be called through the universal table, and so run under every context.
@@ -131,6 +135,11 @@ enum UniversalEntries<S: CountingScheme> {
         scheme(state).pointee.exitScope()
         return 0
     }
+
+    @inline(__always)
+    static func immediate(_ state: UnsafeMutableRawPointer, _ number: UInt64) -> UInt64 {
+        scheme(state).pointee.immediate(Number(word: number)).bits
+    }
 }
 
 /// A thread's way into a table: the table and the state every entry takes first. Two raw
@@ -155,6 +164,7 @@ public struct TableCaller {
     @inline(__always) func returning(_ handle: Handle) -> Handle { Handle(bits: table.pointee.returning(state, handle.bits)) }
     @inline(__always) func enterScope() { _ = table.pointee.enterScope(state, 0) }
     @inline(__always) func exitScope() { _ = table.pointee.exitScope(state, 0) }
+    @inline(__always) func immediate(_ number: Number) -> Handle { Handle(bits: table.pointee.immediate(state, number.word)) }
 }
 
 extension ObjectRef {
@@ -201,4 +211,5 @@ extension TableContext {
     @inline(__always) public mutating func returning(_ handle: Handle) -> Handle { caller.returning(handle) }
     @inline(__always) public mutating func enterScope() { caller.enterScope() }
     @inline(__always) public mutating func exitScope() { caller.exitScope() }
+    @inline(__always) public mutating func immediate(_ number: Number) -> Handle { caller.immediate(number) }
 }

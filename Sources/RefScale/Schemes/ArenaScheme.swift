@@ -44,11 +44,16 @@ import Synchronization
 ///   alive, and another thread may replace the slot meanwhile. (Before, such an open took none, and
 ///   a replacement by another thread freed the object under the live handle.)
 /// - Immortal objects are never counted and never owned.
+/// - With `--nan-boxing on`, ints and doubles are immediates (`NaNBoxing`): handles at or above
+///   2^48, which no arena index or address reaches. `dup` returns one, `close` and scope exit do
+///   nothing to it, `read` decodes it; it is never allocated, owned or counted. An immediate is
+///   never stored, sent or returned (the `numeric` workload does none of these).
 public struct ArenaScheme: CountingScheme {
     public static let name = "arena"
     public static let summary = "HPy call-scoped handles (PyPy, GraalPy): arena indices, borrowed args, bulk reset at scope exit"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
     public static let isThreadSafe = true
+    public static let declaredOptions = [NaNBoxing.option.declaration]
 
     /// Bit 0 of a handle: set for a local handle (an arena index), clear for a non-local one.
     static let localTag: UInt64 = 1
@@ -65,11 +70,13 @@ public struct ArenaScheme: CountingScheme {
     var scopeMarks: WordStack
     /// Non-local references dropped inside a scope, given back when the outermost scope exits.
     var deferred: WordStack
+    let nanBoxing: Bool
     public var counters = SchemeCounters()
 
-    public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState() }
+    public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState(options: options) }
 
     public init(shared: NoSharedState, threadID: Int) {
+        nanBoxing = shared.options[NaNBoxing.option] == .on
         arena = WordStack(capacity: ArenaScheme.initialArenaCapacity)
         owned = WordStack(capacity: 256)
         scopeMarks = WordStack(capacity: 32)
@@ -123,7 +130,11 @@ public struct ArenaScheme: CountingScheme {
     }
 
     @inline(__always)
+    public mutating func immediate(_ number: Number) -> Handle { nanBoxing ? NaNBoxing.immediate(number) : .null }
+
+    @inline(__always)
     public mutating func dup(_ handle: Handle) -> Handle {
+        if NaNBoxing.isImmediate(handle) { return handle }
         let address = address(of: handle)
         if _fastPath(arena.count < limit) { return pushLocal(address) }
         return outOfLine(address)
@@ -153,7 +164,7 @@ public struct ArenaScheme: CountingScheme {
 
     @inline(__always)
     public mutating func close(_ handle: Handle) {
-        if handle.bits & ArenaScheme.localTag != 0 { return }
+        if handle.bits & ArenaScheme.localTag != 0 || NaNBoxing.isImmediate(handle) { return }
         drop(ObjectRef(handle))
     }
 
@@ -169,7 +180,9 @@ public struct ArenaScheme: CountingScheme {
     }
 
     @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { object(of: handle).payload }
+    public func read(_ handle: Handle) -> UInt64 {
+        NaNBoxing.isImmediate(handle) ? NaNBoxing.value(of: handle) : object(of: handle).payload
+    }
 
     /// Gives back one shared reference; the one that reaches 0 frees the object.
     @inline(__always)
@@ -279,7 +292,7 @@ extension ArenaScheme: UniversalScheme {
         retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
         transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },
         returning: { Entries.returning($0, $1) }, enterScope: { Entries.enterScope($0, $1) },
-        exitScope: { Entries.exitScope($0, $1) })
+        exitScope: { Entries.exitScope($0, $1) }, immediate: { Entries.immediate($0, $1) })
 }
 
 /// A stack of words in raw memory owned by one thread; it doubles when full.

@@ -51,6 +51,12 @@ import Synchronization
 ///   field, a global or `send` may carry an object across threads, and each is a shared
 ///   reference.
 /// - Immortal objects get index 0 and are never counted.
+/// - With `--tag-bits k` (`HandleTags`) the lowest k bits of the index field are a tag: an int
+///   (and, with 2 bits, a float) is an immediate, a handle that is its value, never allocated
+///   and never counted; `dup` returns it, `close` does nothing, `read` decodes it. The index
+///   keeps the bits above the tag, so the table has `2^(b-k) - 1` slots. An immediate is never
+///   stored in a field or sent (the `numeric` workload does neither): `object(of:)` of one has no
+///   meaning.
 public struct HandleLocalScheme: CountingScheme {
     public static let name = "handle-local"
     public static let summary = "handles carry a thread-local table index in spare pointer bits (the seed talk)"
@@ -62,7 +68,10 @@ public struct HandleLocalScheme: CountingScheme {
         "handle_index", default: .low3, help: "handle-local: the handle bits that index the thread's table")
     public static let release = DeclaredOption<ReleasePolicy>(
         "release", default: .lazy, help: "handle-local: when a slot whose count reached 0 gives back its shared reference")
-    public static let declaredOptions = [handleIndex.declaration, release.declaration]
+    public static let tagBits = DeclaredOption<Int>(
+        "tag_bits", default: 0, help: "handle-local: index bits taken as a tag for immediate ints (1) and floats (2)",
+        check: { (0...2).contains($0) ? nil : "must be 0, 1 or 2, got \($0)" })
+    public static let declaredOptions = [handleIndex.declaration, release.declaration, tagBits.declaration]
 
     /// Safe points between two flushes of a lazy table. The runner's safe point follows every
     /// pass (about 4096 handle operations), so a flush comes about every 65536 operations: the
@@ -79,6 +88,7 @@ public struct HandleLocalScheme: CountingScheme {
     }
 
     let table: LocalReferenceTable
+    let tags: HandleTags
     let releaseEagerly: Bool
     public var counters = SchemeCounters()
 
@@ -87,20 +97,31 @@ public struct HandleLocalScheme: CountingScheme {
         guard options.objectAlignment >= index.requiredAlignment else {
             throw ConfigurationError("--handle-index \(index.rawValue) needs --object-align of at least \(index.requiredAlignment), got \(options.objectAlignment)")
         }
+        let tagBits = options[Self.tagBits]
+        guard HandleTags.slotCount(index, tagBits: tagBits) >= 1 else {
+            throw ConfigurationError(option: Self.tagBits.name, "\(tagBits) leaves no slot in --handle-index \(index.rawValue) (\(index.slotCount) slots)")
+        }
         return Shared(options: options)
     }
 
     public init(shared: Shared, threadID: Int) {
         let index = shared.options[Self.handleIndex]
-        self.init(slotCount: index.slotCount, indexShift: index.shift, release: shared.options[Self.release])
+        let tagBits = shared.options[Self.tagBits]
+        self.init(
+            slotCount: HandleTags.slotCount(index, tagBits: tagBits), indexShift: index.shift + tagBits,
+            release: shared.options[Self.release], tags: HandleTags(bitCount: tagBits, indexShift: index.shift))
     }
 
     /// A table of `slotCount` slots (a power of two minus one) whose index sits in the handle's
     /// bits from `indexShift` up; `HandleIndex` names the widths the command line offers.
-    init(slotCount: Int, indexShift: Int, release: ReleasePolicy) {
+    init(slotCount: Int, indexShift: Int, release: ReleasePolicy, tags: HandleTags? = nil) {
         table = LocalReferenceTable(slotCount: slotCount, indexShift: indexShift)
+        self.tags = tags ?? HandleTags(bitCount: 0, indexShift: indexShift)
         releaseEagerly = release == .eager
     }
+
+    @inline(__always)
+    public mutating func immediate(_ number: Number) -> Handle { tags.immediate(number) }
 
     @inline(__always)
     public func object(of handle: Handle) -> ObjectRef { ObjectRef(handle, clearing: table.indexMask) }
@@ -166,6 +187,7 @@ public struct HandleLocalScheme: CountingScheme {
 
     @inline(__always)
     public mutating func dup(_ handle: Handle) -> Handle {
+        if tags.isImmediate(handle) { return handle }
         let offset = table.offset(of: handle)
         if offset != 0 {
             table.countWord(atOffset: offset).pointee &+= 1
@@ -179,6 +201,7 @@ public struct HandleLocalScheme: CountingScheme {
 
     @inline(__always)
     public mutating func close(_ handle: Handle) {
+        if tags.isImmediate(handle) { return }
         let offset = table.offset(of: handle)
         if offset != 0 {
             let cell = table.countWord(atOffset: offset)
@@ -203,7 +226,9 @@ public struct HandleLocalScheme: CountingScheme {
     }
 
     @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { object(of: handle).payload }
+    public func read(_ handle: Handle) -> UInt64 {
+        tags.isImmediate(handle) ? tags.value(of: handle) : object(of: handle).payload
+    }
 
     @inline(__always)
     mutating func incrementShared(_ object: ObjectRef) {
@@ -308,5 +333,5 @@ extension HandleLocalScheme: UniversalScheme {
         retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
         transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },
         returning: { Entries.returning($0, $1) }, enterScope: { Entries.enterScope($0, $1) },
-        exitScope: { Entries.exitScope($0, $1) })
+        exitScope: { Entries.exitScope($0, $1) }, immediate: { Entries.immediate($0, $1) })
 }

@@ -32,6 +32,10 @@ import Synchronization
 ///   and frees the entry; `adopt` moves a reference into a new entry: neither counts.
 /// - Scopes mean nothing here: a handle lives until it is closed, as in PyPy.
 /// - Immortal objects take entries but are never counted.
+/// - With `--nan-boxing on`, ints and doubles are immediates (`NaNBoxing`), as GraalPy boxes
+///   them: handles at or above 2^48, which no index reaches; they take no entry and no count.
+///   `dup` returns one, `close` does nothing, `read` decodes it. An immediate is never stored or
+///   sent (the `numeric` workload does neither).
 /// - With `discipline == .unsynchronised` (PyPy's list as it is, for the positive control) the
 ///   free list is read and written with plain loads and stores: two threads may pop one index.
 public struct HandleTableScheme: CountingScheme {
@@ -39,6 +43,7 @@ public struct HandleTableScheme: CountingScheme {
     public static let summary = "one handle table per interpreter, a shared lock-free free list of indices (PyPy, GraalPy)"
     public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .frees]
     public static let isThreadSafe = true
+    public static let declaredOptions = [NaNBoxing.option.declaration]
 
     /// Entries of the table; a run needing more stops with a message.
     static let capacity = 1 << 22
@@ -62,9 +67,11 @@ public struct HandleTableScheme: CountingScheme {
         let fresh: UnsafeMutablePointer<Atomic<Int>>
         let block: UnsafeMutableRawPointer
         let discipline: Discipline
+        let nanBoxing: Bool
 
-        init(discipline: Discipline) {
+        init(discipline: Discipline, nanBoxing: Bool = false) {
             self.discipline = discipline
+            self.nanBoxing = nanBoxing
             let bytes = HandleTableScheme.capacity * 8
             entries = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 128).bindMemory(to: Atomic<UInt>.self, capacity: HandleTableScheme.capacity)
             // Entries are written before they are read (a pop reads only pushed entries), so the
@@ -86,15 +93,19 @@ public struct HandleTableScheme: CountingScheme {
     let head: UnsafeMutablePointer<Atomic<UInt64>>
     let fresh: UnsafeMutablePointer<Atomic<Int>>
     let synchronised: Bool
+    let nanBoxing: Bool
     public var counters = SchemeCounters()
 
-    public static func makeShared(options: SchemeOptions, threads: Int) -> Shared { Shared(discipline: .lockFree) }
+    public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
+        Shared(discipline: .lockFree, nanBoxing: options[NaNBoxing.option] == .on)
+    }
 
     public init(shared: Shared, threadID: Int) {
         entries = shared.entries
         head = shared.head
         fresh = shared.fresh
         synchronised = shared.discipline == .lockFree
+        nanBoxing = shared.nanBoxing
     }
 
     // MARK: The free list
@@ -203,13 +214,22 @@ public struct HandleTableScheme: CountingScheme {
     }
 
     @inline(__always)
-    public mutating func dup(_ handle: Handle) -> Handle { open(object(of: handle)) }
+    public mutating func dup(_ handle: Handle) -> Handle {
+        NaNBoxing.isImmediate(handle) ? handle : open(object(of: handle))
+    }
 
     @inline(__always)
-    public mutating func close(_ handle: Handle) { release(remove(handle)) }
+    public mutating func immediate(_ number: Number) -> Handle { nanBoxing ? NaNBoxing.immediate(number) : .null }
 
     @inline(__always)
-    public func read(_ handle: Handle) -> UInt64 { object(of: handle).payload }
+    public mutating func close(_ handle: Handle) {
+        if !NaNBoxing.isImmediate(handle) { release(remove(handle)) }
+    }
+
+    @inline(__always)
+    public func read(_ handle: Handle) -> UInt64 {
+        NaNBoxing.isImmediate(handle) ? NaNBoxing.value(of: handle) : object(of: handle).payload
+    }
 
     @inline(__always)
     public mutating func retain(_ object: ObjectRef) {
@@ -249,5 +269,5 @@ extension HandleTableScheme: UniversalScheme {
         retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
         transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },
         returning: { Entries.returning($0, $1) }, enterScope: { Entries.enterScope($0, $1) },
-        exitScope: { Entries.exitScope($0, $1) })
+        exitScope: { Entries.exitScope($0, $1) }, immediate: { Entries.immediate($0, $1) })
 }

@@ -82,6 +82,9 @@ public enum ColumnCatalogue {
         Column("closed_queue", .parameter, .integer) { record in
             record.request.context == .debug ? .integer(record.request.schemeOptions.debug.closedQueue) : .blank
         },
+        Column("trace_timing", .parameter, .text) { record in
+            record.request.context == .trace ? .text(record.request.schemeOptions.traceTiming ? "on" : "off") : .blank
+        },
         Column("seed", .parameter, .integer) { .text(String($0.request.seed)) },
         Column("duration_s", .parameter, .number) { .number($0.request.duration, decimals: nil) },
         Column("warmup_s", .parameter, .number) { .number($0.request.warmup, decimals: nil) },
@@ -89,6 +92,7 @@ public enum ColumnCatalogue {
         Column("run_ops", .measurement, .integer) { .integer($0.outcome.workerOperations.reduce(0, +)) },
         Column("trace_replicated_objects", .measurement, .integer) { $0.outcome.replicatedObjects.map { .integer($0) } ?? .blank },
         Column("opens_per_pass", .measurement, .number) { .number($0.outcome.opensPerPass, decimals: 3) },
+        Column("objects_allocated", .measurement, .integer) { .integer($0.outcome.objectsAllocated) },
     ] + retentionColumns
 
     /// What deferral keeps alive (`Retention`), over the whole run like the counters.
