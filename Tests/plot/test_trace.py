@@ -29,6 +29,11 @@ def test_one_trace_figure_per_trace_file_with_medians_against_threads(tmp_path, 
     assert list(container.lines[0].get_xdata()) == [1, 2]
     assert list(container.lines[0].get_ydata()) == pytest.approx(
         [statistics.median(float(row["ops_per_s"]) for row in rows if row["threads"] == count) / 1e6 for count in "12"])
+    # Two repetitions: the bars span min–max, as in every other figure, and the points are hollow.
+    [bars] = container.lines[2]
+    assert [y for segment in bars.get_segments() for y in sorted(y for _, y in segment)] == pytest.approx(
+        [y for count in "12" for y in sorted(float(row["ops_per_s"]) / 1e6 for row in rows if row["threads"] == count)])
+    assert [line.get_label() for line in axis.get_lines()].count("_few") == 1
 
 
 def test_each_replay_setting_is_a_panel_recorded_first_and_replicated_points_are_ringed(tmp_path, catalogue):
