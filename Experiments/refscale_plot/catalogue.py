@@ -35,11 +35,12 @@ DEFAULT_BINARY = CHECKOUT / "bin" / "refscale"
 BUILT_BINARY = CHECKOUT / ".build" / "release" / "refscale"
 BINARY_VARIABLE = "REFSCALE"
 
-# Colours by position in the registry's scheme order, so a new scheme gets one with no edit. The
-# first nine are the registry's schemes of November 2026 (nonatomic, gil, atomic, biased,
-# perthread, handle-local, arena, noop, cpython) in their earlier colours: Okabe-Ito, safe for
-# colour blindness, with noop grey and cpython black. The rest (Tol's muted palette) go first to
-# schemes added later, then to a scheme's second and later lines.
+# Colours in a fixed order of scheme names, so that a scheme keeps its colour when the registry
+# gains a scheme before it. The first nine colours belong to the registry's schemes of November
+# 2026 (EARLIER_SCHEMES), Okabe-Ito, safe for colour blindness, with noop grey and cpython black.
+# The rest (Tol's muted palette) go to schemes registered later, in registry order with no edit
+# here, then to a scheme's second and later lines.
+EARLIER_SCHEMES = ("nonatomic", "gil", "atomic", "biased", "perthread", "handle-local", "arena", "noop", "cpython")
 PALETTE = [
     "#CC79A7", "#8C564B", "#D55E00", "#E69F00", "#56B4E9", "#0072B2", "#009E73", "#8C8C8C", "#000000",
     "#117733", "#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#DDCC77", "#661100",
@@ -69,13 +70,23 @@ class Catalogue:
     def workload_rank(self, workload):
         return (self.workloads.index(workload), "") if workload in self.workloads else (len(self.workloads), workload)
 
+    def scheme_colors(self):
+        """Registered scheme -> colour: EARLIER_SCHEMES' own colours, then the next free colours
+        to the other registered schemes in registry order."""
+        colors = {scheme: PALETTE[EARLIER_SCHEMES.index(scheme)] for scheme in self.schemes if scheme in EARLIER_SCHEMES}
+        later = [scheme for scheme in self.schemes if scheme not in EARLIER_SCHEMES]
+        for index, scheme in enumerate(later):
+            colors[scheme] = PALETTE[(len(EARLIER_SCHEMES) + index) % len(PALETTE)]
+        return colors
+
     def scheme_color(self, scheme):
         """The scheme's own colour, or None for a scheme the registry does not list."""
-        return PALETTE[self.schemes.index(scheme) % len(PALETTE)] if scheme in self.schemes else None
+        return self.scheme_colors().get(scheme)
 
     def variant_colors(self):
         """Colours for lines other than a scheme's main one: those no registered scheme owns."""
-        return PALETTE[len(self.schemes):] or PALETTE
+        owned = set(self.scheme_colors().values())
+        return [color for color in PALETTE if color not in owned] or PALETTE
 
 
 def parse(text, source):

@@ -19,8 +19,9 @@ def output_names(paths, host_figures, out_dir):
     for entry in host_figures:
         for kind in entry.figures:
             for extension in ("png", "svg"):
+                host = "" if entry.host is None else f"-{_safe(entry.host)}"
                 names.append((entry, kind, extension,
-                              os.path.join(out_dir, f"{stem}-{kind}-{_safe(entry.host)}.{extension}")))
+                              os.path.join(out_dir, f"{entry.stem or stem}-{kind}{host}.{extension}")))
     return names
 
 

@@ -91,6 +91,13 @@ def draw(kind, path, catalogue):
     return figure.draw(pyplot(), data, build_series(data))
 
 
+def draw_all(path, catalogue):
+    """Every figure of every host of the file: [HostFigures]."""
+    from refscale_plot.figures import build_figures
+
+    return build_figures(read_table([str(path)], catalogue), catalogue)
+
+
 def line_labels(path, catalogue, workload):
     """The labels of the lines of one workload, in the order the figures draw them."""
     [data] = hosts_of(path, catalogue)

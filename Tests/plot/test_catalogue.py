@@ -58,6 +58,9 @@ def test_scheme_colours_follow_the_registry_order_and_keep_the_earlier_colours(c
     for scheme, colour in earlier.items():
         if scheme in catalogue.schemes:
             assert catalogue.scheme_color(scheme) == colour, scheme
+    later = [scheme for scheme in catalogue.schemes if scheme not in earlier]
+    assert [catalogue.scheme_color(scheme) for scheme in later] == \
+        catalogues.PALETTE[len(earlier):len(earlier) + len(later)], "schemes registered later: the next colours, in registry order"
     colours = [catalogue.scheme_color(scheme) for scheme in catalogue.schemes]
     assert len(set(colours)) == len(colours), "every registered scheme has a colour of its own"
     assert not set(colours) & set(catalogue.variant_colors()), "a scheme's second line never looks like another scheme"
@@ -74,7 +77,7 @@ def test_a_new_scheme_in_the_registry_gets_a_colour_of_its_own_and_its_place_wit
     containers = {container.get_label(): container for container in axis.containers}
     assert list(containers) == ["handle-local", "fresh"], "registry order: fresh is last"
     fresh = containers["fresh"].lines[0].get_color()
-    assert fresh == grown.scheme_color("fresh") == catalogues.PALETTE[len(catalogue.schemes)]
+    assert fresh == grown.scheme_color("fresh") == catalogue.variant_colors()[0], "the first colour no scheme owned"
     assert fresh not in {catalogue.scheme_color(scheme) for scheme in catalogue.schemes}
     assert containers["handle-local"].lines[0].get_color() == catalogue.scheme_color("handle-local"), \
         "the schemes before it keep their colours"

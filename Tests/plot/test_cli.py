@@ -12,7 +12,7 @@ from conftest import FIXTURE, fixture_rows, run_plot, write_rows
 from refscale_plot.figures import HostFigures
 from refscale_plot.output import write_figures
 
-KINDS = ["throughput", "speedup", "ns-per-op", "handle-table"]
+KINDS = ["throughput", "speedup", "ns-per-op", "handle-table", "memory"]
 
 
 def test_every_figure_is_written_as_png_and_svg_with_the_usual_mode_and_its_path_printed(tmp_path):
@@ -44,7 +44,7 @@ def test_figures_go_next_to_the_first_csv_without_out_and_unknown_columns_are_na
     assert result.returncode == 0, result.stderr
     assert result.stderr == "plot.py: note: columns refscale's catalogue does not know, read as parameters: later_knob\n"
     assert {path.name for path in tmp_path.iterdir()} == {"runs.csv"} | {
-        f"runs-{kind}-vm.{extension}" for kind in ("throughput", "speedup", "ns-per-op") for extension in ("png", "svg")}
+        f"runs-{kind}-vm.{extension}" for kind in ("throughput", "speedup", "ns-per-op", "memory") for extension in ("png", "svg")}
 
 
 def write(path, text):

@@ -1,11 +1,11 @@
 """The figures, in the order their files are written; each module's `draw` returns None when its
-figure has nothing to show for a host."""
+figure has nothing to show for a host. Then the trace figures, one per trace file (`draw_each`)."""
 
 from __future__ import annotations
 
 import sys
 
-from . import handle_table, memory, ns_per_op, speedup, tagging, throughput
+from . import handle_table, memory, ns_per_op, speedup, tagging, throughput, trace
 from ..points import split_hosts
 from ..series import build_series
 
@@ -13,14 +13,15 @@ FIGURES = [throughput, speedup, ns_per_op, handle_table, tagging, memory]
 KINDS = [figure.KIND for figure in FIGURES]
 
 # The measured columns whose medians and intervals the figures draw.
-MEASURED_COLUMNS = ["ops_per_s", "ns_per_op", "hit_rate", *memory.COLUMNS, *tagging.COLUMNS]
+MEASURED_COLUMNS = ["ops_per_s", "ns_per_op", "hit_rate", *memory.COLUMNS, *tagging.COLUMNS, *trace.COLUMNS]
 NUMERIC_TYPES = ("integer", "number")
 
 
 class HostFigures:
-    def __init__(self, host, figures):
-        self.host = host
+    def __init__(self, host, figures, stem=None):
+        self.host = host          # None: the file names carry no host
         self.figures = figures    # kind -> matplotlib Figure
+        self.stem = stem          # the file names' stem; None: the first CSV's
 
 
 def pyplot():
@@ -58,5 +59,6 @@ def build_figures(table, catalogue):
             drawn = figure.draw(plt, data, series_by_workload)
             if drawn is not None:
                 figures[figure.KIND] = drawn
+        figures.update(trace.draw_each(plt, data, series_by_workload))
         result.append(HostFigures(host=data.host, figures=figures))
     return result
