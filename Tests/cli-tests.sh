@@ -423,5 +423,11 @@ missing_flags=$("$refscale" list | grep -o -- '^ *--[a-z-]*' | tr -d ' ' | sort 
 "$refscale" columns --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert {c["role"] for c in d["columns"]} <= {"parameter","coordinate","measurement","counter","machine"}; assert "atomic" in d["schemes"]' \
   && pass || fail "columns --json: not the catalogue"
 
+# Tag bits and NaN boxing change what a row measures: given to a scheme that cannot take them,
+# they are bad input, not a note.
+expect_error "nan boxing on a scheme without index handles" 64 run --scheme atomic --workload numeric --nan-boxing on --csv "$work/out.csv"
+grep -q "64-bit indices" "$work/stderr" && pass || fail "nan boxing elsewhere: message: $(cat "$work/stderr")"
+expect_error "tag bits on a scheme without a table index" 64 run --scheme biased --workload numeric --tag-bits 1 --csv "$work/out.csv"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -93,19 +93,30 @@ public struct DeclaredOption<Value: OptionValueConvertible>: Sendable {
     public let defaultValue: Value
     public let help: String
     let problem: @Sendable (Value) -> String?
+    let refusalElsewhere: String?
 
-    /// - Parameter check: the problem with a value (`OptionCheck`), or nil when it is allowed.
-    public init(_ name: String, default defaultValue: Value, help: String, check: @escaping @Sendable (Value) -> String? = { _ in nil }) {
+    /// - Parameters:
+    ///   - check: the problem with a value (`OptionCheck`), or nil when it is allowed.
+    ///   - refusedElsewhere: why a run whose scheme or workload does not declare the option cannot
+    ///     take it (bad input, not a note), for an option that would silently measure something
+    ///     else; nil: such a run ignores it with a note.
+    public init(
+        _ name: String, default defaultValue: Value, help: String, check: @escaping @Sendable (Value) -> String? = { _ in nil },
+        refusedElsewhere: String? = nil
+    ) {
         self.name = name
         self.defaultValue = defaultValue
         self.help = help
         problem = check
+        refusalElsewhere = refusedElsewhere
     }
 
     /// The option with its type erased, for the readers that handle every option alike.
     public var declaration: OptionDeclaration {
         let problem = self.problem
-        return OptionDeclaration(name: name, form: Value.form, defaultValue: defaultValue.optionValue, help: help) { value in
+        return OptionDeclaration(
+            name: name, form: Value.form, defaultValue: defaultValue.optionValue, help: help, refusalElsewhere: refusalElsewhere
+        ) { value in
             guard let typed = Value(optionValue: value) else { return "must be \(Value.form.text), got '\(value)'" }
             return problem(typed)
         }
@@ -136,6 +147,8 @@ public struct OptionDeclaration: Sendable {
     public let form: OptionForm
     public let defaultValue: OptionValue
     public let help: String
+    /// Why a run whose scheme or workload does not declare the option refuses it; nil: ignored.
+    public let refusalElsewhere: String?
     let problem: @Sendable (OptionValue) -> String?
 
     /// The command-line flag.

@@ -70,7 +70,8 @@ public struct HandleLocalScheme: CountingScheme {
         "release", default: .lazy, help: "handle-local: when a slot whose count reached 0 gives back its shared reference")
     public static let tagBits = DeclaredOption<Int>(
         "tag_bits", default: 0, help: "handle-local: index bits taken as a tag for immediate ints (1) and floats (2)",
-        check: { (0...2).contains($0) ? nil : "must be 0, 1 or 2, got \($0)" })
+        check: { (0...2).contains($0) ? nil : "must be 0, 1 or 2, got \($0)" },
+        refusedElsewhere: "tag bits come out of handle-local's table index")
     public static let declaredOptions = [handleIndex.declaration, release.declaration, tagBits.declaration]
 
     /// Safe points between two flushes of a lazy table. The runner's safe point follows every

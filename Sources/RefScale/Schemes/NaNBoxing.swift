@@ -53,5 +53,6 @@ public enum NaNBoxingMode: String, CaseIterable, Sendable, OptionValueConvertibl
 
     /// `--nan-boxing`, declared by the schemes whose handles leave room for it.
     public static let option = DeclaredOption<NaNBoxingMode>(
-        "nan_boxing", default: .off, help: "arena, handle-table: ints and doubles as immediates in the handle (GraalPy's NaN boxing)")
+        "nan_boxing", default: .off, help: "arena, handle-table: ints and doubles as immediates in the handle (GraalPy's NaN boxing)",
+        refusedElsewhere: "NaN boxing needs a scheme whose handles are 64-bit indices (arena, handle-table)")
 }

@@ -130,6 +130,9 @@ public struct RunArguments: Sendable {
             } catch let error as ConfigurationError {
                 throw UsageError(error.description)
             }
+            if own == nil, let reason = declaration.refusalElsewhere {
+                throw UsageError("\(declaration.flag): \(owner) does not take it; \(reason)")
+            }
             if own == nil { note("\(owner) does not use \(declaration.flag); ignored") }
         }
         return values
