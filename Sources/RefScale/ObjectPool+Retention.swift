@@ -140,7 +140,8 @@ extension ObjectPool {
     /// Thread `thread`'s handle to the ledger, made where it is used (pointer arithmetic only).
     @inline(__always)
     public func dropLedger(thread: Int) -> DropLedger {
-        DropLedger(line: control + (1 + thread) * ObjectPool.lineSize, control: control, thread: UInt64(thread))
+        assert(thread >= 0 && thread < threadSlots, "thread \(thread) has no ledger line: the pool has \(threadSlots) thread slots")
+        return DropLedger(line: control + (1 + thread) * ObjectPool.lineSize, control: control, thread: UInt64(thread))
     }
 
     /// Every thread's births less frees: the objects alive now (read while threads run, so an

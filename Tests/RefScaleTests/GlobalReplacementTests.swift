@@ -19,7 +19,7 @@ struct GlobalReplacement<S: CountingScheme> {
 
     init(shared: S.Shared) {
         self.shared = shared
-        pool = ObjectPool(count: 2, alignment: 128)
+        pool = ObjectPool(count: 2, alignment: 128, threadSlots: 4)
         channels = Channels(count: 0, capacity: 1)
         mailboxes = Mailboxes(count: 0, contextType: S.self)
         globals = .allocate(capacity: 1)
