@@ -2,7 +2,13 @@ import CRefScale
 import Glibc
 import Synchronization
 
-/// The shared state of a `perthread` run, in raw memory so a context holds only a pointer:
+/// The shared state of a `perthread` run, in raw memory so a context holds only a pointer. It
+/// models CPython 3.14t's: the unique-id pool of `Python/uniqueid.c` (`_PyObject_AssignUniqueId`,
+/// `_PyObject_ReleaseUniqueId`, `_PyObject_MergePerThreadRefcounts`), the young generation's
+/// allocation count of `Python/gc_free_threading.c` (`record_allocation`, `gc_should_collect`,
+/// `_Py_ScheduleGC`), and the stop-the-world of `Python/pystate.c` (`_PyEval_StopTheWorld`,
+/// `_PyEval_StartTheWorld`), in which one thread merges every thread's array.
+///
 ///
 ///     line 0   the id pool: next never-used id, the free list's head (id + 1, 0 = empty), its lock
 ///     line 1   stop requested (the word every worker loads at each eval-breaker check)

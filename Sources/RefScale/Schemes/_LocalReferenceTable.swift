@@ -1,4 +1,7 @@
-/// The building block of `handle-local`: one thread's table of (object, count) slots, the lookup
+/// The building block of `handle-local`, the seed talk's proposal (a handle is `address | i`, the
+/// low bits `i` index a thread-local reference-count table; DESIGN.md, `handle-local`). No
+/// runtime ships it, so no runtime function is modelled; the slot choice follows the design's
+/// "eviction by use (clock or LRU)". The table is one thread's (object, count) slots, the lookup
 /// that finds an object's slot, the choice of a slot to fill (a free one, else a slot whose count
 /// is 0, chosen by a clock over use counts), and the list of slots waiting for the next flush. It counts no
 /// shared reference and touches no object: what a slot holds, and when it is given back, is the
