@@ -102,6 +102,8 @@ public enum ColumnCatalogue {
         Column("free_delay_max_ops", .measurement, .integer) { .integer($0.outcome.retention.freeDelayMax) },
         Column("reps_stop", .measurement, .text) { .text($0.repetitionStop?.rawValue ?? "") },
         Column("other_load", .measurement, .number) { $0.otherLoad.map { .number($0, decimals: 2) } ?? .blank },
+        Column("slice_ns_p10", .measurement, .number) { $0.sliceNanosecondsPerOperation.p10.map { .number($0, decimals: 3) } ?? .blank },
+        Column("slice_ns_p90", .measurement, .number) { $0.sliceNanosecondsPerOperation.p90.map { .number($0, decimals: 3) } ?? .blank },
     ]
 
     /// Each counter covers the whole run (set-up, warm-up, interval and drain), like `run_ops`, so

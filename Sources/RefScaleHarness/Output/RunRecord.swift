@@ -18,6 +18,13 @@ public struct RunRecord: Sendable {
     public var repetitionStop: RepetitionStop?
     /// CPUs of other work while the interval was measured (`MachineLoad`); nil where unknown.
     public var otherLoad: Double?
+    /// The 10th and 90th percentiles of ns/op over the interval's 10 ms slices (`IntervalSlices`).
+    public var sliceNanosecondsPerOperation: (p10: Double?, p90: Double?) = (nil, nil)
+    /// The slices' 90th over 10th percentile: 1 for a run whose speed held over the interval.
+    public var sliceSpread: Double? {
+        guard let p10 = sliceNanosecondsPerOperation.p10, let p90 = sliceNanosecondsPerOperation.p90, p10 > 0 else { return nil }
+        return p90 / p10
+    }
 
     public init(
         request: RunRequest, measuredWorkerOperations: [Int], elapsedNanoseconds: UInt64, outcome: RunOutcome,

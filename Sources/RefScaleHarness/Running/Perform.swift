@@ -36,6 +36,10 @@ public enum Perform {
         if let worst = busy.compactMap(\.otherLoad).max() {
             report("\(busy.count) of \(records.count) runs shared the machine with other work (up to \(fixed(worst, decimals: 2)) CPUs besides refscale's, column other_load): their timings are not from a quiet machine")
         }
+        let unsteady = records.filter { ($0.sliceSpread ?? 1) > IntervalSlices.unsteadySpread }
+        if let worst = unsteady.compactMap(\.sliceSpread).max() {
+            report("\(unsteady.count) of \(records.count) runs changed speed within their interval (10 ms slices' ns/op up to \(fixed(worst, decimals: 2))x apart from 10th to 90th percentile, columns slice_ns_p10 and slice_ns_p90): each is an average over the speeds it ran at")
+        }
         return records
     }
 

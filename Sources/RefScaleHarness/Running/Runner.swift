@@ -39,7 +39,9 @@ public enum Runner {
         let startNanoseconds = crefscale_clock_monotonic_ns()
         let startCPUs = control.publishedCPUs()
         let startLoad = MachineLoad.now()
-        sleep(seconds: request.duration)
+        let slices = IntervalSlices.measure(duration: request.duration, threads: request.threads) {
+            control.publishedOperations().reduce(0, +)
+        }
         let endLoad = MachineLoad.now()
         let endOperations = control.publishedOperations()
         let endNanoseconds = crefscale_clock_monotonic_ns()
@@ -54,6 +56,7 @@ public enum Runner {
             elapsedNanoseconds: endNanoseconds - startNanoseconds, outcome: outcome, startCPUs: startCPUs, endCPUs: endCPUs,
             machine: machine)
         record.otherLoad = MachineLoad.otherCPUs(from: startLoad, to: endLoad, seconds: record.elapsedSeconds)
+        record.sliceNanosecondsPerOperation = (slices.percentile(0.1), slices.percentile(0.9))
         return record
     }
 

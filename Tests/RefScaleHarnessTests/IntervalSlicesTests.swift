@@ -1,0 +1,57 @@
+import Testing
+import RefScale
+@testable import RefScaleHarness
+
+/// The measured interval in 10 ms slices: each kept slice has operations, percentiles are nearest
+/// rank, and a run's row carries them.
+@Suite(.tags(.threaded)) struct IntervalSlicesTests {
+    @Test func percentilesAreNearestRankAndNeedTenSlices() {
+        let slices = IntervalSlices(nanosecondsPerOperation: (1...20).map(Double.init).shuffled())
+        #expect(slices.percentile(0.1) == 2)
+        #expect(slices.percentile(0.9) == 18)
+        #expect(slices.percentile(0.5) == 10)
+        #expect(IntervalSlices(nanosecondsPerOperation: (1...9).map(Double.init)).percentile(0.1) == nil)
+    }
+
+    @Test func aSliceIsPerThreadNanosecondsOverItsOperations() {
+        var operations = 0
+        let slices = IntervalSlices.measure(duration: 0.12, threads: 2) {
+            operations += 1_000
+            return operations
+        }
+        // One read before the first slice, then one per slice: about 12 slices of 10 ms.
+        #expect(slices.nanosecondsPerOperation.count == operations / 1_000 - 1)
+        #expect(slices.nanosecondsPerOperation.count >= 6)
+        // 2 threads × a slice of at least 10 ms over 1000 operations: 2 × 10^4 ns/op or more (the
+        // last slice ends with the interval and may be shorter).
+        #expect(slices.nanosecondsPerOperation.dropLast().allSatisfy { $0 >= 2 * 10_000 })
+    }
+
+    @Test func aSliceWithoutOperationsJoinsTheNext() {
+        var reads = 0
+        let slices = IntervalSlices.measure(duration: 0.15, threads: 1) {
+            reads += 1
+            return (reads / 3) * 500
+        }
+        // Operations advance every third read: about a third of the slices are kept, each spanning
+        // about three wake-ups (30 ms over 500 operations).
+        #expect(slices.nanosecondsPerOperation.count <= (reads + 2) / 3)
+        #expect(slices.nanosecondsPerOperation.allSatisfy { $0.isFinite })
+        #expect(slices.nanosecondsPerOperation.dropLast().allSatisfy { $0 >= 20_000_000.0 / 500 })
+    }
+
+    @Test func aRowCarriesTheSlicePercentiles() throws {
+        let request = RunRequest(
+            scheme: try Registry.scheme(named: "noop"), workload: try Registry.workload(named: "private"),
+            workloadOptions: OptionValues(), schemeOptions: SchemeOptions(), threads: 1,
+            duration: TestTiming.interval(0.2), warmup: 0.01)
+        let row = try Runner.run(request)
+        let p10 = try #require(Double(row["slice_ns_p10"].text))
+        let p90 = try #require(Double(row["slice_ns_p90"].text))
+        #expect(p10 > 0 && p10 <= p90)
+        #expect(try #require(row.sliceSpread) >= 1)
+        // A 0.05 s interval has fewer than ten slices: no percentiles.
+        let short = try shortRun(Registry.scheme(named: "noop"), workload: "private", threads: 1)
+        #expect(short["slice_ns_p10"].text.isEmpty || TestTiming.sanitized)
+    }
+}
