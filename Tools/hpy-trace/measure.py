@@ -43,8 +43,8 @@ trace context). --expect-extra-calls K makes the trace expectation n + K, to sho
 fails when the counts are wrong.
 
 clock_pairs(n, clock) in the universal process times the two reads alone, for
-CLOCK_MONOTONIC_RAW (trace mode's clock) and CLOCK_MONOTONIC (refscale's: crefscale_clock_
-monotonic_ns, Sources/CRefScale/clock.c).
+CLOCK_MONOTONIC_RAW (trace mode's clock) and CLOCK_MONOTONIC (the clock of refscale's trace
+context: crefscale_clock_monotonic_ns in Sources/CRefScale/clock.c).
 
 Usage: measure.py --module-dir DIR [--calls N] [--reps R] [--expect-extra-calls K]
        measure.py --check-args [options]   (only checks the options; run.sh calls it first)
