@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Checks of Tools/hpy-trace (HPy 0.9.0's trace mode on a dup/close loop): bad options get one
+# line on stderr and exit 64 before anything is installed or built; a short measurement passes
+# its trace-count check, in which trace mode counts exactly the loop's HPy_Dup and HPy_Close
+# calls and universal mode none; a planted wrong expectation (--expect-extra-calls 1) is caught;
+# and nothing is written into the repository. Installs hpy==0.9.0 with pip when missing.
+# Usage: Tests/hpy-trace-tests.sh
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+run=Tools/hpy-trace/run.sh
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
+calls=20000
+
+# expect_error NAME CODE ARGS...: exit code CODE and exactly one line on stderr.
+expect_error() {
+  local name="$1" code="$2"; shift 2
+  "$@" >"$work/stdout" 2>"$work/stderr"
+  local status=$?
+  if [ "$status" -ne "$code" ]; then fail "$name: exit $status, expected $code ($(head -1 "$work/stderr"))"
+  elif [ "$(wc -l <"$work/stderr")" -ne 1 ]; then fail "$name: $(wc -l <"$work/stderr") lines on stderr, expected 1: $(cat "$work/stderr")"
+  else pass; fi
+}
+
+# Bad options, with an empty cache: nothing may be built into it.
+mkdir -p "$work/cache"
+for bad in "--calls 0" "--calls ten" "--calls 1000000001" "--reps 0" "--reps" "--expect-extra-calls -1" "--bogus" "stray"; do
+  # shellcheck disable=SC2086
+  expect_error "run.sh $bad" 64 env XDG_CACHE_HOME="$work/cache" "$run" $bad
+done
+[ -z "$(ls -A "$work/cache")" ] && pass || fail "a bad option still built into the cache: $(ls -A "$work/cache")"
+expect_error "measure.py without --module-dir" 64 python3 Tools/hpy-trace/measure.py --calls 10
+expect_error "measure.py with an empty --module-dir" 64 python3 Tools/hpy-trace/measure.py --module-dir "$work/cache"
+
+# A short measurement: the count check passes and every repetition prints a row.
+before="$(git status --porcelain)"
+if "$run" --calls "$calls" --reps 2 >"$work/stdout" 2>"$work/stderr"; then
+  pass
+  grep -q "^call counts: ctx_Dup and ctx_Close rose by exactly $calls in every trace run, by 0 in every universal run$" "$work/stdout" \
+    && pass || fail "no count line for $calls calls: $(cat "$work/stdout")"
+  [ "$(grep -cE '^[12] +[0-9]' "$work/stdout")" -eq 2 ] && pass || fail "expected 2 repetition rows: $(cat "$work/stdout")"
+  # Trace mode reads the clock twice per call: it cannot be as fast as universal mode.
+  cost="$(sed -n 's/^  trace cost *\([0-9.-]*\) .*/\1/p' "$work/stdout")"
+  python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "${cost:-0}" \
+    && pass || fail "trace cost per call is not positive: '${cost}'"
+else
+  fail "run.sh --calls $calls --reps 2: $(tail -1 "$work/stderr")"
+fi
+[ "$(git status --porcelain)" = "$before" ] && pass || fail "the run wrote into the repository: $(git status --porcelain)"
+
+# A planted wrong count: trace mode is asked for one call more than the loop makes.
+expect_error "planted count" 1 "$run" --calls "$calls" --reps 1 --expect-extra-calls 1
+grep -q "expected $((calls + 1)) each" "$work/stderr" && pass || fail "planted count: the message does not name the expected count: $(cat "$work/stderr")"
+
+echo "hpy trace tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
