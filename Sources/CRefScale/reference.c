@@ -42,3 +42,22 @@ uint32_t crefscale_reference_biased_owner_pair_loop(void *object, uintptr_t tid,
     }
     return atomic_load_explicit(ob_ref_local, memory_order_relaxed);
 }
+
+// An empty asm that claims to read and change `x`: each add is kept, in order, in a register.
+#define CREFSCALE_KEEP(x) __asm__ volatile("" : "+r"(x))
+
+int64_t crefscale_reference_add_chains(int64_t rounds, int independent) {
+    int64_t a = 0, b = 0, c = 0, d = 0;
+    if (independent) {
+        for (int64_t i = 0; i < rounds; i++) {
+            a += 1; CREFSCALE_KEEP(a); b += 1; CREFSCALE_KEEP(b); c += 1; CREFSCALE_KEEP(c); d += 1; CREFSCALE_KEEP(d);
+            a += 1; CREFSCALE_KEEP(a); b += 1; CREFSCALE_KEEP(b); c += 1; CREFSCALE_KEEP(c); d += 1; CREFSCALE_KEEP(d);
+        }
+    } else {
+        for (int64_t i = 0; i < rounds; i++) {
+            a += 1; CREFSCALE_KEEP(a); a += 1; CREFSCALE_KEEP(a); a += 1; CREFSCALE_KEEP(a); a += 1; CREFSCALE_KEEP(a);
+            a += 1; CREFSCALE_KEEP(a); a += 1; CREFSCALE_KEEP(a); a += 1; CREFSCALE_KEEP(a); a += 1; CREFSCALE_KEEP(a);
+        }
+    }
+    return a + b + c + d;
+}

@@ -8,7 +8,8 @@ struct Calibrate: ParsableCommand {
         abstract: "Times the plain-C reference loops and refscale's kernels in one process; prints ratios.",
         discussion: """
             In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF \
-            of CPython's header); every scheme uncontended (private, 1 thread) against the harness's \
+            of CPython's header) and the core's width (adds per cycle this thread gets, which \
+            falls while another hyperthread shares the core); every scheme uncontended (private, 1 thread) against the harness's \
             own cost (noop), the nonatomic model and the plain-C pair; the real header against the \
             nonatomic model; and the contended kernels against the C atomic loop. Each figure is the \
             median of 3 runs of --duration; the runs are counted on stderr as they go.
@@ -39,6 +40,8 @@ struct Calibrate: ParsableCommand {
         for reference in [atomicOne, atomicShared, plain, python, biasedOwner] {
             print("  \(reference.name), \(reference.threads) thread(s): \(format(reference.nanosecondsPerOperation)) ns/op")
         }
+        let width = Calibration.coreWidth()
+        print("  core width: \(format(width.min()!))-\(format(width.max()!)) adds per cycle in \(width.count) samples 50 ms apart (one dependent chain of adds over four independent ones; it falls while another hyperthread shares the core, and a loop as tight as noop's slows with it)")
 
         var invalid = 0
         func median(_ scheme: String, _ workload: String, threads: Int, objects: Int? = nil) throws -> Double {
@@ -92,6 +95,9 @@ struct Calibrate: ParsableCommand {
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
     }
 
+    /// A difference with its sign: "+0.52", "-0.27".
+    func signed(_ difference: Double) -> String { (difference < 0 ? "" : "+") + format(difference) }
+
     func row(_ fields: [String], _ widths: [Int]) -> String {
         zip(fields, widths).map { $0.padding($1) }.joined(separator: " ")
     }
@@ -123,9 +129,10 @@ struct Calibrate: ParsableCommand {
             }
             let direct = medians[.direct]!, universal = medians[.universal]!, debug = medians[.debug]!
             let counted = medians[.traceCounting]!, timed = medians[.traceTimed]!
-            // The target: counting adds at most twice what the table itself adds over direct.
-            let ratio = (counted - universal) / (universal - direct)
-            print("  \(scheme.name.padding(14))\(format(direct).padding(9))\(format(universal).padding(11))\(("+" + format(universal - direct)).padding(12))\(format(universal / direct).padding(8))\(format(debug).padding(9))\(("+" + format(debug - universal)).padding(9))\(("+" + format(counted - universal)).padding(13))\(format(ratio).padding(13))+\(format(timed - universal))")
+            // The target: counting adds at most twice what the table itself adds over direct. Where
+            // the table added nothing measurable the ratio has no meaning and is shown as "-".
+            let ratio = universal > direct ? format((counted - universal) / (universal - direct)) : "-"
+            print("  \(scheme.name.padding(14))\(format(direct).padding(9))\(format(universal).padding(11))\(signed(universal - direct).padding(12))\(format(universal / direct).padding(8))\(format(debug).padding(9))\(signed(debug - universal).padding(9))\(signed(counted - universal).padding(13))\(ratio.padding(13))\(signed(timed - universal))")
         }
         return invalid
     }

@@ -110,6 +110,20 @@ import Testing
         #expect(ratio > 4 && ratio < 16, "8 times the pairs took \(ratio) times as long")
     }
 
+    @Test func theAddChainsKeepEveryAddAndTakeTimeInProportion() {
+        #expect(crefscale_reference_add_chains(1000, 1) == 8000)
+        #expect(crefscale_reference_add_chains(1000, 0) == 8000)
+        for independent: Int32 in [0, 1] {
+            let short = Self.fastest { _ = crefscale_reference_add_chains(1_000_000, independent) }
+            let long = Self.fastest { _ = crefscale_reference_add_chains(8_000_000, independent) }
+            let ratio = Double(long) / Double(short)
+            #expect(ratio > 4 && ratio < 16, "8 times the rounds took \(ratio) times as long (independent: \(independent))")
+        }
+        let width = Calibration.coreWidth(samples: 3, rounds: 200_000, pause: 0.001)
+        #expect(width.count == 3)
+        #expect(width.allSatisfy { $0.isFinite && $0 > 0 })
+    }
+
     @Test func theReferencesNameWhatTheyTimeAndReportPositiveFigures() {
         let atomic = Calibration.atomicPair(threads: 2, pairs: 200_000)
         let plain = Calibration.plainPair(pairs: 1_000_000)

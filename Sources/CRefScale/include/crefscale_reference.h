@@ -19,4 +19,10 @@ int64_t crefscale_reference_plain_pair_loop(volatile int64_t *counter, int64_t p
 /// the decrement likewise. The object must hold one reference of its own, so the local count
 /// never reaches 0. Returns the local count.
 uint32_t crefscale_reference_biased_owner_pair_loop(void *object, uintptr_t tid, int64_t pairs);
+
+/// The core-width probe: `rounds` times, 8 register adds, as four independent chains
+/// (`independent` non-zero: as many adds per cycle as the core's ALUs give this thread) or as one
+/// dependent chain (one add per cycle whatever else the core runs, so it follows the clock only).
+/// Their ratio is the adds per cycle the thread's core gives it now. Returns the sum of the chains.
+int64_t crefscale_reference_add_chains(int64_t rounds, int independent);
 #endif

@@ -55,6 +55,24 @@ public enum Calibration {
             nanosecondsPerOperation: EmbeddedPython.increfDecrefNanoseconds(pairs: pairs))
     }
 
+    /// Adds per cycle the calling thread's core gives it, `samples` times `pause` seconds apart:
+    /// the ns per add of one dependent chain over that of four independent chains
+    /// (`crefscale_reference_add_chains`). The dependent chain runs one add a cycle, so the ratio
+    /// does not move with the clock; it falls when another hyperthread takes the core's ALUs.
+    public static func coreWidth(samples: Int = 10, rounds: Int = 2_000_000, pause: Double = 0.05) -> [Double] {
+        func nanosecondsPerAdd(independent: Bool) -> Double {
+            let start = crefscale_clock_monotonic_ns()
+            let sum = crefscale_reference_add_chains(Int64(rounds), independent ? 1 : 0)
+            let elapsed = Double(crefscale_clock_monotonic_ns() - start)
+            precondition(sum == Int64(8 * rounds), "the add chains lost an add")
+            return elapsed / Double(8 * rounds)
+        }
+        return (0..<samples).map { sample in
+            if sample > 0 { Runner.sleep(seconds: pause) }
+            return nanosecondsPerAdd(independent: false) / nanosecondsPerAdd(independent: true)
+        }
+    }
+
     /// Wall time from releasing `threads` threads together to the last one finishing `body`.
     static func timed(threads: Int, _ body: @escaping () -> Void) -> Double {
         let control = RunControl(workers: threads)
