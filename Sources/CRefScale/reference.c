@@ -61,3 +61,13 @@ int64_t crefscale_reference_add_chains(int64_t rounds, int independent) {
     }
     return a + b + c + d;
 }
+
+int64_t crefscale_reference_ping_pong(int64_t *flag, int64_t rounds, int side) {
+    _Atomic int64_t *word = (_Atomic int64_t *)flag;
+    for (int64_t i = 0; i < rounds; i++) {
+        int64_t mine = 2 * i + 1 + side, theirs = 2 * i + side;
+        while (atomic_load_explicit(word, memory_order_acquire) != theirs) {}
+        atomic_store_explicit(word, mine, memory_order_release);
+    }
+    return atomic_load_explicit(word, memory_order_relaxed);
+}

@@ -40,6 +40,10 @@ struct Calibrate: ParsableCommand {
         for reference in [atomicOne, atomicShared, plain, python, biasedOwner] {
             print("  \(reference.name), \(reference.threads) thread(s): \(format(reference.nanosecondsPerOperation)) ns/op")
         }
+        if let roundTrips = Calibration.lineRoundTrip() {
+            let times = roundTrips.nanoseconds
+            print("  cache line round trip between CPU \(roundTrips.cpus[0]) and CPU \(roundTrips.cpus[1]): \(format(times.min()!))-\(format(times.max()!)) ns in \(times.count) samples 50 ms apart (it moves when the machine places the two CPUs on nearby or distant cores, and every figure of threads that share lines moves with it)")
+        }
         let width = Calibration.coreWidth()
         print("  core width: \(format(width.min()!))-\(format(width.max()!)) adds per cycle in \(width.count) samples 50 ms apart (one dependent chain of adds over four independent ones; it falls while another hyperthread shares the core, and a loop as tight as noop's slows with it)")
 

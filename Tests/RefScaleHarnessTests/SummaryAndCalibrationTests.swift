@@ -124,6 +124,15 @@ import Testing
         #expect(width.allSatisfy { $0.isFinite && $0 > 0 })
     }
 
+    @Test func theLineRoundTripPlaysEveryRoundBetweenTwoCPUs() {
+        guard let roundTrips = Calibration.lineRoundTrip(samples: 2, rounds: 2_000, pause: 0.001) else {
+            #expect(MachineInfo.current.onlineCPUs < 2)
+            return
+        }
+        #expect(roundTrips.cpus.count == 2 && roundTrips.cpus[0] != roundTrips.cpus[1])
+        #expect(roundTrips.nanoseconds.count == 2 && roundTrips.nanoseconds.allSatisfy { $0.isFinite && $0 > 0 })
+    }
+
     @Test func theReferencesNameWhatTheyTimeAndReportPositiveFigures() {
         let atomic = Calibration.atomicPair(threads: 2, pairs: 200_000)
         let plain = Calibration.plainPair(pairs: 1_000_000)

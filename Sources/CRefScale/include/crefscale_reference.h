@@ -25,4 +25,10 @@ uint32_t crefscale_reference_biased_owner_pair_loop(void *object, uintptr_t tid,
 /// dependent chain (one add per cycle whatever else the core runs, so it follows the clock only).
 /// Their ratio is the adds per cycle the thread's core gives it now. Returns the sum of the chains.
 int64_t crefscale_reference_add_chains(int64_t rounds, int independent);
+
+/// One side of a ping-pong on the word `*flag` (0 at the start), `rounds` round trips: side 0
+/// waits for 2i and writes 2i + 1, side 1 waits for 2i + 1 and writes 2i + 2. Run by two threads
+/// at once, each round trip moves the word's line between their CPUs twice, and the word ends at
+/// 2 × rounds. Returns the value the side last saw.
+int64_t crefscale_reference_ping_pong(int64_t *flag, int64_t rounds, int side);
 #endif

@@ -73,14 +73,38 @@ public enum Calibration {
         }
     }
 
+    /// ns per round trip of one cache line between the first two CPUs `--pin compact` uses
+    /// (`crefscale_reference_ping_pong`, a thread pinned to each), `samples` times `pause` seconds
+    /// apart; nil with fewer than two CPUs. On a VM it moves as the hypervisor places the two
+    /// vCPUs on nearby or distant cores, and with it every figure of threads that share lines.
+    public static func lineRoundTrip(samples: Int = 10, rounds: Int = 100_000, pause: Double = 0.05) -> (cpus: [Int], nanoseconds: [Double])? {
+        guard let cpus = Pinning.compact.cpus(workers: 2), cpus[0] != cpus[1] else { return nil }
+        let flag = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
+        defer { flag.deallocate() }
+        return (cpus, (0..<samples).map { sample in
+            if sample > 0 { Runner.sleep(seconds: pause) }
+            flag.initializeMemory(as: Int64.self, repeating: 0, count: 16)
+            let word = flag.assumingMemoryBound(to: Int64.self)
+            let nanoseconds = timed(cpus: cpus) { side in _ = crefscale_reference_ping_pong(word, Int64(rounds), Int32(side)) }
+            precondition(word.pointee == Int64(2 * rounds), "the ping-pong lost a round")
+            return nanoseconds / Double(rounds)
+        })
+    }
+
     /// Wall time from releasing `threads` threads together to the last one finishing `body`.
     static func timed(threads: Int, _ body: @escaping () -> Void) -> Double {
-        let control = RunControl(workers: threads)
+        timed(cpus: Array(repeating: nil, count: threads)) { _ in body() }
+    }
+
+    /// The same, one thread per entry of `cpus` (pinned where it is not nil); `body` gets the
+    /// thread's index.
+    static func timed(cpus: [Int?], _ body: @escaping (Int) -> Void) -> Double {
+        let control = RunControl(workers: cpus.count)
         let signals = control.signals
-        let workers = (0..<threads).map { _ in
-            WorkerThread {
+        let workers = cpus.enumerated().map { index, cpu in
+            WorkerThread(pinnedTo: cpu) {
                 signals.arriveAndWaitForStart()
-                body()
+                body(index)
             }
         }
         control.waitUntilReady()
