@@ -12,8 +12,9 @@ import RefScale
 /// run's own figure is still the whole interval's; the slices' 10th and 90th percentiles are
 /// reported beside it (`slice_ns_p10`, `slice_ns_p90`).
 ///
-/// Waking costs the main thread a few microseconds per slice; with a worker on every CPU that
-/// is taken from a worker, about 0.05% of a 10 ms slice.
+/// Waking costs the main thread a few microseconds per slice, taken from a worker when every CPU
+/// has one. Measured: the same source with and without slices, `noop` on `private`, 12
+/// alternating runs each: 0.440 against 0.455 ns/op at 1 thread, 0.470 against 0.482 at 2.
 struct IntervalSlices {
     static let sliceSeconds = 0.01
     /// Fewer kept slices than this give no percentiles (a short interval, or passes longer than
