@@ -8,8 +8,9 @@ struct Calibrate: ParsableCommand {
         abstract: "Times the plain-C reference loops and refscale's kernels in one process; prints ratios.",
         discussion: """
             In order: the reference loops (C atomics, plain C ++/--, the real Py_INCREF/Py_DECREF \
-            of CPython's header) and the core's width (adds per cycle this thread gets, which \
-            falls while another hyperthread shares the core); every scheme uncontended (private, 1 thread) against the harness's \
+            of CPython's header), a cache line's round trip between two CPUs and the core's width \
+            (adds per cycle this thread gets, which falls while another hyperthread shares the \
+            core); every scheme uncontended (private, 1 thread) against the harness's \
             own cost (noop), the nonatomic model and the plain-C pair; the real header against the \
             nonatomic model; and the contended kernels against the C atomic loop. Each figure is the \
             median of 3 runs of --duration; the runs are counted on stderr as they go.
@@ -41,11 +42,9 @@ struct Calibrate: ParsableCommand {
             print("  \(reference.name), \(reference.threads) thread(s): \(format(reference.nanosecondsPerOperation)) ns/op")
         }
         if let roundTrips = Calibration.lineRoundTrip() {
-            let times = roundTrips.nanoseconds
-            print("  cache line round trip between CPU \(roundTrips.cpus[0]) and CPU \(roundTrips.cpus[1]): \(format(times.min()!))-\(format(times.max()!)) ns in \(times.count) samples 50 ms apart (it moves when the machine places the two CPUs on nearby or distant cores, and every figure of threads that share lines moves with it)")
+            print("  cache line round trip between CPU \(roundTrips.cpus[0]) and CPU \(roundTrips.cpus[1]): \(sampleRange(roundTrips.nanoseconds, unit: "ns")) (it moves when the machine places the two CPUs on nearby or distant cores, and every figure of threads that share lines moves with it)")
         }
-        let width = Calibration.coreWidth()
-        print("  core width: \(format(width.min()!))-\(format(width.max()!)) adds per cycle in \(width.count) samples 50 ms apart (one dependent chain of adds over four independent ones; it falls while another hyperthread shares the core, and a loop as tight as noop's slows with it)")
+        print("  core width: \(sampleRange(Calibration.coreWidth(), unit: "adds per cycle")) (one dependent chain of adds over four independent ones; it falls while another hyperthread shares the core, and a loop as tight as noop's slows with it)")
 
         var invalid = 0
         func median(_ scheme: String, _ workload: String, threads: Int, objects: Int? = nil) throws -> Double {
@@ -97,6 +96,11 @@ struct Calibrate: ParsableCommand {
         }
         invalid += try contextCosts(progress: progress, done: done)
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
+    }
+
+    /// A probe's samples as "min-max UNIT in N samples P ms apart".
+    func sampleRange(_ samples: [Double], unit: String) -> String {
+        "\(format(samples.min()!))-\(format(samples.max()!)) \(unit) in \(samples.count) samples \(Int(Calibration.probePause * 1000)) ms apart"
     }
 
     /// A difference with its sign: "+0.52", "-0.27".

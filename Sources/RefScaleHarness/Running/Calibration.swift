@@ -55,11 +55,23 @@ public enum Calibration {
             nanosecondsPerOperation: EmbeddedPython.increfDecrefNanoseconds(pairs: pairs))
     }
 
+    /// The machine probes' samples are this far apart, so that they meet the machine in several
+    /// of its states (a neighbouring hyperthread busy or idle, two CPUs near or far).
+    public static let probePause = 0.05
+
+    /// `samples` values of `measure`, `pause` seconds apart.
+    static func sampled(_ samples: Int, pause: Double, _ measure: () -> Double) -> [Double] {
+        (0..<samples).map { sample in
+            if sample > 0 { Runner.sleep(seconds: pause) }
+            return measure()
+        }
+    }
+
     /// Adds per cycle the calling thread's core gives it, `samples` times `pause` seconds apart:
     /// the ns per add of one dependent chain over that of four independent chains
     /// (`crefscale_reference_add_chains`). The dependent chain runs one add a cycle, so the ratio
     /// does not move with the clock; it falls when another hyperthread takes the core's ALUs.
-    public static func coreWidth(samples: Int = 10, rounds: Int = 2_000_000, pause: Double = 0.05) -> [Double] {
+    public static func coreWidth(samples: Int = 10, rounds: Int = 2_000_000, pause: Double = probePause) -> [Double] {
         func nanosecondsPerAdd(independent: Bool) -> Double {
             let start = crefscale_clock_monotonic_ns()
             let sum = crefscale_reference_add_chains(Int64(rounds), independent ? 1 : 0)
@@ -67,24 +79,20 @@ public enum Calibration {
             precondition(sum == Int64(8 * rounds), "the add chains lost an add")
             return elapsed / Double(8 * rounds)
         }
-        return (0..<samples).map { sample in
-            if sample > 0 { Runner.sleep(seconds: pause) }
-            return nanosecondsPerAdd(independent: false) / nanosecondsPerAdd(independent: true)
-        }
+        return sampled(samples, pause: pause) { nanosecondsPerAdd(independent: false) / nanosecondsPerAdd(independent: true) }
     }
 
     /// ns per round trip of one cache line between the first two CPUs `--pin compact` uses
     /// (`crefscale_reference_ping_pong`, a thread pinned to each), `samples` times `pause` seconds
     /// apart; nil with fewer than two CPUs. On a VM it moves as the hypervisor places the two
     /// vCPUs on nearby or distant cores, and with it every figure of threads that share lines.
-    public static func lineRoundTrip(samples: Int = 10, rounds: Int = 100_000, pause: Double = 0.05) -> (cpus: [Int], nanoseconds: [Double])? {
+    public static func lineRoundTrip(samples: Int = 10, rounds: Int = 100_000, pause: Double = probePause) -> (cpus: [Int], nanoseconds: [Double])? {
         guard let cpus = Pinning.compact.cpus(workers: 2), cpus[0] != cpus[1] else { return nil }
         let flag = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
         defer { flag.deallocate() }
-        return (cpus, (0..<samples).map { sample in
-            if sample > 0 { Runner.sleep(seconds: pause) }
+        let word = flag.assumingMemoryBound(to: Int64.self)
+        return (cpus, sampled(samples, pause: pause) {
             flag.initializeMemory(as: Int64.self, repeating: 0, count: 16)
-            let word = flag.assumingMemoryBound(to: Int64.self)
             let nanoseconds = timed(cpus: cpus) { side in _ = crefscale_reference_ping_pong(word, Int64(rounds), Int32(side)) }
             precondition(word.pointee == Int64(2 * rounds), "the ping-pong lost a round")
             return nanoseconds / Double(rounds)
