@@ -3,11 +3,13 @@ import Glibc
 import Synchronization
 
 /// What one thread's operations work on: its registers (handles in flight), its fields and the
-/// run's globals (non-local references, as object addresses, 0 = empty), the pool and the
-/// channels. Raw pointers only, so the hot loop holds no class reference.
+/// run's globals (non-local references, as object addresses, 0 = empty), its names (addresses of
+/// objects it allocated, which hold no reference), the pool and the channels. Raw pointers only,
+/// so the hot loop holds no class reference.
 struct ThreadMemory {
     let registers: UnsafeMutablePointer<Handle>
     let fields: UnsafeMutablePointer<UInt>
+    let names: UnsafeMutablePointer<UInt>
     let globals: UnsafeMutablePointer<UInt>
     let pool: ObjectPool
     let channels: Channels
@@ -19,6 +21,14 @@ struct ThreadMemory {
     @inline(__always)
     func slot(_ encoded: Int) -> UnsafeMutablePointer<UInt> {
         encoded & Slot.globalBit != 0 ? globals + (encoded & ~Slot.globalBit) : fields + encoded
+    }
+
+    /// The object an `open`, `retain` or `release` names: a pool index, or a name.
+    @inline(__always)
+    func object(_ source: Int) -> ObjectRef {
+        source & Operation.namedBit != 0
+            ? ObjectRef(address: UnsafeMutableRawPointer(bitPattern: names[source & ~Operation.namedBit])!)
+            : pool[source]
     }
 }
 
@@ -54,11 +64,11 @@ func execute<S: CountingScheme>(
         } else if code == Operation.Code.read.rawValue {
             checksum &+= scheme.read(registers[operation.register])
         } else if code == Operation.Code.open.rawValue {
-            registers[operation.register] = scheme.open(memory.pool[operation.source])
+            registers[operation.register] = scheme.open(memory.object(operation.source))
         } else if code == Operation.Code.retain.rawValue {
-            scheme.retain(memory.pool[operation.source])
+            scheme.retain(memory.object(operation.source))
         } else if code == Operation.Code.release.rawValue {
-            scheme.release(memory.pool[operation.source])
+            scheme.release(memory.object(operation.source))
         } else {
             let performed = executeRare(operation, on: &scheme, memory: memory)
             if performed < 0 {
@@ -89,6 +99,10 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
     case Operation.Code.create.rawValue:
         let type = operation.source == 0 ? 0 : UInt(bitPattern: memory.pool[operation.source - 1].address)
         memory.registers[register] = scheme.new(allocate(flags: operation.flags, type: type, on: &scheme, memory: memory))
+    case Operation.Code.createNamed.rawValue:
+        let object = allocate(flags: operation.flags, type: 0, on: &scheme, memory: memory)
+        memory.names[operation.source] = UInt(bitPattern: object.address)
+        memory.registers[register] = scheme.new(object)
     case Operation.Code.enter.rawValue:
         memory.pool.dropLedger(thread: memory.threadID).move(toPassOffset: operation.source)
         scheme.enterScope()

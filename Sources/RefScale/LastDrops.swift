@@ -6,7 +6,7 @@
 ///
 /// What counts as a reference is the stream's, the same for every scheme: a register holding a
 /// handle, a field holding the object, an object in flight in a channel. Each object made in
-/// the pass (`create`, `new`) is followed: `dup` and `load` add a reference, `close` ends one,
+/// the pass (`create`, `createNamed`, `new`) is followed: `dup` and `load` add a reference, `close` ends one,
 /// `store` adds one and ends the slot's previous one, `clear` ends one, `send` moves the only
 /// one into the channel. Objects the pass did not make (set-up objects, `open`) are not
 /// followed, and neither are objects stored into a global (any thread may load them) or sent
@@ -59,7 +59,7 @@ public enum LastDrops {
                 let isGlobal = source & Slot.globalBit != 0
                 var replacement: Operation?
                 switch operation.code {
-                case Operation.Code.create.rawValue, Operation.Code.new.rawValue:
+                case Operation.Code.create.rawValue, Operation.Code.createNamed.rawValue, Operation.Code.new.rawValue:
                     registers[register] = Reference(followed: true)
                 case Operation.Code.open.rawValue:
                     registers[register] = unfollowed

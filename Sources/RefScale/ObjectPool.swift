@@ -19,7 +19,8 @@ import Synchronization
 ///    16  sharedCount  Int     biased: `ob_ref_shared`, `count << 2 | flags`
 ///    24  type         UInt    `ob_type`: the address of the object's type object, 0 = none
 ///   ---- the end of CPython's header; the rest is the object's body
-///    32  payload      UInt64  what `read` returns (cpython: the PyObject*)
+///    32  payload      UInt64  what `read` returns: the object's pool index plus one (cpython: the
+///                             PyObject*)
 ///    40  uniqueID     Int     perthread: the index into the per-thread arrays, -1 = none, while
 ///                             the object lives (CPython keeps it in the body too: `ht_unique_id`,
 ///                             `_co_unique_id`); once freed: the link in the pool's free list
@@ -230,7 +231,8 @@ public struct ObjectPool: @unchecked Sendable {
     /// The index of the first region object, and the distance between two threads' regions.
     let regionStart: Int
     let regionStride: Int
-    /// Line 0: violation counts; line 1 + t: thread t's free lists.
+    /// Line 0: violation counts (bytes 0, 8 and 48; `RetentionControl` holds 16..<48); line 1 + t:
+    /// thread t's free lists.
     let control: UnsafeMutableRawPointer
     let threadSlots: Int
     /// Where the objects came from: nil for the process heap, zeroed here.
@@ -294,6 +296,12 @@ public struct ObjectPool: @unchecked Sendable {
     @inline(__always)
     public subscript(index: Int) -> ObjectRef { ObjectRef(address: base + index * stride) }
 
+    /// The pool indices of thread `thread`'s region.
+    public func region(thread: Int) -> Range<Int> {
+        let start = regionStart + thread * regionStride
+        return start..<start + regionSize
+    }
+
     /// Thread `thread`'s allocation state: the next never-used object of its region, its own
     /// free list (touched by that thread only) and its remote free list (pushed by others).
     struct FreeLists {
@@ -309,8 +317,12 @@ public struct ObjectPool: @unchecked Sendable {
         FreeLists(line: control + (1 + thread) * ObjectPool.lineSize)
     }
 
-    static func violations(_ control: UnsafeMutableRawPointer) -> (doubleFrees: UnsafeMutablePointer<Atomic<Int>>, writesAfterFree: UnsafeMutablePointer<Atomic<Int>>) {
-        (control.assumingMemoryBound(to: Atomic<Int>.self), (control + 8).assumingMemoryBound(to: Atomic<Int>.self))
+    static func violations(_ control: UnsafeMutableRawPointer) -> (
+        doubleFrees: UnsafeMutablePointer<Atomic<Int>>, writesAfterFree: UnsafeMutablePointer<Atomic<Int>>,
+        birthsWhileAlive: UnsafeMutablePointer<Atomic<Int>>
+    ) {
+        (control.assumingMemoryBound(to: Atomic<Int>.self), (control + 8).assumingMemoryBound(to: Atomic<Int>.self),
+         (control + 48).assumingMemoryBound(to: Atomic<Int>.self))
     }
 
     /// Marks object `index` alive with the given payload; the scheme then sets its count fields.
@@ -319,9 +331,13 @@ public struct ObjectPool: @unchecked Sendable {
     }
 
     /// Writes the whole header but `freeCount`, so the bearing thread is the object's first toucher.
+    /// Bearing an object that is alive (memory reused before it was freed) is recorded.
     static func bear(
         _ object: ObjectRef, flags: ObjectFlags, home: Int, payload: UInt64, control: UnsafeMutableRawPointer, type: UInt = 0
     ) -> ObjectRef {
+        if object.state.pointee.load(ordering: .relaxed) & ObjectRef.aliveBit != 0 {
+            violations(control).birthsWhileAlive.pointee.wrappingAdd(1, ordering: .relaxed)
+        }
         object.control.pointee.store(UInt(bitPattern: control), ordering: .relaxed)
         object.state.pointee.store(
             ObjectRef.aliveBit | UInt32(flags.rawValue) | UInt32(home) << ObjectRef.homeShift, ordering: .relaxed)
@@ -352,7 +368,8 @@ public struct ObjectPool: @unchecked Sendable {
             if !object.poisonIsIntact() {
                 ObjectPool.violations(control).writesAfterFree.pointee.wrappingAdd(1, ordering: .relaxed)
             }
-            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(object.timesBorn) &+ 1, control: control, type: type)
+            let index = (object.address - base) / stride
+            return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(index) &+ 1, control: control, type: type)
         }
         let fresh = lists.fresh.pointee.load(ordering: .relaxed)
         guard fresh < regionStart + thread * regionStride + regionSize else { return nil }
@@ -401,9 +418,11 @@ public struct ObjectPool: @unchecked Sendable {
             bad += 1
             if problems.count < 3 { problems.append(problem) }
         }
-        let (doubleFrees, writesAfterFree) = ObjectPool.violations(control)
+        let (doubleFrees, writesAfterFree, birthsWhileAlive) = ObjectPool.violations(control)
         let doubles = doubleFrees.pointee.load(ordering: .relaxed)
         if doubles > 0 { report("\(doubles) free(s) of an object already freed") }
+        let reborn = birthsWhileAlive.pointee.load(ordering: .relaxed)
+        if reborn > 0 { report("\(reborn) birth(s) of an object still alive (its memory reused before its free)") }
         let writes = writesAfterFree.pointee.load(ordering: .relaxed)
         if writes > 0 { report("\(writes) object(s) written after being freed, found when reborn") }
         for index in 0..<count {

@@ -3,13 +3,16 @@
 ///     bits  0..<8   the operation code
 ///     bits  8..<16  flags of a new object (`ObjectFlags`)
 ///     bits 16..<32  the target register (where a made handle goes, or the handle to use)
-///     bits 32..<64  the source: a register (dup), a pool index (new, open; create: the type's
-///                   plus one, 0 for none), a slot (store, load, clear) or a channel (send,
-///                   receive, drain)
+///     bits 32..<64  the source: a register (dup), a pool index (new; open, retain and release:
+///                   or with `namedBit` a name; create: the type's pool index plus one,
+///                   0 for none; createNamed: the name), a slot (store, load, clear) or a channel
+///                   (send, receive, drain)
 ///
 /// Registers are the thread's handles in flight, a small array the kernel indexes. Slots hold
 /// non-local references (HPyField and HPyGlobal): the thread's own fields, or the run's globals
-/// that every thread reads.
+/// that every thread reads. Names are the thread's own words holding the addresses of objects it
+/// allocated (`createNamed`), so a stream can name an object whose place the allocator picks
+/// when the run makes it.
 public struct Operation: Equatable, Sendable {
     public var bits: UInt64
 
@@ -56,6 +59,20 @@ public struct Operation: Equatable, Sendable {
         /// Makes a number from a C value (`Number`, in the flag byte and the source): an
         /// immediate where the scheme tags it, a cached small int or a new object where not.
         case number
+        /// Allocates a fresh or recycled object from the thread's region, as `create`, and
+        /// records its address under the name `source`: later entries reach it by that name
+        /// (`named(_:)`) until the name is given to the next object.
+        case createNamed
+    }
+
+    /// In the source of `open`, `retain` and `release`: the rest is a name (the object the
+    /// thread recorded under it at its last `createNamed`), not a pool index.
+    static let namedBit = 1 << 31
+
+    /// The source naming the object recorded under `name`.
+    public static func named(_ name: Int) -> Int {
+        precondition(name >= 0 && name < namedBit, "name \(name) out of range")
+        return name | namedBit
     }
 
     /// In the flags byte of a `store`, `clear` or `receiveAll` (which make no object): the
@@ -93,6 +110,10 @@ public struct Operation: Equatable, Sendable {
     /// at allocation and drops at deallocation; nil for a static type, which is not counted.
     public static func create(into register: Int, flags: ObjectFlags = [], type: Int? = nil) -> Operation {
         Operation(.create, register: register, source: type.map { $0 + 1 } ?? 0, flags: flags)
+    }
+    /// An object from the thread's region, recorded under `name`, its first handle in `register`.
+    public static func createNamed(_ name: Int, into register: Int, flags: ObjectFlags = []) -> Operation {
+        Operation(.createNamed, register: register, source: name, flags: flags)
     }
     public static func store(_ register: Int, into slot: Slot) -> Operation { Operation(.store, register: register, source: slot.encoded) }
     public static func load(_ slot: Slot, into register: Int) -> Operation { Operation(.load, register: register, source: slot.encoded) }
@@ -159,6 +180,8 @@ public struct ThreadProgram: Sendable {
     public var registers: Int
     /// The thread's own slots (fields of the objects it keeps).
     public var fields = 0
+    /// The names its stream gives the objects it allocates (`createNamed`).
+    public var names = 0
     /// The channel this thread takes from while it waits to send, or -1.
     public var inbox = -1
     public var setup: [Operation]
@@ -171,11 +194,12 @@ public struct ThreadProgram: Sendable {
     public let passOpens: Int
 
     public init(
-        registers: Int = 0, fields: Int = 0, inbox: Int = -1, setup: [Operation] = [], pass: [Operation] = [],
-        teardown: [Operation] = []
+        registers: Int = 0, fields: Int = 0, names: Int = 0, inbox: Int = -1, setup: [Operation] = [],
+        pass: [Operation] = [], teardown: [Operation] = []
     ) {
         self.registers = registers
         self.fields = fields
+        self.names = names
         self.inbox = inbox
         self.setup = setup
         self.pass = pass
@@ -192,7 +216,7 @@ public struct StreamDigest {
     public init() {}
 
     public mutating func add(_ program: ThreadProgram) {
-        for word in [UInt64(program.registers), UInt64(program.fields), UInt64(bitPattern: Int64(program.inbox))] {
+        for word in [UInt64(program.registers), UInt64(program.fields), UInt64(program.names), UInt64(bitPattern: Int64(program.inbox))] {
             add(word)
         }
         for part in [program.setup, program.pass, program.teardown] {

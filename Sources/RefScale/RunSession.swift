@@ -82,6 +82,12 @@ public struct RunOutcome: Sendable {
 /// One run of scheme `S`. Every thread, the main one too, works through a context of its own;
 /// the worker's context, memory and counters are locals of `runWorker`, so the timed loop
 /// touches no property of this class.
+/// The thread slot of each thread of a run (its pool region, its free lists, `crefscale_thread_slot`).
+enum ThreadSlot {
+    static let main = 1
+    static func worker(_ index: Int) -> Int { index + 2 }
+}
+
 final class RunSession<S: CountingScheme>: @unchecked Sendable {
     private let pool: ObjectPool
     private let channels: Channels
@@ -110,8 +116,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         var checksum: UInt64 = 0
     }
 
-    static var mainThreadID: Int { 1 }
-    static func workerThreadID(_ index: Int) -> Int { index + 2 }
+    static var mainThreadID: Int { ThreadSlot.main }
+    static func workerThreadID(_ index: Int) -> Int { ThreadSlot.worker(index) }
 
     init(config: RunConfig) throws {
         let workload = config.workload
@@ -162,6 +168,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         for memory in [mainMemory] {
             memory.registers.deallocate()
             memory.fields.deallocate()
+            memory.names.deallocate()
         }
         globals.deallocate()
         channels.deallocate()
@@ -183,7 +190,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         let registers = UnsafeMutablePointer<Handle>.allocate(capacity: max(1, program.registers))
         registers.initialize(repeating: .null, count: max(1, program.registers))
         return ThreadMemory(
-            registers: registers, fields: slots(program.fields), globals: globals, pool: pool, channels: channels,
+            registers: registers, fields: slots(program.fields), names: slots(program.names), globals: globals, pool: pool, channels: channels,
             inbox: program.inbox, threadID: threadID, mailboxes: mailboxes)
     }
 
@@ -200,6 +207,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         defer {
             memory.registers.deallocate()
             memory.fields.deallocate()
+            memory.names.deallocate()
         }
         var checksum: UInt64 = 0
         var operations = 0

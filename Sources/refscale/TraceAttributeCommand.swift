@@ -92,10 +92,11 @@ struct TraceAttributeCommand: ParsableCommand {
         let trace = workload.replay.trace
         let objectOfPool = workload.traceObjects(threads: request.threads)
         var costs = [ObjectCost](repeating: ObjectCost(), count: trace.objects.count)
-        // Recycled slots stand for many transient objects (born and freed by one thread): one sum.
+        // Transient objects (born and freed by one thread) live in the workers' regions, beyond
+        // the pool's fixed objects: one sum.
         var transient = ObjectCost()
-        for (index, cost) in attribution.byPoolIndex.enumerated() where index < objectOfPool.count {
-            if objectOfPool[index] >= 0 { costs[objectOfPool[index]] += cost } else { transient += cost }
+        for (index, cost) in attribution.byPoolIndex.enumerated() {
+            if index < objectOfPool.count && objectOfPool[index] >= 0 { costs[objectOfPool[index]] += cost } else { transient += cost }
         }
         let total = costs.reduce(into: attribution.unattributed) { $0 += $1 } + transient
         print("\(file): \(trace.eventCount) events in \(trace.threads.count) traced threads, \(trace.objects.count) objects; \(scheme), \(request.threads) workers")

@@ -33,7 +33,7 @@ struct GlobalReplacement<S: CountingScheme> {
             let fields = UnsafeMutablePointer<UInt>.allocate(capacity: 1)
             fields.initialize(to: 0)
             return ThreadMemory(
-                registers: registers, fields: fields, globals: globals, pool: pool, channels: channels, inbox: -1,
+                registers: registers, fields: fields, names: fields, globals: globals, pool: pool, channels: channels, inbox: -1,
                 threadID: thread, mailboxes: mailboxes)
         }
         memoryA = memory(2)

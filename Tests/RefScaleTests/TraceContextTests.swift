@@ -9,7 +9,7 @@ import Testing
     /// whether the scheme boxes it: `atomic` boxes every number).
     static func expectedCalls(_ operation: Operation) -> [TracedFunction] {
         switch Operation.Code(rawValue: operation.code)! {
-        case .new, .create: [.new]
+        case .new, .create, .createNamed: [.new]
         case .open: [.open]
         case .dup: [.dup]
         case .dupClose: [.dup, .close]

@@ -6,9 +6,13 @@
 /// Objects:
 /// - *transient*: born in the trace, counted by one traced thread only, never at count 0 except
 ///   at the decrement its death follows, not immortal and not changed by a what-if. Each pass
-///   bears it (`new`) at its birth and the decrement that took it to 0 in CPython frees it; one
-///   still alive at the end of its thread's events is released at the end of the pass (a death
-///   the trace did not see), so the next pass can bear it again.
+///   allocates it at its birth from the worker's region of the pool (`createNamed`), as
+///   CPython's allocator gives it a free block, and the stream reaches it by a name, not a pool
+///   index: the allocator reuses only memory the scheme has freed, so an object a scheme keeps
+///   after its last reference (lazy `handle-local`'s table, `arena`'s scope) keeps its memory, and
+///   the next birth gets other memory. The decrement that took it to 0 in CPython ends its last
+///   reference; one still alive at the end of its thread's events is released at the end of the
+///   pass (a death the trace did not see).
 /// - *resident*: every other object — alive before the trace (its `firstCount`), counted by more
 ///   than one traced thread, never freed in the trace in a way one thread can replay, immortal
 ///   in CPython 3.12+, or changed by a what-if. It is born once, before the start barrier, by the
@@ -152,21 +156,18 @@ public struct TraceReplay: Sendable {
     }
 }
 
-/// Where each object of the trace lives in the pool, for one thread count: objects counted by
-/// several traced threads first (one copy), then one block per replica of the others: the
-/// resident ones, then each worker group's recycled slots for its transient objects.
+/// Where each resident object of the trace lives in the pool, for one thread count: objects
+/// counted by several traced threads first (one copy), then one block per replica of the
+/// others. Transient objects live in the workers' regions (`createNamed`).
 struct TraceLayout {
     let replicas: Int
     let sharedCount: Int
     let residentSingles: Int
-    let blockSize: Int
     /// Per object: its index among the shared objects, or among one replica's resident singles.
     let slot: [Int]
     let isShared: [Bool]
-    /// Where each group's transient slots start in a replica's block.
-    let groupBase: [Int]
 
-    init(_ replay: TraceReplay, threads: Int, transientSlots: [Int]) {
+    init(_ replay: TraceReplay, threads: Int) {
         replicas = replay.replicas(threads: threads)
         var shared = 0, single = 0
         var slot = [Int](repeating: 0, count: replay.trace.objects.count)
@@ -183,26 +184,14 @@ struct TraceLayout {
         }
         sharedCount = shared
         residentSingles = single
-        var base: [Int] = []
-        var next = single
-        for count in transientSlots {
-            base.append(next)
-            next += count
-        }
-        groupBase = base
-        blockSize = next
         self.slot = slot
         self.isShared = isShared
     }
 
-    var poolSize: Int { sharedCount + replicas * blockSize }
+    var poolSize: Int { sharedCount + replicas * residentSingles }
 
     func poolIndex(_ object: Int, replica: Int) -> Int {
-        isShared[object] ? slot[object] : sharedCount + replica * blockSize + slot[object]
-    }
-
-    func transientPoolIndex(_ slot: Int, group: Int, replica: Int) -> Int {
-        sharedCount + replica * blockSize + groupBase[group] + slot
+        isShared[object] ? slot[object] : sharedCount + replica * residentSingles + slot[object]
     }
 }
 
@@ -210,30 +199,31 @@ struct TraceLayout {
 /// with objects named by their trace numbers: `TraceStreams` renames them per replica.
 struct GroupStream {
     /// `new`, `open`, `retain` and `release` carry the trace's object number as their source, or
-    /// for a transient object the trace's object count plus its recycled slot.
+    /// for a transient object its name (`Operation.named`).
     var pass: [Operation] = []
     var registers = 1
     /// Loans: (object, references) this group ends after the run.
     var loans: [(object: Int, count: Int)] = []
     var balancingOperations = 0
     var events = 0
-    /// Births per pass of each recycled slot.
-    var slotBirths: [Int] = []
+    /// Births per pass of the objects given each name.
+    var nameBirths: [Int] = []
 }
 
 extension TraceReplay {
-    /// The fewest events between two scope boundaries a pass inserts to recycle slots.
+    /// The fewest events between two scope boundaries a pass inserts to recycle names.
     static let scopeSplitEvents = 256
 
     /// Builds the operations of the workers that replay `threads` (traced thread numbers).
     ///
-    /// Transient objects live in recycled slots, as an allocator reuses freed memory (CPython's
-    /// pymalloc takes the block freed last): a birth takes the slot freed last. A slot becomes
-    /// free only after a scope boundary — an `exit` and an `enter` the pass inserts where the
-    /// worker holds no handle, at least `scopeSplitEvents` events after the last — since the
-    /// call-scoped and deferring schemes (`arena`, lazy `handle-local`) free a dead object only
-    /// at its scope's exit. Without recycling every transient object of the trace would have an
-    /// object of its own, and a pass would touch megabytes of cold memory.
+    /// Transient objects are allocated at run time from the worker's region and reached by names,
+    /// which the pass recycles: a birth takes the name freed last. A name becomes free after a
+    /// scope boundary — an `exit` and an `enter` the pass inserts where the worker holds no
+    /// handle, at least `scopeSplitEvents` events after the last — so a call-scoped scheme
+    /// (`arena`) frees what a scope made at its exit, and the objects alive at once, hence the
+    /// region, stay as few as the names. Where the memory of the next birth comes from is the
+    /// allocator's choice at run time: the block freed last (as CPython's pymalloc and mimalloc
+    /// take it), never one a scheme still holds.
     func groupStream(threads group: [Int]) -> GroupStream {
         let objectCount = trace.objects.count
         var stream = GroupStream()
@@ -250,12 +240,12 @@ extension TraceReplay {
         var touched: [Int] = []
         var isTouched = [Bool](repeating: false, count: objectCount)
         var heldHandles = 0
-        var slotOf = [Int32](repeating: -1, count: objectCount)
-        var freeSlots: [Int32] = []
+        var nameOf = [Int32](repeating: -1, count: objectCount)
+        var freeNames: [Int32] = []
         var diedInScope: [Int32] = []
         var eventsInScope = 0
-        /// The source naming an object: its number, or for a transient object its slot's.
-        func name(_ object: Int) -> Int { isTransient[object] ? objectCount + Int(slotOf[object]) : object }
+        /// The source naming an object: its number, or for a transient object its name.
+        func name(_ object: Int) -> Int { isTransient[object] ? Operation.named(Int(nameOf[object])) : object }
 
         func takeRegister() -> Int32? {
             if let register = freeRegisters.popLast() { return register }
@@ -286,14 +276,14 @@ extension TraceReplay {
                 return
             }
             if born {
-                if let slot = freeSlots.popLast() {
-                    slotOf[object] = slot
+                if let name = freeNames.popLast() {
+                    nameOf[object] = name
                 } else {
-                    slotOf[object] = Int32(stream.slotBirths.count)
-                    stream.slotBirths.append(0)
+                    nameOf[object] = Int32(stream.nameBirths.count)
+                    stream.nameBirths.append(0)
                 }
-                stream.slotBirths[Int(slotOf[object])] += 1
-                ops.append(.new(object: name(object), into: Int(register), flags: flags[object]))
+                stream.nameBirths[Int(nameOf[object])] += 1
+                ops.append(.createNamed(Int(nameOf[object]), into: Int(register), flags: flags[object]))
             } else if topHandle[object] >= 0 {
                 ops.append(.dup(Int(topHandle[object]), into: Int(register)))
             } else {
@@ -333,12 +323,12 @@ extension TraceReplay {
                     closeLatestHandle(object)
                 }
             case .death:
-                if isTransient[object] { diedInScope.append(slotOf[object]) }
+                if isTransient[object] { diedInScope.append(nameOf[object]) }
             }
             eventsInScope += 1
             if heldHandles == 0 && eventsInScope >= Self.scopeSplitEvents && !diedInScope.isEmpty {
                 ops += [.exit, .enter]
-                freeSlots += diedInScope.reversed()
+                freeNames += diedInScope.reversed()
                 diedInScope.removeAll(keepingCapacity: true)
                 eventsInScope = 0
             }
@@ -384,13 +374,14 @@ struct TraceStreams {
     let layout: TraceLayout
     let main: ThreadProgram
     let workers: [ThreadProgram]
-    /// Per worker: the pool objects it bears in each pass (recycled slots), with their births
-    /// per pass.
-    let transientObjects: [[(pool: Int, birthsPerPass: Int)]]
+    /// Per worker: the transient objects it allocates in a pass, and the most of them alive at
+    /// once in the stream (its names).
+    let transientBirthsPerPass: [Int]
+    let transientNames: [Int]
     /// Pool objects born before the start barrier, kept alive by the run.
     let residentObjects: [Int]
-    /// The trace object each pool object stands for; -1 for a recycled slot, which stands for
-    /// many transient objects.
+    /// The trace object each pool object stands for (transient objects live in the workers'
+    /// regions, beyond the pool's fixed objects).
     let objectOfPool: [Int]
     let balancingOperations: Int
     let events: Int
@@ -398,7 +389,7 @@ struct TraceStreams {
     init(_ replay: TraceReplay, threads: Int) {
         let groupCount = min(threads, replay.tracedThreads)
         let groups = (0 ..< groupCount).map { replay.groupStream(threads: replay.assignment(worker: $0, threads: threads).tracedThreads) }
-        let layout = TraceLayout(replay, threads: threads, transientSlots: groups.map(\.slotBirths.count))
+        let layout = TraceLayout(replay, threads: threads)
         self.layout = layout
 
         // Loans of every worker, by pool object: what each bearer takes before the barrier.
@@ -433,9 +424,7 @@ struct TraceStreams {
         }
 
         var workers: [ThreadProgram] = []
-        var transients: [[(pool: Int, birthsPerPass: Int)]] = []
         var balancing = 0, events = 0
-        let objectCount = replay.trace.objects.count
         for worker in 0 ..< threads {
             let (_, replica) = replay.assignment(worker: worker, threads: threads)
             let groupIndex = worker % groupCount
@@ -443,25 +432,26 @@ struct TraceStreams {
             balancing += group.balancingOperations
             events += group.events
             func pool(_ source: Int) -> Int {
-                source >= objectCount
-                    ? layout.transientPoolIndex(source - objectCount, group: groupIndex, replica: replica)
-                    : layout.poolIndex(source, replica: replica)
+                source & Operation.namedBit != 0 ? source : layout.poolIndex(source, replica: replica)
             }
             let pass = group.pass.map { Self.renamed($0, pool) }
             let teardown = group.loans.flatMap { loan in
                 Array(repeating: Operation.release(object: layout.poolIndex(loan.object, replica: replica)), count: loan.count)
             }
-            transients.append(group.slotBirths.enumerated().map { (pool(objectCount + $0.offset), $0.element) })
-            workers.append(ThreadProgram(registers: group.registers, setup: setups[worker], pass: pass, teardown: teardown))
+            workers.append(
+                ThreadProgram(
+                    registers: group.registers, names: group.nameBirths.count, setup: setups[worker], pass: pass,
+                    teardown: teardown))
         }
         self.workers = workers
-        transientObjects = transients
+        transientBirthsPerPass = (0 ..< threads).map { groups[$0 % groupCount].nameBirths.reduce(0, +) }
+        transientNames = (0 ..< threads).map { groups[$0 % groupCount].nameBirths.count }
         balancingOperations = balancing
         self.events = events
         main = ThreadProgram(teardown: residents.map { .clear(.global($0)) })
     }
 
-    /// The operation with a source naming a trace object or a recycled slot renamed to its pool object.
+    /// The operation with a source naming a trace object renamed to its pool object; a name stays.
     static func renamed(_ operation: Operation, _ pool: (Int) -> Int) -> Operation {
         switch operation.code {
         case Operation.Code.new.rawValue:

@@ -10,9 +10,12 @@ import Synchronization
 /// - every pass leaves every object as it found it, so passes repeat: resident objects at the
 ///   count the run holds for them, transient objects dead;
 /// - after the workers return, each resident object holds exactly the run's one reference and
-///   was born once, each recycled slot was born once per pass for each transient object it
-///   holds and freed as often (`validate(afterWorkers:)`; `ObjectPool.validateLifetimes` then
-///   checks that nothing was written after its free).
+///   was born once; each worker's region saw exactly its transient births per pass times its
+///   passes, and none of them is alive (`validate(afterWorkers:)`; `ObjectPool.validateLifetimes`
+///   then checks that each was freed once per birth and not written after its free);
+/// - a transient object is allocated from its worker's region, which reuses only freed memory:
+///   an object a scheme keeps after its last reference (a lazy table's slot, an arena's scope)
+///   is never born again before it is freed.
 public struct TraceWorkload: Workload {
     public static let name = "trace"
     public static let summary = "a recorded trace of a real Python program, each traced thread one worker"
@@ -43,6 +46,12 @@ public struct TraceWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { streams.streams(threads: threads).layout.poolSize }
+    /// Room for the transient objects the stream holds at once (its names), and for the dead ones
+    /// a scheme keeps until it frees them: a lazy table's slots of count 0 (at most
+    /// `HandleLocalScheme.pendingLimit` before it flushes). A region used up runs a safe point.
+    public func regionSize(threads: Int) -> Int {
+        (streams.streams(threads: threads).transientNames.max() ?? 0) + CallWorkload.lazyRoom
+    }
     public func globals(threads: Int) -> Int { poolSize(threads: threads) }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { streams.streams(threads: threads).main }
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
@@ -60,8 +69,8 @@ public struct TraceWorkload: Workload {
         return (streams.balancingOperations, streams.events)
     }
 
-    /// The trace object each pool object of a run of `threads` workers stands for; -1 for a slot
-    /// recycled by many transient objects.
+    /// The trace object each of the pool's fixed objects stands for in a run of `threads` workers;
+    /// the objects beyond them are transient (in the workers' regions).
     public func traceObjects(threads: Int) -> [Int] { streams.streams(threads: threads).objectOfPool }
 
     public func validate(afterWorkers run: WorkersFinished) -> String? {
@@ -86,13 +95,13 @@ public struct TraceWorkload: Workload {
                 report("trace object in pool slot \(index) has count \(count) after the workers, not the run's one reference")
             }
         }
-        for (worker, slots) in streams.transientObjects.enumerated() {
-            for (index, birthsPerPass) in slots {
-                let object = run.pool[index]
-                let births = birthsPerPass * run.passes[worker]
-                if object.timesBorn != births || object.timesFreed != object.timesBorn || object.isAlive {
-                    report("pool slot \(index) was born \(object.timesBorn) and freed \(object.timesFreed) time(s); its \(birthsPerPass) transient object(s) in \(run.passes[worker]) passes make \(births)")
-                }
+        for (worker, birthsPerPass) in streams.transientBirthsPerPass.enumerated() {
+            let region = run.pool.region(thread: ThreadSlot.worker(worker)).map { run.pool[$0] }
+            let births = region.reduce(0) { $0 + $1.timesBorn }
+            let alive = region.count(where: { $0.isAlive })
+            let expected = birthsPerPass * run.passes[worker]
+            if births != expected || alive > 0 {
+                report("worker \(worker) allocated \(births) transient object(s), \(alive) still alive; its \(birthsPerPass) per pass in \(run.passes[worker]) passes make \(expected)")
             }
         }
         guard bad > 0 else { return nil }

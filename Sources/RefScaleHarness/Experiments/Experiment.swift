@@ -39,12 +39,12 @@ public struct Experiment: Sendable {
     }
 
     /// The built-in experiment (`Experiments/default.json` says the same): every scheme ×
-    /// private, shared-hot and the committed trace of method calls on one shared object × 1
-    /// thread and every online CPU, 3 repetitions of 0.5 s after 0.1 s of warm-up.
+    /// private, shared-hot and two committed traces × 1 thread and every online CPU, 3
+    /// repetitions of 0.5 s after 0.1 s of warm-up.
     public static let builtIn = Experiment(
         name: "default",
         schemes: Registry.schemes.map(\.name),
-        workloads: ["private", "shared-hot"].map { ($0, OptionValues()) } + [("trace", defaultTrace)],
+        workloads: ["private", "shared-hot"].map { ($0, OptionValues()) } + defaultTraces.map { ("trace", $0) },
         threads: .oneAndAll,
         repetitions: 3,
         duration: 0.5,
@@ -52,13 +52,17 @@ public struct Experiment: Sendable {
         seed: 1
     )
 
-    /// The committed trace the default experiment replays: a program whose threads call methods
-    /// of one shared object (Experiments/traces/method_shared.py), so a first sweep shows a real
-    /// program.
-    static var defaultTrace: OptionValues {
-        var options = OptionValues()
-        options[TraceWorkload.trace] = "results/traces/method_shared.rstrace"
-        return options
+    /// The committed traces the default experiment replays: a program whose threads call methods
+    /// of one shared object (Experiments/traces/method_shared.py: interpreter events only), and
+    /// one whose threads encode and decode JSON through the `_json` extension
+    /// (Experiments/traces/json_shared.py: extension events, handles, on the same objects as the
+    /// interpreter's), so a first sweep shows both kinds of site of a real program.
+    static var defaultTraces: [OptionValues] {
+        ["method_shared", "json_shared"].map { name in
+            var options = OptionValues()
+            options[TraceWorkload.trace] = "results/traces/\(name).rstrace"
+            return options
+        }
     }
 
     /// The runs, in order, and the combinations left out: a thread-unsafe scheme on objects
