@@ -47,6 +47,20 @@ struct HandleTableSchemeTests {
         f.context.threadExit()
     }
 
+    @Test func theOutermostScopesExitCollectsAndAnInnerOneDoesNot() {
+        let f = Fixture()
+        let object = f.pool.bear(0, flags: [])
+        f.context.enterScope()
+        f.context.enterScope()
+        f.context.close(f.context.new(object))
+        f.context.exitScope()
+        #expect(object.timesFreed == 0, "an inner call's return does not collect")
+        f.context.exitScope()
+        #expect(object.timesFreed == 1, "the return to the interpreter does")
+        #expect(f.pool.validateLifetimes() == nil)
+        f.context.threadExit()
+    }
+
     @Test func anotherReferenceKeepsAnUnnamedObjectAliveAndItsEndFrees() {
         let f = Fixture()
         let object = f.pool.bear(0, flags: [])

@@ -36,9 +36,14 @@ import Synchronization
 ///   received reference into the root). The thread's rooted objects are a thread-local hash set;
 ///   an open of a rooted object looks it up and writes only the table. `dup` and `close` write
 ///   only the table.
-/// - At every safe point and at thread exit the thread collects: it marks the objects its live
-///   entries name and unroots every rooted object left unmarked (one atomic decrement, free at
-///   0). Its own table is all it scans: a thread's roots are its own entries.
+/// - At every return from the outermost extension call, at every safe point and at thread exit
+///   the thread collects: it marks the objects its live entries name and unroots every rooted
+///   object left unmarked (one atomic decrement, free at 0). Its own table is all it scans: a
+///   thread's roots are its own entries. Collecting at each return is a choice: it is where a
+///   nursery collection would find a call's temporaries dead, and it keeps a dead object from
+///   outliving the scope it died in, which a replayed trace's recycled objects rely on; PyPy
+///   and GraalPy collect on allocation pressure instead, less often, so the model charges more
+///   collections than they make (each costs a scan of the thread's used entries and rooted set).
 /// - So an object is freed at the first collection after no entry of any thread names it and
 ///   no other reference holds it, never before.
 /// What it leaves out: the tracing of the heap. Fields, globals and the interpreter's references
@@ -46,8 +51,8 @@ import Synchronization
 /// GraalPy pay a write barrier on stores and nothing for the interpreter's own references; the
 /// count is this model's price for knowing liveness without tracing, so on a trace's interpreter
 /// events `handle-table` charges one atomic each, as `atomic` does. Collections stop no thread
-/// and move no object; a dead object waits up to one safe-point interval (about 4096
-/// operations), which `peak_live_objects` shows; cycles do not arise (objects hold no references
+/// and move no object; a dead object waits until the next return from the outermost call or
+/// the next safe point (about 4096 operations), which `peak_live_objects` shows; cycles do not arise (objects hold no references
 /// here).
 ///
 /// Invariants:
@@ -57,7 +62,7 @@ import Synchronization
 ///   remote list; only thread `s` pops either.
 /// - An object a thread's live entry names is in that thread's rooted set, and its count
 ///   includes that thread's root.
-/// - Scopes mean nothing here: a handle lives until it is closed, as in PyPy.
+/// - A handle lives until it is closed, as in PyPy; a scope's exit only collects.
 /// - Immortal objects take entries but are never counted or rooted.
 /// - With `--nan-boxing on`, ints and doubles are immediates (`NaNBoxing`), as GraalPy boxes
 ///   them: handles at or above 2^48, which no index reaches; they take no entry and no count.
@@ -142,6 +147,9 @@ public struct HandleTableScheme: CountingScheme {
     var roots: RootSet
     /// The addresses a collection unroots, kept to reuse its memory.
     var unrooted: WordStack
+    var survivors: WordStack
+    /// Scopes open in this thread: a collection follows the outermost one's exit.
+    var scopeDepth = 0
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
@@ -160,6 +168,7 @@ public struct HandleTableScheme: CountingScheme {
         segmentEnd = (threadID + 1) * shared.segmentSize
         roots = RootSet()
         unrooted = WordStack(capacity: 64)
+        survivors = WordStack(capacity: 64)
     }
 
     // MARK: Free lists
@@ -387,6 +396,14 @@ public struct HandleTableScheme: CountingScheme {
     /// The thread's collection.
     public mutating func safePoint() { collect() }
 
+    public mutating func enterScope() { scopeDepth &+= 1 }
+
+    /// A return to the interpreter from the outermost call collects too (see the header).
+    public mutating func exitScope() {
+        scopeDepth &-= 1
+        if scopeDepth == 0 { collect() }
+    }
+
     /// Marks the objects this thread's live entries name, then unroots every rooted object left
     /// unmarked. The live entries are those of the thread's segment up to its next fresh index
     /// (`per-thread`), or those of the used table whose owner is this thread (`locked`). Another
@@ -404,11 +421,12 @@ public struct HandleTableScheme: CountingScheme {
         } else {
             for index in max(threadID * shared.segmentSize, 1)..<nextFresh { markEntry(index, table) }
         }
-        var unrooted = self.unrooted
-        roots.sweep { unrooted.push($0) }
+        var unrooted = self.unrooted, survivors = self.survivors
+        roots.sweep(scratch: &survivors) { unrooted.push($0) }
         for index in 0..<unrooted.count { drop(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: unrooted[index])!)) }
         unrooted.count = 0
         self.unrooted = unrooted
+        self.survivors = survivors
     }
 
     @inline(__always)
@@ -421,6 +439,7 @@ public struct HandleTableScheme: CountingScheme {
         collect()
         freeIndices.deallocate()
         unrooted.deallocate()
+        survivors.deallocate()
         roots.deallocate()
     }
 
@@ -490,10 +509,17 @@ struct RootSet {
         if keys[slot] == address { marks[slot] = true }
     }
 
-    /// Calls `unrooted` for every unmarked address and keeps only the marked ones.
-    mutating func sweep(_ unrooted: (UInt) -> Void) {
-        for slot in 0..<capacity where keys[slot] != 0 && !marks[slot] { unrooted(keys[slot]) }
-        rebuild(capacity: capacity, keepingUnmarked: false)
+    /// Calls `unrooted` for every unmarked address and keeps only the marked ones, re-inserted in
+    /// place through `scratch` (no allocation once `scratch` has grown).
+    mutating func sweep(scratch: inout WordStack, _ unrooted: (UInt) -> Void) {
+        scratch.count = 0
+        for slot in 0..<capacity where keys[slot] != 0 {
+            if marks[slot] { scratch.push(keys[slot]) } else { unrooted(keys[slot]) }
+        }
+        keys.update(repeating: 0, count: capacity)
+        count = 0
+        for index in 0..<scratch.count { _ = insert(scratch[index]) }
+        scratch.count = 0
     }
 
     private mutating func rebuild(capacity newCapacity: Int, keepingUnmarked: Bool) {
