@@ -283,3 +283,37 @@ struct ArenaSchemeTests {
         fixture.pool.deallocate()
     }
 }
+
+/// `arena` on CPython 3.13t's counting (`--runtime biased`, the default).
+@Suite("arena on the biased runtime")
+struct ArenaOnBiasedTests {
+    @Test func aCallsTemporaryAndItsBorrowedArgumentsTakeNoAtomicAndAnEscapeByANonOwnerTakesOne() throws {
+        let pool = ObjectPool(count: 2, alignment: 16)
+        defer { pool.deallocate() }
+        let shared = ArenaScheme.makeShared(options: SchemeOptions(), threads: 2)
+        var maker = ArenaScheme(shared: shared, threadID: 1)
+        var caller = ArenaScheme(shared: shared, threadID: 2)
+        let argument = pool.bear(0, flags: []), temporary = pool.bear(1, flags: [])
+        let kept = maker.new(argument)  // outside any scope: the maker's reference, in ob_ref_local
+        caller.enterScope()
+        let borrowed = caller.open(argument)
+        caller.close(caller.dup(borrowed))
+        let made = caller.new(temporary)
+        #expect(temporary.ownerThread.pointee.load(ordering: .relaxed) == 2)
+        caller.close(made)
+        caller.exitScope()
+        #expect(temporary.timesFreed == 1, "the scope's reference was the owner's last: freed at its exit")
+        #expect(caller.counters.atomicRMW == 0, "borrowed handles count nothing; the owner's steps are plain")
+        caller.enterScope()
+        let escaped = caller.returning(caller.open(argument))
+        caller.exitScope()
+        #expect(caller.counters.atomicRMW == 1, "a non-owner's Py_INCREF is atomic")
+        #expect(ArenaScheme.referenceCount(of: argument) == 2)
+        caller.close(escaped)
+        maker.close(kept)
+        caller.threadExit()
+        maker.threadExit()
+        #expect(argument.timesFreed == 1)
+        #expect(pool.validateLifetimes() == nil)
+    }
+}
