@@ -39,6 +39,23 @@ public struct SchemeEntry: Sendable {
     }
 }
 
+extension SchemeEntry {
+    /// One scheme name whose composition an option chooses (`--runtime`): each value names its
+    /// own specialised scheme, and the run takes the one its options ask for.
+    public init<Choice: OptionValueConvertible & Hashable>(choosingBy option: DeclaredOption<Choice>, _ choices: KeyValuePairs<Choice, SchemeEntry>) {
+        let entries = Dictionary(uniqueKeysWithValues: choices.map { ($0.key, $0.value) })
+        let first = entries[option.defaultValue] ?? choices[0].value
+        name = first.name
+        summary = first.summary
+        reportedCounters = choices.reduce(into: Set<CounterKind>()) { $0.formUnion($1.value.reportedCounters) }
+        isThreadSafe = first.isThreadSafe
+        declaredOptions = first.declaredOptions
+        pythonVersion = first.pythonVersion
+        prepare = { config in try entries[config.scheme[option]]!.prepare(config) }
+        check = { options in try entries[options[option]]!.check(options) }
+    }
+}
+
 public struct WorkloadEntry: Sendable {
     public let name: String
     public let summary: String
@@ -77,8 +94,12 @@ public enum Registry {
         SchemeEntry(AtomicScheme.self),
         SchemeEntry(BiasedScheme.self),
         SchemeEntry(PerThreadScheme.self),
-        SchemeEntry(HandleLocalScheme.self),
-        SchemeEntry(ArenaScheme.self),
+        SchemeEntry(choosingBy: RuntimeChoice.option, [
+            .biased: SchemeEntry(HandleLocal<BiasedRuntime>.self), .atomic: SchemeEntry(HandleLocal<AtomicRuntime>.self),
+        ]),
+        SchemeEntry(choosingBy: RuntimeChoice.option, [
+            .biased: SchemeEntry(Arena<BiasedRuntime>.self), .atomic: SchemeEntry(Arena<AtomicRuntime>.self),
+        ]),
         SchemeEntry(HandleTableScheme.self),
         SchemeEntry(NoopScheme.self),
         SchemeEntry(CPythonScheme.self),

@@ -45,6 +45,8 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("value_range")) var valueRange: String?
     @Option(parsing: .unconditional, help: .declared("tag_bits")) var tagBits: String?
     @Option(parsing: .unconditional, help: .declared("nan_boxing")) var nanBoxing: String?
+    @Option(parsing: .unconditional, help: .declared("runtime")) var runtime: String?
+    @Option(parsing: .unconditional, help: .declared("free_list")) var freeList: String?
     @Option(help: "Where workers run: none, compact (worker i on the i-th CPU) or scatter (round-robin over NUMA nodes).")
     var pin = "none"
     @Option(help: "Where objects live: local (first touch by the thread that makes them), node<N> (all on node N) or interleave.")

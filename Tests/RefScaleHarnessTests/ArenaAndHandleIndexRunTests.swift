@@ -35,13 +35,15 @@ struct ArenaAndHandleIndexRunTests {
             #expect(row["threads"].text == String(threads))
             if let index = configuration.handleIndex {
                 #expect(row["handle_index"].text == index.rawValue)
-                // Every object fits the table, so nothing falls back or is evicted. On private the
-                // only opens are each thread's `new` in its set-up (misses); on shared-hot each
-                // pass opens the 4 objects, which miss only after a flush (every 16 passes).
+                // Every object fits the table, so nothing falls back or is evicted. On private there
+                // are no opens, only each thread's births in its set-up, which are not opens; on
+                // shared-hot each pass opens the 4 objects, which miss only after a flush (every 16
+                // passes).
                 #expect(row["fallbacks"].text == "0")
                 #expect(row["evictions"].text == "0")
                 if workload == "private" {
-                    #expect(row["table_misses"].text == String(threads) && row["table_hits"].text == "0")
+                    #expect(row["table_misses"].text == "0" && row["table_hits"].text == "0", "births are not opens")
+                    #expect(row["hit_rate"].text == "", "no open, no rate")
                     #expect(row["opens_per_pass"].text == "0.0")
                 } else {
                     #expect(Int(row["table_misses"].text)! % 4 == 0)
@@ -55,21 +57,20 @@ struct ArenaAndHandleIndexRunTests {
         }
     }
 
-    /// low3 has 7 slots: with 1000 objects per thread almost every handle falls back, and the
-    /// row says so.
-    @Test func low3RowsCountFallbacksWhenObjectsOutnumberSlots() throws {
+    /// low3 has 7 slots: when each pass opens 1000 shared objects the table serves almost none of
+    /// the opens, and the row says so.
+    @Test func low3RowsShowTheTableServingFewOpensWhenObjectsOutnumberSlots() throws {
         var options = OptionValues()
         options.set("objects", to: .integer(1000))
         let request = RunRequest(
             scheme: try Registry.scheme(named: "handle-local"),
-            workload: try Registry.workload(named: "private"),
+            workload: try Registry.workload(named: "shared-hot"),
             workloadOptions: options, threads: 2, duration: TestTiming.interval(0.05), warmup: 0.01)
         let row = try Runner.run(request)
         #expect(row.isValid)
         #expect(row["handle_index"].text == "low3")
         let hits = Double(row["table_hits"].text)!, misses = Double(row["table_misses"].text)!, fallbacks = Double(row["fallbacks"].text)!
-        #expect(misses == 14, "7 slots filled in each of 2 threads")
-        #expect(fallbacks / (hits + misses + fallbacks) > 0.95)
+        #expect(hits + misses + fallbacks > 1000, "every open of an existing object is counted")
         #expect(Double(row["hit_rate"].text)! < 0.05)
     }
 }

@@ -7,14 +7,14 @@ struct ArenaSchemeTests {
     /// A pool and one thread's context; the test ends the context and frees the pool.
     struct Fixture {
         let pool: ObjectPool
-        var context: ArenaScheme
+        var context: Arena<AtomicRuntime>
 
         init(objects: Int = 4) {
             pool = ObjectPool(count: objects, alignment: 8)
-            context = ArenaScheme(shared: ArenaScheme.makeShared(options: SchemeOptions(), threads: 1), threadID: 2)
+            context = Arena<AtomicRuntime>(shared: Arena<AtomicRuntime>.makeShared(options: SchemeOptions(), threads: 1), threadID: 2)
         }
 
-        func count(_ object: ObjectRef) -> Int { ArenaScheme.referenceCount(of: object)! }
+        func count(_ object: ObjectRef) -> Int { Arena<AtomicRuntime>.referenceCount(of: object)! }
 
         mutating func end() {
             context.threadExit()
@@ -124,7 +124,7 @@ struct ArenaSchemeTests {
         fixture.context.enterScope()
         let local = fixture.context.new(object)
         let kept = fixture.context.escape(fixture.context.dup(local))
-        #expect(kept.bits & ArenaScheme.localTag == 0, "an escaped reference is non-local")
+        #expect(kept.bits & Arena<AtomicRuntime>.localTag == 0, "an escaped reference is non-local")
         #expect(fixture.count(object) == 2)
         fixture.context.exitScope()
 
@@ -161,7 +161,7 @@ struct ArenaSchemeTests {
         let objects = (0..<2).map { fixture.pool.bear($0, flags: []) }
         let held = objects.map { fixture.context.new($0) }
         fixture.context.enterScope()
-        let count = ArenaScheme.initialArenaCapacity * 3 + 5
+        let count = Arena<AtomicRuntime>.initialArenaCapacity * 3 + 5
         let handles = (0..<count).map { fixture.context.dup(held[$0 % 2]) }
         #expect(fixture.context.arena.capacity >= count)
         #expect(handles.indices.allSatisfy { fixture.context.object(of: handles[$0]) == objects[$0 % 2] })
@@ -181,7 +181,7 @@ struct ArenaSchemeTests {
         let duplicate = fixture.context.dup(first)
         #expect(fixture.count(object) == 3)
         #expect(fixture.context.counters.atomicRMW == 2)
-        #expect([opened, duplicate].allSatisfy { $0.bits & ArenaScheme.localTag == 0 })
+        #expect([opened, duplicate].allSatisfy { $0.bits & Arena<AtomicRuntime>.localTag == 0 })
 
         // Four threads, each with its own context, take and give back references outside any scope.
         let threads = 4, rounds = 20_000
@@ -189,7 +189,7 @@ struct ArenaSchemeTests {
         let rmw = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
         defer { rmw.deallocate() }
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            var context = ArenaScheme(shared: NoSharedState(), threadID: thread + 3)
+            var context = Arena<AtomicRuntime>(shared: Arena<AtomicRuntime>.makeShared(options: SchemeOptions(), threads: threads), threadID: thread + 3)
             let object = pool[0]
             for _ in 0..<rounds {
                 let handle = context.open(object)
@@ -252,13 +252,13 @@ struct ArenaSchemeTests {
         fixture.context.retain(object)
         fixture.context.enterScope()
         let received = fixture.context.adopt(object)
-        #expect(received.bits & ArenaScheme.localTag != 0, "a local handle")
+        #expect(received.bits & Arena<AtomicRuntime>.localTag != 0, "a local handle")
         #expect(fixture.count(object) == 2)
         fixture.context.exitScope()
         #expect(fixture.count(object) == 1, "the scope gave the adopted reference back at its exit")
         fixture.context.retain(object)
         let outside = fixture.context.adopt(object)
-        #expect(outside.bits & ArenaScheme.localTag == 0 && fixture.count(object) == 2, "outside a scope the reference is the handle")
+        #expect(outside.bits & Arena<AtomicRuntime>.localTag == 0 && fixture.count(object) == 2, "outside a scope the reference is the handle")
         fixture.context.close(outside)
         fixture.context.close(held)
         #expect(object.timesFreed == 1)
@@ -281,5 +281,39 @@ struct ArenaSchemeTests {
         #expect(made.timesFreed == 1 && dropped.timesFreed == 1)
         #expect(fixture.pool.validateLifetimes() == nil)
         fixture.pool.deallocate()
+    }
+}
+
+/// `arena` on CPython 3.13t's counting (`--runtime biased`, the default).
+@Suite("arena on the biased runtime")
+struct ArenaOnBiasedTests {
+    @Test func aCallsTemporaryAndItsBorrowedArgumentsTakeNoAtomicAndAnEscapeByANonOwnerTakesOne() throws {
+        let pool = ObjectPool(count: 2, alignment: 16)
+        defer { pool.deallocate() }
+        let shared = ArenaScheme.makeShared(options: SchemeOptions(), threads: 2)
+        var maker = ArenaScheme(shared: shared, threadID: 1)
+        var caller = ArenaScheme(shared: shared, threadID: 2)
+        let argument = pool.bear(0, flags: []), temporary = pool.bear(1, flags: [])
+        let kept = maker.new(argument)  // outside any scope: the maker's reference, in ob_ref_local
+        caller.enterScope()
+        let borrowed = caller.open(argument)
+        caller.close(caller.dup(borrowed))
+        let made = caller.new(temporary)
+        #expect(temporary.ownerThread.pointee.load(ordering: .relaxed) == 2)
+        caller.close(made)
+        caller.exitScope()
+        #expect(temporary.timesFreed == 1, "the scope's reference was the owner's last: freed at its exit")
+        #expect(caller.counters.atomicRMW == 0, "borrowed handles count nothing; the owner's steps are plain")
+        caller.enterScope()
+        let escaped = caller.returning(caller.open(argument))
+        caller.exitScope()
+        #expect(caller.counters.atomicRMW == 1, "a non-owner's Py_INCREF is atomic")
+        #expect(ArenaScheme.referenceCount(of: argument) == 2)
+        caller.close(escaped)
+        maker.close(kept)
+        caller.threadExit()
+        maker.threadExit()
+        #expect(argument.timesFreed == 1)
+        #expect(pool.validateLifetimes() == nil)
     }
 }

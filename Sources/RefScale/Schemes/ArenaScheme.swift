@@ -1,8 +1,14 @@
 import Synchronization
 
-/// `arena`: HPy's call-scoped local handles as PyPy and GraalPy build them. A handle made inside
-/// a scope (one simulated extension call) is an index into the thread's handle arena, an array
-/// of object addresses that is bump-allocated and reset in bulk when the scope exits.
+/// `arena`: call-scoped local handles as the seed proposes them ("Arena (de-)allocations: fast,
+/// good for NOGIL"). No runtime ships them: PyPy's and GraalPy's HPy handles are entries of a
+/// handle table that live until closed (`handle-table`). A handle made inside a scope (one
+/// simulated extension call) is an index into the thread's handle arena, an array of object
+/// addresses that is bump-allocated and reset in bulk when the scope exits. Every reference that
+/// is not a local handle — the interpreter's own, fields and globals and loads from them, what
+/// escapes, what a scope owns — is the runtime's (`HandleRuntime`, `--runtime`): `biased`
+/// (default) takes CPython 3.13t's own steps, `atomic` one atomic count. The scheme is generic
+/// over the runtime, so each composition is specialised.
 ///
 /// Handles (objects are at least 8-byte aligned, so bit 0 of an address is free for a tag):
 ///
@@ -20,11 +26,11 @@ import Synchronization
 /// - An object made inside a scope (`new`) starts with count 1, held by that scope: its address
 ///   goes on the owned list, and the scope's exit gives that reference back (free at zero).
 ///   Until then no counter is touched.
-/// - `count` is the number of non-local references plus one for each scope that owns the
-///   object. Outside any scope `new` makes the first non-local reference, `open` and `dup` take
-///   another (relaxed atomic increment); closing one gives it back (acquire-release decrement),
-///   and the decrement that reaches 0 frees the object, exactly once.
-/// - `escape(_:)` takes one shared reference and returns it as a non-local reference: what a
+/// - The runtime's count is the number of non-local references plus one for each scope that owns
+///   the object. Outside any scope `new` makes the first non-local reference, `open` and `dup`
+///   take another (the runtime's increment); closing one gives it back (the runtime's
+///   decrement), and the runtime frees the object when its last reference ends, exactly once.
+/// - `escape(_:)` takes one runtime reference and returns it as a non-local reference: what a
 ///   field store, a return or a send keeps of a local handle past its scope.
 /// - `enterScope` records `top` and the owned list's length; `exitScope` releases the objects
 ///   owned since, and resets both. Every local handle made in the scope is dead after its exit.
@@ -32,33 +38,54 @@ import Synchronization
 ///   of a non-local handle) is given back only when the outermost scope exits: a local handle
 ///   may still name the object — loaded from a field the call then overwrote, or a dup of a
 ///   non-local handle the call then closed — and a local handle does not count. So nothing a
-///   live local handle names is freed, as PyPy's and GraalPy's handles keep their objects alive
-///   until the call returns. (Found by `refscale stress`: before, such a handle outlived its
+///   live local handle names is freed before the call returns. (Found by `refscale stress`: before, such a handle outlived its
 ///   object, and storing it into a field wrote to freed memory.)
 /// - `limit` is the arena's capacity inside a scope and 0 outside one, so the single compare of
 ///   the `dup` fast path (`top < limit`) also sends a `dup` outside any scope to the slow path,
-///   which takes a shared reference; a full arena grows there too. Handles are indices, so
+///   which takes a runtime reference; a full arena grows there too. Handles are indices, so
 ///   growing the arena (moving it) leaves every live handle valid.
 /// - Handles to arguments are borrowed, but a handle to an object loaded from a field or a global
-///   (`load(from:)`) takes a shared reference owned by its scope: nothing else keeps that object
-///   alive, and another thread may replace the slot meanwhile. (Before, such an open took none, and
+///   (`load(from:)`) takes a runtime reference, read as the runtime reads such a slot (`biased`:
+///   `_Py_TryIncrefCompare`), owned by its scope: nothing else keeps that object alive, and
+///   another thread may replace the slot meanwhile. (Before, such an open took none, and
 ///   a replacement by another thread freed the object under the live handle.)
 /// - Immortal objects are never counted and never owned.
+/// - A scope's exit gives each object it owns back through the runtime
+///   (`HandleRuntime.decrement(_:references:)`): under `biased` the owner's plain decrement, which
+///   frees a never-escaped object with no atomic as CPython does; under `atomic` an object whose
+///   count is 1 never escaped, no other thread can reach it, and it is freed with no atomic
+///   read-modify-write (a choice of that runtime's model).
+/// - The runtime's eval-breaker check comes where `biased` makes it: at every call's entry and
+///   at every safe point.
 /// - With `--nan-boxing on`, ints and doubles are immediates (`NaNBoxing`): handles at or above
 ///   2^48, which no arena index or address reaches. `dup` returns one, `close` and scope exit do
 ///   nothing to it, `read` decodes it; it is never allocated, owned or counted. An immediate is
 ///   never stored, sent or returned (the `numeric` workload does none of these).
-public struct ArenaScheme: CountingScheme {
-    public static let name = "arena"
-    public static let summary = "HPy call-scoped handles (PyPy, GraalPy): arena indices, borrowed args, bulk reset at scope exit"
-    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .frees]
-    public static let isThreadSafe = true
-    public static let declaredOptions = [NaNBoxing.option.declaration]
+/// `arena` on CPython 3.13t's counting, the default (`--runtime biased`).
+public typealias ArenaScheme = Arena<BiasedRuntime>
+
+public struct Arena<Runtime: HandleRuntime>: CountingScheme {
+    public static var name: String { "arena" }
+    public static var summary: String {
+        "the seed's call-scoped arena: arena indices, borrowed args, bulk reset at scope exit, on CPython's counting (--runtime)"
+    }
+    public static var reportedCounters: Set<CounterKind> { [.atomicRMW, .casRetries, .merges, .queued, .frees] }
+    public static var isThreadSafe: Bool { true }
+    public static var declaredOptions: [OptionDeclaration] { [RuntimeChoice.option.declaration, NaNBoxing.option.declaration] }
 
     /// Bit 0 of a handle: set for a local handle (an arena index), clear for a non-local one.
-    static let localTag: UInt64 = 1
+    static var localTag: UInt64 { 1 }
     /// Entries of a new thread's arena; it doubles when full.
-    static let initialArenaCapacity = 1024
+    static var initialArenaCapacity: Int { 1024 }
+
+    public final class Shared {
+        let options: SchemeOptions
+        let runtime: Runtime.Shared
+        init(options: SchemeOptions, runtime: Runtime.Shared) {
+            self.options = options
+            self.runtime = runtime
+        }
+    }
 
     /// Entry `i` is the address of the object local handle `i` names.
     var arena: WordStack
@@ -71,13 +98,17 @@ public struct ArenaScheme: CountingScheme {
     /// Non-local references dropped inside a scope, given back when the outermost scope exits.
     var deferred: WordStack
     let nanBoxing: Bool
-    public var counters = SchemeCounters()
+    var runtime: Runtime
+    public var counters: SchemeCounters { runtime.counters }
 
-    public static func makeShared(options: SchemeOptions, threads: Int) -> NoSharedState { NoSharedState(options: options) }
+    public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
+        Shared(options: options, runtime: Runtime.makeShared(options: options, threads: threads))
+    }
 
-    public init(shared: NoSharedState, threadID: Int) {
+    public init(shared: Shared, threadID: Int) {
         nanBoxing = shared.options[NaNBoxing.option] == .on
-        arena = WordStack(capacity: ArenaScheme.initialArenaCapacity)
+        runtime = Runtime(shared: shared.runtime, threadID: threadID)
+        arena = WordStack(capacity: Self.initialArenaCapacity)
         owned = WordStack(capacity: 256)
         scopeMarks = WordStack(capacity: 32)
         deferred = WordStack(capacity: 64)
@@ -88,7 +119,7 @@ public struct ArenaScheme: CountingScheme {
     /// The address of the object a handle names.
     @inline(__always)
     func address(of handle: Handle) -> UInt {
-        handle.bits & ArenaScheme.localTag != 0 ? arena[Int(truncatingIfNeeded: handle.bits >> 1)] : UInt(handle.bits)
+        handle.bits & Self.localTag != 0 ? arena[Int(truncatingIfNeeded: handle.bits >> 1)] : UInt(handle.bits)
     }
 
     @inline(__always)
@@ -101,13 +132,15 @@ public struct ArenaScheme: CountingScheme {
     @inline(__always)
     mutating func pushLocal(_ address: UInt) -> Handle {
         arena.base[arena.count] = address
-        let handle = Handle(bits: UInt64(truncatingIfNeeded: arena.count) << 1 | ArenaScheme.localTag)
+        let handle = Handle(bits: UInt64(truncatingIfNeeded: arena.count) << 1 | Self.localTag)
         arena.count &+= 1
         return handle
     }
 
+    /// The runtime's first reference (which may make the object immortal): the scope's, or
+    /// outside any scope the handle's.
     public mutating func new(_ object: ObjectRef) -> Handle {
-        object.count.pointee.store(1, ordering: .relaxed)
+        runtime.new(object)
         guard isInScope else { return Handle(object) }
         if !object.isImmortal { owned.push(UInt(bitPattern: object.address)) }
         return local(UInt(bitPattern: object.address))
@@ -121,12 +154,10 @@ public struct ArenaScheme: CountingScheme {
 
     /// An object read from a field or a global is not borrowed: no caller keeps it alive, and
     /// another thread may replace the slot and drop the slot's reference while the handle lives.
-    /// Inside a scope the handle takes a shared reference that the scope owns (given back at its
-    /// exit, like an object the scope made); outside, the handle is that reference.
+    /// The runtime reads the slot and takes a reference; inside a scope the scope owns it (given
+    /// back at its exit, like an object the scope made); outside, the handle is that reference.
     public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
-        let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!)
-        retain(object)
-        return adopt(object)
+        adopt(runtime.load(from: slot))
     }
 
     @inline(__always)
@@ -141,15 +172,12 @@ public struct ArenaScheme: CountingScheme {
     }
 
     /// `open` or `dup` that missed the fast path: inside a scope the arena is full and grows;
-    /// outside any scope the new handle is a non-local reference and takes a shared reference.
+    /// outside any scope the new handle is a non-local reference and takes a runtime reference.
     @inline(never)
     mutating func outOfLine(_ address: UInt) -> Handle {
         if isInScope { return local(address) }
         let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: address)!)
-        if !object.isImmortal {
-            object.count.pointee.wrappingAdd(1, ordering: .relaxed)
-            counters.atomicRMW &+= 1
-        }
+        if !object.isImmortal { runtime.increment(object) }
         return Handle(object)
     }
 
@@ -164,7 +192,7 @@ public struct ArenaScheme: CountingScheme {
 
     @inline(__always)
     public mutating func close(_ handle: Handle) {
-        if handle.bits & ArenaScheme.localTag != 0 || NaNBoxing.isImmediate(handle) { return }
+        if handle.bits & Self.localTag != 0 || NaNBoxing.isImmediate(handle) { return }
         drop(ObjectRef(handle))
     }
 
@@ -172,9 +200,10 @@ public struct ArenaScheme: CountingScheme {
     /// exit inside one.
     @inline(__always)
     mutating func drop(_ object: ObjectRef) {
+        if object.isImmortal { return }
         if !isInScope {
-            releaseShared(object)
-        } else if !object.isImmortal {
+            runtime.decrement(object)
+        } else {
             deferred.push(UInt(bitPattern: object.address))
         }
     }
@@ -184,43 +213,26 @@ public struct ArenaScheme: CountingScheme {
         NaNBoxing.isImmediate(handle) ? NaNBoxing.value(of: handle) : object(of: handle).payload
     }
 
-    /// Gives back one shared reference; the one that reaches 0 frees the object.
-    @inline(__always)
-    mutating func releaseShared(_ object: ObjectRef) {
-        if object.isImmortal { return }
-        counters.atomicRMW &+= 1
-        if object.count.pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
-            ObjectPool.free(object)
-            counters.frees += 1
-        }
-    }
-
-    /// Converts a handle into a non-local reference, taking one shared reference: what a field
-    /// store, a return or a send keeps of an object past the scope. Closing the result gives the
+    /// Converts a handle into a non-local reference, taking one runtime reference: what a
+    /// return or a send keeps of an object past the scope. Closing the result gives the
     /// reference back.
     mutating func escape(_ handle: Handle) -> Handle {
         let object = object(of: handle)
-        if !object.isImmortal {
-            object.count.pointee.wrappingAdd(1, ordering: .relaxed)
-            counters.atomicRMW &+= 1
-        }
+        if !object.isImmortal { runtime.increment(object) }
         return Handle(object)
     }
 
-    /// A non-local reference is a shared reference.
+    /// A reference kept in a field or global, or the interpreter's own: the runtime's store.
     public mutating func retain(_ object: ObjectRef) {
-        if !object.isImmortal {
-            object.count.pointee.wrappingAdd(1, ordering: .relaxed)
-            counters.atomicRMW &+= 1
-        }
+        if !object.isImmortal { runtime.store(object) }
     }
 
     public mutating func release(_ object: ObjectRef) { drop(object) }
 
-    /// A local handle takes a shared reference; a non-local one is a shared reference and moves.
+    /// A local handle takes a runtime reference; a non-local one is a runtime reference and moves.
     public mutating func transfer(_ handle: Handle) -> ObjectRef {
         let object = object(of: handle)
-        if handle.bits & ArenaScheme.localTag != 0 { retain(object) }
+        if handle.bits & Self.localTag != 0 && !object.isImmortal { runtime.increment(object) }
         return object
     }
 
@@ -234,65 +246,76 @@ public struct ArenaScheme: CountingScheme {
 
     /// A returned handle outlives the scope: it escapes.
     public mutating func returning(_ handle: Handle) -> Handle {
-        handle.bits & ArenaScheme.localTag != 0 ? escape(handle) : handle
+        handle.bits & Self.localTag != 0 ? escape(handle) : handle
     }
 
+    /// The runtime's check on entering the calling function, then the scope's marks.
     public mutating func enterScope() {
+        runtime.enterScope()
         scopeMarks.push(UInt(arena.count))
         scopeMarks.push(UInt(owned.count))
         limit = arena.capacity
     }
 
-    /// Releases the scope's own objects and resets the arena to the scope's entry. An owned
-    /// object whose count is 1 never escaped: the scope holds its only reference, no other thread
-    /// can reach it, and it is freed with no atomic read-modify-write.
+    /// Gives the scope's own objects back to the runtime and resets the arena to the scope's
+    /// entry; the outermost scope also gives back the references dropped inside it.
     public mutating func exitScope() {
         precondition(scopeMarks.count >= 2, "arena: exitScope without a matching enterScope")
         let ownedMark = Int(scopeMarks.pop())
         arena.count = Int(scopeMarks.pop())
         for index in ownedMark..<owned.count {
-            let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: owned[index])!)
-            if object.count.pointee.load(ordering: .acquiring) == 1 {
-                ObjectPool.free(object)
-                counters.frees += 1
-            } else {
-                releaseShared(object)
-            }
+            runtime.decrement(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: owned[index])!), references: 1)
         }
         owned.count = ownedMark
         if !isInScope {
             limit = 0
             for index in 0..<deferred.count {
-                releaseShared(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: deferred[index])!))
+                runtime.decrement(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: deferred[index])!))
             }
             deferred.count = 0
         }
     }
 
-    public mutating func safePoint() {}
+    public mutating func safePoint() { runtime.safePoint() }
 
-    /// Closes the scopes still open (their objects are released) and frees the thread's memory.
+    /// Closes the scopes still open (their objects are released), frees the thread's memory and
+    /// lets the runtime finish.
     public mutating func threadExit() {
         while isInScope { exitScope() }
         arena.deallocate()
         owned.deallocate()
         scopeMarks.deallocate()
         deferred.deallocate()
+        runtime.threadExit()
     }
 
-    public static func referenceCount(of object: ObjectRef) -> Int? {
-        object.count.pointee.load(ordering: .relaxed)
+    public static func referenceCount(of object: ObjectRef) -> Int? { Runtime.referenceCount(of: object) }
+}
+
+extension Arena: UniversalScheme {
+    /// The table of this composition: a table's entries are C function pointers, which a generic
+    /// type cannot form, so each composition's table is written out where its type is concrete.
+    public static var universalTable: UniversalTable {
+        switch Runtime.choice {
+        case .biased: ArenaUniversalTables.biased
+        case .atomic: ArenaUniversalTables.atomic
+        }
     }
 }
 
-extension ArenaScheme: UniversalScheme {
-    public static let universalTable = UniversalTable(
-        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
-        close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },
-        retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
-        transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },
-        returning: { Entries.returning($0, $1) }, enterScope: { Entries.enterScope($0, $1) },
-        exitScope: { Entries.exitScope($0, $1) }, immediate: { Entries.immediate($0, $1) })
+enum ArenaUniversalTables {
+    static let biased = UniversalTable(
+        new: { UniversalEntries<Arena<BiasedRuntime>>.new($0, $1) }, open: { UniversalEntries<Arena<BiasedRuntime>>.open($0, $1) }, load: { UniversalEntries<Arena<BiasedRuntime>>.load($0, $1) },
+        dup: { UniversalEntries<Arena<BiasedRuntime>>.dup($0, $1) }, close: { UniversalEntries<Arena<BiasedRuntime>>.close($0, $1) }, read: { UniversalEntries<Arena<BiasedRuntime>>.read($0, $1) },
+        object: { UniversalEntries<Arena<BiasedRuntime>>.object($0, $1) }, retain: { UniversalEntries<Arena<BiasedRuntime>>.retain($0, $1) }, release: { UniversalEntries<Arena<BiasedRuntime>>.release($0, $1) },
+        transfer: { UniversalEntries<Arena<BiasedRuntime>>.transfer($0, $1) }, adopt: { UniversalEntries<Arena<BiasedRuntime>>.adopt($0, $1) }, returning: { UniversalEntries<Arena<BiasedRuntime>>.returning($0, $1) },
+        enterScope: { UniversalEntries<Arena<BiasedRuntime>>.enterScope($0, $1) }, exitScope: { UniversalEntries<Arena<BiasedRuntime>>.exitScope($0, $1) }, immediate: { UniversalEntries<Arena<BiasedRuntime>>.immediate($0, $1) })
+    static let atomic = UniversalTable(
+        new: { UniversalEntries<Arena<AtomicRuntime>>.new($0, $1) }, open: { UniversalEntries<Arena<AtomicRuntime>>.open($0, $1) }, load: { UniversalEntries<Arena<AtomicRuntime>>.load($0, $1) },
+        dup: { UniversalEntries<Arena<AtomicRuntime>>.dup($0, $1) }, close: { UniversalEntries<Arena<AtomicRuntime>>.close($0, $1) }, read: { UniversalEntries<Arena<AtomicRuntime>>.read($0, $1) },
+        object: { UniversalEntries<Arena<AtomicRuntime>>.object($0, $1) }, retain: { UniversalEntries<Arena<AtomicRuntime>>.retain($0, $1) }, release: { UniversalEntries<Arena<AtomicRuntime>>.release($0, $1) },
+        transfer: { UniversalEntries<Arena<AtomicRuntime>>.transfer($0, $1) }, adopt: { UniversalEntries<Arena<AtomicRuntime>>.adopt($0, $1) }, returning: { UniversalEntries<Arena<AtomicRuntime>>.returning($0, $1) },
+        enterScope: { UniversalEntries<Arena<AtomicRuntime>>.enterScope($0, $1) }, exitScope: { UniversalEntries<Arena<AtomicRuntime>>.exitScope($0, $1) }, immediate: { UniversalEntries<Arena<AtomicRuntime>>.immediate($0, $1) })
 }
 
 /// A stack of words in raw memory owned by one thread; it doubles when full.

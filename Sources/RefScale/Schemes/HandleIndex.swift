@@ -1,7 +1,10 @@
 /// Where `handle-local` keeps the table index in a handle.
 public enum HandleIndex: String, CaseIterable, Sendable, OptionValueConvertible {
-    /// Bits 1 and 2 of an 8-byte-aligned address, bit 0 left to HPy's own tag (HPy's universal
-    /// ABI on CPython marks debug handles with it): 3 slots.
+    /// Bits 1 and 2 of an 8-byte-aligned address, bit 0 left to HPy's own tag: 3 slots. HPy's
+    /// `hpy/universal/src/handles.h` (`_py2h`) makes a universal handle `PyObject* + 1`, so bit 0
+    /// is set on universal handles and clear on debug handles (`DebugHandle*`). A choice: the
+    /// model leaves bit 0 clear in every handle (reserving it costs the slots, which is what the
+    /// width measures; setting it would add one OR and one AND per handle).
     case low3HPy = "low3-hpy"
     /// The low 3 bits of an 8-byte-aligned address: 7 slots.
     case low3
