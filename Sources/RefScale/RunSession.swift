@@ -135,12 +135,12 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         mainProgram = workload.mainProgram(threads: threads, seed: config.seed)
         workerPrograms = (0..<threads).map { workload.workerProgram(thread: $0, threads: threads, seed: config.seed) }
         // The passes as run: the stream digest above is of the workload's own operations.
-        workerPasses = LastDrops.mark(workerPrograms.map(\.pass), stamping: config.context != .debug).map { marked in
+        workerPasses = workload.lastDropsMarked(workerPrograms, stamping: config.context != .debug).map { marked in
             let pass = UnsafeMutableBufferPointer<Operation>.allocate(capacity: marked.count)
             _ = pass.initialize(from: marked)
             return pass
         }
-        streamDigest = ([mainProgram] + workerPrograms).reduce(into: StreamDigest()) { $0.add($1) }.value
+        streamDigest = workload.streamDigest(main: mainProgram, workers: workerPrograms)
         results = .allocate(capacity: threads)
         results.initialize(repeating: WorkerResult(), count: threads)
         mainMemory = RunSession.memory(

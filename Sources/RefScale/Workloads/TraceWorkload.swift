@@ -47,11 +47,14 @@ public struct TraceWorkload: Workload {
 
     public func poolSize(threads: Int) -> Int { streams.streams(threads: threads).layout.poolSize }
     /// Room for the transient objects the stream holds at once (its names), and for the dead ones
-    /// a scheme keeps until it frees them: a lazy table's slots of count 0 (at most
-    /// `HandleLocalScheme.pendingLimit` before it flushes). A region used up runs a safe point.
+    /// a scheme keeps until it frees them: a lazy table's slots of count 0, at most the widest
+    /// table's slots. A region used up runs a safe point; memory never used is never touched.
     public func regionSize(threads: Int) -> Int {
-        (streams.streams(threads: threads).transientNames.max() ?? 0) + CallWorkload.lazyRoom
+        (streams.streams(threads: threads).transientNames.max() ?? 0) + Self.deferredRoom
     }
+
+    static let deferredRoom = HandleIndex.allCases.map(\.slotCount).max()! + 1
+
     public func globals(threads: Int) -> Int { poolSize(threads: threads) }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { streams.streams(threads: threads).main }
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {
@@ -108,10 +111,23 @@ public struct TraceWorkload: Workload {
         return "\(bad) trace replay problem(s): " + problems.joined(separator: "; ")
     }
 
-    /// Each thread count's streams, built once per trace and option set (`TraceCache`).
+    /// The streams are this workload's own (not a wrapper's), so their marked passes and digest
+    /// are kept with them.
+    public func lastDropsMarked(_ workers: [ThreadProgram], stamping: Bool) -> [[Operation]] {
+        streams.derived(threads: workers.count, stamping: stamping) { LastDrops.mark(workers.map(\.pass), stamping: stamping) }
+    }
+
+    public func streamDigest(main: ThreadProgram, workers: [ThreadProgram]) -> UInt64 {
+        streams.digest(threads: workers.count) { ([main] + workers).reduce(into: StreamDigest()) { $0.add($1) }.value }
+    }
+
+    /// Each thread count's streams, built once per trace and option set (`TraceCache`), with
+    /// what runs derive from them: the marked passes (per stamping) and the digest.
     final class StreamCache: @unchecked Sendable {
         let replay: TraceReplay
         private let built = Mutex<[Int: TraceStreams]>([:])
+        private let marked = Mutex<[Int: [[Operation]]]>([:])
+        private let digests = Mutex<[Int: UInt64]>([:])
 
         init(_ replay: TraceReplay) { self.replay = replay }
 
@@ -120,6 +136,21 @@ public struct TraceWorkload: Workload {
             let streams = TraceStreams(replay, threads: threads)
             built.withLock { $0[threads] = streams }
             return streams
+        }
+
+        func derived(threads: Int, stamping: Bool, _ make: () -> [[Operation]]) -> [[Operation]] {
+            let key = threads * 2 + (stamping ? 1 : 0)
+            if let passes = marked.withLock({ $0[key] }) { return passes }
+            let passes = make()
+            marked.withLock { $0[key] = passes }
+            return passes
+        }
+
+        func digest(threads: Int, _ make: () -> UInt64) -> UInt64 {
+            if let digest = digests.withLock({ $0[threads] }) { return digest }
+            let digest = make()
+            digests.withLock { $0[threads] = digest }
+            return digest
         }
     }
 }

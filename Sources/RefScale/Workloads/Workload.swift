@@ -37,6 +37,11 @@ public protocol Workload: Sendable {
     /// How many objects of the workload's source each replica of its streams has a copy of
     /// (`trace` above its traced thread count); nil for a workload that does not replicate.
     func replicatedObjects(threads: Int) -> Int?
+    /// The workers' passes with their last drops marked (`LastDrops.mark`), and the digest of
+    /// every program: a workload whose programs are built once (`trace`) keeps them too, since
+    /// both walk every operation before each run.
+    func lastDropsMarked(_ workers: [ThreadProgram], stamping: Bool) -> [[Operation]]
+    func streamDigest(main: ThreadProgram, workers: [ThreadProgram]) -> UInt64
 }
 
 /// What a workload's own validation sees once every worker has returned.
@@ -57,6 +62,12 @@ extension Workload {
     public func check(threads: Int) throws {}
     public func validate(afterWorkers run: WorkersFinished) -> String? { nil }
     public func replicatedObjects(threads: Int) -> Int? { nil }
+    public func lastDropsMarked(_ workers: [ThreadProgram], stamping: Bool) -> [[Operation]] {
+        LastDrops.mark(workers.map(\.pass), stamping: stamping)
+    }
+    public func streamDigest(main: ThreadProgram, workers: [ThreadProgram]) -> UInt64 {
+        ([main] + workers).reduce(into: StreamDigest()) { $0.add($1) }.value
+    }
 }
 
 
