@@ -190,17 +190,12 @@ public enum BiasedCounting {
     public static func explicitMerge<M: BiasedMemory>(
         _ object: M.Object, extra: Int, memory: inout M, counters: inout SchemeCounters
     ) throws(M.Interruption) -> Int {
-        let clearFirst = memory.clearsOwnerBeforeMerging
-        var local = 0
-        if clearFirst {
-            local = Int(try memory.localCount(object))
-            try memory.setLocalCount(object, 0)
-            try memory.setOwnerThread(object, 0)
-        }
+        let local = Int(try memory.localCount(object))
+        try memory.setLocalCount(object, 0)
+        try memory.setOwnerThread(object, 0)
         var shared = try memory.sharedCount(object)
         var count: Int
         while true {
-            if !clearFirst { local = Int(try memory.localCount(object)) }
             count = (shared >> flagBits) &+ local &+ extra
             let (exchanged, current) = try memory.compareExchangeShared(
                 object, expected: shared, desired: count << flagBits | MERGED)
@@ -208,11 +203,6 @@ public enum BiasedCounting {
             if exchanged { break }
             counters.casRetries &+= 1
             shared = current
-        }
-        if !clearFirst {
-            // The order before gh-119999, kept only for the checker's positive control.
-            try memory.setLocalCount(object, 0)
-            try memory.setOwnerThread(object, 0)
         }
         counters.merges &+= 1
         return count
@@ -327,10 +317,6 @@ public protocol BiasedMemory {
     associatedtype Object: Equatable
     /// What stops a thread between two accesses under a scheduler; `Never` on real memory.
     associatedtype Interruption: Error
-
-    /// True: the explicit merge clears `ob_ref_local` and `ob_tid` before it publishes MERGED
-    /// (gh-119999). Only the checker's positive control makes it false.
-    var clearsOwnerBeforeMerging: Bool { get }
 
     mutating func ownerThread(_ object: Object) throws(Interruption) -> UInt
     mutating func setOwnerThread(_ object: Object, _ thread: UInt) throws(Interruption)

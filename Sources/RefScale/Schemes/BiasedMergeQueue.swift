@@ -135,8 +135,6 @@ public struct AtomicBiasedMemory: BiasedMemory {
         self.perThread = perThread
     }
 
-    public var clearsOwnerBeforeMerging: Bool { true }
-
     @inline(__always)
     public func ownerThread(_ object: ObjectRef) -> UInt { object.ownerThread.pointee.load(ordering: .relaxed) }
     @inline(__always)
