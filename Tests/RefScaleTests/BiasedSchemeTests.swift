@@ -11,9 +11,11 @@ final class BiasedFixture {
     var other: BiasedScheme
     var third: BiasedScheme
 
-    init(objects: Int = 1) {
+    init(objects: Int = 1, weakrefShare: Double = 0) {
         pool = ObjectPool(count: objects, alignment: 16)
-        shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
+        var options = SchemeOptions()
+        options[BiasedScheme.weakrefShare] = weakrefShare
+        shared = BiasedScheme.makeShared(options: options, threads: 2)
         owner = BiasedScheme(shared: shared, threadID: 1)
         other = BiasedScheme(shared: shared, threadID: 2)
         third = BiasedScheme(shared: shared, threadID: 3)
@@ -303,8 +305,31 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
 
     // MARK: Fields and globals (_Py_TryIncrefCompare, _PyObject_SetMaybeWeakref)
 
-    @Test func aStoreIntoASlotSetsMaybeWeakrefOnTheStoredObject() {
+    /// 3.13: only `init_weakref` sets MAYBE_WEAKREF; a dict, list or attribute store is a plain
+    /// `Py_INCREF`, which for the owner touches no shared word.
+    @Test func aStoreIntoASlotIsAPlainIncrementAndLeavesTheFlagsAlone() {
         let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.retain(object)
+        f.owner.retain(object)
+        #expect(object.localCount == 3)
+        #expect(sharedWord(object) == BiasedScheme.INIT)
+        #expect(f.owner.counters.atomicRMW == 0)
+    }
+
+    /// A stored temporary the owner drops is freed on the fast path, with no atomic, as in 3.13.
+    @Test func aStoredTemporaryReleasedByItsOwnerIsFreedWithoutAnAtomic() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        f.owner.retain(object)
+        f.owner.close(handle)
+        f.owner.release(object)
+        #expect(object.timesFreed == 1)
+        #expect(f.owner.counters.atomicRMW == 0 && f.owner.counters.merges == 0)
+    }
+
+    @Test func aStoreThatMakesAWeakReferenceSetsMaybeWeakrefOnce() {
+        let f = BiasedFixture(weakrefShare: 1)
         let (object, _) = f.newObject()
         f.owner.retain(object)
         #expect(object.localCount == 2)
@@ -314,8 +339,17 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(f.owner.counters.atomicRMW == 1)
     }
 
+    /// `--weakref-share 0.25`: the fourth, eighth, ... store of a thread makes a weak reference.
+    @Test func aWeakrefShareMarksThatShareOfTheStores() {
+        let f = BiasedFixture(objects: 8, weakrefShare: 0.25)
+        let objects = (0..<8).map { f.newObject($0).0 }
+        for object in objects { f.owner.retain(object) }
+        let marked = objects.indices.filter { sharedWord(objects[$0]) == BiasedScheme.MAYBE_WEAKREF }
+        #expect(marked == [3, 7])
+    }
+
     @Test func aNonOwnersLoadTakesASharedReferenceByCASWhenMaybeWeakrefIsSet() {
-        let f = BiasedFixture()
+        let f = BiasedFixture(weakrefShare: 1)
         let (object, _) = f.newObject()
         f.owner.retain(object)
         var slot = UInt(bitPattern: object.address)
@@ -345,7 +379,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
     }
 
     @Test func aLoadWhoseSlotChangedMeanwhileDropsTheReferenceItTook() {
-        let f = BiasedFixture(objects: 2)
+        let f = BiasedFixture(objects: 2, weakrefShare: 1)
         let (object, _) = f.newObject(0)
         let (replacement, _) = f.newObject(1)
         f.owner.retain(object)
@@ -386,9 +420,30 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(f.owner.counters.atomicRMW + f.other.counters.atomicRMW == 0)
     }
 
-    @Test func objectsOfKindTypeAreImmortalFromBirthAsIn313WithASecondThread() {
+    /// 3.13: a `PyType_FromSpec` type is not deferred, so it stays mortal and owned by its maker;
+    /// another thread's instance takes its reference by an atomic add at allocation and drops it
+    /// by a CAS at deallocation, and the owner's own instances touch only its local count.
+    @Test func anExtensionTypeStaysMortalAndOtherThreadsInstancesCountItAtomically() {
+        let f = BiasedFixture(objects: 3)
+        let type = f.pool.bear(0, flags: SharedKind.extType.flags)
+        _ = f.owner.new(type)
+        #expect(!type.isImmortal && type.localCount == 1 && type.ownerThread.pointee.load(ordering: .relaxed) == 1)
+        let remote = f.pool.bear(1, flags: [])
+        remote.typeWord.pointee.store(UInt(bitPattern: type.address), ordering: .relaxed)
+        let remoteHandle = f.other.new(remote)
+        #expect(sharedWord(type) == BiasedScheme.sharedOne && f.other.counters.atomicRMW == 1)
+        f.other.close(remoteHandle)
+        #expect(remote.timesFreed == 1)
+        #expect(sharedWord(type) == 0 && f.other.counters.atomicRMW == 2)
+        let own = f.pool.bear(2, flags: [])
+        own.typeWord.pointee.store(UInt(bitPattern: type.address), ordering: .relaxed)
+        f.owner.close(f.owner.new(own))
+        #expect(type.localCount == 1 && f.owner.counters.atomicRMW == 0)
+    }
+
+    @Test func deferredObjectsAreImmortalFromBirthAsIn313WithASecondThread() {
         let f = BiasedFixture()
-        let object = f.pool.bear(0, flags: SharedKind.type.flags)
+        let object = f.pool.bear(0, flags: SharedKind.class.flags)
         let handle = f.owner.new(object)
         #expect(object.localCount == UInt32.max)
         #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)

@@ -31,8 +31,9 @@
 /// - `tryIncrefCompare` (`_Py_TryIncrefCompare`, pycore_object.h): the owner's fast path
 ///   (`_Py_TryIncrefFast`), else a CAS loop that refuses a shared word of 0 or MERGED
 ///   (`_Py_TryIncRefShared`), then a re-read of the slot and a drop if it changed.
-/// - `setMaybeWeakref` (`_PyObject_SetMaybeWeakref`) and `newReferenceWithLock`
-///   (`_Py_NewRefWithLock`): what writers of lock-free slots and locked readers do.
+/// - `setMaybeWeakref` (`_PyObject_SetMaybeWeakref`): what making a weak reference does to its
+///   referent (`init_weakref`, Objects/weakrefobject.c); `newReferenceWithLock`
+///   (`_Py_NewRefWithLock`): what a locked reader does.
 public enum BiasedCounting {
     /// The shared word's low bits.
     public static let flagBits = 2
@@ -285,8 +286,8 @@ public enum BiasedCounting {
         }
     }
 
-    /// `_PyObject_SetMaybeWeakref`: what a writer does to an object it stores into a slot that
-    /// other threads read lock-free (`_Py_XGetRef`: "the writer must set maybe-weakref").
+    /// `_PyObject_SetMaybeWeakref`: what making a weak reference to `object` does to it
+    /// (`init_weakref`, Objects/weakrefobject.c, its one caller in 3.13).
     @inline(__always)
     public static func setMaybeWeakref<M: BiasedMemory>(
         _ object: M.Object, memory: inout M, counters: inout SchemeCounters

@@ -153,14 +153,17 @@ public struct AtomicBiasedMemory: BiasedMemory {
     }
     @inline(__always)
     public func addShared(_ object: ObjectRef, _ delta: Int) { object.sharedCount.pointee.wrappingAdd(delta, ordering: .relaxed) }
-    /// `_Py_Dealloc`, then the deallocator's drop of the type reference (`subtype_dealloc`).
+    /// `_Py_Dealloc`, then the deallocator's drop of the type reference: `subtype_dealloc`'s
+    /// `_Py_DECREF_TYPE` for a class (the thread's entry in 3.14), the extension's own
+    /// `tp_dealloc`'s public `Py_DECREF(tp)` for an extension type (biased in 3.13 and 3.14).
     public func free(_ object: ObjectRef, counters: inout SchemeCounters) {
         let type = object.typeWord.pointee.load(ordering: .relaxed)
         ObjectPool.free(object)
         if let perThread {
             perThread.recordDeallocation(thread: Int(thread))
-            if type != 0 && perThread.decrementTypeReference(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type)!), thread: Int(thread)) {
-                return
+            if type != 0 {
+                let typeObject = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type)!)
+                if !typeObject.isExtensionType && perThread.decrementTypeReference(typeObject, thread: Int(thread)) { return }
             }
         }
         if type != 0 {

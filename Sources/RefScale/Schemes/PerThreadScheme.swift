@@ -1,17 +1,22 @@
 import Synchronization
 
-/// `perthread`: CPython 3.14t, where objects of kind `type` (heap types, code objects, the
-/// globals and builtins of functions) get a *unique id* and a deferred count instead of 3.13's
-/// immortality (`Python/uniqueid.c`, `_PyObject_SetDeferredRefcount`, `_Py_INCREF_TYPE`,
-/// `_PyObject_MergePerThreadRefcounts`).
+/// `perthread`: CPython 3.14t, where heap types and code objects get a *unique id* and a
+/// deferred count instead of 3.13's immortality (`Python/uniqueid.c`: "per-thread reference
+/// counting is only used for heap types"; `_PyObject_SetDeferredRefcount`, `_Py_INCREF_TYPE`,
+/// `_PyObject_MergePerThreadRefcounts`): the shared objects of kind `class` and `ext-type`, a
+/// replayed trace's classes and code.
 ///
 /// Which references are per thread: only those the runtime itself takes to an object with an
 /// id. Here that is an instance's reference to its type, taken when the instance is allocated
-/// (`_PyObject_Init` → `_Py_INCREF_TYPE`) and dropped when it is freed (`_Py_DECREF_TYPE` in the
-/// deallocator): the objects `churn` creates, when its shared kind is `type`. Every handle
-/// operation — `dup`, `close`, `open`, `retain`, `release`, `load`, `send` — is an extension's
-/// `Py_INCREF`/`Py_DECREF` and goes through `biased` (a `BiasedScheme` context held inside),
-/// atomic for non-owners, on objects with an id as on any other.
+/// (`_PyObject_Init` → `_Py_INCREF_TYPE`, which tests only `Py_TPFLAGS_HEAPTYPE`, so an
+/// extension's `PyType_FromSpec` type too) and dropped when it is freed: by `subtype_dealloc`'s
+/// `_Py_DECREF_TYPE` for a class, which reaches the thread's entry; by the extension's own
+/// `tp_dealloc` for an extension type, whose `Py_DECREF(tp)` is the public, biased decrement
+/// that never reads the per-thread array (Include/refcount.h): an atomic on the type's shared
+/// word for every thread but its maker. Every handle operation — `dup`, `close`, `open`,
+/// `retain`, `release`, `load`, `send` — is an extension's `Py_INCREF`/`Py_DECREF` and goes
+/// through `biased` (a `BiasedScheme` context held inside), atomic for non-owners, on objects
+/// with an id as on any other.
 ///
 /// Invariants for an object with an id:
 /// - Its count is `(ob_ref_shared >> 2) - deferredBias + ob_ref_local + Σ entry[id]` over the
@@ -56,7 +61,7 @@ public struct PerThreadScheme: AddressHandleScheme {
         "gc_threshold", default: 2000,
         help: "perthread: net allocations that schedule a collection, which merges the per-thread counts; 0: at the run's end only",
         check: OptionCheck.atLeast(0))
-    public static let declaredOptions = [PerThreadScheme.uniqueIDs.declaration, gcThreshold.declaration]
+    public static let declaredOptions = [PerThreadScheme.uniqueIDs.declaration, gcThreshold.declaration, BiasedScheme.weakrefShare.declaration]
 
     /// `_Py_REF_DEFERRED` (`PY_SSIZE_T_MAX / 8`), in references.
     public static let deferredBias = Int.max / 8
@@ -132,7 +137,7 @@ public struct PerThreadScheme: AddressHandleScheme {
     func getsUniqueID(_ object: ObjectRef) -> Bool {
         guard !object.isImmortal else { return false }
         switch uniqueIDs {
-        case .type: return object.isTypeKind
+        case .type: return object.isExtensionType || (object.isDeferred && object.isShared)
         case .shared: return object.isShared
         case .all: return object.homeThread == 0
         case .none: return false
