@@ -262,7 +262,7 @@ struct ScheduledBiasedMemory: BiasedMemory {
         }
         if doubleFree && violation == nil { violation = "the object was freed twice" }
     }
-    mutating func lockBucket(of thread: UInt) throws(Stop) {
+    mutating func lockBucket(of thread: UInt, counters: inout SchemeCounters) throws(Stop) {
         let me = self.thread
         _ = try access("lock", touchesObject: false, blocked: model.bucketHolder[Int(thread)] != 0) { $0.bucketHolder[Int(thread)] = me; return 0 }
     }

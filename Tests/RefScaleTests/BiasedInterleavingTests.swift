@@ -117,7 +117,7 @@ import Testing
             var counters = SchemeCounters()
             guard try memory.mergeRequested(of: thread) else { return }
             try memory.clearMergeRequest(of: thread)
-            try memory.lockBucket(of: thread)
+            try memory.lockBucket(of: thread, counters: &counters)
             _ = try memory.takeQueue(of: thread)
             try memory.unlockBucket(of: thread)
             while let object = try memory.popTaken(of: thread) {

@@ -32,8 +32,7 @@ final class BiasedFixture {
     /// The objects waiting in thread `id`'s merge queue, the most recent last.
     func queued(for id: UInt) -> [ObjectRef] {
         let queue = shared.queues.queue(of: id)
-        let count = Int(queue.count.pointee.load(ordering: .relaxed))
-        return (0..<count).map { ObjectRef(address: UnsafeMutableRawPointer(bitPattern: queue.elements![$0])!) }
+        return (0..<queue.count).map { ObjectRef(address: UnsafeMutableRawPointer(bitPattern: queue.storage![2 + $0])!) }
     }
 
     /// Whether thread `id`'s eval-breaker word asks it to merge its queue.

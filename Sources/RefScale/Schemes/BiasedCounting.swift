@@ -139,7 +139,7 @@ public enum BiasedCounting {
             try decrement(object, thread: thread, memory: &memory, counters: &counters)
             return
         }
-        try memory.lockBucket(of: owner)
+        try memory.lockBucket(of: owner, counters: &counters)
         counters.atomicRMW &+= 1
         guard try memory.isRegistered(owner) else {
             let count = try explicitMerge(object, extra: -1, memory: &memory, counters: &counters)
@@ -169,7 +169,7 @@ public enum BiasedCounting {
     public static func mergeQueued<M: BiasedMemory>(
         thread: UInt, memory: inout M, counters: inout SchemeCounters
     ) throws(M.Interruption) {
-        try memory.lockBucket(of: thread)
+        try memory.lockBucket(of: thread, counters: &counters)
         _ = try memory.takeQueue(of: thread)
         try memory.unlockBucket(of: thread)
         counters.atomicRMW &+= 2
@@ -211,9 +211,9 @@ public enum BiasedCounting {
 
     /// `_Py_brc_init_thread`: enters the thread in its bucket.
     public static func registerThread<M: BiasedMemory>(
-        _ thread: UInt, memory: inout M
+        _ thread: UInt, memory: inout M, counters: inout SchemeCounters
     ) throws(M.Interruption) {
-        try memory.lockBucket(of: thread)
+        try memory.lockBucket(of: thread, counters: &counters)
         try memory.setRegistered(thread, true)
         try memory.unlockBucket(of: thread)
     }
@@ -226,7 +226,7 @@ public enum BiasedCounting {
         var tookAny = true
         while tookAny {
             try mergeTaken(thread: thread, memory: &memory, counters: &counters)
-            try memory.lockBucket(of: thread)
+            try memory.lockBucket(of: thread, counters: &counters)
             tookAny = try memory.takeQueue(of: thread)
             if !tookAny { try memory.setRegistered(thread, false) }
             try memory.unlockBucket(of: thread)
@@ -330,8 +330,9 @@ public protocol BiasedMemory {
     /// `_Py_Dealloc`: the object's life ends, and with it the reference it held to its type.
     mutating func free(_ object: Object, counters: inout SchemeCounters) throws(Interruption)
 
-    /// The mutex of the bucket `thread % 257` (`PyMutex_Lock`); waits while another thread holds it.
-    mutating func lockBucket(of thread: UInt) throws(Interruption)
+    /// The mutex of the thread's bucket (`PyMutex_Lock`); waits while another thread holds it,
+    /// counting a contended acquisition and each park in `counters`.
+    mutating func lockBucket(of thread: UInt, counters: inout SchemeCounters) throws(Interruption)
     mutating func unlockBucket(of thread: UInt) throws(Interruption)
     /// Under the bucket's lock: whether the thread is in its bucket (`find_thread_state`).
     mutating func isRegistered(_ thread: UInt) throws(Interruption) -> Bool

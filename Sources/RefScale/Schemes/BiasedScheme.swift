@@ -59,7 +59,7 @@ import Synchronization
 public struct BiasedScheme: AddressHandleScheme {
     public static let name = "biased"
     public static let summary = "CPython 3.13t biased counting: owner counts plainly, others atomically, brc.c merge queues"
-    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees]
+    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks]
     public static let isThreadSafe = true
     /// The share of stores into fields and globals that also create a weak reference to the
     /// stored object, setting its MAYBE_WEAKREF flag (`init_weakref`).
@@ -111,7 +111,8 @@ public struct BiasedScheme: AddressHandleScheme {
         self.threadID = UInt(threadID)
         weakrefShare = shared.weakrefShare
         memory = AtomicBiasedMemory(queues: shared.queues, thread: UInt(threadID), perThread: perThread)
-        BiasedCounting.registerThread(self.threadID, memory: &memory)
+        memory.recordThreadIdentity(of: self.threadID)
+        BiasedCounting.registerThread(self.threadID, memory: &memory, counters: &counters)
     }
 
     /// `_Py_NewReference`: owned by the creating thread, local 1, shared 0; immortal for objects

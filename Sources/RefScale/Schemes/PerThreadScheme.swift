@@ -50,7 +50,7 @@ public struct PerThreadScheme: AddressHandleScheme {
     public static let name = "perthread"
     public static let summary = "CPython 3.14t: runtime type references in per-thread arrays merged at collections; every handle operation biased"
     public static let reportedCounters: Set<CounterKind> = [
-        .atomicRMW, .casRetries, .merges, .queued, .frees, .mergePauses, .mergePauseNanoseconds,
+        .atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks, .mergePauses, .mergePauseNanoseconds,
     ]
     public static let isThreadSafe = true
     public static let uniqueIDs = DeclaredOption<UniqueIDPolicy>(
