@@ -20,6 +20,9 @@ public enum CounterKind: String, CaseIterable, Sendable {
     /// and the times a waiter parked (after 40 yields, Python/lock.c).
     case mutexContended = "mutex_contended"
     case mutexParks = "mutex_parks"
+    /// `biased`, `perthread`: eval-breaker checks that found the merge bit and merged the queue
+    /// (`_Py_brc_merge_refcounts`); `merge_passes / queued` is the merges per queued object.
+    case mergePasses = "merge_passes"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -39,6 +42,7 @@ public struct SchemeCounters: Sendable, Equatable {
     public var mergePauseNanoseconds = 0
     public var mutexContended = 0
     public var mutexParks = 0
+    public var mergePasses = 0
 
     public init() {}
 
@@ -59,6 +63,7 @@ public struct SchemeCounters: Sendable, Equatable {
         case .mergePauseNanoseconds: mergePauseNanoseconds
         case .mutexContended: mutexContended
         case .mutexParks: mutexParks
+        case .mergePasses: mergePasses
         }
     }
 
@@ -79,6 +84,7 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.mergePauseNanoseconds = a.mergePauseNanoseconds + b.mergePauseNanoseconds
         sum.mutexContended = a.mutexContended + b.mutexContended
         sum.mutexParks = a.mutexParks + b.mutexParks
+        sum.mergePasses = a.mergePasses + b.mergePasses
         return sum
     }
 }

@@ -106,6 +106,18 @@ import Testing
         #expect(types["shared_kind"].text == "class" && data["shared_kind"].text == "data")
     }
 
+    /// `handoff` at 2 threads reports its merge passes: at most one per queued object, each
+    /// draining at least one. How close to one per item depends on the scheduler: a consumer
+    /// that runs through the whole ring while its producer waits for a core queues 256 objects
+    /// before the producer's next check (on a loaded 2-core machine, 48 passes for 12,320).
+    @Test(arguments: ["biased", "perthread"])
+    func handoffReportsItsMergePasses(scheme: String) throws {
+        let row = try run(Case(scheme: scheme, workload: "handoff", label: ""), threads: 2, sharedKind: .data)
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        let passes = Int(row["merge_passes"].text)!, queued = Int(row["queued"].text)!
+        #expect(queued > 0 && passes > 0 && passes <= queued, "\(passes) merge passes for \(queued) queued objects")
+    }
+
     /// `churn --remote-free 0`: every thread frees what it made. Instances of a class spend no
     /// atomic under `biased` (3.13t: the class is immortal); instances of an extension type
     /// spend two per instance, an add at allocation and a CAS at deallocation on the type's

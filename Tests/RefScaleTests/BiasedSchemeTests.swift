@@ -409,6 +409,29 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(object.timesFreed == 1)
     }
 
+    /// A send and a receive are calls, after which 3.13's interpreter checks the eval breaker
+    /// (`_CHECK_PERIODIC`): the owner merges what was queued for it at its next send or receive.
+    @Test func theOwnerMergesItsQueueAtItsNextSendAndAtItsNextReceive() {
+        let f = BiasedFixture(objects: 4)
+        for (first, second) in [(0, 1), (2, 3)] {
+            let (queuedObject, queuedHandle) = f.newObject(first)
+            let received = f.other.adopt(f.owner.transfer(f.owner.dup(queuedHandle)))
+            f.owner.close(queuedHandle)
+            f.other.close(received)
+            #expect(f.mergeRequested(for: 1) && queuedObject.timesFreed == 0)
+            let passes = f.owner.counters.mergePasses
+            if first == 0 {
+                let (_, handle) = f.newObject(second)
+                f.other.close(f.other.adopt(f.owner.transfer(handle)))  // the owner's send
+            } else {
+                let handle = f.other.new(f.pool.bear(second, flags: []))
+                f.owner.close(f.owner.adopt(f.other.transfer(handle)))  // the owner's receive
+            }
+            #expect(queuedObject.timesFreed == 1, "merged and freed at the owner's \(first == 0 ? "send" : "receive")")
+            #expect(f.owner.counters.mergePasses == passes + 1)
+        }
+    }
+
     @Test func aHandleSentBackToItsOwnerIsClosedOnTheOwnersFastPath() {
         let f = BiasedFixture()
         let (object, handle) = f.newObject()

@@ -162,6 +162,7 @@ public enum BiasedCounting {
         guard try memory.mergeRequested(of: thread) else { return }
         try memory.clearMergeRequest(of: thread)
         counters.atomicRMW &+= 1
+        counters.mergePasses &+= 1
         try mergeQueued(thread: thread, memory: &memory, counters: &counters)
     }
 

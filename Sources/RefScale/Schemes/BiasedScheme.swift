@@ -23,12 +23,14 @@ import Synchronization
 /// - Nothing is written to an object after the CAS that publishes MERGED (gh-119999).
 ///
 /// Where the model is a choice:
-/// - The eval-breaker check (`_Py_HandlePending`, where the owner merges its queue) runs at
-///   every simulated call (`enterScope`), where the interpreter's `RESUME` checks it on entering
-///   the Python function that calls the extension, and at every safe point (once per pass,
-///   about 4096 handle operations): so N is one call in `call` and `churn`, one pass in the
-///   workloads whose pass is one scope. The check costs one load of the thread's own
-///   eval-breaker word, as in CPython.
+/// - The eval-breaker check (`_Py_HandlePending`, where the owner merges its queue) runs where
+///   3.13's interpreter checks it: at every simulated call (`enterScope`), as `RESUME` does on
+///   entering the Python function that calls the extension; after every send and receive,
+///   which are calls (`queue.put`, `queue.get`) ending in `_CHECK_PERIODIC`
+///   (Python/bytecodes.c), so `handoff` checks about once per item; and at every safe point
+///   (once per pass, about 4096 handle operations). The check costs one load of the thread's
+///   own eval-breaker word, as in CPython; each check that finds the merge bit and drains the
+///   queue counts in `merge_passes`.
 /// - 3.13 makes objects with deferred counts — classes made by a `class` statement, top-level
 ///   functions, modules, code — immortal when a second thread starts (gh-117783:
 ///   `_PyGC_ImmortalizeDeferredObjects`, the world stopped; `_PyObject_SetDeferredRefcount`,
@@ -59,7 +61,7 @@ import Synchronization
 public struct BiasedScheme: AddressHandleScheme {
     public static let name = "biased"
     public static let summary = "CPython 3.13t biased counting: owner counts plainly, others atomically, brc.c merge queues"
-    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks]
+    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks, .mergePasses]
     public static let isThreadSafe = true
     /// The share of stores into fields and globals that also create a weak reference to the
     /// stored object, setting its MAYBE_WEAKREF flag (`init_weakref`).
@@ -192,6 +194,22 @@ public struct BiasedScheme: AddressHandleScheme {
             object, thread: threadID, reloadSlot: { UnsafeMutableRawPointer(bitPattern: slot.pointee).map(ObjectRef.init(address:)) },
             memory: &memory, counters: &counters)
         if !held { BiasedCounting.newReferenceWithLock(object, thread: threadID, memory: &memory, counters: &counters) }
+        return Handle(object)
+    }
+
+    /// A send is a call (`queue.put(item)`), and the interpreter checks the eval breaker after
+    /// every call (`_CHECK_PERIODIC` ending `CALL`, Python/bytecodes.c): the handle moves as the
+    /// counted reference it is, then the check.
+    @inline(__always)
+    public mutating func transfer(_ handle: Handle) -> ObjectRef {
+        BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
+        return ObjectRef(handle)
+    }
+
+    /// A receive is a call (`queue.get()`): the reference becomes a handle, then the check.
+    @inline(__always)
+    public mutating func adopt(_ object: ObjectRef) -> Handle {
+        BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
         return Handle(object)
     }
 

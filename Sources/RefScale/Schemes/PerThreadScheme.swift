@@ -50,7 +50,7 @@ public struct PerThreadScheme: AddressHandleScheme {
     public static let name = "perthread"
     public static let summary = "CPython 3.14t: runtime type references in per-thread arrays merged at collections; every handle operation biased"
     public static let reportedCounters: Set<CounterKind> = [
-        .atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks, .mergePauses, .mergePauseNanoseconds,
+        .atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks, .mergePasses, .mergePauses, .mergePauseNanoseconds,
     ]
     public static let isThreadSafe = true
     public static let uniqueIDs = DeclaredOption<UniqueIDPolicy>(
@@ -162,8 +162,17 @@ public struct PerThreadScheme: AddressHandleScheme {
     public mutating func retain(_ object: ObjectRef) { biased.retain(object) }
     public mutating func release(_ object: ObjectRef) { biased.release(object) }
     public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle { biased.load(from: slot) }
-    public mutating func transfer(_ handle: Handle) -> ObjectRef { biased.transfer(handle) }
-    public mutating func adopt(_ object: ObjectRef) -> Handle { biased.adopt(object) }
+    /// A send and a receive are calls, after which the interpreter checks the eval breaker.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef {
+        let object = biased.transfer(handle)
+        evalBreakerCheck()
+        return object
+    }
+    public mutating func adopt(_ object: ObjectRef) -> Handle {
+        let handle = biased.adopt(object)
+        evalBreakerCheck()
+        return handle
+    }
 
     // MARK: - Eval-breaker checks, collections, exit
 
