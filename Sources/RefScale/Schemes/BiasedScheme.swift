@@ -56,6 +56,12 @@ import Synchronization
 ///   biased schemes read the flag; the operation stream of every scheme is unchanged.
 /// - A load from a field or global is `_Py_TryIncrefCompare`, falling back, when it refuses,
 ///   to the container's locked path (`_Py_NewRefWithLock`).
+/// - Not modelled, named until they are: a blocking thread's detach and attach (3.13t: a store
+///   and a compare-and-swap on its own thread state, `detach_thread` and `tstate_try_attach`,
+///   Python/pystate.c), which `biased` skips entirely; and 3.13t's collections, which the same
+///   allocation trigger as 3.14t's schedules (`record_allocation`, `gc_should_collect`,
+///   Python/gc_free_threading.c) and which stop the world: `biased`'s figures carry no
+///   collection pause, `perthread`'s do (`--gc-threshold 0` removes them there).
 /// - A handle moves between threads (`send`) as the counted reference it is: a reference in the
 ///   owner's local count may end in another thread, which is what queues.
 public struct BiasedScheme: AddressHandleScheme {

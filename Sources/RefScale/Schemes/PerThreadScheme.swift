@@ -45,7 +45,23 @@ import Synchronization
 /// Where the model is a choice: a collection frees nothing but merges; the objects with ids
 /// are kept by the main thread for the whole run, so no collection during it could free one.
 /// CPython's collector also merges the biased queues of every thread; here each thread merges
-/// its own at its checks.
+/// its own at its checks. Three differences remain, named here until they are modelled:
+/// - Detach and attach go through the run's mutex with a broadcast (`PerThreadState.detach`,
+///   `attachIfDetached`); CPython's are a store and a compare-and-swap on the thread's own
+///   state word (`detach_thread`, `tstate_try_attach`, Python/pystate.c), and the collector
+///   moves a detached thread to SUSPENDED by CAS (`park_detached_threads`). The mutex is taken
+///   only when a worker blocks (a full or empty channel, the start barrier), so `private`,
+///   `shared-hot`, `mixed` and `churn` without remote frees never take it; `handoff` takes it at
+///   every wait.
+/// - Every allocation counts toward a collection; CPython counts only GC-tracked ones
+///   (`record_allocation` from `gc_alloc`, Python/gc_free_threading.c) and also requires the
+///   young count to pass `long_lived_total / 4` (`gc_should_collect`): with nothing long-lived
+///   here that second test is always passed.
+/// - `biased` charges no collection at all, though 3.13t has the same trigger
+///   (`gc_should_collect`, 3.13.5): its pauses are left out of `biased`'s figures, and
+///   `perthread`'s pause leaves out the heap walk and the queued-object drain of
+///   `gc_collect_internal`, so it is a lower bound. `--gc-threshold 0` turns collections off
+///   in `perthread` for a like-for-like comparison with `biased`.
 public struct PerThreadScheme: AddressHandleScheme {
     public static let name = "perthread"
     public static let summary = "CPython 3.14t: runtime type references in per-thread arrays merged at collections; every handle operation biased"
