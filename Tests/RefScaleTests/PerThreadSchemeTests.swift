@@ -5,8 +5,8 @@ import Testing
 @testable import RefScale
 @testable import RefScaleHarness
 
-/// The rules of `perthread` (CPython 3.14t): objects of kind `type` get a unique id and a
-/// deferred count; only the runtime's references to them (an instance's to its type) are
+/// The rules of `perthread` (CPython 3.14t): heap types (kinds `class`, `ext-type`) get a
+/// unique id and a deferred count; only the runtime's references to them (an instance's to its type) are
 /// counted in per-thread arrays; every handle operation is biased; arrays are merged at
 /// collections, with the world stopped, and at thread exit.
 @Suite(.tags(.threaded)) struct PerThreadSchemeTests {
