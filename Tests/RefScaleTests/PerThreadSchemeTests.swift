@@ -6,9 +6,9 @@ import Testing
 @testable import RefScaleHarness
 
 /// The rules of `perthread` (CPython 3.14t): heap types (kinds `class`, `ext-type`) get a
-/// unique id and a deferred count; only the runtime's references to them (an instance's to its type) are
-/// counted in per-thread arrays; every handle operation is biased; arrays are merged at
-/// collections, with the world stopped, and at thread exit.
+/// unique id and a deferred count; only the runtime's references to them (an instance's to its
+/// type) are counted in per-thread arrays; every handle operation is biased; arrays are merged
+/// at collections, with the world stopped, and at thread exit.
 @Suite(.tags(.threaded)) struct PerThreadSchemeTests {
     /// A run's shared state for `workers` workers (thread IDs 2...) and a pool, freed with it.
     final class Fixture {
