@@ -50,7 +50,10 @@ expect_error "gil slice of zero" 64 run --scheme gil --workload private --gil-sl
 expect_error "unknown unique-ids policy" 64 run --scheme perthread --workload shared-hot --unique-ids some --csv "$work/out.csv"
 expect_error "negative gc threshold" 64 run --scheme perthread --workload shared-hot --gc-threshold -1 --csv "$work/out.csv"
 expect_error "unknown shared kind" 64 run --scheme biased --workload shared-hot --shared-kind code --csv "$work/out.csv"
-grep -q "data, type" "$work/stderr" || fail "unknown shared kind: message does not list the kinds"
+grep -q "data, class, ext-type" "$work/stderr" || fail "unknown shared kind: message does not list the kinds"
+expect_error "the retired shared kind type" 64 run --scheme perthread --workload churn --shared-kind type --csv "$work/out.csv"
+expect_error "weakref share above 1" 64 run --scheme biased --workload call --weakref-share 1.5 --csv "$work/out.csv"
+expect_error "weakref share below 0" 64 run --scheme perthread --workload call --weakref-share -0.1 --csv "$work/out.csv"
 expect_error "immortal fraction below 0" 64 run --scheme atomic --workload shared-hot --immortal-fraction -0.1 --csv "$work/out.csv"
 expect_error "zipf below 0" 64 run --scheme atomic --workload mixed --zipf -1 --csv "$work/out.csv"
 expect_error "zero producers" 64 run --scheme atomic --workload handoff --producers 0 --csv "$work/out.csv"
@@ -113,7 +116,7 @@ PY
 "$refscale" run --scheme atomic --workload private --release eager --zipf 1 "${quick[@]}" >/dev/null 2>"$work/stderr" \
   && [ "$(grep -c 'does not use --release' "$work/stderr")" -eq 1 ] && [ "$(grep -c 'does not use --zipf' "$work/stderr")" -eq 1 ] \
   && pass || fail "unused options are not noted once each"
-"$refscale" run --scheme biased --workload private --shared-kind type "${quick[@]}" >/dev/null 2>"$work/stderr" \
+"$refscale" run --scheme biased --workload private --shared-kind class "${quick[@]}" >/dev/null 2>"$work/stderr" \
   && [ "$(grep -c 'does not use --shared-kind' "$work/stderr")" -eq 1 ] && pass || fail "--shared-kind on private is not noted as unused"
 
 # A sweep of an experiment file writes one CSV with a row per run, all valid.

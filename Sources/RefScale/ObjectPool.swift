@@ -148,8 +148,12 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     /// One of the objects the workload shares between threads.
     public var isShared: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.shared.rawValue) != 0 }
 
-    /// A type-like object (a type, function, module or code object: `--shared-kind type`).
-    public var isTypeKind: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.typeKind.rawValue) != 0 }
+    /// An object 3.13 gives a deferred count (`--shared-kind class`, a trace's classes, functions,
+    /// modules and code).
+    public var isDeferred: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.deferred.rawValue) != 0 }
+
+    /// A type made by `PyType_FromSpec` (`--shared-kind ext-type`).
+    public var isExtensionType: Bool { state.pointee.load(ordering: .relaxed) & UInt32(ObjectFlags.extensionType.rawValue) != 0 }
 
     public func makeImmortal() { state.pointee.bitwiseOr(ObjectRef.immortalFlag, ordering: .relaxed) }
 
@@ -185,9 +189,13 @@ public struct ObjectFlags: OptionSet, Sendable {
     public static let immortal = ObjectFlags(rawValue: 1)
     /// Reached by several threads (per-thread counting gives such objects a unique id).
     public static let shared = ObjectFlags(rawValue: 2)
-    /// A type-like object: a type, function, module or code object (`--shared-kind type`), which
-    /// CPython 3.13 makes immortal once a second thread runs and 3.14 gives a unique id.
-    public static let typeKind = ObjectFlags(rawValue: 4)
+    /// An object with a deferred count in CPython 3.13 (`_PyObject_SetDeferredRefcount`: a class
+    /// from a `class` statement, a top-level function, a module, code), which 3.13t makes
+    /// immortal once a second thread runs (`--shared-kind class`).
+    public static let deferred = ObjectFlags(rawValue: 4)
+    /// A type an extension made with `PyType_FromSpec`: never deferred in 3.13; its instances'
+    /// deallocators drop it with the public `Py_DECREF` (`--shared-kind ext-type`).
+    public static let extensionType = ObjectFlags(rawValue: 8)
 }
 
 /// Where a pool's objects live: the hook through which the harness places object memory on

@@ -16,6 +16,13 @@ public enum CounterKind: String, CaseIterable, Sendable {
     /// total time in nanoseconds (from the stop's request to the restart).
     case mergePauses = "merge_pauses"
     case mergePauseNanoseconds = "merge_pause_ns"
+    /// `biased`, `perthread`: acquisitions of a merge-queue bucket's `PyMutex` that found it held,
+    /// and the times a waiter parked (after 40 yields, Python/lock.c).
+    case mutexContended = "mutex_contended"
+    case mutexParks = "mutex_parks"
+    /// `biased`, `perthread`: eval-breaker checks that found the merge bit and merged the queue
+    /// (`_Py_brc_merge_refcounts`); `merge_passes / queued` is the merges per queued object.
+    case mergePasses = "merge_passes"
 }
 
 /// What a thread's scheme context did, summed over threads for the row.
@@ -33,6 +40,9 @@ public struct SchemeCounters: Sendable, Equatable {
     public var lockHandoffs = 0
     public var mergePauses = 0
     public var mergePauseNanoseconds = 0
+    public var mutexContended = 0
+    public var mutexParks = 0
+    public var mergePasses = 0
 
     public init() {}
 
@@ -51,6 +61,9 @@ public struct SchemeCounters: Sendable, Equatable {
         case .lockHandoffs: lockHandoffs
         case .mergePauses: mergePauses
         case .mergePauseNanoseconds: mergePauseNanoseconds
+        case .mutexContended: mutexContended
+        case .mutexParks: mutexParks
+        case .mergePasses: mergePasses
         }
     }
 
@@ -69,6 +82,9 @@ public struct SchemeCounters: Sendable, Equatable {
         sum.lockHandoffs = a.lockHandoffs + b.lockHandoffs
         sum.mergePauses = a.mergePauses + b.mergePauses
         sum.mergePauseNanoseconds = a.mergePauseNanoseconds + b.mergePauseNanoseconds
+        sum.mutexContended = a.mutexContended + b.mutexContended
+        sum.mutexParks = a.mutexParks + b.mutexParks
+        sum.mergePasses = a.mergePasses + b.mergePasses
         return sum
     }
 }

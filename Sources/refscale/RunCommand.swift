@@ -39,6 +39,7 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("gil_slice")) var gilSlice: String?
     @Option(parsing: .unconditional, help: .declared("unique_ids")) var uniqueIds: String?
     @Option(parsing: .unconditional, help: .declared("gc_threshold")) var gcThreshold: String?
+    @Option(parsing: .unconditional, help: .declared("weakref_share")) var weakrefShare: String?
     @Option(parsing: .unconditional, help: .declared("shared_kind")) var sharedKind: String?
     @Option(parsing: .unconditional, help: .declared("int_fraction")) var intFraction: String?
     @Option(parsing: .unconditional, help: .declared("float_fraction")) var floatFraction: String?

@@ -34,14 +34,18 @@ import Testing
             options[PerThreadScheme.uniqueIDs] = policy
             cases.append(Case(scheme: "perthread", workload: "handoff", schemeOptions: options, label: "--unique-ids \(policy)"))
         }
+        var weakrefs = SchemeOptions()
+        weakrefs[BiasedScheme.weakrefShare] = 0.5
         cases.append(Case(scheme: "biased", workload: "handoff", label: "types immortal"))
         cases.append(Case(scheme: "biased", workload: "churn", label: "types immortal"))
+        cases.append(Case(scheme: "biased", workload: "handoff", schemeOptions: weakrefs, label: "--weakref-share 0.5"))
         return cases
     }()
 
-    func run(_ testCase: Case, threads: Int, sharedKind: SharedKind = .type) throws -> RunRecord {
+    func run(_ testCase: Case, threads: Int, sharedKind: SharedKind = .class, remoteFree: Double? = nil) throws -> RunRecord {
         var workloadOptions = OptionValues()
         workloadOptions[CommonOptions.sharedKind] = sharedKind
+        if let remoteFree { workloadOptions[ChurnWorkload.remoteFree] = remoteFree }
         return try Runner.run(RunRequest(
             scheme: Registry.scheme(named: testCase.scheme), workload: Registry.workload(named: testCase.workload),
             workloadOptions: workloadOptions, schemeOptions: testCase.schemeOptions,
@@ -94,12 +98,42 @@ import Testing
     /// 3.13t: a type is immortal once a second thread runs, so `biased` spends no atomic on
     /// `shared-hot` of types, and one per non-owner handle operation on data.
     @Test func biasedTypesAreImmortalAndDataIsAtomic() throws {
-        let types = try run(Case(scheme: "biased", workload: "shared-hot", label: ""), threads: 2, sharedKind: .type)
+        let types = try run(Case(scheme: "biased", workload: "shared-hot", label: ""), threads: 2, sharedKind: .class)
         let data = try run(Case(scheme: "biased", workload: "shared-hot", label: ""), threads: 2, sharedKind: .data)
         #expect(types.isValid && data.isValid)
         #expect(Int(types["atomic_rmw"].text)! == 0)
         #expect(Double(data["atomic_rmw"].text)! > 0.9 * Double(data["run_ops"].text)!)
-        #expect(types["shared_kind"].text == "type" && data["shared_kind"].text == "data")
+        #expect(types["shared_kind"].text == "class" && data["shared_kind"].text == "data")
+    }
+
+    /// `handoff` at 2 threads reports its merge passes: at most one per queued object, each
+    /// draining at least one. How close to one per item depends on the scheduler: a consumer
+    /// that runs through the whole ring while its producer waits for a core queues 256 objects
+    /// before the producer's next check (on a loaded 2-core machine, 48 passes for 12,320).
+    @Test(arguments: ["biased", "perthread"])
+    func handoffReportsItsMergePasses(scheme: String) throws {
+        let row = try run(Case(scheme: scheme, workload: "handoff", label: ""), threads: 2, sharedKind: .data)
+        #expect(row.isValid, "\(row["validation_error"].text)")
+        let passes = Int(row["merge_passes"].text)!, queued = Int(row["queued"].text)!
+        #expect(queued > 0 && passes > 0 && passes <= queued, "\(passes) merge passes for \(queued) queued objects")
+    }
+
+    /// `churn --remote-free 0`: every thread frees what it made. Instances of a class spend no
+    /// atomic under `biased` (3.13t: the class is immortal); instances of an extension type
+    /// spend two per instance, an add at allocation and a CAS at deallocation on the type's
+    /// shared word; under `perthread` (3.14t) one, the deallocation's `Py_DECREF(tp)`.
+    @Test func instancesOfAnExtensionTypeCountTheirTypeAtomicallyWhereAClassIsFree() throws {
+        let perInstance = { (row: RunRecord) in Double(row["atomic_rmw"].text)! / Double(row["frees"].text)! }
+        let biasedClass = try run(Case(scheme: "biased", workload: "churn", label: ""), threads: 2, sharedKind: .class, remoteFree: 0)
+        let biasedExt = try run(Case(scheme: "biased", workload: "churn", label: ""), threads: 2, sharedKind: .extType, remoteFree: 0)
+        let perthreadClass = try run(Case(scheme: "perthread", workload: "churn", label: ""), threads: 2, sharedKind: .class, remoteFree: 0)
+        let perthreadExt = try run(Case(scheme: "perthread", workload: "churn", label: ""), threads: 2, sharedKind: .extType, remoteFree: 0)
+        for row in [biasedClass, biasedExt, perthreadClass, perthreadExt] { #expect(row.isValid, "\(row["validation_error"].text)") }
+        #expect(perInstance(biasedClass) < 0.01)
+        #expect(perInstance(biasedExt) >= 1.99, "an add and a CAS per instance, and the CAS's retries")
+        #expect(perInstance(perthreadClass) < 0.01)
+        #expect(perInstance(perthreadExt) >= 0.99 && perInstance(perthreadExt) < 1.5)
+        #expect(biasedExt["shared_kind"].text == "ext-type")
     }
 
     @Test func optionColumnsAreFilledOnlyForTheSchemesThatUseThem() throws {

@@ -1,3 +1,4 @@
+import CRefScale
 import Glibc
 import Synchronization
 import Testing
@@ -39,6 +40,72 @@ final class Mailbox: @unchecked Sendable {
 }
 
 @Suite(.tags(.threaded)) struct BiasedConcurrencyTests {
+    /// `PyMutex` (Python/lock.c): a thread that finds its owner's bucket held yields 40 times,
+    /// sets `_Py_HAS_PARKED` and parks; the holder's unlock sees the flag and wakes it. Thread B
+    /// waits on a bucket thread A holds until the flag shows B has parked; then A unlocks.
+    @Test func aWaiterOnAHeldBucketYieldsThenParksAndTheUnlockWakesIt() {
+        let shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
+        let queues = shared.queues
+        let mailbox = Mailbox(slots: 0, flags: 3)
+        let locked = 0, acquired = 1, release = 2
+        var holderCounters = SchemeCounters(), waiterCounters = SchemeCounters()
+        let holder = WorkerThread {
+            let memory = AtomicBiasedMemory(queues: queues, thread: 2)
+            memory.recordThreadIdentity(of: 2)
+            memory.lockBucket(of: 2, counters: &holderCounters)
+            mailbox.raise(locked)
+            mailbox.wait(for: release)
+            memory.unlockBucket(of: 2)
+        }
+        mailbox.wait(for: locked)
+        let waiter = WorkerThread {
+            let memory = AtomicBiasedMemory(queues: queues, thread: 3)
+            memory.lockBucket(of: 2, counters: &waiterCounters)
+            mailbox.raise(acquired)
+            memory.unlockBucket(of: 2)
+        }
+        let word = queues.mutex(of: 2)
+        var waited = 0
+        while word.pointee.load(ordering: .relaxed) & BiasedMergeQueues.hasParked == 0 && waited < 10_000 {
+            usleep(1000)
+            waited += 1
+        }
+        #expect(word.pointee.load(ordering: .relaxed) == BiasedMergeQueues.locked | BiasedMergeQueues.hasParked)
+        #expect(!mailbox.isRaised(acquired), "the waiter cannot have the lock while the holder keeps it")
+        mailbox.raise(release)
+        holder.join()
+        waiter.join()
+        #expect(mailbox.isRaised(acquired))
+        #expect(holderCounters.mutexContended == 0 && holderCounters.mutexParks == 0)
+        #expect(waiterCounters.mutexContended == 1)
+        #expect(waiterCounters.mutexParks >= 1)
+        #expect(word.pointee.load(ordering: .relaxed) == 0)
+    }
+
+    /// A thread's bucket is its `_Py_ThreadId` (its thread-control-block address) modulo 257,
+    /// read on the thread itself: two threads' ids differ, and so, for threads glibc starts
+    /// with 8 MiB stacks, do their buckets, where consecutive small ids would sit in neighbouring
+    /// buckets on one cache line.
+    @Test func eachThreadsBucketIsItsThreadControlBlockAddressModulo257() {
+        let shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
+        var identities: [UInt] = [0, 0]
+        let threads = (0..<2).map { index in
+            WorkerThread {
+                _ = BiasedScheme(shared: shared, threadID: 2 + index)
+                identities[index] = UInt(crefscale_thread_tcb())
+            }
+        }
+        threads.forEach { $0.join() }
+        for index in 0..<2 {
+            #expect(shared.queues.threadIdentity(of: UInt(2 + index)).pointee.load(ordering: .relaxed) == identities[index])
+            let bucket = (UnsafeRawPointer(shared.queues.mutex(of: UInt(2 + index))) - UnsafeRawPointer(shared.queues.buckets)) / BiasedMergeQueues.bucketSize
+            #expect(bucket == Int(identities[index] % 257))
+        }
+        #expect(identities[0] != identities[1] && identities.allSatisfy { $0 != 0 })
+        let buckets = identities.map { $0 % 257 }
+        #expect(buckets[0] != buckets[1], "TCB addresses \(identities) share a bucket")
+    }
+
     /// Thread A makes every object, keeps one reference and sends a second to thread B, which
     /// duplicates, reads and drops what it receives. B's last decrement of each object finds the
     /// shared count at 0, so every object is queued on A. The first half is dropped while A runs

@@ -50,12 +50,11 @@ struct BiasedInterleavingChecker {
     }
 
     let testCase: Case
-    let clearsOwnerBeforeMerging: Bool
 
     /// Runs thread `thread` (0 or 1) from `world` for one access; nil when it must wait.
     func step(_ world: World, thread: Int) -> (World, violation: String?)? {
         var memory = ScheduledBiasedMemory(
-            model: world.memory, thread: UInt(thread + 1), log: world.threads[thread].log, clearsOwnerBeforeMerging: clearsOwnerBeforeMerging)
+            model: world.memory, thread: UInt(thread + 1), log: world.threads[thread].log)
         let operation = testCase.operations[thread][world.threads[thread].operation]
         do {
             try operation(&memory)
@@ -203,13 +202,11 @@ struct ScheduledBiasedMemory: BiasedMemory {
     /// Accesses performed (not replayed) in this run: at most one.
     var performed = 0
     var violation: String?
-    let clearsOwnerBeforeMerging: Bool
 
-    init(model: ModelMemory, thread: UInt, log: [Int], clearsOwnerBeforeMerging: Bool) {
+    init(model: ModelMemory, thread: UInt, log: [Int]) {
         self.model = model
         self.thread = thread
         self.log = log
-        self.clearsOwnerBeforeMerging = clearsOwnerBeforeMerging
     }
 
     /// One access: replayed if the operation made it before, else performed if none has been
@@ -265,7 +262,7 @@ struct ScheduledBiasedMemory: BiasedMemory {
         }
         if doubleFree && violation == nil { violation = "the object was freed twice" }
     }
-    mutating func lockBucket(of thread: UInt) throws(Stop) {
+    mutating func lockBucket(of thread: UInt, counters: inout SchemeCounters) throws(Stop) {
         let me = self.thread
         _ = try access("lock", touchesObject: false, blocked: model.bucketHolder[Int(thread)] != 0) { $0.bucketHolder[Int(thread)] = me; return 0 }
     }

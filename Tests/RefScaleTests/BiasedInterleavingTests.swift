@@ -5,8 +5,10 @@ import Testing
 /// Every interleaving of biased counting's steps (`BiasedCounting`, the code `biased` runs) for
 /// two threads on one object: thread 1 owns it, thread 2 holds references the owner gave it.
 /// Each case must end with no lost count, no double free and no access after free, in every
-/// schedule; with the explicit merge's order before gh-119999 restored, the checker must find
-/// the write after free (the positive control of this suite).
+/// schedule. Every case runs production's own steps, merge order included: there is no switch
+/// the checker sets apart from the production file. The positive control runs the explicit
+/// merge's order before gh-119999, written out below, through the same checker, which must
+/// find the write after free.
 @Suite struct BiasedInterleavingTests {
     typealias Step = BiasedInterleavingChecker.Step
 
@@ -74,16 +76,64 @@ import Testing
 
     @Test(arguments: cases.indices)
     func everyScheduleKeepsTheCountAndFreesOnce(_ index: Int) {
-        let outcome = BiasedInterleavingChecker(testCase: Self.cases[index], clearsOwnerBeforeMerging: true).run()
+        let outcome = BiasedInterleavingChecker(testCase: Self.cases[index]).run()
         #expect(outcome.failure == nil, "\(outcome.failure ?? "")")
         #expect(outcome.schedules > 1, "the case must have more than one order")
     }
 
-    /// The positive control: the order before gh-119999 (CAS to MERGED, then clear
-    /// `ob_ref_local` and `ob_tid`) lets thread 2 free the object between the two, and the
-    /// checker must find the owner's write after the free.
+    /// Production's explicit merge (`BiasedCounting.explicitMerge`, reached through
+    /// `handlePending`) against the last drop of the other thread: if the production file
+    /// published MERGED before clearing `ob_ref_local` and `ob_tid`, this fails.
+    @Test func productionsExplicitMergeSurvivesTheLastDropInEverySchedule() {
+        let outcome = BiasedInterleavingChecker(testCase: Self.explicitMergeAgainstTheLastDrop).run()
+        #expect(outcome.failure == nil, "\(outcome.failure ?? "")")
+        #expect(outcome.schedules > 1)
+    }
+
+    /// `_Py_ExplicitMergeRefcount` as it was before gh-119999: the CAS publishing MERGED, then
+    /// the writes of `ob_ref_local` and `ob_tid`. Only the positive control runs it.
+    static func explicitMergeBeforeGH119999(
+        _ object: Int, memory: inout ScheduledBiasedMemory, counters: inout SchemeCounters
+    ) throws(ScheduledBiasedMemory.Stop) -> Int {
+        var shared = try memory.sharedCount(object)
+        var count: Int
+        while true {
+            let local = Int(try memory.localCount(object))
+            count = (shared >> BiasedCounting.flagBits) &+ local &- 1
+            let (exchanged, current) = try memory.compareExchangeShared(
+                object, expected: shared, desired: count << BiasedCounting.flagBits | BiasedCounting.MERGED)
+            if exchanged { break }
+            shared = current
+        }
+        try memory.setLocalCount(object, 0)
+        try memory.setOwnerThread(object, 0)
+        return count
+    }
+
+    /// The eval-breaker check and the merge of `_Py_brc_merge_refcounts`, access for access as
+    /// `BiasedCounting.handlePending` makes them, with the old explicit merge.
+    static func checkMergingBeforeGH119999(_ thread: UInt) -> Step {
+        { (memory: inout ScheduledBiasedMemory) throws(ScheduledBiasedMemory.Stop) in
+            var counters = SchemeCounters()
+            guard try memory.mergeRequested(of: thread) else { return }
+            try memory.clearMergeRequest(of: thread)
+            try memory.lockBucket(of: thread, counters: &counters)
+            _ = try memory.takeQueue(of: thread)
+            try memory.unlockBucket(of: thread)
+            while let object = try memory.popTaken(of: thread) {
+                if try explicitMergeBeforeGH119999(object, memory: &memory, counters: &counters) == 0 {
+                    try memory.free(object, counters: &counters)
+                }
+            }
+        }
+    }
+
+    /// The positive control: the order before gh-119999 lets thread 2 free the object between
+    /// the CAS and the owner's writes, and the checker must find the write after the free.
     @Test func theExplicitMergeOrderBeforeGH119999IsCaught() {
-        let outcome = BiasedInterleavingChecker(testCase: Self.explicitMergeAgainstTheLastDrop, clearsOwnerBeforeMerging: false).run()
+        var testCase = Self.explicitMergeAgainstTheLastDrop
+        testCase.operations[0] = [Self.close(1), Self.checkMergingBeforeGH119999(1), Self.exit(1)]
+        let outcome = BiasedInterleavingChecker(testCase: testCase).run()
         print("interleavings: positive control: \(outcome.failure ?? "nothing found")")
         #expect(outcome.failure?.contains("after the object was freed") == true, "\(outcome.failure ?? "no failure found")")
     }
@@ -94,7 +144,7 @@ import Testing
         let start = Date()
         var schedules = 0, states = 0
         for testCase in Self.cases {
-            let outcome = BiasedInterleavingChecker(testCase: testCase, clearsOwnerBeforeMerging: true).run()
+            let outcome = BiasedInterleavingChecker(testCase: testCase).run()
             schedules += outcome.schedules
             states += outcome.states
             print("interleavings: \(testCase.name): \(outcome.schedules) schedules, \(outcome.states) states")

@@ -11,9 +11,11 @@ final class BiasedFixture {
     var other: BiasedScheme
     var third: BiasedScheme
 
-    init(objects: Int = 1) {
+    init(objects: Int = 1, weakrefShare: Double = 0) {
         pool = ObjectPool(count: objects, alignment: 16)
-        shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
+        var options = SchemeOptions()
+        options[BiasedScheme.weakrefShare] = weakrefShare
+        shared = BiasedScheme.makeShared(options: options, threads: 2)
         owner = BiasedScheme(shared: shared, threadID: 1)
         other = BiasedScheme(shared: shared, threadID: 2)
         third = BiasedScheme(shared: shared, threadID: 3)
@@ -30,8 +32,7 @@ final class BiasedFixture {
     /// The objects waiting in thread `id`'s merge queue, the most recent last.
     func queued(for id: UInt) -> [ObjectRef] {
         let queue = shared.queues.queue(of: id)
-        let count = Int(queue.count.pointee.load(ordering: .relaxed))
-        return (0..<count).map { ObjectRef(address: UnsafeMutableRawPointer(bitPattern: queue.elements![$0])!) }
+        return (0..<queue.count).map { ObjectRef(address: UnsafeMutableRawPointer(bitPattern: queue.storage![2 + $0])!) }
     }
 
     /// Whether thread `id`'s eval-breaker word asks it to merge its queue.
@@ -303,8 +304,31 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
 
     // MARK: Fields and globals (_Py_TryIncrefCompare, _PyObject_SetMaybeWeakref)
 
-    @Test func aStoreIntoASlotSetsMaybeWeakrefOnTheStoredObject() {
+    /// 3.13: only `init_weakref` sets MAYBE_WEAKREF; a dict, list or attribute store is a plain
+    /// `Py_INCREF`, which for the owner touches no shared word.
+    @Test func aStoreIntoASlotIsAPlainIncrementAndLeavesTheFlagsAlone() {
         let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.retain(object)
+        f.owner.retain(object)
+        #expect(object.localCount == 3)
+        #expect(sharedWord(object) == BiasedScheme.INIT)
+        #expect(f.owner.counters.atomicRMW == 0)
+    }
+
+    /// A stored temporary the owner drops is freed on the fast path, with no atomic, as in 3.13.
+    @Test func aStoredTemporaryReleasedByItsOwnerIsFreedWithoutAnAtomic() {
+        let f = BiasedFixture()
+        let (object, handle) = f.newObject()
+        f.owner.retain(object)
+        f.owner.close(handle)
+        f.owner.release(object)
+        #expect(object.timesFreed == 1)
+        #expect(f.owner.counters.atomicRMW == 0 && f.owner.counters.merges == 0)
+    }
+
+    @Test func aStoreThatMakesAWeakReferenceSetsMaybeWeakrefOnce() {
+        let f = BiasedFixture(weakrefShare: 1)
         let (object, _) = f.newObject()
         f.owner.retain(object)
         #expect(object.localCount == 2)
@@ -314,8 +338,17 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(f.owner.counters.atomicRMW == 1)
     }
 
+    /// `--weakref-share 0.25`: the fourth, eighth, ... store of a thread makes a weak reference.
+    @Test func aWeakrefShareMarksThatShareOfTheStores() {
+        let f = BiasedFixture(objects: 8, weakrefShare: 0.25)
+        let objects = (0..<8).map { f.newObject($0).0 }
+        for object in objects { f.owner.retain(object) }
+        let marked = objects.indices.filter { sharedWord(objects[$0]) == BiasedScheme.MAYBE_WEAKREF }
+        #expect(marked == [3, 7])
+    }
+
     @Test func aNonOwnersLoadTakesASharedReferenceByCASWhenMaybeWeakrefIsSet() {
-        let f = BiasedFixture()
+        let f = BiasedFixture(weakrefShare: 1)
         let (object, _) = f.newObject()
         f.owner.retain(object)
         var slot = UInt(bitPattern: object.address)
@@ -345,7 +378,7 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
     }
 
     @Test func aLoadWhoseSlotChangedMeanwhileDropsTheReferenceItTook() {
-        let f = BiasedFixture(objects: 2)
+        let f = BiasedFixture(objects: 2, weakrefShare: 1)
         let (object, _) = f.newObject(0)
         let (replacement, _) = f.newObject(1)
         f.owner.retain(object)
@@ -376,6 +409,29 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(object.timesFreed == 1)
     }
 
+    /// A send and a receive are calls, after which 3.13's interpreter checks the eval breaker
+    /// (`_CHECK_PERIODIC`): the owner merges what was queued for it at its next send or receive.
+    @Test func theOwnerMergesItsQueueAtItsNextSendAndAtItsNextReceive() {
+        let f = BiasedFixture(objects: 4)
+        for (first, second) in [(0, 1), (2, 3)] {
+            let (queuedObject, queuedHandle) = f.newObject(first)
+            let received = f.other.adopt(f.owner.transfer(f.owner.dup(queuedHandle)))
+            f.owner.close(queuedHandle)
+            f.other.close(received)
+            #expect(f.mergeRequested(for: 1) && queuedObject.timesFreed == 0)
+            let passes = f.owner.counters.mergePasses
+            if first == 0 {
+                let (_, handle) = f.newObject(second)
+                f.other.close(f.other.adopt(f.owner.transfer(handle)))  // the owner's send
+            } else {
+                let handle = f.other.new(f.pool.bear(second, flags: []))
+                f.owner.close(f.owner.adopt(f.other.transfer(handle)))  // the owner's receive
+            }
+            #expect(queuedObject.timesFreed == 1, "merged and freed at the owner's \(first == 0 ? "send" : "receive")")
+            #expect(f.owner.counters.mergePasses == passes + 1)
+        }
+    }
+
     @Test func aHandleSentBackToItsOwnerIsClosedOnTheOwnersFastPath() {
         let f = BiasedFixture()
         let (object, handle) = f.newObject()
@@ -386,9 +442,30 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(f.owner.counters.atomicRMW + f.other.counters.atomicRMW == 0)
     }
 
-    @Test func objectsOfKindTypeAreImmortalFromBirthAsIn313WithASecondThread() {
+    /// 3.13: a `PyType_FromSpec` type is not deferred, so it stays mortal and owned by its maker;
+    /// another thread's instance takes its reference by an atomic add at allocation and drops it
+    /// by a CAS at deallocation, and the owner's own instances touch only its local count.
+    @Test func anExtensionTypeStaysMortalAndOtherThreadsInstancesCountItAtomically() {
+        let f = BiasedFixture(objects: 3)
+        let type = f.pool.bear(0, flags: SharedKind.extType.flags)
+        _ = f.owner.new(type)
+        #expect(!type.isImmortal && type.localCount == 1 && type.ownerThread.pointee.load(ordering: .relaxed) == 1)
+        let remote = f.pool.bear(1, flags: [])
+        remote.typeWord.pointee.store(UInt(bitPattern: type.address), ordering: .relaxed)
+        let remoteHandle = f.other.new(remote)
+        #expect(sharedWord(type) == BiasedScheme.sharedOne && f.other.counters.atomicRMW == 1)
+        f.other.close(remoteHandle)
+        #expect(remote.timesFreed == 1)
+        #expect(sharedWord(type) == 0 && f.other.counters.atomicRMW == 2)
+        let own = f.pool.bear(2, flags: [])
+        own.typeWord.pointee.store(UInt(bitPattern: type.address), ordering: .relaxed)
+        f.owner.close(f.owner.new(own))
+        #expect(type.localCount == 1 && f.owner.counters.atomicRMW == 0)
+    }
+
+    @Test func deferredObjectsAreImmortalFromBirthAsIn313WithASecondThread() {
         let f = BiasedFixture()
-        let object = f.pool.bear(0, flags: SharedKind.type.flags)
+        let object = f.pool.bear(0, flags: SharedKind.class.flags)
         let handle = f.owner.new(object)
         #expect(object.localCount == UInt32.max)
         #expect(object.ownerThread.pointee.load(ordering: .relaxed) == 0)

@@ -5,10 +5,10 @@ import Testing
 @testable import RefScale
 @testable import RefScaleHarness
 
-/// The rules of `perthread` (CPython 3.14t): objects of kind `type` get a unique id and a
-/// deferred count; only the runtime's references to them (an instance's to its type) are
-/// counted in per-thread arrays; every handle operation is biased; arrays are merged at
-/// collections, with the world stopped, and at thread exit.
+/// The rules of `perthread` (CPython 3.14t): heap types (kinds `class`, `ext-type`) get a
+/// unique id and a deferred count; only the runtime's references to them (an instance's to its
+/// type) are counted in per-thread arrays; every handle operation is biased; arrays are merged
+/// at collections, with the world stopped, and at thread exit.
 @Suite(.tags(.threaded)) struct PerThreadSchemeTests {
     /// A run's shared state for `workers` workers (thread IDs 2...) and a pool, freed with it.
     final class Fixture {
@@ -36,9 +36,9 @@ import Testing
             return entries[id].load(ordering: .relaxed)
         }
 
-        /// A heap type made by thread 1: pool object `index`, of kind `type`.
-        func makeType(_ index: Int, by main: inout PerThreadScheme) -> (ObjectRef, Handle) {
-            let type = pool.bear(index, flags: SharedKind.type.flags)
+        /// A heap type made by thread 1: pool object `index`, a class unless `kind` says otherwise.
+        func makeType(_ index: Int, by main: inout PerThreadScheme, kind: SharedKind = .class) -> (ObjectRef, Handle) {
+            let type = pool.bear(index, flags: kind.flags)
             return (type, main.new(type))
         }
 
@@ -62,10 +62,10 @@ import Testing
     @Test func uniqueIDsTypeGivesIDsOnlyToMortalObjectsOfKindType() throws {
         let fixture = try Fixture(objects: 4)
         var main = fixture.context(1)
-        let type = fixture.pool.bear(0, flags: SharedKind.type.flags)
+        let type = fixture.pool.bear(0, flags: SharedKind.class.flags)
         let data = fixture.pool.bear(1, flags: .shared)
         let own = fixture.pool.bear(2, flags: [])
-        let immortalType = fixture.pool.bear(3, flags: SharedKind.type.flags.union(.immortal))
+        let immortalType = fixture.pool.bear(3, flags: SharedKind.class.flags.union(.immortal))
         [type, data, own, immortalType].forEach { _ = main.new($0) }
         #expect([type, data, own, immortalType].map(\.uniqueID) == [0, -1, -1, -1])
         #expect(!type.isImmortal, "3.14 gives a type an id where 3.13 makes it immortal")
@@ -74,7 +74,7 @@ import Testing
     @Test func uniqueIDsSharedAndAllWidenTheObjectsWithIDs() throws {
         let shared = try Fixture(uniqueIDs: .shared, objects: 3)
         var main = shared.context(1)
-        let objects = [shared.pool.bear(0, flags: .shared), shared.pool.bear(1, flags: []), shared.pool.bear(2, flags: SharedKind.type.flags)]
+        let objects = [shared.pool.bear(0, flags: .shared), shared.pool.bear(1, flags: []), shared.pool.bear(2, flags: SharedKind.class.flags)]
         objects.forEach { _ = main.new($0) }
         #expect(objects.map(\.uniqueID) == [0, -1, 1])
 
@@ -145,6 +145,29 @@ import Testing
         #expect(fixture.entry(of: 3, for: type) == -1)
         #expect(PerThreadScheme.referenceCount(of: type) == 1)
         #expect(sharedWord(type) == Self.biasWord, "no drop reached the type's header")
+    }
+
+    /// 3.14t, an extension type (`PyType_FromSpec`): a heap type, so it gets a unique id and an
+    /// instance's allocation takes its reference in the thread's entry (`_PyObject_Init` →
+    /// `_Py_INCREF_TYPE`, which tests only `Py_TPFLAGS_HEAPTYPE`); the extension's `tp_dealloc`
+    /// drops it with the public `Py_DECREF(tp)`, which never reads the per-thread array: an
+    /// atomic subtraction on the type's shared word for every thread but the type's maker. The
+    /// entry climbs, the shared word falls, and their sum stays exact.
+    @Test func anExtensionTypesInstancesTakeTheirTypeInTheEntryAndDropItAtomically() throws {
+        let fixture = try Fixture()
+        var main = fixture.context(1)
+        var worker = fixture.context(2)
+        let (type, _) = fixture.makeType(0, by: &main, kind: .extType)
+        #expect(type.uniqueID == 0 && sharedWord(type) == Self.biasWord)
+        let (first, firstHandle) = fixture.makeInstance(1, of: type, by: &worker)
+        #expect(fixture.entry(of: 2, for: type) == 1)
+        #expect(worker.counters.atomicRMW == 0, "the allocation's reference is per thread")
+        worker.close(firstHandle)
+        #expect(first.timesFreed == 1)
+        #expect(fixture.entry(of: 2, for: type) == 1, "Py_DECREF(tp) does not reach the entry")
+        #expect(sharedWord(type) == Self.biasWord - BiasedScheme.sharedOne)
+        #expect(worker.counters.atomicRMW == 1)
+        #expect(PerThreadScheme.referenceCount(of: type) == 1)
     }
 
     /// `_Py_DECREF_TYPE` in a thread whose array does not reach the type's id is `Py_DECREF`.

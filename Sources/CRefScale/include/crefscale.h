@@ -7,4 +7,5 @@
 #include "crefscale_cpu.h"
 #include "crefscale_thread.h"
 #include "crefscale_backtrace.h"
+#include "crefscale_futex.h"
 #endif

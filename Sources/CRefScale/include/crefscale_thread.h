@@ -2,6 +2,24 @@
 #ifndef CREFSCALE_THREAD_H
 #define CREFSCALE_THREAD_H
 #include <stdint.h>
+#include <pthread.h>
+
+/// The calling thread's thread-control-block address, what CPython's `_Py_ThreadId()`
+/// (Include/object.h) returns and stores in `ob_tid`: `%fs:0` on x86-64, `tpidr_el0` on
+/// AArch64, `pthread_self()` elsewhere.
+static inline uintptr_t crefscale_thread_tcb(void) {
+#if defined(__x86_64__)
+    uintptr_t tcb;
+    __asm__("movq %%fs:0, %0" : "=r"(tcb));
+    return tcb;
+#elif defined(__aarch64__)
+    uintptr_t tcb;
+    __asm__("mrs %0, tpidr_el0" : "=r"(tcb));
+    return tcb;
+#else
+    return (uintptr_t)pthread_self();
+#endif
+}
 
 /// The calling thread's slot in the run (its thread ID), kept in a C thread-local variable so
 /// code that frees an object knows which thread frees it without carrying it around.

@@ -31,8 +31,9 @@
 /// - `tryIncrefCompare` (`_Py_TryIncrefCompare`, pycore_object.h): the owner's fast path
 ///   (`_Py_TryIncrefFast`), else a CAS loop that refuses a shared word of 0 or MERGED
 ///   (`_Py_TryIncRefShared`), then a re-read of the slot and a drop if it changed.
-/// - `setMaybeWeakref` (`_PyObject_SetMaybeWeakref`) and `newReferenceWithLock`
-///   (`_Py_NewRefWithLock`): what writers of lock-free slots and locked readers do.
+/// - `setMaybeWeakref` (`_PyObject_SetMaybeWeakref`): what making a weak reference does to its
+///   referent (`init_weakref`, Objects/weakrefobject.c); `newReferenceWithLock`
+///   (`_Py_NewRefWithLock`): what a locked reader does.
 public enum BiasedCounting {
     /// The shared word's low bits.
     public static let flagBits = 2
@@ -138,7 +139,7 @@ public enum BiasedCounting {
             try decrement(object, thread: thread, memory: &memory, counters: &counters)
             return
         }
-        try memory.lockBucket(of: owner)
+        try memory.lockBucket(of: owner, counters: &counters)
         counters.atomicRMW &+= 1
         guard try memory.isRegistered(owner) else {
             let count = try explicitMerge(object, extra: -1, memory: &memory, counters: &counters)
@@ -161,6 +162,7 @@ public enum BiasedCounting {
         guard try memory.mergeRequested(of: thread) else { return }
         try memory.clearMergeRequest(of: thread)
         counters.atomicRMW &+= 1
+        counters.mergePasses &+= 1
         try mergeQueued(thread: thread, memory: &memory, counters: &counters)
     }
 
@@ -168,7 +170,7 @@ public enum BiasedCounting {
     public static func mergeQueued<M: BiasedMemory>(
         thread: UInt, memory: inout M, counters: inout SchemeCounters
     ) throws(M.Interruption) {
-        try memory.lockBucket(of: thread)
+        try memory.lockBucket(of: thread, counters: &counters)
         _ = try memory.takeQueue(of: thread)
         try memory.unlockBucket(of: thread)
         counters.atomicRMW &+= 2
@@ -190,17 +192,12 @@ public enum BiasedCounting {
     public static func explicitMerge<M: BiasedMemory>(
         _ object: M.Object, extra: Int, memory: inout M, counters: inout SchemeCounters
     ) throws(M.Interruption) -> Int {
-        let clearFirst = memory.clearsOwnerBeforeMerging
-        var local = 0
-        if clearFirst {
-            local = Int(try memory.localCount(object))
-            try memory.setLocalCount(object, 0)
-            try memory.setOwnerThread(object, 0)
-        }
+        let local = Int(try memory.localCount(object))
+        try memory.setLocalCount(object, 0)
+        try memory.setOwnerThread(object, 0)
         var shared = try memory.sharedCount(object)
         var count: Int
         while true {
-            if !clearFirst { local = Int(try memory.localCount(object)) }
             count = (shared >> flagBits) &+ local &+ extra
             let (exchanged, current) = try memory.compareExchangeShared(
                 object, expected: shared, desired: count << flagBits | MERGED)
@@ -209,20 +206,15 @@ public enum BiasedCounting {
             counters.casRetries &+= 1
             shared = current
         }
-        if !clearFirst {
-            // The order before gh-119999, kept only for the checker's positive control.
-            try memory.setLocalCount(object, 0)
-            try memory.setOwnerThread(object, 0)
-        }
         counters.merges &+= 1
         return count
     }
 
     /// `_Py_brc_init_thread`: enters the thread in its bucket.
     public static func registerThread<M: BiasedMemory>(
-        _ thread: UInt, memory: inout M
+        _ thread: UInt, memory: inout M, counters: inout SchemeCounters
     ) throws(M.Interruption) {
-        try memory.lockBucket(of: thread)
+        try memory.lockBucket(of: thread, counters: &counters)
         try memory.setRegistered(thread, true)
         try memory.unlockBucket(of: thread)
     }
@@ -235,7 +227,7 @@ public enum BiasedCounting {
         var tookAny = true
         while tookAny {
             try mergeTaken(thread: thread, memory: &memory, counters: &counters)
-            try memory.lockBucket(of: thread)
+            try memory.lockBucket(of: thread, counters: &counters)
             tookAny = try memory.takeQueue(of: thread)
             if !tookAny { try memory.setRegistered(thread, false) }
             try memory.unlockBucket(of: thread)
@@ -295,8 +287,8 @@ public enum BiasedCounting {
         }
     }
 
-    /// `_PyObject_SetMaybeWeakref`: what a writer does to an object it stores into a slot that
-    /// other threads read lock-free (`_Py_XGetRef`: "the writer must set maybe-weakref").
+    /// `_PyObject_SetMaybeWeakref`: what making a weak reference to `object` does to it
+    /// (`init_weakref`, Objects/weakrefobject.c, its one caller in 3.13).
     @inline(__always)
     public static func setMaybeWeakref<M: BiasedMemory>(
         _ object: M.Object, memory: inout M, counters: inout SchemeCounters
@@ -328,10 +320,6 @@ public protocol BiasedMemory {
     /// What stops a thread between two accesses under a scheduler; `Never` on real memory.
     associatedtype Interruption: Error
 
-    /// True: the explicit merge clears `ob_ref_local` and `ob_tid` before it publishes MERGED
-    /// (gh-119999). Only the checker's positive control makes it false.
-    var clearsOwnerBeforeMerging: Bool { get }
-
     mutating func ownerThread(_ object: Object) throws(Interruption) -> UInt
     mutating func setOwnerThread(_ object: Object, _ thread: UInt) throws(Interruption)
     mutating func localCount(_ object: Object) throws(Interruption) -> UInt32
@@ -343,8 +331,9 @@ public protocol BiasedMemory {
     /// `_Py_Dealloc`: the object's life ends, and with it the reference it held to its type.
     mutating func free(_ object: Object, counters: inout SchemeCounters) throws(Interruption)
 
-    /// The mutex of the bucket `thread % 257` (`PyMutex_Lock`); waits while another thread holds it.
-    mutating func lockBucket(of thread: UInt) throws(Interruption)
+    /// The mutex of the thread's bucket (`PyMutex_Lock`); waits while another thread holds it,
+    /// counting a contended acquisition and each park in `counters`.
+    mutating func lockBucket(of thread: UInt, counters: inout SchemeCounters) throws(Interruption)
     mutating func unlockBucket(of thread: UInt) throws(Interruption)
     /// Under the bucket's lock: whether the thread is in its bucket (`find_thread_state`).
     mutating func isRegistered(_ thread: UInt) throws(Interruption) -> Bool

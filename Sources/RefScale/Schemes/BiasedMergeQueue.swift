@@ -1,20 +1,33 @@
 import Glibc
 import Synchronization
 
+import CRefScale
+
 /// The merge queues of `biased` as `Python/brc.c` builds them, in raw memory so a thread's
 /// context holds only pointers:
 ///
-/// - a table of 257 buckets (`_Py_BRC_NUM_BUCKETS`), the bucket of a thread being
-///   `thread % 257`; each bucket is 24 bytes, as CPython's `struct _brc_bucket` (a `PyMutex` and
-///   the head of a list of thread states), so neighbouring buckets share cache lines as there;
-/// - per thread ID, two 128-byte lines: the eval-breaker word (other threads set the merge bit
+/// - a table of 257 buckets (`_Py_BRC_NUM_BUCKETS`), each 24 bytes as CPython's
+///   `struct _brc_bucket` (a `PyMutex` and the head of a list of thread states), so neighbouring
+///   buckets share cache lines as there. A thread's bucket is its id modulo 257, the id being
+///   its thread-control-block address (`_Py_ThreadId`, read on the thread itself when its
+///   context is made), so the buckets of a run's threads spread as CPython's do;
+/// - per thread, two 128-byte lines: the eval-breaker word (other threads set the merge bit
 ///   by an atomic OR; the owner loads it at every eval-breaker check and clears it by an atomic
-///   AND), and the thread's BRC state: whether it is in its bucket (`find_thread_state`), its
-///   queue `objects_to_merge` and the stack it merges from (`local_objects_to_merge`), each an
-///   array of object addresses (CPython: `_PyObjectStack`, chunks of pointers).
+///   AND), and the thread's BRC state, written at registration and read by queuers: whether it
+///   is in its bucket (`find_thread_state`), its bucket, and the heads of its queue
+///   `objects_to_merge` and of the stack it merges from (`local_objects_to_merge`). Each is an
+///   array of object addresses whose count lives in the array's own first word, as
+///   `_PyObjectStackChunk`'s `n` lives beside its objects: a push or a pop writes the array,
+///   never the state line.
 ///
-/// The mutex is a byte, locked by a CAS from 0 to 1 and unlocked by a CAS back, as `PyMutex`'s
-/// fast paths do; a thread that finds it held spins, then yields (where `PyMutex` parks).
+/// The mutex is `PyMutex` (Python/lock.c `_PyMutex_LockTimed`): a CAS from unlocked to
+/// `_Py_LOCKED`; a thread that finds it held yields up to 40 times (`MAX_SPIN_COUNT`), then sets
+/// `_Py_HAS_PARKED` and parks. Unlocking is a CAS back to 0, or, when a waiter has parked,
+/// clearing the word and waking. A choice: the parking lot is the kernel's futex on the mutex's
+/// own word (CPython keeps its own hash table of waiters, `_PyParkingLot_Park`), and an unlock
+/// wakes every waiter of the bucket where CPython wakes one and hands the lock over after 1 ms
+/// of waiting (`TIME_TO_BE_FAIR_NS`). Contended acquisitions and parks are counted
+/// (`mutex_contended`, `mutex_parks`).
 /// The queue and a registration change only under the bucket's mutex; the owner takes the whole
 /// queue in O(1) by swapping it with its own empty stack, then merges outside the lock.
 public struct BiasedMergeQueues: @unchecked Sendable {
@@ -30,7 +43,11 @@ public struct BiasedMergeQueues: @unchecked Sendable {
     static let threadStride = 2 * lineSize
     /// `_PY_EVAL_EXPLICIT_MERGE_BIT` in the eval-breaker word.
     static let explicitMergeBit: UInt = 1 << 6
-    static let spinsBeforeYield = 40
+    /// `_Py_LOCKED` and `_Py_HAS_PARKED` (Include/internal/pycore_lock.h).
+    static let locked: UInt32 = 1
+    static let hasParked: UInt32 = 2
+    /// `MAX_SPIN_COUNT` (Python/lock.c): yields before a waiter parks.
+    static let maxSpinCount = 40
 
     public init(threadIDs: Int) {
         self.threadIDs = threadIDs
@@ -46,18 +63,23 @@ public struct BiasedMergeQueues: @unchecked Sendable {
     public func deallocate() {
         for thread in 0..<threadIDs {
             for array in [queue(of: UInt(thread)), taken(of: UInt(thread))] {
-                UnsafeMutableRawPointer(bitPattern: array.buffer.pointee.load(ordering: .relaxed))?.deallocate()
+                free(array.storage)
             }
         }
         buckets.deallocate()
         threads.deallocate()
     }
 
+    /// The `PyMutex` of the thread's bucket, widened to the 32-bit word a futex waits on (CPython's
+    /// is the first byte of the bucket, followed by padding).
     @inline(__always)
-    func mutex(of thread: UInt) -> UnsafeMutablePointer<Atomic<UInt8>> {
-        (buckets + Int(thread % UInt(BiasedMergeQueues.bucketCount)) * BiasedMergeQueues.bucketSize)
-            .assumingMemoryBound(to: Atomic<UInt8>.self)
+    func mutex(of thread: UInt) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        let bucket = Int(threadIdentity(of: thread).pointee.load(ordering: .relaxed) % UInt(BiasedMergeQueues.bucketCount))
+        return (buckets + bucket * BiasedMergeQueues.bucketSize).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
+
+    /// The thread's id as CPython's `_Py_ThreadId` gives it, which picks its bucket.
+    func threadIdentity(of thread: UInt) -> UnsafeMutablePointer<Atomic<UInt>> { stateWord(of: thread, 5) }
 
     @inline(__always)
     func evalBreaker(of thread: UInt) -> UnsafeMutablePointer<Atomic<UInt>> {
@@ -69,51 +91,45 @@ public struct BiasedMergeQueues: @unchecked Sendable {
             .assumingMemoryBound(to: Atomic<UInt>.self)
     }
 
-    /// An array of object addresses: buffer, count, capacity.
+    /// An array of object addresses: the head word (in the thread's state line) points to a
+    /// buffer whose first word is the count, then the capacity, then the addresses.
     struct AddressArray {
-        let buffer: UnsafeMutablePointer<Atomic<UInt>>
-        let count: UnsafeMutablePointer<Atomic<UInt>>
-        let capacity: UnsafeMutablePointer<Atomic<UInt>>
+        let head: UnsafeMutablePointer<Atomic<UInt>>
 
-        var elements: UnsafeMutablePointer<UInt>? { UnsafeMutablePointer(bitPattern: buffer.pointee.load(ordering: .relaxed)) }
+        var storage: UnsafeMutablePointer<UInt>? { UnsafeMutablePointer(bitPattern: head.pointee.load(ordering: .relaxed)) }
+        var count: Int { storage.map { Int($0[0]) } ?? 0 }
 
         func append(_ address: UInt) {
-            let n = Int(count.pointee.load(ordering: .relaxed))
-            var storage = elements
-            if n == Int(capacity.pointee.load(ordering: .relaxed)) {
+            var buffer = storage
+            let n = buffer.map { Int($0[0]) } ?? 0
+            if buffer == nil || n == Int(buffer![1]) {
                 let grown = max(64, 2 * n)
-                storage = realloc(storage, grown * MemoryLayout<UInt>.stride)!.assumingMemoryBound(to: UInt.self)
-                buffer.pointee.store(UInt(bitPattern: storage), ordering: .relaxed)
-                capacity.pointee.store(UInt(grown), ordering: .relaxed)
+                buffer = realloc(buffer, (grown + 2) * MemoryLayout<UInt>.stride)!.assumingMemoryBound(to: UInt.self)
+                buffer![0] = UInt(n)
+                buffer![1] = UInt(grown)
+                head.pointee.store(UInt(bitPattern: buffer), ordering: .relaxed)
             }
-            storage![n] = address
-            count.pointee.store(UInt(n + 1), ordering: .relaxed)
+            buffer![2 + n] = address
+            buffer![0] = UInt(n + 1)
         }
 
         func removeLast() -> UInt? {
-            let n = count.pointee.load(ordering: .relaxed)
-            guard n > 0 else { return nil }
-            count.pointee.store(n - 1, ordering: .relaxed)
-            return elements![Int(n - 1)]
+            guard let buffer = storage, buffer[0] > 0 else { return nil }
+            buffer[0] -= 1
+            return buffer[2 + Int(buffer[0])]
         }
 
         /// Exchanges the contents of two arrays.
         func swap(with other: AddressArray) {
-            for (mine, theirs) in [(buffer, other.buffer), (count, other.count), (capacity, other.capacity)] {
-                let value = mine.pointee.load(ordering: .relaxed)
-                mine.pointee.store(theirs.pointee.load(ordering: .relaxed), ordering: .relaxed)
-                theirs.pointee.store(value, ordering: .relaxed)
-            }
+            let mine = head.pointee.load(ordering: .relaxed)
+            head.pointee.store(other.head.pointee.load(ordering: .relaxed), ordering: .relaxed)
+            other.head.pointee.store(mine, ordering: .relaxed)
         }
     }
 
     func registered(of thread: UInt) -> UnsafeMutablePointer<Atomic<UInt>> { stateWord(of: thread, 0) }
-    func queue(of thread: UInt) -> AddressArray {
-        AddressArray(buffer: stateWord(of: thread, 1), count: stateWord(of: thread, 2), capacity: stateWord(of: thread, 3))
-    }
-    func taken(of thread: UInt) -> AddressArray {
-        AddressArray(buffer: stateWord(of: thread, 4), count: stateWord(of: thread, 5), capacity: stateWord(of: thread, 6))
-    }
+    func queue(of thread: UInt) -> AddressArray { AddressArray(head: stateWord(of: thread, 1)) }
+    func taken(of thread: UInt) -> AddressArray { AddressArray(head: stateWord(of: thread, 2)) }
 }
 
 /// `BiasedMemory` on the objects' real header and the real queues: every access is the plain
@@ -135,8 +151,6 @@ public struct AtomicBiasedMemory: BiasedMemory {
         self.perThread = perThread
     }
 
-    public var clearsOwnerBeforeMerging: Bool { true }
-
     @inline(__always)
     public func ownerThread(_ object: ObjectRef) -> UInt { object.ownerThread.pointee.load(ordering: .relaxed) }
     @inline(__always)
@@ -155,14 +169,17 @@ public struct AtomicBiasedMemory: BiasedMemory {
     }
     @inline(__always)
     public func addShared(_ object: ObjectRef, _ delta: Int) { object.sharedCount.pointee.wrappingAdd(delta, ordering: .relaxed) }
-    /// `_Py_Dealloc`, then the deallocator's drop of the type reference (`subtype_dealloc`).
+    /// `_Py_Dealloc`, then the deallocator's drop of the type reference: `subtype_dealloc`'s
+    /// `_Py_DECREF_TYPE` for a class (the thread's entry in 3.14), the extension's own
+    /// `tp_dealloc`'s public `Py_DECREF(tp)` for an extension type (biased in 3.13 and 3.14).
     public func free(_ object: ObjectRef, counters: inout SchemeCounters) {
         let type = object.typeWord.pointee.load(ordering: .relaxed)
         ObjectPool.free(object)
         if let perThread {
             perThread.recordDeallocation(thread: Int(thread))
-            if type != 0 && perThread.decrementTypeReference(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type)!), thread: Int(thread)) {
-                return
+            if type != 0 {
+                let typeObject = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type)!)
+                if !typeObject.isExtensionType && perThread.decrementTypeReference(typeObject, thread: Int(thread)) { return }
             }
         }
         if type != 0 {
@@ -171,16 +188,56 @@ public struct AtomicBiasedMemory: BiasedMemory {
         }
     }
 
-    public func lockBucket(of thread: UInt) {
+    /// `PyMutex_Lock` → `_PyMutex_LockTimed` with no timeout.
+    public func lockBucket(of thread: UInt, counters: inout SchemeCounters) {
         let mutex = queues.mutex(of: thread)
+        var bits = mutex.pointee.load(ordering: .relaxed)
+        if bits & BiasedMergeQueues.locked == 0 {
+            let (exchanged, current) = mutex.pointee.compareExchange(expected: bits, desired: bits | BiasedMergeQueues.locked, ordering: .acquiring)
+            if exchanged { return }
+            bits = current
+        }
+        counters.mutexContended &+= 1
         var spins = 0
-        while !mutex.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-            spins += 1
-            if spins >= BiasedMergeQueues.spinsBeforeYield { sched_yield() }
+        while true {
+            if bits & BiasedMergeQueues.locked == 0 {
+                let (exchanged, current) = mutex.pointee.compareExchange(expected: bits, desired: bits | BiasedMergeQueues.locked, ordering: .acquiring)
+                if exchanged { return }
+                bits = current
+                continue
+            }
+            if bits & BiasedMergeQueues.hasParked == 0 && spins < BiasedMergeQueues.maxSpinCount {
+                sched_yield()
+                spins += 1
+                bits = mutex.pointee.load(ordering: .relaxed)
+                continue
+            }
+            var parked = bits
+            if bits & BiasedMergeQueues.hasParked == 0 {
+                parked = bits | BiasedMergeQueues.hasParked
+                let (exchanged, current) = mutex.pointee.compareExchange(expected: bits, desired: parked, ordering: .relaxed)
+                if !exchanged {
+                    bits = current
+                    continue
+                }
+            }
+            counters.mutexParks &+= 1
+            _ = crefscale_futex_wait(UnsafeMutableRawPointer(mutex).assumingMemoryBound(to: UInt32.self), parked)
+            bits = mutex.pointee.load(ordering: .relaxed)
         }
     }
+
+    /// `PyMutex_Unlock`: the fast CAS, or, with a waiter parked, the word cleared and the waiters woken.
     public func unlockBucket(of thread: UInt) {
-        _ = queues.mutex(of: thread).pointee.compareExchange(expected: 1, desired: 0, ordering: .releasing)
+        let mutex = queues.mutex(of: thread)
+        if mutex.pointee.compareExchange(expected: BiasedMergeQueues.locked, desired: 0, ordering: .releasing).exchanged { return }
+        mutex.pointee.store(0, ordering: .releasing)
+        _ = crefscale_futex_wake(UnsafeMutableRawPointer(mutex).assumingMemoryBound(to: UInt32.self), Int32.max)
+    }
+
+    /// Records the calling thread's `_Py_ThreadId` as `thread`'s, which picks its bucket.
+    public func recordThreadIdentity(of thread: UInt) {
+        queues.threadIdentity(of: thread).pointee.store(UInt(crefscale_thread_tcb()), ordering: .relaxed)
     }
     public func isRegistered(_ thread: UInt) -> Bool {
         Int(thread) < queues.threadIDs && queues.registered(of: thread).pointee.load(ordering: .relaxed) != 0
@@ -193,9 +250,9 @@ public struct AtomicBiasedMemory: BiasedMemory {
     }
     public func takeQueue(of thread: UInt) -> Bool {
         let queue = queues.queue(of: thread)
-        guard queue.count.pointee.load(ordering: .relaxed) > 0 else { return false }
+        guard queue.count > 0 else { return false }
         let taken = queues.taken(of: thread)
-        precondition(taken.count.pointee.load(ordering: .relaxed) == 0, "the merge stack must be empty when the queue is taken")
+        precondition(taken.count == 0, "the merge stack must be empty when the queue is taken")
         queue.swap(with: taken)
         return true
     }

@@ -23,29 +23,59 @@ import Synchronization
 /// - Nothing is written to an object after the CAS that publishes MERGED (gh-119999).
 ///
 /// Where the model is a choice:
-/// - The eval-breaker check (`_Py_HandlePending`, where the owner merges its queue) runs at
-///   every simulated call (`enterScope`), where the interpreter's `RESUME` checks it on entering
-///   the Python function that calls the extension, and at every safe point (once per pass,
-///   about 4096 handle operations): so N is one call in `call` and `churn`, one pass in the
-///   workloads whose pass is one scope. The check costs one load of the thread's own
-///   eval-breaker word, as in CPython.
-/// - 3.13 makes objects with deferred counts — types, functions, modules, code — immortal
-///   when a second thread starts (gh-117783: `_PyGC_ImmortalizeDeferredObjects`, the world
-///   stopped). The run's main thread makes the objects and is CPython's first thread, so the
-///   first worker is the second: no worker ever sees such an object mortal, and `new` makes an
-///   object of kind `type` immortal at once (`_Py_SetImmortal`: `ob_tid` 0, local UInt32.max,
-///   shared 0), as 3.13's `_PyObject_SetDeferredRefcount` does once immortalization is on.
-/// - A store into a field or global is `Py_INCREF` plus `_PyObject_SetMaybeWeakref` (the writer
-///   of a slot that `_Py_XGetRef` reads lock-free must set it, pycore_object.h); a load from one
-///   is `_Py_TryIncrefCompare`, falling back, when it refuses, to the container's locked path
-///   (`_Py_NewRefWithLock`, which sets MAYBE_WEAKREF on a non-owner's way).
+/// - The eval-breaker check (`_Py_HandlePending`, where the owner merges its queue) runs where
+///   3.13's interpreter checks it: at every simulated call (`enterScope`), as `RESUME` does on
+///   entering the Python function that calls the extension; after every send and receive,
+///   which are calls (`queue.put`, `queue.get`) ending in `_CHECK_PERIODIC`
+///   (Python/bytecodes.c), so `handoff` checks about once per item; and at every safe point
+///   (once per pass, about 4096 handle operations). The check costs one load of the thread's
+///   own eval-breaker word, as in CPython; each check that finds the merge bit and drains the
+///   queue counts in `merge_passes`.
+/// - 3.13 makes objects with deferred counts — classes made by a `class` statement, top-level
+///   functions, modules, code — immortal when a second thread starts (gh-117783:
+///   `_PyGC_ImmortalizeDeferredObjects`, the world stopped; `_PyObject_SetDeferredRefcount`,
+///   Objects/object.c, immortalizes at once when `gc.immortalize` is on). The run's main thread
+///   makes the objects and is CPython's first thread, so the first worker is the second: no
+///   worker ever sees such an object mortal, and `new` makes a deferred object
+///   (`ObjectFlags.deferred`: kind `class`, a replayed trace's non-transient classes,
+///   functions, modules and code) immortal at once (`_Py_SetImmortal`: `ob_tid` 0, local
+///   UInt32.max, shared 0). A type made by `PyType_FromSpec` (kind `ext-type`) is never deferred
+///   in 3.13: only `type_new_alloc` (Objects/typeobject.c, the `class` statement's path) calls
+///   `_PyObject_SetDeferredRefcount`, `_PyType_FromMetaclass_impl` does not. It stays mortal,
+///   owned by the main thread, and every instance a worker allocates or frees is an atomic on
+///   its shared word. A replayed trace's nested functions die in the thread that made them and
+///   stay mortal, as 3.13's `func_new` defers only functions without `CO_NESTED`.
+/// - A store into a field or global is `Py_INCREF` alone: in 3.13 only creating a weak
+///   reference sets MAYBE_WEAKREF (`init_weakref`, Objects/weakrefobject.c, the one caller of
+///   `_PyObject_SetMaybeWeakref`); a dict, list or attribute store does not. A non-owner's load
+///   of an object with a shared word of 0 is refused by `_Py_TryIncrefCompare` and takes the
+///   container's locked path (`_Py_NewRefWithLock`, Objects/dictobject.c), which sets it.
+///   `--weakref-share F` makes a share F of the stores also create a weak reference to the
+///   stored object (`_PyObject_SetMaybeWeakref`): every store whose running sum of F passes a
+///   whole number, so the same stores in every run. It is a scheme option because only the
+///   biased schemes read the flag; the operation stream of every scheme is unchanged.
+/// - A load from a field or global is `_Py_TryIncrefCompare`, falling back, when it refuses,
+///   to the container's locked path (`_Py_NewRefWithLock`).
+/// - Not modelled, named until they are: a blocking thread's detach and attach (3.13t: a store
+///   and a compare-and-swap on its own thread state, `detach_thread` and `tstate_try_attach`,
+///   Python/pystate.c), which `biased` skips entirely; and 3.13t's collections, which the same
+///   allocation trigger as 3.14t's schedules (`record_allocation`, `gc_should_collect`,
+///   Python/gc_free_threading.c) and which stop the world: `biased`'s figures carry no
+///   collection pause, `perthread`'s do (`--gc-threshold 0` removes them there).
 /// - A handle moves between threads (`send`) as the counted reference it is: a reference in the
 ///   owner's local count may end in another thread, which is what queues.
 public struct BiasedScheme: AddressHandleScheme {
     public static let name = "biased"
     public static let summary = "CPython 3.13t biased counting: owner counts plainly, others atomically, brc.c merge queues"
-    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees]
+    public static let reportedCounters: Set<CounterKind> = [.atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks, .mergePasses]
     public static let isThreadSafe = true
+    /// The share of stores into fields and globals that also create a weak reference to the
+    /// stored object, setting its MAYBE_WEAKREF flag (`init_weakref`).
+    public static let weakrefShare = DeclaredOption<Double>(
+        "weakref_share", default: 0,
+        help: "biased, perthread: share of stores that also create a weak reference to the stored object, in [0, 1]",
+        check: OptionCheck.fraction)
+    public static let declaredOptions = [weakrefShare.declaration]
 
     public static let flagBits = BiasedCounting.flagBits
     public static let flagMask = BiasedCounting.flagMask
@@ -57,18 +87,25 @@ public struct BiasedScheme: AddressHandleScheme {
 
     public final class Shared {
         let queues: BiasedMergeQueues
+        let weakrefShare: Double
 
-        init(threadIDs: Int) { queues = BiasedMergeQueues(threadIDs: threadIDs) }
+        init(threadIDs: Int, weakrefShare: Double = 0) {
+            queues = BiasedMergeQueues(threadIDs: threadIDs)
+            self.weakrefShare = weakrefShare
+        }
 
         deinit { queues.deallocate() }
     }
 
     let threadID: UInt
+    let weakrefShare: Double
+    /// The running sum of `weakrefShare` over this thread's stores, less the weak references made.
+    var weakrefCredit = 0.0
     var memory: AtomicBiasedMemory
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
-        Shared(threadIDs: threads + 2)
+        Shared(threadIDs: threads + 2, weakrefShare: options[weakrefShare])
     }
 
     /// `_Py_brc_init_thread`: the thread enters its bucket.
@@ -80,15 +117,18 @@ public struct BiasedScheme: AddressHandleScheme {
     init(shared: Shared, threadID: Int, perThread: PerThreadState?) {
         precondition(threadID > 0 && threadID < shared.queues.threadIDs, "thread ID \(threadID) out of range")
         self.threadID = UInt(threadID)
+        weakrefShare = shared.weakrefShare
         memory = AtomicBiasedMemory(queues: shared.queues, thread: UInt(threadID), perThread: perThread)
-        BiasedCounting.registerThread(self.threadID, memory: &memory)
+        memory.recordThreadIdentity(of: self.threadID)
+        BiasedCounting.registerThread(self.threadID, memory: &memory, counters: &counters)
     }
 
     /// `_Py_NewReference`: owned by the creating thread, local 1, shared 0; immortal for objects
-    /// the workload marks immortal and, as in 3.13 with a second thread running, for objects of
-    /// kind `type`.
-    /// An instance takes a reference to its type first (`PyType_GenericAlloc`: `Py_INCREF(type)`;
-    /// free for a 3.13 type, which is immortal).
+    /// the workload marks immortal and, as in 3.13 with a second thread running, for deferred
+    /// objects (kind `class`).
+    /// An instance takes a reference to its type first (`PyType_GenericAlloc` → `_PyObject_Init`:
+    /// `Py_INCREF(type)`): nothing for a class, which is immortal; a biased increment of an
+    /// extension type, atomic for every thread but the type's maker.
     @inline(__always)
     public mutating func new(_ object: ObjectRef) -> Handle {
         let type = object.typeWord.pointee.load(ordering: .relaxed)
@@ -96,7 +136,7 @@ public struct BiasedScheme: AddressHandleScheme {
             BiasedCounting.increment(
                 ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type)!), thread: threadID, memory: &memory, counters: &counters)
         }
-        if object.isImmortal || object.isTypeKind {
+        if object.isImmortal || object.isDeferred {
             BiasedScheme.setImmortal(object)
         } else {
             newOwned(object)
@@ -137,10 +177,15 @@ public struct BiasedScheme: AddressHandleScheme {
         BiasedCounting.decrement(ObjectRef(handle), thread: threadID, memory: &memory, counters: &counters)
     }
 
-    /// A store into a field or global: `Py_INCREF`, then `_PyObject_SetMaybeWeakref`.
+    /// A store into a field or global: `Py_INCREF`; for the stores that also make a weak
+    /// reference (`--weakref-share`), `_PyObject_SetMaybeWeakref` as `init_weakref` calls it.
     public mutating func retain(_ object: ObjectRef) {
         BiasedCounting.increment(object, thread: threadID, memory: &memory, counters: &counters)
-        BiasedCounting.setMaybeWeakref(object, memory: &memory, counters: &counters)
+        weakrefCredit += weakrefShare
+        if weakrefCredit >= 1 {
+            weakrefCredit -= 1
+            BiasedCounting.setMaybeWeakref(object, memory: &memory, counters: &counters)
+        }
     }
 
     public mutating func release(_ object: ObjectRef) {
@@ -155,6 +200,22 @@ public struct BiasedScheme: AddressHandleScheme {
             object, thread: threadID, reloadSlot: { UnsafeMutableRawPointer(bitPattern: slot.pointee).map(ObjectRef.init(address:)) },
             memory: &memory, counters: &counters)
         if !held { BiasedCounting.newReferenceWithLock(object, thread: threadID, memory: &memory, counters: &counters) }
+        return Handle(object)
+    }
+
+    /// A send is a call (`queue.put(item)`), and the interpreter checks the eval breaker after
+    /// every call (`_CHECK_PERIODIC` ending `CALL`, Python/bytecodes.c): the handle moves as the
+    /// counted reference it is, then the check.
+    @inline(__always)
+    public mutating func transfer(_ handle: Handle) -> ObjectRef {
+        BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
+        return ObjectRef(handle)
+    }
+
+    /// A receive is a call (`queue.get()`): the reference becomes a handle, then the check.
+    @inline(__always)
+    public mutating func adopt(_ object: ObjectRef) -> Handle {
+        BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
         return Handle(object)
     }
 

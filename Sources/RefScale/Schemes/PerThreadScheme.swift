@@ -1,17 +1,22 @@
 import Synchronization
 
-/// `perthread`: CPython 3.14t, where objects of kind `type` (heap types, code objects, the
-/// globals and builtins of functions) get a *unique id* and a deferred count instead of 3.13's
-/// immortality (`Python/uniqueid.c`, `_PyObject_SetDeferredRefcount`, `_Py_INCREF_TYPE`,
-/// `_PyObject_MergePerThreadRefcounts`).
+/// `perthread`: CPython 3.14t, where heap types and code objects get a *unique id* and a
+/// deferred count instead of 3.13's immortality (`Python/uniqueid.c`: "per-thread reference
+/// counting is only used for heap types"; `_PyObject_SetDeferredRefcount`, `_Py_INCREF_TYPE`,
+/// `_PyObject_MergePerThreadRefcounts`): the shared objects of kind `class` and `ext-type`, a
+/// replayed trace's classes and code.
 ///
 /// Which references are per thread: only those the runtime itself takes to an object with an
 /// id. Here that is an instance's reference to its type, taken when the instance is allocated
-/// (`_PyObject_Init` → `_Py_INCREF_TYPE`) and dropped when it is freed (`_Py_DECREF_TYPE` in the
-/// deallocator): the objects `churn` creates, when its shared kind is `type`. Every handle
-/// operation — `dup`, `close`, `open`, `retain`, `release`, `load`, `send` — is an extension's
-/// `Py_INCREF`/`Py_DECREF` and goes through `biased` (a `BiasedScheme` context held inside),
-/// atomic for non-owners, on objects with an id as on any other.
+/// (`_PyObject_Init` → `_Py_INCREF_TYPE`, which tests only `Py_TPFLAGS_HEAPTYPE`, so an
+/// extension's `PyType_FromSpec` type too) and dropped when it is freed: by `subtype_dealloc`'s
+/// `_Py_DECREF_TYPE` for a class, which reaches the thread's entry; by the extension's own
+/// `tp_dealloc` for an extension type, whose `Py_DECREF(tp)` is the public, biased decrement
+/// that never reads the per-thread array (Include/refcount.h): an atomic on the type's shared
+/// word for every thread but its maker. Every handle operation — `dup`, `close`, `open`,
+/// `retain`, `release`, `load`, `send` — is an extension's `Py_INCREF`/`Py_DECREF` and goes
+/// through `biased` (a `BiasedScheme` context held inside), atomic for non-owners, on objects
+/// with an id as on any other.
 ///
 /// Invariants for an object with an id:
 /// - Its count is `(ob_ref_shared >> 2) - deferredBias + ob_ref_local + Σ entry[id]` over the
@@ -40,12 +45,28 @@ import Synchronization
 /// Where the model is a choice: a collection frees nothing but merges; the objects with ids
 /// are kept by the main thread for the whole run, so no collection during it could free one.
 /// CPython's collector also merges the biased queues of every thread; here each thread merges
-/// its own at its checks.
+/// its own at its checks. Three differences remain, named here until they are modelled:
+/// - Detach and attach go through the run's mutex with a broadcast (`PerThreadState.detach`,
+///   `attachIfDetached`); CPython's are a store and a compare-and-swap on the thread's own
+///   state word (`detach_thread`, `tstate_try_attach`, Python/pystate.c), and the collector
+///   moves a detached thread to SUSPENDED by CAS (`park_detached_threads`). The mutex is taken
+///   only when a worker blocks (a full or empty channel, the start barrier), so `private`,
+///   `shared-hot`, `mixed` and `churn` without remote frees never take it; `handoff` takes it at
+///   every wait.
+/// - Every allocation counts toward a collection; CPython counts only GC-tracked ones
+///   (`record_allocation` from `gc_alloc`, Python/gc_free_threading.c) and also requires the
+///   young count to pass `long_lived_total / 4` (`gc_should_collect`): with nothing long-lived
+///   here that second test is always passed.
+/// - `biased` charges no collection at all, though 3.13t has the same trigger
+///   (`gc_should_collect`, 3.13.5): its pauses are left out of `biased`'s figures, and
+///   `perthread`'s pause leaves out the heap walk and the queued-object drain of
+///   `gc_collect_internal`, so it is a lower bound. `--gc-threshold 0` turns collections off
+///   in `perthread` for a like-for-like comparison with `biased`.
 public struct PerThreadScheme: AddressHandleScheme {
     public static let name = "perthread"
     public static let summary = "CPython 3.14t: runtime type references in per-thread arrays merged at collections; every handle operation biased"
     public static let reportedCounters: Set<CounterKind> = [
-        .atomicRMW, .casRetries, .merges, .queued, .frees, .mergePauses, .mergePauseNanoseconds,
+        .atomicRMW, .casRetries, .merges, .queued, .frees, .mutexContended, .mutexParks, .mergePasses, .mergePauses, .mergePauseNanoseconds,
     ]
     public static let isThreadSafe = true
     public static let uniqueIDs = DeclaredOption<UniqueIDPolicy>(
@@ -56,7 +77,7 @@ public struct PerThreadScheme: AddressHandleScheme {
         "gc_threshold", default: 2000,
         help: "perthread: net allocations that schedule a collection, which merges the per-thread counts; 0: at the run's end only",
         check: OptionCheck.atLeast(0))
-    public static let declaredOptions = [PerThreadScheme.uniqueIDs.declaration, gcThreshold.declaration]
+    public static let declaredOptions = [PerThreadScheme.uniqueIDs.declaration, gcThreshold.declaration, BiasedScheme.weakrefShare.declaration]
 
     /// `_Py_REF_DEFERRED` (`PY_SSIZE_T_MAX / 8`), in references.
     public static let deferredBias = Int.max / 8
@@ -132,7 +153,7 @@ public struct PerThreadScheme: AddressHandleScheme {
     func getsUniqueID(_ object: ObjectRef) -> Bool {
         guard !object.isImmortal else { return false }
         switch uniqueIDs {
-        case .type: return object.isTypeKind
+        case .type: return object.isExtensionType || (object.isDeferred && object.isShared)
         case .shared: return object.isShared
         case .all: return object.homeThread == 0
         case .none: return false
@@ -157,8 +178,17 @@ public struct PerThreadScheme: AddressHandleScheme {
     public mutating func retain(_ object: ObjectRef) { biased.retain(object) }
     public mutating func release(_ object: ObjectRef) { biased.release(object) }
     public mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle { biased.load(from: slot) }
-    public mutating func transfer(_ handle: Handle) -> ObjectRef { biased.transfer(handle) }
-    public mutating func adopt(_ object: ObjectRef) -> Handle { biased.adopt(object) }
+    /// A send and a receive are calls, after which the interpreter checks the eval breaker.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef {
+        let object = biased.transfer(handle)
+        evalBreakerCheck()
+        return object
+    }
+    public mutating func adopt(_ object: ObjectRef) -> Handle {
+        let handle = biased.adopt(object)
+        evalBreakerCheck()
+        return handle
+    }
 
     // MARK: - Eval-breaker checks, collections, exit
 

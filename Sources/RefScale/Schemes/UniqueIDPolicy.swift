@@ -1,7 +1,9 @@
 /// Which objects `perthread` gives a unique id and a deferred count. CPython 3.14 gives them to
 /// heap types, code objects and the globals and builtins of functions: `type`.
 public enum UniqueIDPolicy: String, CaseIterable, Sendable, OptionValueConvertible {
-    /// Objects of kind `type` (`ObjectFlags.typeKind`), as 3.14.
+    /// Heap types and code, as 3.14: the shared objects of kind `class` and `ext-type`, and a
+    /// replayed trace's classes and code (`ObjectFlags.shared` with `.deferred`); not a trace's
+    /// functions and modules, which 3.14 defers without an id.
     case type
     /// Every mortal object the workload made with `ObjectFlags.shared`, whatever its kind.
     case shared

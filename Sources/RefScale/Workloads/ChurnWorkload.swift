@@ -5,10 +5,12 @@
 /// taking, is one scope (one extension call), so a call-scoped scheme holds no more objects than
 /// a call makes. The pool recycles freed objects to the thread that made them.
 ///
-/// `--shared-kind type`: the objects are instances of a heap type the main thread makes (pool
+/// `--shared-kind class|ext-type`: the objects are instances of a heap type the main thread
+/// makes (pool
 /// object 0), so the runtime takes a reference to the type at each allocation and drops it at
-/// each deallocation (`_PyObject_Init`, the deallocator). With `data` they are instances of a
-/// static type, which no release counts.
+/// each deallocation (`_PyObject_Init`, the deallocator): a class (`class`), or an extension's
+/// `PyType_FromSpec` type (`ext-type`). With `data` they are instances of a static type, which
+/// no release counts.
 public struct ChurnWorkload: Workload {
     public static let name = "churn"
     public static let summary = "objects created and dropped at once, a share of them dropped by another thread"
@@ -41,14 +43,14 @@ public struct ChurnWorkload: Workload {
 
     public func poolSize(threads: Int) -> Int { hasType ? 1 : 0 }
 
-    /// The instances' heap type, pool object 0, when the shared kind is `type`.
-    var hasType: Bool { options.sharedKind == .type }
+    /// The instances' heap type, pool object 0, when the shared kind is `class` or `ext-type`.
+    var hasType: Bool { options.sharedKind.isHeapType }
     /// In flight per thread: a full queue, what was dropped elsewhere and not yet taken back, a pass.
     public func regionSize(threads: Int) -> Int { 3 * 256 + ChurnWorkload.passLength }
     public func channels(threads: Int) -> Int { threads }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
         guard hasType else { return ThreadProgram() }
-        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: SharedKind.type.flags)], teardown: [.close(0)])
+        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: options.sharedKind.flags)], teardown: [.close(0)])
     }
 
     public func workerProgram(thread: Int, threads: Int, seed: UInt64) -> ThreadProgram {

@@ -4,9 +4,10 @@
 /// it; a consumer receives it, uses it and closes it. Each pass moves `itemsPerPair` objects
 /// through every queue of the group, in both the producer's and the consumer's stream.
 /// This is what exercises the biased merge queue, the table flush and conversion to a
-/// non-local reference. `--shared-kind type`: the objects are instances of a heap type the main
-/// thread makes (pool object 0), whose reference the runtime takes at each allocation and drops
-/// at each deallocation; with `data`, of a static type, which no release counts.
+/// non-local reference. `--shared-kind class|ext-type`: the objects are instances of a heap
+/// type the main thread makes (pool object 0), whose reference the runtime takes at each
+/// allocation and drops at each deallocation; with `data`, of a static type, which no release
+/// counts.
 public struct HandoffWorkload: Workload {
     public static let name = "handoff"
     public static let summary = "producers create objects, consumers receive, use and drop them"
@@ -50,15 +51,15 @@ public struct HandoffWorkload: Workload {
 
     public func poolSize(threads: Int) -> Int { hasType ? 1 : 0 }
 
-    /// The instances' heap type, pool object 0, when the shared kind is `type`.
-    var hasType: Bool { options.sharedKind == .type }
+    /// The instances' heap type, pool object 0, when the shared kind is `class` or `ext-type`.
+    var hasType: Bool { options.sharedKind.isHeapType }
     /// In flight per producer: a full queue per consumer, what consumers dropped and the producer
     /// has not yet taken back (biased merges at its next safe point), and a pass.
     public func regionSize(threads: Int) -> Int { (3 * HandoffWorkload.channelCapacity + HandoffWorkload.itemsPerPair) * options.consumers + 64 }
     public func channels(threads: Int) -> Int { threads / groupSize * options.producers * options.consumers }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
         guard hasType else { return ThreadProgram() }
-        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: SharedKind.type.flags)], teardown: [.close(0)])
+        return ThreadProgram(registers: 1, setup: [.new(object: 0, into: 0, flags: options.sharedKind.flags)], teardown: [.close(0)])
     }
 
     func channel(group: Int, producer: Int, consumer: Int) -> Int {

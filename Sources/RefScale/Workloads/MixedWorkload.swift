@@ -4,7 +4,7 @@
 /// popularity order for every thread, drawn from the seed), loads a handle from where the object
 /// is kept, duplicates it `--dup-depth` times, reads, and closes everything. The most popular
 /// `--immortal-fraction` of the objects are immortal. `--shared-kind` is the kind of the
-/// objects in globals (a module's functions and classes are `type`).
+/// objects in globals (a module's functions and classes are `class`).
 public struct MixedWorkload: Workload {
     public static let name = "mixed"
     public static let summary = "objects by popularity (Zipf), some shared through globals, some private in fields"

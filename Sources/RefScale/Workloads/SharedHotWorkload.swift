@@ -2,8 +2,9 @@
 /// dict); in every pass (one extension call) each worker opens a handle to each, dups and closes
 /// handles to them, and closes the opened handles at the call's exit. Maximal contention. The
 /// main thread keeps the objects alive meanwhile and releases them after the workers are done.
-/// `--shared-kind type` makes them type-like objects (a type, a module), which 3.13t makes
-/// immortal and 3.14t gives a unique id, while every handle operation on them stays biased.
+/// `--shared-kind class` makes them deferred objects (a class, a module), which 3.13t makes
+/// immortal and 3.14t gives a unique id, while every handle operation on them stays biased;
+/// `ext-type` makes them extension types, mortal and biased in 3.13t, with a unique id in 3.14t.
 public struct SharedHotWorkload: Workload {
     public static let name = "shared-hot"
     public static let sharesObjects = true

@@ -122,6 +122,9 @@ public struct TraceReplay: Sendable {
             if !transient[object] && Self.uniqueIDTypes.contains(trace.types[trace.objects[object].typeIndex]) {
                 flags[object].insert(.shared)
             }
+            if !transient[object] && TraceWhatIf.typeLikeTypes.contains(trace.types[trace.objects[object].typeIndex]) {
+                flags[object].insert(.deferred)
+            }
         }
         self.firstThread = firstThread
         self.threadCount = counted

@@ -82,17 +82,34 @@ public enum CommonOptions {
         "immortal_fraction", default: 0, help: "share of objects that are immortal, in [0, 1]", check: OptionCheck.fraction)
     public static let sharedKind = DeclaredOption<SharedKind>(
         "shared_kind", default: .data,
-        help: "what the shared objects are: data (lists, dicts, instances) or type (types, functions, modules, code)")
+        help: "what the shared objects are: data (lists, dicts, instances), class (classes, functions, modules, code: deferred) or ext-type (an extension's PyType_FromSpec type)")
 }
 
-/// What a workload's shared objects are (DESIGN.md, "Object kinds").
+/// What a workload's shared objects are (DESIGN.md, "Object kinds"). In `churn` and `handoff`
+/// the kind is that of the type the created objects are instances of.
 public enum SharedKind: String, CaseIterable, Sendable, OptionValueConvertible {
     /// Lists, dicts, instances: counted as every object is.
     case data
-    /// Types, functions, modules, code objects: immortal once a second thread runs in CPython
-    /// 3.13t (`biased`); given a unique id and a deferred count in 3.14t (`perthread`).
-    case type
+    /// Objects CPython 3.13 gives a deferred count (`_PyObject_SetDeferredRefcount`): classes
+    /// made by a `class` statement (`type_new_impl`), top-level functions, modules, code.
+    /// 3.13t makes them immortal once a second thread starts (gh-117783); 3.14t gives the
+    /// classes and code a unique id and counts the runtime's references to them per thread.
+    case `class`
+    /// A type an extension makes with `PyType_FromSpec`: a heap type that 3.13 never defers, so
+    /// it stays mortal and biased there; every instance's allocation takes a reference to it
+    /// (`PyType_GenericAlloc`) and the extension's `tp_dealloc` drops it with `Py_DECREF(tp)`.
+    case extType = "ext-type"
 
     /// The flags a shared object of this kind is made with.
-    public var flags: ObjectFlags { self == .type ? [.shared, .typeKind] : .shared }
+    public var flags: ObjectFlags {
+        switch self {
+        case .data: return .shared
+        case .class: return [.shared, .deferred]
+        case .extType: return [.shared, .extensionType]
+        }
+    }
+
+    /// Whether the created objects of `churn` and `handoff` are instances of a heap type the
+    /// main thread makes (any kind but `data`, whose instances' type is static and immortal).
+    public var isHeapType: Bool { self != .data }
 }
