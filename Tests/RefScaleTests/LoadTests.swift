@@ -20,8 +20,9 @@ struct LoadTests {
 
     func expectLoadHoldsItsObject<S: CountingScheme>(_ scheme: S.Type, sourceLocation: SourceLocation = #_sourceLocation) throws {
         try withPool(count: 1) { pool in
-            let shared = try S.makeShared(options: SchemeOptions(), threads: 1)
+            let shared = try S.makeShared(options: SchemeOptions(), threads: 2)
             var context = S(shared: shared, threadID: 1)
+            var other = S(shared: shared, threadID: 2)
             let object = pool.bear(0, flags: [])
             var slot: UInt = 0
             context.enterScope()
@@ -36,14 +37,21 @@ struct LoadTests {
             context.enterScope()
             let loaded = context.load(from: &slot)
             #expect(context.object(of: loaded).address == object.address, sourceLocation: sourceLocation)
-            context.release(object)
+            context.suspend()
+            // Another thread replaces the slot: the slot's reference ends in that thread, outside
+            // any scope of this one; this thread then reaches a safe point (merging what it owns).
             slot = 0
+            other.release(object)
+            other.safePoint()
+            other.suspend()
             context.safePoint()
             #expect(object.timesFreed == 0, "\(S.name): the slot was replaced while a loaded handle was open, and the object was freed", sourceLocation: sourceLocation)
             _ = context.read(loaded)
             context.close(loaded)
             context.exitScope()
             context.safePoint()
+            context.suspend()
+            other.threadExit()
             context.threadExit()
             #expect(object.timesFreed == 1, "\(S.name): the loaded handle's close did not free the object", sourceLocation: sourceLocation)
             #expect(pool.validateLifetimes() == nil, "\(S.name): \(pool.validateLifetimes() ?? "")", sourceLocation: sourceLocation)
