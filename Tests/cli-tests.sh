@@ -171,6 +171,16 @@ status=$?
 if [ "$status" -eq 1 ] && grep -q "^refscale: handle contract violation: double-close: thread [0-9]* closed handle 0x[0-9a-f]* at op [0-9]*" "$work/stderr"; then pass
 else fail "stress --on-violation abort: exit $status, stderr: $(head -2 "$work/stderr")"; fi
 
+# --backtraces: an injected leak's report, printed when the run aborts on it, carries the stack
+# that opened the handle, symbolised (a frame of refscale's own code).
+"$refscale" stress --seconds 1 --threads 2 --inject leak --on-violation abort --backtraces >/dev/null 2>"$work/stderr"
+status=$?
+if [ "$status" -eq 1 ] && grep -q "^refscale: handle contract violation: leak" "$work/stderr" \
+  && grep -A3 "the handle was opened at:" "$work/stderr" | grep -q "RefScale"; then pass
+else fail "stress --backtraces: exit $status, stderr: $(head -4 "$work/stderr")"; fi
+"$refscale" stress --seconds 1 --threads 2 --inject leak --on-violation abort >/dev/null 2>"$work/stderr"
+grep -q "opened at:" "$work/stderr" && fail "stress without --backtraces printed a stack" || pass
+
 # A file whose header differs is refused and left as it was.
 printf 'a,b,c\n1,2,3\n' >"$work/other.csv"
 cp "$work/other.csv" "$work/other.before"
@@ -372,11 +382,16 @@ assert in_readme == columns, f"README: {in_readme}\ncolumns: {columns}"
 PY
 for command in run stress calibrate; do
   "$refscale" "$command" --help >"$work/help.txt" 2>&1
+  status=$?
+  [ "$status" -eq 0 ] && [ -s "$work/help.txt" ] && pass || fail "$command --help: exit $status, $(wc -c <"$work/help.txt") bytes"
   missing=$(grep -o -- '--[a-z][a-z-]*' "$work/help.txt" | sort -u | grep -v -x -e --help | while read -r flag; do grep -qE -- "$flag([^a-z-]|\$)" "$readme" || echo "$flag"; done)
   [ -z "$missing" ] && pass || fail "README does not mention $command's $(echo $missing)"
 done
 for command in run sweep stress report info calibrate columns list; do
-  "$refscale" "$command" --help 2>&1 | tr '\n' ' ' | tr -s ' ' | grep -Eq '\(default [^)]*\)[^(]*\(default: ' \
+  "$refscale" "$command" --help >"$work/help.txt" 2>&1
+  status=$?
+  [ "$status" -eq 0 ] && grep -q "^USAGE: refscale $command" "$work/help.txt" && pass || fail "$command --help: exit $status, no usage line"
+  tr '\n' ' ' <"$work/help.txt" | tr -s ' ' | grep -Eq '\(default [^)]*\)[^(]*\(default: ' \
     && fail "$command --help doubles a default" || pass
 done
 
@@ -420,8 +435,11 @@ while IFS=$'\t' read -r -a words; do
 done <"$work/fuzz.lines"
 # Every option a scheme or workload declares (listed by `list`) is a flag of `run`, and a
 # workload option given to a run is written to its CSV column, typed as declared.
-"$refscale" run --help >"$work/help" 2>&1
-missing_flags=$("$refscale" list | grep -o -- '^ *--[a-z-]*' | tr -d ' ' | sort -u | while read -r flag; do grep -q -- "$flag " "$work/help" || echo "$flag"; done)
+"$refscale" run --help >"$work/help" 2>&1 || fail "run --help: exit $?"
+"$refscale" list >"$work/list" 2>&1
+status=$?
+[ "$status" -eq 0 ] && grep -q -- '^ *--' "$work/list" && pass || fail "list: exit $status, or no option listed"
+missing_flags=$(grep -o -- '^ *--[a-z-]*' "$work/list" | tr -d ' ' | sort -u | while read -r flag; do grep -q -- "$flag " "$work/help" || echo "$flag"; done)
 [ -z "$missing_flags" ] && pass || fail "declared options without a run flag: $missing_flags"
 "$refscale" columns --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert {c["role"] for c in d["columns"]} <= {"parameter","coordinate","measurement","counter","machine"}; assert "atomic" in d["schemes"]' \
   && pass || fail "columns --json: not the catalogue"

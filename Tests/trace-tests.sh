@@ -55,23 +55,46 @@ expect_error "infinite warmup" 64 "$refscale" trace record --out "$work/out.rstr
 expect_error "output directory missing" 64 "$refscale" trace record --out "$work/no/out.rstrace" -- Tests/trace/known_counts.py 1
 
 # No deb-src entry and not root: apt is pointed at an empty source list (APT_CONFIG), the
-# command runs as nobody with an empty cache, and must say what to run, in one line.
-if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
-  mkdir -p "$work/apt/sources.list.d" "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/home"
-  : >"$work/apt/sources.list"
-  cat >"$work/apt/apt.conf" <<CONF
-Dir::Etc::SourceList "$work/apt/sources.list";
-Dir::Etc::SourceParts "$work/apt/sources.list.d";
-Dir::State::Lists "$work/apt/lists";
-Dir::Cache "$work/apt/cache";
+# command runs as nobody with an empty cache, and must say what to run, in one line. Nobody may
+# not reach the checkout (root's home, a mktemp -d folder: mode 700), so the binary runs from a
+# copy in a folder of /tmp open to all, beside the files it looks for above itself
+# (Tools/cpython-trace, and bin/trace-deps, which build.sh reads), and from that folder as its
+# working directory.
+# no_deb_src_check NAME BINARY
+no_deb_src_check() {
+  local name="$1" binary="$2" open
+  open="$(mktemp -d /tmp/refscale-nobody.XXXXXX)"
+  mkdir -p "$open/apt/sources.list.d" "$open/apt/lists/partial" "$open/apt/cache/archives/partial" "$open/home" \
+    "$open/checkout/bin" "$open/checkout/Tools" "$open/checkout/.build/release"
+  : >"$open/apt/sources.list"
+  cat >"$open/apt/apt.conf" <<CONF
+Dir::Etc::SourceList "$open/apt/sources.list";
+Dir::Etc::SourceParts "$open/apt/sources.list.d";
+Dir::State::Lists "$open/apt/lists";
+Dir::Cache "$open/apt/cache";
 CONF
-  chmod -R a+rwX "$work"
-  chmod a+rx "$work"
-  cp Tests/trace/known_counts.py "$work/program.py"
-  expect_error "no deb-src and not root" 1 env -u REFSCALE_TRACE_PYTHON HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" \
-    APT_CONFIG="$work/apt/apt.conf" setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$refscale" trace record --out "$work/out.rstrace" -- "$work/program.py" 1
-  expect_message "no deb-src and not root" "deb-src"
+  cp -r "$root/Tools/cpython-trace" "$open/checkout/Tools/"
+  cp "$root/bin/trace-deps" "$open/checkout/bin/"
+  cp "$binary" "$open/checkout/.build/release/refscale"
+  cp "$root/Tests/trace/known_counts.py" "$open/program.py"
+  chmod -R a+rwX "$open"
+  expect_error "$name" 1 env -C "$open" -u REFSCALE_TRACE_PYTHON HOME="$open/home" XDG_CACHE_HOME="$open/home/.cache" \
+    APT_CONFIG="$open/apt/apt.conf" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$open/checkout/.build/release/refscale" trace record --out "$open/out.rstrace" -- "$open/program.py" 1
+  expect_message "$name" "deb-src"
+  rm -rf "$open"
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  no_deb_src_check "no deb-src and not root" "$refscale"
+  # The same as from a checkout in a private folder (mode 700), which nobody cannot enter: the
+  # binary there, and the tests run from there.
+  private="$(mktemp -d)"
+  chmod 700 "$private"
+  cp "$refscale" "$private/refscale"
+  cd "$private"
+  no_deb_src_check "no deb-src and not root, from a private folder" "$private/refscale"
+  cd "$root"
+  rm -rf "$private"
 else
   echo "skipped: the no-deb-src check needs root (to run as another user)" >&2
 fi

@@ -44,7 +44,7 @@ enum RefscaleBinary {
     }
 }
 
-@Suite struct CommandTests {
+@Suite(.tags(.threaded)) struct CommandTests {
     @Test func listNamesEverySchemeWorkloadContextAndOption() throws {
         let result = try RefscaleBinary.run(["list"])
         #expect(result.status == 0, "\(result.standardError)")

@@ -48,8 +48,14 @@ import RefScale
         let row = try Runner.run(request)
         let p10 = try #require(Double(row["slice_ns_p10"].text))
         let p90 = try #require(Double(row["slice_ns_p90"].text))
-        #expect(p10 > 0 && p10 <= p90)
-        #expect(try #require(row.sliceSpread) >= 1)
+        // The slices cut the same interval as the row's own figure, which is their mean weighted
+        // by operations. For nine tenths of the slices to lie 1.5 times or more above it (or
+        // below two thirds of it), the rest would have to run about ten times faster (slower)
+        // than they: a change of speed within the interval the machine does not make.
+        let nanosecondsPerOperation = try #require(Double(row["ns_per_op"].text))
+        #expect(p10 <= 1.5 * nanosecondsPerOperation && p90 >= nanosecondsPerOperation / 1.5,
+                "slices p10 \(p10), p90 \(p90) against the interval's \(nanosecondsPerOperation) ns/op")
+        #expect(abs(try #require(row.sliceSpread) - p90 / p10) < 1e-3 * p90 / p10, "the spread is p90 / p10")
         // A 0.05 s interval has fewer than ten slices: no percentiles.
         let short = try shortRun(Registry.scheme(named: "noop"), workload: "private", threads: 1)
         #expect(short["slice_ns_p10"].text.isEmpty || TestTiming.sanitized)

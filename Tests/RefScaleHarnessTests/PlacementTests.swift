@@ -224,22 +224,53 @@ struct MachineReportTests {
         }
     }
 
-    @Test func infoJSONParsesAndHoldsTheMachine() throws {
-        let report = MachineReport.current()
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
-        #expect(object["online_cpus"] as? Int == MachineInfo.current.onlineCPUs)
-        #expect((object["cores"] as? Int ?? 0) >= 1)
-        #expect((object["python_version"] as? String ?? "").hasPrefix("3.11"))
-        #expect(object["build_config"] as? String == MachineInfo.current.buildConfiguration)
-        let nodes = try #require(object["numa_nodes"] as? [[String: Any]])
-        #expect(nodes.count == NUMATopology.current.nodes.count)
-        #expect(nodes.first?["cpus"] as? String != nil)
-        let caches = try #require(object["caches"] as? [[String: Any]])
-        #expect(caches.count == report.caches.count)
-        for cache in caches {
-            #expect((cache["line_bytes"] as? Int ?? 0) > 0)
-            #expect((cache["size_bytes"] as? Int ?? 0) > 0)
+    /// The JSON against what other sources say of this machine: glibc's count of online CPUs,
+    /// `/proc/cpuinfo`'s cores (sysfs is what the report reads), the NUMA nodes sysfs lists, the
+    /// CPU's own cache sizes (`sysconf`), the kernel's `uname`, the Python the build links
+    /// (pkg-config) and this test bundle's own build configuration.
+    @Test func infoJSONHoldsWhatOtherSourcesSayOfTheMachine() throws {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(MachineReport.current().json().utf8)) as? [String: Any])
+        #expect(object["online_cpus"] as? Int == sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        var cores = Set<String>(), package = ""
+        for line in cpuinfo.split(separator: "\n") {
+            let field = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard field.count == 2 else { continue }
+            if field[0] == "physical id" { package = field[1] }
+            if field[0] == "core id" { cores.insert(package + "/" + field[1]) }
         }
+        if !cores.isEmpty { #expect(object["cores"] as? Int == cores.count, "/proc/cpuinfo: \(cores.sorted())") }
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #expect((object["kernel"] as? String ?? "").contains(release))
+        #if DEBUG
+        #expect(object["build_config"] as? String == "debug")
+        #else
+        #expect(object["build_config"] as? String == "release")
+        #endif
+        let pkgConfig = Process()
+        pkgConfig.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        pkgConfig.arguments = ["pkg-config", "--modversion", "python3-embed"]
+        let output = Pipe()
+        pkgConfig.standardOutput = output
+        try pkgConfig.run()
+        let linked = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        pkgConfig.waitUntilExit()
+        #expect(pkgConfig.terminationStatus == 0 && !linked.isEmpty)
+        #expect((object["python_version"] as? String ?? "").hasPrefix(linked + "."), "pkg-config: python3-embed \(linked)")
+        let listedNodes = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/devices/system/node"))?
+            .filter { $0.hasPrefix("node") && Int($0.dropFirst(4)) != nil }.count ?? 0
+        let nodes = try #require(object["numa_nodes"] as? [[String: Any]])
+        #expect(nodes.count == max(listedNodes, 1))
+        let caches = try #require(object["caches"] as? [[String: Any]])
+        let level1Data = sysconf(Int32(_SC_LEVEL1_DCACHE_SIZE))
+        if level1Data > 0 {
+            let cache = try #require(caches.first { $0["level"] as? Int == 1 && $0["type"] as? String == "Data" })
+            #expect(cache["size_bytes"] as? Int == level1Data)
+        }
+        let level2 = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        if level2 > 0 { #expect(caches.first { $0["level"] as? Int == 2 }?["size_bytes"] as? Int == level2) }
     }
 
     @Test func cacheSizesReadAsBytes() {

@@ -8,13 +8,15 @@ import RefScaleHarness
 ///
 /// Each thread's record is a digest of its calls up to its first safe point (its set-up and
 /// first pass, which every worker runs; the runner's later passes replay the same operations),
-/// in order: the kind of each call, and for `open` the object, numbered by first appearance in
-/// the thread (addresses differ between runs; the order in which a thread meets its objects
-/// does not). Left out, as their number depends on timing, not on the scheme: an `adopt` closed
+/// in order: the kind of each call, and for `open` and `load` the object, numbered by first
+/// appearance in the thread (addresses differ between runs; the order in which a thread meets
+/// its objects does not), and for `immediate` the number. `load(from:)` and `immediate`
+/// are forwarded to the scheme's own, so its load path and its tagging run as they do unrecorded. Left out, as their number depends on timing, not on the scheme: an `adopt` closed
 /// at once (what `churn`'s remote frees do with whatever has arrived). A safe point an exhausted
 /// region forces in the first pass would end the digest early, and the schemes would differ:
-/// the test would fail, not pass. The record also counts the opens of every object over the
-/// whole run.
+/// the test would fail, not pass. The record also counts the opens and loads of every object over the
+/// whole run, the loads (and the loads whose handle names another object than the slot held),
+/// and the numbers asked for by kind, with those the scheme made immediates.
 ///
 /// A run of a recorded scheme is recorded in `RecordedRuns.latest`; the suites that use it are
 /// serialised so that no two recorded runs overlap.
@@ -61,6 +63,19 @@ struct Recorded<S: CountingScheme>: UniversalScheme {
     mutating func open(_ object: ObjectRef) -> Handle {
         recording.noteOpen(object)
         return base.open(object)
+    }
+
+    mutating func load(from slot: UnsafeMutablePointer<UInt>) -> Handle {
+        let object = ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!)
+        let handle = base.load(from: slot)
+        recording.noteLoad(object, handleNames: base.object(of: handle))
+        return handle
+    }
+
+    mutating func immediate(_ number: Number) -> Handle {
+        let handle = base.immediate(number)
+        recording.noteNumber(number, immediate: handle != .null)
+        return handle
     }
 
     mutating func dup(_ handle: Handle) -> Handle {
@@ -137,7 +152,7 @@ struct Recorded<S: CountingScheme>: UniversalScheme {
 
 /// The calls a recorded scheme tells apart.
 enum RecordedCall: UInt64 {
-    case new = 1, open, dup, close, read, retain, release, transfer, adopt, enterScope, exitScope, returning, escape
+    case new = 1, open, dup, close, read, retain, release, transfer, adopt, enterScope, exitScope, returning, escape, load, number
 }
 
 /// One thread's record (see `Recorded`). Touched only by its thread until the run ends.
@@ -150,9 +165,14 @@ final class ThreadRecording: @unchecked Sendable {
     private var digestClosed = false
     /// Calls recorded in all (adopt-close pairs left out).
     private(set) var calls = 0
-    /// How many times each object was opened, by address, with whether it was immortal.
+    /// How many times each object was opened or loaded, by address, with whether it was immortal.
     private(set) var opens: [UInt: (count: Int, immortal: Bool)] = [:]
-    private var numbers: [UInt: UInt64] = [:]
+    /// Loads, and those whose handle named another object than the one the slot held.
+    private(set) var loads = 0
+    private(set) var loadsOfOtherObjects = 0
+    /// Numbers asked for, by kind, and how many of them the scheme made immediates.
+    private(set) var numbers: [Number.Kind: (asked: Int, immediate: Int)] = [:]
+    private var objectNumbers: [UInt: UInt64] = [:]
     private var heldAdopt = false
 
     init(threadID: Int) { self.threadID = threadID }
@@ -173,9 +193,27 @@ final class ThreadRecording: @unchecked Sendable {
     func noteOpen(_ object: ObjectRef) {
         let address = UInt(bitPattern: object.address)
         opens[address, default: (0, object.isImmortal)].count += 1
-        let number = numbers[address] ?? UInt64(numbers.count + 1)
-        numbers[address] = number
-        note(.open, object: number)
+        note(.open, object: number(of: object))
+    }
+
+    func noteLoad(_ object: ObjectRef, handleNames named: ObjectRef) {
+        loads += 1
+        opens[UInt(bitPattern: object.address), default: (0, object.isImmortal)].count += 1
+        if named.address != object.address { loadsOfOtherObjects += 1 }
+        note(.load, object: number(of: object))
+    }
+
+    func noteNumber(_ number: Number, immediate: Bool) {
+        numbers[number.kind, default: (0, 0)].asked += 1
+        if immediate { numbers[number.kind, default: (0, 0)].immediate += 1 }
+        note(.number, object: number.word)
+    }
+
+    private func number(of object: ObjectRef) -> UInt64 {
+        let address = UInt(bitPattern: object.address)
+        let number = objectNumbers[address] ?? UInt64(objectNumbers.count + 1)
+        objectNumbers[address] = number
+        return number
     }
 
     func safePoint() { digestClosed = true }
@@ -205,7 +243,22 @@ final class RecordedRun: Sendable {
     var digests: [Int: UInt64] { recordings.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.threadID, $0.digest) }) } }
     /// The fewest calls in any worker's digest (the main thread may make none).
     var fewestWorkerCalls: Int { recordings.withLock { $0.filter { $0.threadID != 1 }.map(\.digested).min() ?? 0 } }
-    /// Opens of each object over every thread, with whether it was immortal.
+    /// Loads over every thread, and those whose handle named another object than the slot held.
+    var loads: (count: Int, ofOtherObjects: Int) {
+        recordings.withLock { threads in (threads.map(\.loads).reduce(0, +), threads.map(\.loadsOfOtherObjects).reduce(0, +)) }
+    }
+    /// Numbers asked for over every thread, by kind, with those the scheme made immediates.
+    var numbers: [Number.Kind: (asked: Int, immediate: Int)] {
+        recordings.withLock { threads in
+            threads.reduce(into: [:]) { total, thread in
+                for (kind, count) in thread.numbers {
+                    total[kind, default: (0, 0)].asked += count.asked
+                    total[kind, default: (0, 0)].immediate += count.immediate
+                }
+            }
+        }
+    }
+    /// Opens and loads of each object over every thread, with whether it was immortal.
     var opens: [UInt: (count: Int, immortal: Bool)] {
         recordings.withLock { threads in
             threads.reduce(into: [:]) { total, thread in

@@ -33,15 +33,20 @@ struct RetentionTests {
 
     @Test func objectsOfANoopRunAreFreedAtTheirLastDrop() throws {
         let row = try shortRun(Registry.scheme(named: NoopScheme.name), workload: "churn", threads: 2)
-        #expect(row.outcome.retention.measuredFrees > 0)
+        // Bounds from another count: no more objects alive at once, nor freed in the interval,
+        // than were born in the whole run (`objects_allocated`, the pool's births).
+        let born = try #require(Int(row["objects_allocated"].text))
+        #expect(row.outcome.retention.measuredFrees > 0 && row.outcome.retention.measuredFrees <= born, "\(row.outcome.retention) of \(born) born")
         #expect(row.outcome.retention.freeDelayMax == 0)
-        #expect(row.outcome.retention.peakLiveObjects > 0)
+        #expect(row.outcome.retention.peakLiveObjects > 0 && row.outcome.retention.peakLiveObjects <= born, "\(row.outcome.retention) of \(born) born")
     }
 
     @Test func biasedFreesWhatAnotherThreadDroppedOnlyAtTheOwnersMerge() throws {
         let row = try shortRun(Registry.scheme(named: BiasedScheme.name), workload: "handoff", threads: 2)
         #expect(row.isValid)
-        #expect(row.outcome.retention.measuredFrees > 0)
+        // The interval's frees are some of the run's, which the scheme counts itself (`frees`).
+        let frees = try #require(Int(row["frees"].text))
+        #expect(row.outcome.retention.measuredFrees > 0 && row.outcome.retention.measuredFrees <= frees, "\(row.outcome.retention), \(frees) frees")
         #expect(row.outcome.retention.freeDelayMean > 0)
         #expect(row["free_delay_max_ops"].text == String(row.outcome.retention.freeDelayMax))
     }
@@ -51,6 +56,7 @@ struct RetentionTests {
         #expect(row.outcome.retention.freeDelayMean > 0)
         let atomic = try shortRun(Registry.scheme(named: AtomicScheme.name), workload: "call", threads: 1)
         #expect(atomic.outcome.retention.freeDelayMax == 0)
-        #expect(atomic.outcome.retention.measuredFrees > 0)
+        let frees = try #require(Int(atomic["frees"].text))
+        #expect(atomic.outcome.retention.measuredFrees > 0 && atomic.outcome.retention.measuredFrees <= frees, "\(atomic.outcome.retention), \(frees) frees")
     }
 }

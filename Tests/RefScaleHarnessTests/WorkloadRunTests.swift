@@ -96,6 +96,81 @@ struct ExecutedStreamTests {
         return (run.digests, run.fewestWorkerCalls)
     }
 
+    /// A recorded run of `workload` on `scheme`, with the scheme's options.
+    func recordedRun(
+        _ scheme: SchemeEntry, _ workload: String, schemeOptions: SchemeOptions = SchemeOptions(), threads: Int = 2
+    ) throws -> RecordedRun {
+        let request = RunRequest(
+            scheme: scheme, workload: try Registry.workload(named: workload), schemeOptions: schemeOptions, threads: threads,
+            duration: TestTiming.interval(0.05), warmup: 0.01)
+        try request.validate()
+        let row = try Runner.run(request)
+        #expect(row.isValid, "\(scheme.name) on \(workload): \(row["validation_error"].text)")
+        return try #require(RecordedRuns.latest.withLock { $0 })
+    }
+
+    /// A replayed trace gives every scheme the same calls on the same objects (the CSV's
+    /// `stream_digest` cannot show it: it is computed from the trace before any scheme runs),
+    /// and the trace's own objects are what they open: a different trace changes the digests.
+    @Test(arguments: [1, 2])
+    func everySchemeExecutesTheSameTraceCalls(threads: Int) throws {
+        func digests(_ scheme: SchemeEntry, _ options: OptionValues) throws -> [Int: UInt64] {
+            let request = RunRequest(
+                scheme: scheme, workload: try Registry.workload(named: "trace"), workloadOptions: options, threads: threads,
+                duration: TestTiming.interval(0.05), warmup: 0.01)
+            try request.validate()
+            let row = try Runner.run(request)
+            #expect(row.isValid, "\(scheme.name): \(row["validation_error"].text)")
+            let run = try #require(RecordedRuns.latest.withLock { $0 })
+            #expect(run.fewestWorkerCalls >= 100, "\(scheme.name): every worker's first pass is in its digest")
+            return run.digests
+        }
+        let options = try traceOptions(programTrace(threads: 2, rounds: 64))
+        let reference = try digests(Self.recordedSchemes[0], options)
+        #expect(try digests(Self.recordedSchemes[0], try traceOptions(programTrace(threads: 2, rounds: 63))) != reference, "the digest sees the trace")
+        for scheme in Self.recordedSchemes.dropFirst() {
+            #expect(try digests(scheme, options) == reference, "\(scheme.name) executed other calls than \(Self.recordedSchemes[0].name)")
+        }
+    }
+
+    /// `mixed` reads its shared objects from globals (`load`): every scheme's own load path runs
+    /// (not the protocol's default `open`), on the same objects in the same order as the
+    /// reference scheme's (the digest numbers each loaded object), and hands back a handle to the
+    /// object the slot held.
+    @Test func everySchemeLoadsTheSameObjectsThroughItsOwnLoad() throws {
+        let reference = try recordedRun(Self.recordedSchemes[0], "mixed")
+        for scheme in Self.recordedSchemes {
+            let run = try recordedRun(scheme, "mixed")
+            let loads = run.loads
+            #expect(loads.count >= 100, "\(scheme.name): \(loads.count) loads recorded; the workload loads once per round")
+            #expect(loads.ofOtherObjects == 0, "\(scheme.name): \(loads.ofOtherObjects) loads named another object than the slot held")
+            #expect(run.digests == reference.digests, "\(scheme.name) loaded other objects than \(Self.recordedSchemes[0].name)")
+        }
+    }
+
+    /// `numeric` asks for its operands as numbers (`immediate`): a scheme that tags makes every
+    /// number its tag holds an immediate (NaN boxing: ints and floats; one tag bit: ints, whose
+    /// values here all fit), the others box every number. Read from DESIGN's tagged immediates
+    /// and each scheme's header, not from the recorded run.
+    @Test(arguments: [
+        ("arena", nil, NaNBoxingMode.on, Set<Number.Kind>([.int, .float])),
+        ("handle-table", nil, .on, [.int, .float]),
+        ("handle-local", 1, nil, [.int]),
+        ("arena", nil, .off, []), ("handle-local", 0, nil, []),
+    ] as [(String, Int?, NaNBoxingMode?, Set<Number.Kind>)])
+    func taggingSchemesMakeTheirNumbersImmediates(scheme: String, tagBits: Int?, nanBoxing: NaNBoxingMode?, immediateKinds: Set<Number.Kind>) throws {
+        var options = SchemeOptions()
+        if let tagBits { options[HandleLocalScheme.tagBits] = tagBits }
+        if let nanBoxing { options[NaNBoxingMode.option] = nanBoxing }
+        let entry = try #require(Self.recordedSchemes.first { $0.name == "recorded-\(scheme)" })
+        let numbers = try recordedRun(entry, "numeric", schemeOptions: options).numbers
+        for kind in [Number.Kind.int, .float, .other] {
+            let count = try #require(numbers[kind], "\(scheme): no \(kind) number asked for")
+            #expect(count.asked > 0)
+            #expect(count.immediate == (immediateKinds.contains(kind) ? count.asked : 0), "\(scheme): \(count.immediate) of \(count.asked) \(kind) numbers immediate")
+        }
+    }
+
     @Test func everyThreadSafeSchemeIsRecorded() {
         let recorded = Set(Self.recordedSchemes.map(\.name))
         let threadSafe = Set(Registry.schemes.filter(\.isThreadSafe).map { "recorded-\($0.name)" })
@@ -116,7 +191,7 @@ struct ExecutedStreamTests {
         }
     }
 
-    /// Measured, not read from the workload's definition: the opens each of the worker's 100
+    /// Measured, not read from the workload's definition: the opens and loads each of the worker's 100
     /// objects received (with one worker, each object is one of its 100).
     @Test func mixedUsesItsImmortalObjectsMost() throws {
         var options = OptionValues()

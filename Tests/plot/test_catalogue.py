@@ -2,6 +2,8 @@
 catalogue, and classifies every column as the binary does; colours follow the registry order."""
 
 import json
+import re
+from pathlib import Path
 from dataclasses import replace
 
 from conftest import FIXTURE, draw, fixture_rows, line_labels, read_table, write_rows
@@ -34,11 +36,44 @@ def test_points_split_on_exactly_the_parameter_coordinate_and_machine_columns_th
                                         if role in ("parameter", "machine") and name != "host" and name in table.columns}
 
 
-def test_the_fixture_has_every_column_the_binary_writes_in_its_order(catalogue_json):
+def readme_columns():
+    """The columns README.md's "The CSV file" names, in its order (the binary's catalogue is not
+    read: the fixture and the catalogue are both checked against the documentation)."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## The CSV file", 1)[1].split("`pandas.read_csv` loads", 1)[0]
+    named = [name.strip() for quoted in re.findall(r"`([^`]+)`", section) for name in quoted.split(",")]
+    return named
+
+
+def test_the_fixture_has_the_columns_the_readme_names_in_its_order():
     """Otherwise make-fixture.sh has to be run again: the tests would plot a CSV refscale no
     longer writes."""
     header = list(fixture_rows()[0])
-    assert header == [column["name"] for column in json.loads(catalogue_json)["columns"]]
+    named = readme_columns()
+    documented = [name for index, name in enumerate(named) if name in header and name not in named[:index]]
+    assert documented == header, f"in the fixture but not named by README, or out of its order: {set(header) - set(named)}"
+
+
+def test_the_catalogue_gives_the_documented_columns_their_roles_and_types(catalogue):
+    """Roles and types as README.md and DESIGN.md state them, written here by hand."""
+    roles = {
+        "parameter": ["scheme", "objects", "dup_depth", "gil_slice", "handle_index", "seed", "pin", "placement"],
+        "coordinate": ["workload", "threads", "oversubscribed"],
+        "measurement": ["ops", "elapsed_s", "ops_per_s", "ns_per_op", "valid", "run_ops", "validation_error"],
+        "counter": ["atomic_rmw", "cas_retries", "table_hits", "table_misses", "local_dup_close", "fallbacks",
+                    "evictions", "merges", "queued", "frees", "lock_handoffs", "merge_pauses", "merge_pause_ns"],
+        "machine": ["host", "cpu_model", "online_cpus", "numa_nodes", "kernel", "swift_version", "git_commit", "build_config"],
+    }
+    for role, names in roles.items():
+        for name in names:
+            assert catalogue.role(name) == role, name
+    types = {"threads": "integer", "objects": "integer", "ops_per_s": "number", "elapsed_s": "number",
+             "valid": "boolean", "scheme": "text", "atomic_rmw": "integer", "shared_kind": "text"}
+    for name, kind in types.items():
+        assert catalogue.type(name) == kind, name
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = text.split("## Schemes", 1)[1].split("\n## ", 1)[0]
+    assert set(catalogue.schemes) == set(re.findall(r"^\| `([a-z-]+)` \|", table, re.M)), "the schemes of README's table"
 
 
 def test_a_column_the_catalogue_does_not_know_is_a_parameter_that_names_lines(tmp_path, catalogue):
