@@ -41,11 +41,17 @@ import RefScale
     }
 
     @Test func aRowCarriesTheSlicePercentiles() throws {
-        let request = RunRequest(
+        var request = RunRequest(
             scheme: try Registry.scheme(named: "noop"), workload: try Registry.workload(named: "private"),
             workloadOptions: OptionValues(), schemeOptions: SchemeOptions(), threads: 1,
             duration: TestTiming.interval(0.2), warmup: 0.01)
-        let row = try Runner.run(request)
+        var row = try Runner.run(request)
+        // On a loaded machine the worker can miss whole slices (they join the next): fewer than
+        // ten are then kept and the row rightly has no percentiles. Measure again, longer.
+        for _ in 0..<3 where row["slice_ns_p10"].text.isEmpty {
+            request.duration *= 2
+            row = try Runner.run(request)
+        }
         let p10 = try #require(Double(row["slice_ns_p10"].text))
         let p90 = try #require(Double(row["slice_ns_p90"].text))
         // The slices cut the same interval as the row's own figure, which is their mean weighted
