@@ -81,8 +81,15 @@ public enum Registry {
         SchemeEntry(ArenaScheme.self),
         SchemeEntry(HandleTableScheme.self),
         SchemeEntry(NoopScheme.self),
-        SchemeEntry(CPythonScheme.self),
+        embeddedCPython,
     ]
+
+    /// A build embeds one CPython (Package.swift): 3.11 by default, 3.13t in the second build.
+    #if CPYTHON_313T
+    static let embeddedCPython = SchemeEntry(CPython313tScheme.self)
+    #else
+    static let embeddedCPython = SchemeEntry(CPythonScheme.self)
+    #endif
 
     public static let workloads: [WorkloadEntry] = [
         WorkloadEntry(PrivateWorkload.self),
