@@ -19,6 +19,8 @@ failed=0
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
 
+"$refscale" list >"$work/list" && grep -q "^  cpython-313t .*bin/refscale-313t" "$work/list" && pass || fail "list does not show cpython-313t and where it runs"
+
 # An interpreter that cannot be built: apt-get source fails (a stub first on PATH) and the cache
 # is empty. As root the deb-src entry already exists or is added; as another user with no entry,
 # the dependency check refuses the same way (one line naming the commands).

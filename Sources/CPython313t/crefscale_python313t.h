@@ -61,9 +61,30 @@ static inline void crefscale_py313t_tracer_note(struct crefscale_py313t_tracer *
     while (end > high && !__atomic_compare_exchange_n(&tracer->high, &high, end, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
 }
 
-/// The pool address an object of crefscale_py_make names, read without any call that can set a
-/// Python error (a tracer runs inside deallocation): 0 for any other object.
+/// A class named "refscale object <hex address>", as a `class` statement makes it: type(name,
+/// (), {}), which runs type_new as __build_class__ does (Objects/typeobject.c type_new_impl; its
+/// type_new_alloc gives it a deferred count, _PyObject_SetDeferredRefcount). NULL with a Python
+/// error set when making it fails. Needs an attached thread state.
+static inline PyObject *crefscale_py313t_make_class(void *pool_address) {
+    char name[64];
+    snprintf(name, sizeof name, "%s%llx", crefscale_py_str_prefix, (unsigned long long)(uintptr_t)pool_address);
+    PyObject *namespace = PyDict_New();
+    if (namespace == NULL) return NULL;
+    PyObject *made = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O", name, namespace);
+    Py_DECREF(namespace);
+    return made;
+}
+
+/// The pool address an object of crefscale_py_make or crefscale_py313t_make_class names, read
+/// without any call that can set a Python error (a tracer runs inside deallocation): 0 for any
+/// other object.
 static inline uintptr_t crefscale_py313t_named_address(PyObject *object) {
+    if (PyType_CheckExact(object)) {
+        const char *name = ((PyTypeObject *)object)->tp_name;
+        size_t prefix = sizeof crefscale_py_str_prefix - 1;
+        if (name == NULL || strncmp(name, crefscale_py_str_prefix, prefix) != 0) return 0;
+        return (uintptr_t)strtoull(name + prefix, NULL, 16);
+    }
     if (PyTuple_CheckExact(object)) {
         if (PyTuple_GET_SIZE(object) != 1) return 0;
         object = PyTuple_GET_ITEM(object, 0);  // NULL in a tuple whose making failed

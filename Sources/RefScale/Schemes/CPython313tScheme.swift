@@ -33,6 +33,10 @@ public enum CPython313tIdentity {
 ///   naming the pool object, the kind cycling by pool index); all three are mortal, not deferred,
 ///   and counted biased, their types static and immortal. Every mortal object is born with
 ///   `Py_REFCNT` 1 (checked at birth), owned by the thread that made it (`ob_tid`).
+/// - An object of kind `type` (`--shared-kind type`) is a class made as a `class` statement makes
+///   it (`type(name, (), {})`, named "refscale object <address>"): deferred, so immortal in 3.13t
+///   once a second thread has started (checked at birth; the pool object is then marked immortal,
+///   as `biased` marks it). Its duplicates and closes are 3.13t's no-ops on an immortal object.
 /// - The pool object's life ends when 3.13t deallocates its `PyObject`, wherever that happens:
 ///   in the `Py_DECREF` of the owner, of another thread (`_Py_DecRefShared`), in a merge of the
 ///   owner's queue, at thread exit. A reference tracer (`PyRefTracer_SetTracer`, 3.13; called by
@@ -50,10 +54,12 @@ public enum CPython313tIdentity {
 ///   (`PyEval_SaveThread`) so that a stop-the-world pause never waits for a blocked thread, and
 ///   deletes it in `threadExit()` (`PyGILState_Release`, which merges the thread's merge queue:
 ///   `_Py_brc_remove_thread`).
-/// - Creating the second thread state makes 3.13t immortalise every deferred object
-///   (Python/pystate.c new_threadstate, `_PyGC_ImmortalizeDeferredObjects`, gh-117783), as a
-///   program starting its second thread does: classes from a `class` statement, functions,
-///   modules, code. None of this scheme's objects is deferred, so none of them is affected.
+/// - Creating a second thread state makes 3.13t immortalise every deferred object and every one
+///   made later (Python/pystate.c new_threadstate, `_PyGC_ImmortalizeDeferredObjects`,
+///   gh-117783; `_PyObject_SetDeferredRefcount`): classes from a `class` statement, functions,
+///   modules, code. Before the first run the process starts one Python thread
+///   (`threading.Thread`, started and joined), as a threaded program does, so every run, the first one
+///   included, counts on an interpreter past that point, as `biased` assumes.
 /// - `safePoint()` is the eval loop's check (Python/bytecodes.c RESUME_CHECK): it reads the
 ///   thread's eval breaker, and when an event bit is set it calls a Python function whose RESUME
 ///   handles it (`_Py_HandlePending`): merging the objects other threads queued for this owner
@@ -122,7 +128,7 @@ public struct CPython313tScheme: CountingScheme {
     }
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
-        EmbeddedPython.start()
+        EmbeddedPython313t.startSecondThread()
         return Shared(threads: threads)
     }
 
@@ -189,6 +195,7 @@ public struct CPython313tScheme: CountingScheme {
     mutating func make(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
         let kind = Int32(truncatingIfNeeded: (object.payload &- 1) % UInt64(CREFSCALE_PY_KINDS))
         crefscale_py313t_tracer_note(tracer, object.address)
+        if object.isTypeKind { return makeClass(object) }
         var made = crefscale_py_make(kind, object.address)
         if made == nil {
             let message = EmbeddedPython.takeError() ?? "no Python error set"
@@ -200,6 +207,18 @@ public struct CPython313tScheme: CountingScheme {
         }
         precondition(Py_REFCNT(made) == 1, "cpython-313t: a new object has Py_REFCNT \(Py_REFCNT(made)), not 1")
         if object.isImmortal { Py_INCREF(made) }
+        object.payload = UInt64(UInt(bitPattern: made))
+        return made
+    }
+
+    /// A class for an object of kind `type`; immortal, as 3.13t makes a deferred object once a
+    /// second thread has started.
+    mutating func makeClass(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        guard let made = crefscale_py313t_make_class(object.address) else {
+            preconditionFailure("cpython-313t: making a class failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        precondition(_Py_IsImmortal(made) != 0, "cpython-313t: a new class is not immortal (Py_REFCNT \(Py_REFCNT(made))): no second thread has started")
+        object.makeImmortal()
         object.payload = UInt64(UInt(bitPattern: made))
         return made
     }
@@ -238,7 +257,7 @@ public struct CPython313tScheme: CountingScheme {
 
     @inline(__always)
     public func object(of handle: Handle) -> ObjectRef {
-        ObjectRef(address: crefscale_py_pool_address(CPython313tScheme.pythonObject(handle)).unsafelyUnwrapped)
+        ObjectRef(address: UnsafeMutableRawPointer(bitPattern: crefscale_py313t_named_address(CPython313tScheme.pythonObject(handle))).unsafelyUnwrapped)
     }
 
     public mutating func retain(_ object: ObjectRef) {
@@ -298,6 +317,19 @@ enum EmbeddedPython313t {
         Py_DECREF(globals)
         return function
     }
+
+    /// Starts and joins one Python thread, once per process: 3.13t immortalises deferred objects
+    /// then, and makes every later one immortal at once.
+    nonisolated(unsafe) static let secondThreadStarted: Void = withAttachedThread {
+        let program = "import threading\nthread = threading.Thread(target=int)\nthread.start()\nthread.join()\n"
+        guard let globals = PyDict_New(), PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0,
+              let result = PyRun_StringFlags(program, Py_file_input, globals, globals, nil)
+        else { preconditionFailure("cpython-313t: starting a Python thread failed: \(EmbeddedPython.takeError() ?? "no Python error set")") }
+        Py_DECREF(result)
+        Py_DECREF(globals)
+    }
+
+    static func startSecondThread() { secondThreadStarted }
 
     /// Handles the calling thread's pending eval-breaker events, as the eval loop does at RESUME;
     /// Python's error when that fails. Needs an attached thread state.
