@@ -86,9 +86,9 @@ public enum Registry {
 
     /// A build embeds one CPython (Package.swift): 3.11 by default, 3.13t in the second build.
     #if CPYTHON_313T
-    static let embeddedCPython = SchemeEntry(CPython313tScheme.self)
+    public static let embeddedCPython = SchemeEntry(CPython313tScheme.self)
     #else
-    static let embeddedCPython = SchemeEntry(CPythonScheme.self)
+    public static let embeddedCPython = SchemeEntry(CPythonScheme.self)
     #endif
 
     public static let workloads: [WorkloadEntry] = [
