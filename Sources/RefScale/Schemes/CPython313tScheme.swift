@@ -320,7 +320,7 @@ enum EmbeddedPython313t {
 
     /// Starts and joins one Python thread, once per process: 3.13t immortalises deferred objects
     /// then, and makes every later one immortal at once.
-    nonisolated(unsafe) static let secondThreadStarted: Void = withAttachedThread {
+    static let secondThreadStarted: Void = withAttachedThread {
         let program = "import threading\nthread = threading.Thread(target=int)\nthread.start()\nthread.join()\n"
         guard let globals = PyDict_New(), PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0,
               let result = PyRun_StringFlags(program, Py_file_input, globals, globals, nil)
