@@ -5,6 +5,22 @@ import PackageDescription
 // in unsafe pointers and value types, and a check per access would be measured as counting cost.
 let hotLoopFlags: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
+// The embedded CPython. By default Debian's CPython 3.11 (python3-embed), which the `cpython`
+// scheme counts in. With REFSCALE_CPYTHON_313T set to the installation folder of the
+// free-threaded CPython 3.13t (Tools/cpython-313t/build.sh; bin/refscale-313t sets it, with
+// PKG_CONFIG_PATH pointing at its pkg-config files), the same module `CPython` is 3.13t instead,
+// every target sees CPYTHON_313T, and the scheme registered in place of `cpython` is
+// `cpython-313t`. One process cannot load two libpythons, so that build is a second binary.
+let cpython313t = Context.environment["REFSCALE_CPYTHON_313T"].flatMap { $0.isEmpty ? nil : $0 }
+let cpythonTarget: Target = if cpython313t != nil {
+    .systemLibrary(name: "CPython", path: "Sources/CPython313t", pkgConfig: "python-3.13t-embed")
+} else {
+    .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])])
+}
+let cpythonDefines: [SwiftSetting] = cpython313t == nil ? [] : [.define("CPYTHON_313T")]
+// libpython3.13t.so is found where it was installed, not on the system's library path.
+let cpythonLinkerFlags: [LinkerSetting] = cpython313t.map { [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"])] } ?? []
+
 let package = Package(
     name: "refscale",
     platforms: [.macOS(.v15)],
@@ -18,12 +34,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CRefScale"),
-        // The embedded CPython 3.11 that the `cpython` scheme counts in.
-        .systemLibrary(
-            name: "CPython",
-            pkgConfig: "python3-embed",
-            providers: [.apt(["libpython3-dev"])]
-        ),
+        cpythonTarget,
         // libnuma: NUMA nodes, and object memory placed on them (--pin, --placement).
         .systemLibrary(
             name: "CNuma",
@@ -33,18 +44,21 @@ let package = Package(
         .target(
             name: "RefScale",
             dependencies: ["CRefScale", "CPython"],
-            swiftSettings: hotLoopFlags
+            swiftSettings: hotLoopFlags + cpythonDefines
         ),
         .target(
             name: "RefScaleHarness",
-            dependencies: ["RefScale", "CRefScale", "CNuma"]
+            dependencies: ["RefScale", "CRefScale", "CNuma"],
+            swiftSettings: cpythonDefines
         ),
         .executableTarget(
             name: "refscale",
             dependencies: [
                 "RefScale", "RefScaleHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: cpythonDefines,
+            linkerSettings: cpythonLinkerFlags
         ),
         .testTarget(name: "RefScaleTests", dependencies: ["RefScale", "RefScaleHarness", "CPython"], swiftSettings: hotLoopFlags),
         .testTarget(name: "RefScaleHarnessTests", dependencies: ["RefScaleHarness", "RefScale", "CPython"]),

@@ -102,8 +102,15 @@ public enum Registry {
         ]),
         SchemeEntry(HandleTableScheme.self),
         SchemeEntry(NoopScheme.self),
-        SchemeEntry(CPythonScheme.self),
+        embeddedCPython,
     ]
+
+    /// A build embeds one CPython (Package.swift): 3.11 by default, 3.13t in the second build.
+    #if CPYTHON_313T
+    public static let embeddedCPython = SchemeEntry(CPython313tScheme.self)
+    #else
+    public static let embeddedCPython = SchemeEntry(CPythonScheme.self)
+    #endif
 
     public static let workloads: [WorkloadEntry] = [
         WorkloadEntry(PrivateWorkload.self),

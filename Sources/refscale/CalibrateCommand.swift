@@ -24,7 +24,8 @@ struct Calibrate: ParsableCommand {
         let schemes = Registry.schemes.count
         return SweepProgress(total: 3 * (schemes + Calibrate.contendedSchemes.count + schemes * CalibratedContext.all.count))
     }
-    static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", "cpython"]
+    /// The last is the build's embedded CPython: `cpython` (3.11), or `cpython-313t` in its build.
+    static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", Registry.embeddedCPython.name]
 
     func run() throws {
         try ResourceLimits.checkSeconds(duration, flag: "--duration")
@@ -79,10 +80,10 @@ struct Calibrate: ParsableCommand {
         }
         print("  (counting ns/op: ns/op less noop's, the harness's own cost of stream, dispatch and bookkeeping)")
 
-        let cpython = uncontended.first { $0.scheme == CPythonScheme.name }!.nanoseconds
+        let cpython = uncontended.first { $0.scheme == Registry.embeddedCPython.name }!.nanoseconds
         print("\nthe real CPython header against the nonatomic model:")
         print("  \("C loop: Py_INCREF + Py_DECREF".padding(36)) \(format(python.nanosecondsPerOperation).padding(6)) ns/op = \(format(python.nanosecondsPerOperation / plain.nanosecondsPerOperation)) × C volatile ++ and --")
-        print("  \("scheme: cpython on private".padding(36)) \(format(cpython).padding(6)) ns/op = \(format(cpython / nonatomic)) × nonatomic on private (\(format(nonatomic)) ns/op)")
+        print("  \("scheme: \(Registry.embeddedCPython.name) on private".padding(36)) \(format(cpython).padding(6)) ns/op = \(format(cpython / nonatomic)) × nonatomic on private (\(format(nonatomic)) ns/op)")
         print("  \("counting only (less noop)".padding(36)) \(format(cpython - noop).padding(6)) ns/op = \(format((cpython - noop) / (nonatomic - noop))) × nonatomic's \(format(nonatomic - noop)) ns/op")
 
         let biased = uncontended.first { $0.scheme == BiasedScheme.name }!.nanoseconds

@@ -7,7 +7,7 @@ struct List: ParsableCommand {
         discussion: "N takes an integer, X a number, a|b one of the words; every run also takes the options of `refscale run --help`.")
 
     func run() {
-        let names = Registry.schemes.map(\.name) + Registry.workloads.map(\.name) + ContextKind.allCases.map(\.rawValue)
+        let names = Registry.schemes.map(\.name) + DelegatedScheme.all.map(\.name) + Registry.workloads.map(\.name) + ContextKind.allCases.map(\.rawValue)
         let width = names.map(\.count).max()! + 2
         func line(_ name: String, _ summary: String) -> String {
             "  " + name + String(repeating: " ", count: width - name.count) + summary
@@ -22,6 +22,7 @@ struct List: ParsableCommand {
             print(line(scheme.name, scheme.summary))
             options(scheme.declaredOptions)
         }
+        for scheme in DelegatedScheme.all { print(line(scheme.name, scheme.summary + " (runs in a second build: \(scheme.launcher))")) }
         print("workloads (run --workload NAME), each followed by the options it reads:")
         for workload in Registry.workloads {
             print(line(workload.name, workload.summary))

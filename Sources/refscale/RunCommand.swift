@@ -130,6 +130,7 @@ struct Run: ParsableCommand {
     @OptionGroup var options: RunOptions
 
     func run() throws {
+        if let delegated = DelegatedScheme.named(options.scheme) { try delegated.handOver() }
         // Remarks wait until every check has passed, so a refusal is the only line on stderr.
         var remarks: [String] = []
         let traceTiming = try TraceOutput.timing(options.traceTiming)

@@ -17,6 +17,9 @@ struct Sweep: ParsableCommand {
     @Option(help: "Directory for the CSV file; made when it does not exist.") var out = "results"
 
     func run() throws {
+        // The whole sweep then runs in the build that has the scheme (the other schemes are there
+        // too, all but the ordinary build's `cpython`).
+        if let file = experimentFile, let delegated = DelegatedScheme.named(inExperimentFile: file) { try delegated.handOver() }
         let machine = MachineInfo.current
         let experiment = try experimentFile.map(ExperimentFile.load(path:)) ?? Experiment.builtIn
         let (requests, skipped) = try experiment.requests(onlineCPUs: machine.onlineCPUs)

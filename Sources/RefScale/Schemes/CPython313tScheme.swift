@@ -1,0 +1,375 @@
+#if CPYTHON_313T
+import CPython
+import CRefScale
+import Glibc
+import Synchronization
+#endif
+
+/// The name and summary of `cpython-313t`, known to every build: the ordinary one lists the
+/// scheme and hands runs of it to the build that has it.
+public enum CPython313tIdentity {
+    public static let name = "cpython-313t"
+    public static let summary = "real free-threaded CPython 3.13t objects: its own Py_INCREF/Py_DECREF (biased), merge queue, immortality and GC; no GIL"
+}
+
+#if CPYTHON_313T
+/// `cpython-313t`: real objects of the free-threaded CPython 3.13t (Debian's python3.13 3.13.5
+/// built with `--disable-gil`, Tools/cpython-313t/build.sh), counted by 3.13t's own inline
+/// `Py_INCREF` and `Py_DECREF` (Include/object.h): its biased counting, its merge queue
+/// (Python/brc.c), its immortality and its GC, with no GIL. The ground truth for `biased`.
+///
+/// How it runs: one process cannot hold two libpythons, so this scheme lives in a second build
+/// of refscale, made with `REFSCALE_CPYTHON_313T` (Package.swift: the module `CPython` is 3.13t
+/// there, and this scheme is registered in place of `cpython`). That build is all of refscale:
+/// the same harness, the same hot loop, the same validation, every model scheme. The ordinary
+/// binary, asked for this scheme, hands the whole command to it (`DelegatedScheme`), so a
+/// model and the real 3.13t run in one binary and the harness costs both sides the same.
+///
+/// Invariants:
+/// - A handle is the object's `PyObject*` itself (HPy's CPython ABI), as in `cpython`: `dup` is
+///   `Py_INCREF`, `close` is `Py_DECREF`, `open` and `retain` a `Py_INCREF` of the object the
+///   pool object records, `transfer` and `adopt` move the reference and count nothing.
+/// - Objects are made as `cpython` makes them (crefscale_python.h: an int, a str or a 1-tuple
+///   naming the pool object, the kind cycling by pool index); all three are mortal, not deferred,
+///   and counted biased, their types static and immortal. Every mortal object is born with
+///   `Py_REFCNT` 1 (checked at birth), owned by the thread that made it (`ob_tid`).
+/// - An object of kind `class` (`--shared-kind class`) is a class made as a `class` statement makes
+///   it (`type(name, (), {})`, named "refscale object <address>"): deferred, so immortal in 3.13t
+///   once a second thread has started (checked at birth; the pool object is then marked immortal,
+///   as `biased` marks it). Its duplicates and closes are 3.13t's no-ops on an immortal object.
+/// - An object of kind `ext-type` (`--shared-kind ext-type`) is a type made by `PyType_FromSpec`,
+///   as an extension makes its types: not deferred, so mortal and biased in 3.13t.
+/// - The pool object's life ends when 3.13t deallocates its `PyObject`, wherever that happens:
+///   in the `Py_DECREF` of the owner, of another thread (`_Py_DecRefShared`), in a merge of the
+///   owner's queue, at thread exit. A reference tracer (`PyRefTracer_SetTracer`, 3.13; called by
+///   `_Py_Dealloc` just before `tp_dealloc`) ends it. Unlike `cpython`, a close cannot test
+///   `Py_REFCNT == 1` first: without a GIL two threads could both see 2 and both decrement. So
+///   each pool object is freed exactly once, when its `PyObject` is, and `referenceCount(of:)`
+///   is the real `Py_REFCNT` (`ob_ref_local + (ob_ref_shared >> 2)`).
+/// - Cost beyond 3.13t's own: while a run lasts, the tracer is called at every creation and
+///   every deallocation in the interpreter (`_PyReftracerTrack`: one indirect call; for a
+///   deallocation it reads the dying object's value and one word of the pool object); each `new`
+///   may widen the tracer's span of pool memory (two relaxed loads, a store only while it grows).
+/// - No GIL and no slices: a thread attaches its thread state before its first counting
+///   operation (`PyGILState_Ensure` the first time: in a free-threaded build it makes and attaches
+///   a thread state, it takes no lock; `PyEval_RestoreThread` after), detaches it in `suspend()`
+///   (`PyEval_SaveThread`) so that a stop-the-world pause never waits for a blocked thread, and
+///   deletes it in `threadExit()` (`PyGILState_Release`, which merges the thread's merge queue:
+///   `_Py_brc_remove_thread`).
+/// - Creating a second thread state makes 3.13t immortalise every deferred object and every one
+///   made later (Python/pystate.c new_threadstate, `_PyGC_ImmortalizeDeferredObjects`,
+///   gh-117783; `_PyObject_SetDeferredRefcount`): classes from a `class` statement, functions,
+///   modules, code. Before the first run the process starts one Python thread
+///   (`threading.Thread`, started and joined), as a threaded program does, so every run, the first one
+///   included, counts on an interpreter past that point, as `biased` assumes.
+/// - `safePoint()` is the eval loop's check (Python/bytecodes.c RESUME_CHECK): it reads the
+///   thread's eval breaker, and when an event bit is set it calls a Python function whose RESUME
+///   handles it (`_Py_HandlePending`): merging the objects other threads queued for this owner
+///   (`_Py_brc_merge_refcounts`), a stop-the-world pause, a scheduled GC. Between safe points,
+///   as in an extension's C code, nothing is merged.
+/// - Immortal objects: an object the workload marks immortal gets one more reference at birth
+///   that is never given back (as `cpython` does), not 3.13t's immortal count: `_Py_SetImmortal`
+///   is not exported. Its duplicates and closes are counted, biased, like any mortal object's.
+/// - A Python error while making an object is kept, with Python's own message, for
+///   `failure(of:)`, which stops the run; the object is made as an int instead.
+/// - `frees` counts the deallocations of the run's objects that happened on each thread.
+public struct CPython313tScheme: CountingScheme {
+    public static let name = CPython313tIdentity.name
+    public static let summary = CPython313tIdentity.summary
+    public static let reportedCounters: Set<CounterKind> = [.frees]
+    public static let isThreadSafe = true
+
+    public final class Shared {
+        let tracer: UnsafeMutablePointer<crefscale_py313t_tracer>
+        /// Deallocations of the run's objects, per harness thread slot, each on its own line.
+        let frees: UnsafeMutableRawPointer
+        let freeSlots: Int
+        let failure = Mutex<String?>(nil)
+
+        init(threads: Int) {
+            freeSlots = threads + 2
+            frees = .allocate(byteCount: freeSlots * 128, alignment: 128)
+            frees.initializeMemory(as: UInt8.self, repeating: 0, count: freeSlots * 128)
+            tracer = crefscale_py313t_tracer_make(32, ObjectRef.headerSize, { poolAddress, context in
+                CPython313tScheme.endLife(of: ObjectRef(address: poolAddress.unsafelyUnwrapped), shared: context.unsafelyUnwrapped)
+            }, nil).unsafelyUnwrapped
+            tracer.pointee.context = Unmanaged.passUnretained(self).toOpaque()
+            EmbeddedPython313t.withAttachedThread { crefscale_py313t_tracer_install(tracer) }
+        }
+
+        deinit {
+            EmbeddedPython313t.withAttachedThread { crefscale_py313t_tracer_remove(tracer) }
+            free(tracer)
+            frees.deallocate()
+        }
+
+        func freeCount(slot: Int) -> UnsafeMutablePointer<Int> {
+            (frees + (slot < freeSlots && slot >= 0 ? slot : 0) * 128).assumingMemoryBound(to: Int.self)
+        }
+
+        func record(_ message: String) {
+            failure.withLock { if $0 == nil { $0 = message } }
+        }
+    }
+
+    let shared: Unmanaged<Shared>
+    let tracer: UnsafeMutablePointer<crefscale_py313t_tracer>
+    let threadID: Int
+    /// Whether this context's thread state is attached now.
+    var attached = false
+    /// Whether `PyGILState_Ensure` is in effect (until `threadExit`), and what it returned.
+    var ensured = false
+    var gilState = PyGILState_UNLOCKED
+    /// The thread state `PyEval_SaveThread` gave back when it was last detached mid-life.
+    var savedThreadState: UnsafeMutablePointer<PyThreadState>?
+
+    public var counters: SchemeCounters {
+        var counters = SchemeCounters()
+        counters.frees = shared.takeUnretainedValue().freeCount(slot: threadID).pointee
+        return counters
+    }
+
+    public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
+        EmbeddedPython313t.startSecondThread()
+        return Shared(threads: threads)
+    }
+
+    public init(shared: Shared, threadID: Int) {
+        self.shared = Unmanaged.passUnretained(shared)
+        tracer = shared.tracer
+        self.threadID = threadID
+    }
+
+    /// The tracer's call: the interpreter is deallocating the `PyObject` of `object`. Runs on the
+    /// thread that deallocates it.
+    static func endLife(of object: ObjectRef, shared context: UnsafeMutableRawPointer) {
+        let shared = Unmanaged<Shared>.fromOpaque(context).takeUnretainedValue()
+        ObjectPool.free(object)
+        shared.freeCount(slot: Int(crefscale_thread_slot())).pointee += 1
+    }
+
+    // MARK: The thread state
+
+    @inline(__always)
+    mutating func attach() {
+        if _slowPath(!attached) { attachThreadState() }
+    }
+
+    @inline(never)
+    mutating func attachThreadState() {
+        if let saved = savedThreadState {
+            PyEval_RestoreThread(saved)
+            savedThreadState = nil
+        } else {
+            precondition(!ensured, "cpython-313t: a context that exited its thread counts again")
+            gilState = PyGILState_Ensure()
+            ensured = true
+        }
+        attached = true
+    }
+
+    mutating func detach() {
+        guard attached else { return }
+        attached = false
+        savedThreadState = PyEval_SaveThread()
+    }
+
+    // MARK: Objects and handles
+
+    @inline(__always)
+    static func pythonObject(_ handle: Handle) -> UnsafeMutablePointer<PyObject> {
+        UnsafeMutablePointer<PyObject>(bitPattern: UInt(handle.bits)).unsafelyUnwrapped
+    }
+
+    @inline(__always)
+    static func pythonObject(of object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        UnsafeMutablePointer<PyObject>(bitPattern: UInt(object.payload)).unsafelyUnwrapped
+    }
+
+    @inline(__always)
+    static func handle(_ object: UnsafeMutablePointer<PyObject>) -> Handle {
+        Handle(bits: UInt64(UInt(bitPattern: object)))
+    }
+
+    /// Makes the pool object's `PyObject` (the kind cycling by pool index, as `cpython` does) and
+    /// records it in the pool object. Runs attached.
+    @inline(never)
+    mutating func make(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        let kind = Int32(truncatingIfNeeded: (object.payload &- 1) % UInt64(CREFSCALE_PY_KINDS))
+        crefscale_py313t_tracer_note(tracer, object.address)
+        if object.isDeferred { return makeClass(object) }
+        if object.isExtensionType { return makeExtensionType(object) }
+        var made = crefscale_py_make(kind, object.address)
+        if made == nil {
+            let message = EmbeddedPython.takeError() ?? "no Python error set"
+            shared.takeUnretainedValue().record("cpython-313t: making a Python object failed: \(message)")
+            made = crefscale_py_make(Int32(CREFSCALE_PY_INT), object.address)
+        }
+        guard let made else {
+            preconditionFailure("cpython-313t: making a Python int failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        precondition(Py_REFCNT(made) == 1, "cpython-313t: a new object has Py_REFCNT \(Py_REFCNT(made)), not 1")
+        if object.isImmortal { Py_INCREF(made) }
+        object.payload = UInt64(UInt(bitPattern: made))
+        return made
+    }
+
+    /// An extension type (`--shared-kind ext-type`, `PyType_FromSpec`): not deferred, so mortal
+    /// with `Py_REFCNT` 1 and counted by biased counting like any object.
+    mutating func makeExtensionType(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        guard let made = crefscale_py313t_make_extension_type(object.address) else {
+            preconditionFailure("cpython-313t: making an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        precondition(_Py_IsImmortal(made) == 0 && Py_REFCNT(made) == 1, "cpython-313t: a new extension type has Py_REFCNT \(Py_REFCNT(made)), not 1")
+        if object.isImmortal { Py_INCREF(made) }
+        object.payload = UInt64(UInt(bitPattern: made))
+        return made
+    }
+
+    /// A class for an object of kind `class`; immortal, as 3.13t makes a deferred object once a
+    /// second thread has started.
+    mutating func makeClass(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        guard let made = crefscale_py313t_make_class(object.address) else {
+            preconditionFailure("cpython-313t: making a class failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        precondition(_Py_IsImmortal(made) != 0, "cpython-313t: a new class is not immortal (Py_REFCNT \(Py_REFCNT(made))): no second thread has started")
+        object.makeImmortal()
+        object.payload = UInt64(UInt(bitPattern: made))
+        return made
+    }
+
+    @inline(__always)
+    public mutating func new(_ object: ObjectRef) -> Handle {
+        attach()
+        return CPython313tScheme.handle(make(object))
+    }
+
+    @inline(__always)
+    public mutating func open(_ object: ObjectRef) -> Handle {
+        attach()
+        let python = CPython313tScheme.pythonObject(of: object)
+        Py_INCREF(python)
+        return CPython313tScheme.handle(python)
+    }
+
+    @inline(__always)
+    public mutating func dup(_ handle: Handle) -> Handle {
+        attach()
+        Py_INCREF(CPython313tScheme.pythonObject(handle))
+        return handle
+    }
+
+    @inline(__always)
+    public mutating func close(_ handle: Handle) {
+        attach()
+        Py_DECREF(CPython313tScheme.pythonObject(handle))
+    }
+
+    @inline(__always)
+    public func read(_ handle: Handle) -> UInt64 {
+        UInt64(UInt(bitPattern: Py_TYPE(CPython313tScheme.pythonObject(handle))))
+    }
+
+    @inline(__always)
+    public func object(of handle: Handle) -> ObjectRef {
+        ObjectRef(address: UnsafeMutableRawPointer(bitPattern: crefscale_py313t_named_address(CPython313tScheme.pythonObject(handle))).unsafelyUnwrapped)
+    }
+
+    public mutating func retain(_ object: ObjectRef) {
+        attach()
+        Py_INCREF(CPython313tScheme.pythonObject(of: object))
+    }
+
+    public mutating func release(_ object: ObjectRef) { close(CPython313tScheme.handle(CPython313tScheme.pythonObject(of: object))) }
+    /// The handle is a counted reference already: it moves.
+    public mutating func transfer(_ handle: Handle) -> ObjectRef { object(of: handle) }
+    public mutating func adopt(_ object: ObjectRef) -> Handle { CPython313tScheme.handle(CPython313tScheme.pythonObject(of: object)) }
+
+    /// The eval loop's check of the eval breaker; a pending event is handled by running Python.
+    public mutating func safePoint() {
+        attach()
+        guard crefscale_py313t_events_pending() != 0 else { return }
+        if let error = EmbeddedPython313t.handlePendingEvents() {
+            shared.takeUnretainedValue().record("cpython-313t: handling the eval breaker's events failed: \(error)")
+        }
+    }
+
+    public mutating func suspend() { detach() }
+
+    public mutating func threadExit() {
+        guard ensured else { return }
+        if let saved = savedThreadState {
+            PyEval_RestoreThread(saved)
+            savedThreadState = nil
+        }
+        attached = false
+        ensured = false
+        PyGILState_Release(gilState)
+    }
+
+    /// The real `Py_REFCNT`; 0 for an object whose life has ended.
+    public static func referenceCount(of object: ObjectRef) -> Int? {
+        object.isAlive ? Py_REFCNT(pythonObject(of: object)) : 0
+    }
+
+    public static func failure(of shared: Shared) -> String? { shared.failure.withLock { $0 } }
+
+    public static var pythonVersion: String? { EmbeddedPython.version + "t" }
+}
+
+/// What the 3.13t scheme needs of the embedded interpreter beyond `EmbeddedPython`.
+enum EmbeddedPython313t {
+    /// A Python function of no arguments that does nothing: calling it runs its RESUME, the eval
+    /// loop's check of the eval breaker. Made once, when first needed, and never freed.
+    nonisolated(unsafe) static let evalBreakerCheck: UnsafeMutablePointer<PyObject> = withAttachedThread {
+        let globals = PyDict_New()
+        guard let globals, PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0,
+              let result = PyRun_StringFlags("def refscale_eval_breaker_check(): pass\n", Py_file_input, globals, globals, nil),
+              let function = PyDict_GetItemString(globals, "refscale_eval_breaker_check")
+        else { preconditionFailure("cpython-313t: making the eval-breaker check failed: \(EmbeddedPython.takeError() ?? "no Python error set")") }
+        Py_DECREF(result)
+        Py_INCREF(function)
+        Py_DECREF(globals)
+        return function
+    }
+
+    /// Starts and joins one Python thread, once per process: 3.13t immortalises deferred objects
+    /// then, and makes every later one immortal at once.
+    static let secondThreadStarted: Void = withAttachedThread {
+        let program = "import threading\nthread = threading.Thread(target=int)\nthread.start()\nthread.join()\n"
+        guard let globals = PyDict_New(), PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0,
+              let result = PyRun_StringFlags(program, Py_file_input, globals, globals, nil)
+        else { preconditionFailure("cpython-313t: starting a Python thread failed: \(EmbeddedPython.takeError() ?? "no Python error set")") }
+        Py_DECREF(result)
+        Py_DECREF(globals)
+    }
+
+    static func startSecondThread() { secondThreadStarted }
+
+    /// Handles the calling thread's pending eval-breaker events, as the eval loop does at RESUME;
+    /// Python's error when that fails. Needs an attached thread state.
+    static func handlePendingEvents() -> String? {
+        guard let result = PyObject_CallNoArgs(evalBreakerCheck) else { return EmbeddedPython.takeError() ?? "no Python error set" }
+        Py_DECREF(result)
+        return nil
+    }
+
+    /// Runs `body` with a thread state attached to the calling thread.
+    static func withAttachedThread<T>(_ body: () -> T) -> T {
+        EmbeddedPython.start()
+        let state = PyGILState_Ensure()
+        defer { PyGILState_Release(state) }
+        return body()
+    }
+}
+
+extension CPython313tScheme: UniversalScheme {
+    public static let universalTable = UniversalTable(
+        new: { Entries.new($0, $1) }, open: { Entries.open($0, $1) }, load: { Entries.load($0, $1) }, dup: { Entries.dup($0, $1) },
+        close: { Entries.close($0, $1) }, read: { Entries.read($0, $1) }, object: { Entries.object($0, $1) },
+        retain: { Entries.retain($0, $1) }, release: { Entries.release($0, $1) },
+        transfer: { Entries.transfer($0, $1) }, adopt: { Entries.adopt($0, $1) },
+        returning: { Entries.returning($0, $1) }, enterScope: { Entries.enterScope($0, $1) },
+        exitScope: { Entries.exitScope($0, $1) })
+}
+#endif

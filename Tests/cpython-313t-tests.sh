@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Checks of the `cpython-313t` scheme against a built refscale (the ordinary build, which hands
+# the scheme to bin/refscale-313t). Always: when the free-threaded interpreter cannot be built
+# (apt-get source fails, with an empty cache), `run --scheme cpython-313t` exits 64 with one
+# line naming what to run, writes no CSV row and leaves nothing in the cache. When the
+# interpreter is built (Tools/cpython-313t/build.sh --built), or with --build: private and
+# shared-hot at 1 and 2 threads give valid rows only, rows of cpython-313t with python_version
+# 3.13.*t, frees counted, and the same stream_digest as `biased` on the same parameters.
+# Usage: Tests/cpython-313t-tests.sh path/to/refscale [--build]
+set -uo pipefail
+refscale="$(realpath "${1:?usage: $0 path/to/refscale [--build]}")"
+build="${2:-}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
+
+"$refscale" list >"$work/list" && grep -q "^  cpython-313t .*bin/refscale-313t" "$work/list" && pass || fail "list does not show cpython-313t and where it runs"
+
+# An interpreter that cannot be built: apt-get source fails (a stub first on PATH) and the cache
+# is empty. As root the deb-src entry already exists or is added; as another user with no entry,
+# the dependency check refuses the same way (one line naming the commands).
+mkdir -p "$work/stub" "$work/cache"
+printf '#!/bin/sh\necho "E: unable to fetch source" >&2\nexit 100\n' >"$work/stub/apt-get"
+chmod +x "$work/stub/apt-get"
+PATH="$work/stub:$PATH" XDG_CACHE_HOME="$work/cache" "$refscale" run --scheme cpython-313t --workload private \
+  --duration 0.05 --warmup 0 --reps 1 --csv "$work/refused.csv" >"$work/stdout" 2>"$work/stderr"
+status=$?
+if [ "$status" -ne 64 ]; then fail "unbuildable interpreter: exit $status, expected 64 ($(tail -1 "$work/stderr"))"
+elif [ "$(wc -l <"$work/stderr")" -ne 1 ]; then fail "unbuildable interpreter: $(wc -l <"$work/stderr") lines on stderr, expected 1: $(cat "$work/stderr")"
+elif ! grep -q "run .*Tools/cpython-313t/build.sh" "$work/stderr"; then fail "unbuildable interpreter: the line does not name what to run: $(cat "$work/stderr")"
+elif [ -e "$work/refused.csv" ]; then fail "unbuildable interpreter: a CSV file was written"
+elif [ -e "$work/cache/refscale/cpython-3.13t" ]; then fail "unbuildable interpreter: a build was left in the cache"
+else pass; fi
+
+if [ "$build" = --build ] || Tools/cpython-313t/build.sh --built >/dev/null; then
+  args=(--threads 1,2 --duration 0.2 --warmup 0.05 --reps 1)
+  for workload in private shared-hot; do
+    "$refscale" run --scheme cpython-313t --workload "$workload" "${args[@]}" --csv "$work/real.csv" >"$work/out" 2>&1 \
+      && pass || fail "cpython-313t on $workload: $(tail -3 "$work/out")"
+    "$refscale" run --scheme biased --workload "$workload" "${args[@]}" --csv "$work/model.csv" >"$work/out" 2>&1 \
+      && pass || fail "biased on $workload: $(tail -3 "$work/out")"
+  done
+  python3 - "$work/real.csv" "$work/model.csv" <<'PY' && pass || fail "cpython-313t rows"
+import csv, sys
+real = list(csv.DictReader(open(sys.argv[1])))
+model = {(r["workload"], r["threads"]): r for r in csv.DictReader(open(sys.argv[2]))}
+assert len(real) == 4, f"{len(real)} rows, expected 4"
+for row in real:
+    key = (row["workload"], row["threads"])
+    assert row["scheme"] == "cpython-313t", row["scheme"]
+    assert row["valid"] == "true", (key, row.get("validation_error"))
+    assert row["python_version"].startswith("3.13.") and row["python_version"].endswith("t"), row["python_version"]
+    assert int(row["frees"]) > 0 or row["workload"] == "shared-hot", (key, row["frees"])
+    assert float(row["ns_per_op"]) > 0, (key, row["ns_per_op"])
+    assert row["stream_digest"] == model[key]["stream_digest"], (key, row["stream_digest"], model[key]["stream_digest"])
+PY
+else
+  echo "cpython-313t: the free-threaded interpreter is not built; only the refusal was checked (Tools/cpython-313t/build.sh builds it)" >&2
+fi
+
+echo "cpython-313t tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
