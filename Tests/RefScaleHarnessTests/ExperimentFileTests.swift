@@ -26,7 +26,7 @@ struct ExperimentFileTests {
         #expect(fromFile.skipped == builtIn.skipped)
     }
 
-    @Test(arguments: ["default", "scaling", "table-size", "immortal"])
+    @Test(arguments: ["default", "scaling", "table-size", "immortal", "kinds", "proposal-traces"])
     func everyCommittedFileLoadsAndExpands(name: String) throws {
         let experiment = try ExperimentFile.load(path: Self.experiments.appendingPathComponent("\(name).json").path)
         #expect(experiment.name == name)
