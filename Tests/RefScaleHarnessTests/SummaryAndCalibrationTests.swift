@@ -140,8 +140,11 @@ import Testing
         #expect(atomic.threads == 2 && atomic.name.contains("fetch_add relaxed") && atomic.name.contains("fetch_sub acq_rel"))
         #expect(plain.threads == 1 && plain.name.contains("volatile"))
         #expect(python.name.hasPrefix("CPython 3.11") && python.name.contains("Py_INCREF + Py_DECREF"))
+        // A sanity bound: under ThreadSanitizer every atomic is a call into its runtime, and
+        // two threads on a loaded 2-CPU machine measured 1359 ns/op (issue 29's runs).
+        let bound = TestTiming.sanitized ? 10_000.0 : 1000
         for reference in [atomic, plain, python] {
-            #expect(reference.nanosecondsPerOperation > 0 && reference.nanosecondsPerOperation < 1000, "\(reference.name): \(reference.nanosecondsPerOperation) ns/op")
+            #expect(reference.nanosecondsPerOperation > 0 && reference.nanosecondsPerOperation < bound, "\(reference.name): \(reference.nanosecondsPerOperation) ns/op")
         }
     }
 }

@@ -60,7 +60,7 @@ struct WorkloadRunTests {
     @Test func churnRecyclesObjects() throws {
         let request = RunRequest(
             scheme: try Registry.scheme(named: AtomicScheme.name), workload: try Registry.workload(named: "churn"),
-            threads: 2, duration: 1.0, warmup: 0.01)
+            threads: 2, duration: TestTiming.interval(1.0), warmup: 0.01)
         let row = try Runner.run(request)
         #expect(row.isValid, "\(row["validation_error"].text)")
         let frees = Int(row["frees"].text) ?? 0
