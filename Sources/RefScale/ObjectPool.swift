@@ -304,10 +304,16 @@ public struct ObjectPool: @unchecked Sendable {
     @inline(__always)
     public subscript(index: Int) -> ObjectRef { ObjectRef(address: base + index * stride) }
 
-    /// The pool indices of thread `thread`'s region.
-    public func region(thread: Int) -> Range<Int> {
+    /// The pool indices of thread `thread`'s region that it has allocated so far.
+    public func usedRegion(thread: Int) -> Range<Int> {
         let start = regionStart + thread * regionStride
-        return start..<start + regionSize
+        return start..<max(start, freeLists(thread).fresh.pointee.load(ordering: .relaxed))
+    }
+
+    /// The indices of every object that may have been born: the fixed ones and the part of each
+    /// region handed out so far, so a walk over them never touches memory no thread used.
+    public var usedIndices: [Range<Int>] {
+        [0..<min(count, regionStart)] + (regionSize > 0 ? (0..<threadSlots).map(usedRegion) : [])
     }
 
     /// Thread `thread`'s allocation state: the next never-used object of its region, its own
@@ -433,7 +439,7 @@ public struct ObjectPool: @unchecked Sendable {
         if reborn > 0 { report("\(reborn) birth(s) of an object still alive (its memory reused before its free)") }
         let writes = writesAfterFree.pointee.load(ordering: .relaxed)
         if writes > 0 { report("\(writes) object(s) written after being freed, found when reborn") }
-        for index in 0..<count {
+        for index in usedIndices.joined() {
             let object = self[index]
             guard object.isBorn else { continue }
             if object.isImmortal {

@@ -158,7 +158,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             mainContext.threadExit()
             throw RunFailure(failure)
         }
-        baseline = (0..<pool.count).map { pool[$0] }
+        baseline = pool.usedIndices.joined().map { pool[$0] }
             .filter { $0.isAlive && !$0.isImmortal }
             .compactMap { object in S.referenceCount(of: object).map { (object, $0) } }
     }

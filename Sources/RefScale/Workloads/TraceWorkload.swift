@@ -99,7 +99,7 @@ public struct TraceWorkload: Workload {
             }
         }
         for (worker, birthsPerPass) in streams.transientBirthsPerPass.enumerated() {
-            let region = run.pool.region(thread: ThreadSlot.worker(worker)).map { run.pool[$0] }
+            let region = run.pool.usedRegion(thread: ThreadSlot.worker(worker)).map { run.pool[$0] }
             let births = region.reduce(0) { $0 + $1.timesBorn }
             let alive = region.count(where: { $0.isAlive })
             let expected = birthsPerPass * run.passes[worker]
