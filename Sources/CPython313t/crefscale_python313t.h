@@ -75,20 +75,7 @@ static inline PyObject *crefscale_py313t_make_class(void *pool_address) {
     return made;
 }
 
-/// An extension type named "refscale object <hex address>", as an extension makes its types:
-/// PyType_FromSpec (Objects/typeobject.c _PyType_FromMetaclass_impl, which copies the name and,
-/// unlike type_new_alloc, gives no deferred count: the type stays mortal and biased in 3.13t).
-/// NULL with a Python error set when making it fails. Needs an attached thread state.
-static inline PyObject *crefscale_py313t_make_extension_type(void *pool_address) {
-    char name[64];
-    snprintf(name, sizeof name, "%s%llx", crefscale_py_str_prefix, (unsigned long long)(uintptr_t)pool_address);
-    PyType_Slot slots[] = {{0, NULL}};
-    PyType_Spec spec = {name, (int)sizeof(PyObject), 0, Py_TPFLAGS_DEFAULT, slots};
-    return PyType_FromSpec(&spec);
-}
-
-/// The pool address an object of crefscale_py_make, crefscale_py313t_make_class or
-/// crefscale_py313t_make_extension_type names, read
+/// The pool address an object of crefscale_py_make or crefscale_py313t_make_class names, read
 /// without any call that can set a Python error (a tracer runs inside deallocation): 0 for any
 /// other object.
 static inline uintptr_t crefscale_py313t_named_address(PyObject *object) {

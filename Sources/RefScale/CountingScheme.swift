@@ -73,6 +73,9 @@ public protocol CountingScheme {
     /// The version of the real interpreter the scheme counts in (the `python_version` column),
     /// nil for the schemes that model counting.
     static var pythonVersion: String? { get }
+    /// The shared kinds (`--shared-kind`) the scheme cannot make, each with the reason; a run
+    /// that asks for one is refused before it starts.
+    static var refusedSharedKinds: [SharedKind: String] { get }
 
     /// The extension keeps a handle in a field or a global, or sends it, as it is — with no
     /// conversion to a non-local reference: a local handle escaping its scope, a breach of the
@@ -131,6 +134,7 @@ extension CountingScheme {
     public mutating func suspend() {}
     public static func failure(of shared: Shared) -> String? { nil }
     public static var pythonVersion: String? { nil }
+    public static var refusedSharedKinds: [SharedKind: String] { [:] }
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
     public static func attribution(of shared: Shared) -> ObjectAttribution? { nil }

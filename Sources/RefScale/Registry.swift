@@ -7,6 +7,8 @@ public struct SchemeEntry: Sendable {
     public let declaredOptions: [OptionDeclaration]
     /// The embedded interpreter's version for a scheme that counts in one (`cpython`), else nil.
     public let pythonVersion: String?
+    /// The shared kinds the scheme cannot make, with the reason.
+    public let refusedSharedKinds: [SharedKind: String]
     public let prepare: @Sendable (RunConfig) throws -> PreparedRun
     /// Throws the reason these options cannot run this scheme.
     public let check: @Sendable (SchemeOptions) throws -> Void
@@ -19,6 +21,7 @@ public struct SchemeEntry: Sendable {
         isThreadSafe = S.isThreadSafe
         declaredOptions = S.declaredOptions
         pythonVersion = S.pythonVersion
+        refusedSharedKinds = S.refusedSharedKinds
         // The closures call a concrete `RunSession` of the context the run asks for, so the hot
         // loop is specialised here for S under each context: the one place that knows of contexts.
         prepare = { config in
@@ -51,6 +54,7 @@ extension SchemeEntry {
         isThreadSafe = first.isThreadSafe
         declaredOptions = first.declaredOptions
         pythonVersion = first.pythonVersion
+        refusedSharedKinds = first.refusedSharedKinds
         prepare = { config in try entries[config.scheme[option]]!.prepare(config) }
         check = { options in try entries[options[option]]!.check(options) }
     }

@@ -37,8 +37,9 @@ public enum CPython313tIdentity {
 ///   it (`type(name, (), {})`, named "refscale object <address>"): deferred, so immortal in 3.13t
 ///   once a second thread has started (checked at birth; the pool object is then marked immortal,
 ///   as `biased` marks it). Its duplicates and closes are 3.13t's no-ops on an immortal object.
-/// - An object of kind `ext-type` (`--shared-kind ext-type`) is a type made by `PyType_FromSpec`,
-///   as an extension makes its types: not deferred, so mortal and biased in 3.13t.
+/// - Kind `ext-type` is refused (`refusedSharedKinds`): a type from `PyType_FromSpec` holds itself
+///   in its `tp_mro`, so its count never returns to 0 by `Py_DECREF` and only a collection frees
+///   it; the harness's rule that an object dies when its last reference ends cannot hold for it.
 /// - The pool object's life ends when 3.13t deallocates its `PyObject`, wherever that happens:
 ///   in the `Py_DECREF` of the owner, of another thread (`_Py_DecRefShared`), in a merge of the
 ///   owner's queue, at thread exit. A reference tracer (`PyRefTracer_SetTracer`, 3.13; called by
@@ -77,6 +78,11 @@ public struct CPython313tScheme: CountingScheme {
     public static let name = CPython313tIdentity.name
     public static let summary = CPython313tIdentity.summary
     public static let reportedCounters: Set<CounterKind> = [.frees]
+    /// A type made by `PyType_FromSpec` refers to itself (its `tp_mro` holds it), so no `Py_DECREF`
+    /// frees it: only a collection finds the cycle, and the scheme has no step that runs one.
+    public static let refusedSharedKinds: [SharedKind: String] = [
+        .extType: "cannot end an extension type's life: a type from PyType_FromSpec refers to itself (tp_mro), so only a collection frees it; use --shared-kind data or class",
+    ]
     public static let isThreadSafe = true
 
     public final class Shared {
@@ -198,7 +204,6 @@ public struct CPython313tScheme: CountingScheme {
         let kind = Int32(truncatingIfNeeded: (object.payload &- 1) % UInt64(CREFSCALE_PY_KINDS))
         crefscale_py313t_tracer_note(tracer, object.address)
         if object.isDeferred { return makeClass(object) }
-        if object.isExtensionType { return makeExtensionType(object) }
         var made = crefscale_py_make(kind, object.address)
         if made == nil {
             let message = EmbeddedPython.takeError() ?? "no Python error set"
@@ -209,18 +214,6 @@ public struct CPython313tScheme: CountingScheme {
             preconditionFailure("cpython-313t: making a Python int failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
         }
         precondition(Py_REFCNT(made) == 1, "cpython-313t: a new object has Py_REFCNT \(Py_REFCNT(made)), not 1")
-        if object.isImmortal { Py_INCREF(made) }
-        object.payload = UInt64(UInt(bitPattern: made))
-        return made
-    }
-
-    /// An extension type (`--shared-kind ext-type`, `PyType_FromSpec`): not deferred, so mortal
-    /// with `Py_REFCNT` 1 and counted by biased counting like any object.
-    mutating func makeExtensionType(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
-        guard let made = crefscale_py313t_make_extension_type(object.address) else {
-            preconditionFailure("cpython-313t: making an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
-        }
-        precondition(_Py_IsImmortal(made) == 0 && Py_REFCNT(made) == 1, "cpython-313t: a new extension type has Py_REFCNT \(Py_REFCNT(made)), not 1")
         if object.isImmortal { Py_INCREF(made) }
         object.payload = UInt64(UInt(bitPattern: made))
         return made

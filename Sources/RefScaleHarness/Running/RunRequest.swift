@@ -55,6 +55,10 @@ public struct RunRequest: Sendable {
             throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)", skippable: true)
         }
         try ResourceLimits.checkCounts(workloadOptions)
+        if workload.declaredOptions.contains(where: { $0.name == CommonOptions.sharedKind.name }),
+           let reason = scheme.refusedSharedKinds[workloadOptions[CommonOptions.sharedKind]] {
+            throw UsageError("--shared-kind \(workloadOptions[CommonOptions.sharedKind].rawValue): \(scheme.name) \(reason)", skippable: true)
+        }
         let made: any Workload
         do {
             made = try workload.make(workloadOptions)
