@@ -235,7 +235,7 @@ final class ThreadRecording: @unchecked Sendable {
 
 /// The threads of one recorded run.
 final class RecordedRun: Sendable {
-    private let recordings = Mutex<[ThreadRecording]>([])
+    private let recordings = LockedValue<[ThreadRecording]>([])
 
     func add(_ recording: ThreadRecording) { recordings.withLock { $0.append(recording) } }
 
@@ -269,5 +269,5 @@ final class RecordedRun: Sendable {
 }
 
 enum RecordedRuns {
-    static let latest = Mutex<RecordedRun?>(nil)
+    static let latest = LockedValue<RecordedRun?>(nil)
 }

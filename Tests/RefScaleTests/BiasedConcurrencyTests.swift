@@ -88,14 +88,18 @@ final class Mailbox: @unchecked Sendable {
     /// buckets on one cache line.
     @Test func eachThreadsBucketIsItsThreadControlBlockAddressModulo257() {
         let shared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
-        var identities: [UInt] = [0, 0]
+        // Each thread writes its own word; the joins order the writes before the reads.
+        let words = UnsafeMutablePointer<UInt>.allocate(capacity: 2)
+        words.initialize(repeating: 0, count: 2)
+        defer { words.deallocate() }
         let threads = (0..<2).map { index in
             WorkerThread {
                 _ = BiasedScheme(shared: shared, threadID: 2 + index)
-                identities[index] = UInt(crefscale_thread_tcb())
+                words[index] = UInt(crefscale_thread_tcb())
             }
         }
         threads.forEach { $0.join() }
+        let identities = [words[0], words[1]]
         for index in 0..<2 {
             #expect(shared.queues.threadIdentity(of: UInt(2 + index)).pointee.load(ordering: .relaxed) == identities[index])
             let bucket = (UnsafeRawPointer(shared.queues.mutex(of: UInt(2 + index))) - UnsafeRawPointer(shared.queues.buckets)) / BiasedMergeQueues.bucketSize

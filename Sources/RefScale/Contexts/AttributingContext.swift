@@ -184,7 +184,7 @@ public final class AttributionShared<Inner: AnyObject>: @unchecked Sendable {
     static var indexLimit: Int { 1 << 26 }
 
     let inner: Inner
-    private let totals = Mutex(ObjectAttribution(byPoolIndex: [], unattributed: ObjectCost()))
+    private let totals = LockedValue(ObjectAttribution(byPoolIndex: [], unattributed: ObjectCost()))
 
     init(inner: Inner) { self.inner = inner }
 

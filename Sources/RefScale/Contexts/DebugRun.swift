@@ -16,9 +16,9 @@ public final class DebugRun: @unchecked Sendable {
     private let registered = Atomic<Int>(0)
     private let standInPool: ObjectPool
     /// Reports of calls on a context by a thread that has no debug context of its own.
-    private let orphans = Mutex<[ViolationRecord]>([])
+    private let orphans = LockedValue<[ViolationRecord]>([])
     /// The stacks `--backtraces` captured, by the index a report keeps.
-    private let stacks = Mutex<[[String]]>([])
+    private let stacks = LockedValue<[[String]]>([])
 
     /// The object a violating call yields where the kernel needs one: immortal, so no scheme
     /// counts it, and outside the run's pool, so validation never sees it.

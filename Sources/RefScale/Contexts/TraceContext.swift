@@ -26,14 +26,14 @@ public struct CallTraceSummary: Sendable, Equatable {
 public final class TraceShared<Inner: AnyObject>: @unchecked Sendable {
     public let inner: Inner
     let timing: Bool
-    let total: Mutex<CallTraceSummary>
+    let total: LockedValue<CallTraceSummary>
 
     init(inner: Inner, timing: Bool) {
         self.inner = inner
         self.timing = timing
         var empty = CallTraceSummary()
         empty.timed = timing
-        total = Mutex(empty)
+        total = LockedValue(empty)
     }
 }
 

@@ -90,7 +90,7 @@ public struct CPython313tScheme: CountingScheme {
         /// Deallocations of the run's objects, per harness thread slot, each on its own line.
         let frees: UnsafeMutableRawPointer
         let freeSlots: Int
-        let failure = Mutex<String?>(nil)
+        let failure = LockedValue<String?>(nil)
 
         init(threads: Int) {
             freeSlots = threads + 2

@@ -125,9 +125,9 @@ public struct TraceWorkload: Workload {
     /// what runs derive from them: the marked passes (per stamping) and the digest.
     final class StreamCache: @unchecked Sendable {
         let replay: TraceReplay
-        private let built = Mutex<[Int: TraceStreams]>([:])
-        private let marked = Mutex<[Int: [[Operation]]]>([:])
-        private let digests = Mutex<[Int: UInt64]>([:])
+        private let built = LockedValue<[Int: TraceStreams]>([:])
+        private let marked = LockedValue<[Int: [[Operation]]]>([:])
+        private let digests = LockedValue<[Int: UInt64]>([:])
 
         init(_ replay: TraceReplay) { self.replay = replay }
 
@@ -166,8 +166,8 @@ final class TraceCache: Sendable {
         var whatIf: String
     }
 
-    private let traces = Mutex<[String: Trace]>([:])
-    private let replays = Mutex<[ReplayKey: TraceWorkload.StreamCache]>([:])
+    private let traces = LockedValue<[String: Trace]>([:])
+    private let replays = LockedValue<[ReplayKey: TraceWorkload.StreamCache]>([:])
 
     func trace(path: String) throws -> Trace {
         if let trace = traces.withLock({ $0[path] }) { return trace }
