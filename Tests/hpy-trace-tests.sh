@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Checks of Tools/hpy-trace (HPy 0.9.0's trace mode on a dup/close loop): bad options get one
-# line on stderr and exit 64 before anything is installed or built; a short measurement passes
-# its trace-count check, in which trace mode counts exactly the loop's HPy_Dup and HPy_Close
-# calls and universal mode none; a planted wrong expectation (--expect-extra-calls 1) is caught;
-# and nothing is written into the repository. Installs hpy==0.9.0 with pip when missing.
+# Checks of Tools/hpy-trace (HPy 0.9.0's trace and debug modes on a dup/close loop): bad options
+# get one line on stderr and exit 64 before anything is installed or built; a short measurement
+# passes its trace-count check, in which trace mode counts exactly the loop's HPy_Dup and
+# HPy_Close calls and universal mode none; a short debug-mode measurement at --dup-depth 2
+# passes its record checks; planted wrong expectations (--expect-extra-calls 1, --expect-leaked
+# 1) are caught; and nothing is written into the repository. Installs hpy==0.9.0 with pip when missing.
 # Usage: Tests/hpy-trace-tests.sh
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +30,8 @@ expect_error() {
 
 # Bad options, with an empty cache: nothing may be built into it.
 mkdir -p "$work/cache"
-for bad in "--calls 0" "--calls ten" "--calls 1000000001" "--reps 0" "--reps" "--expect-extra-calls -1" "--bogus" "stray"; do
+for bad in "--calls 0" "--calls ten" "--calls 1000000001" "--reps 0" "--reps" "--expect-extra-calls -1" "--bogus" "stray" \
+           "--mode universal" "--dup-depth 0" "--dup-depth 65" "--calls 1 --dup-depth 2" "--expect-leaked -1"; do
   # shellcheck disable=SC2086
   expect_error "run.sh $bad" 64 env XDG_CACHE_HOME="$work/cache" "$run" $bad
 done
@@ -56,6 +58,21 @@ fi
 # A planted wrong count: trace mode is asked for one call more than the loop makes.
 expect_error "planted count" 1 "$run" --calls "$calls" --reps 1 --expect-extra-calls 1
 grep -q "expected $((calls + 1)) each" "$work/stderr" && pass || fail "planted count: the message does not name the expected count: $(cat "$work/stderr")"
+
+# Debug mode, two handles held at once: every record of the timed loop closed, the queue full.
+if "$run" --mode debug --dup-depth 2 --calls "$calls" --reps 2 >"$work/stdout" 2>"$work/stderr"; then
+  pass
+  grep -q "^debug records: none of the timed loop's handles open after it and the closed-handles queue full" "$work/stdout" \
+    && pass || fail "debug mode: no record line: $(cat "$work/stdout")"
+  grep -q "($((calls / 2)) rounds of 2 held at once)" "$work/stdout" && pass || fail "debug mode: rounds not named: $(head -1 "$work/stdout")"
+else
+  fail "run.sh --mode debug --dup-depth 2 --calls $calls --reps 2: $(tail -1 "$work/stderr")"
+fi
+
+# A planted leak: debug mode is asked to find one handle of the loop still open.
+expect_error "planted leak" 1 "$run" --mode debug --calls "$calls" --reps 1 --expect-leaked 1
+grep -q "0 handle(s) of the timed loop were still open after it, expected 1" "$work/stderr" \
+  && pass || fail "planted leak: the message does not name the open handles: $(cat "$work/stderr")"
 
 echo "hpy trace tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

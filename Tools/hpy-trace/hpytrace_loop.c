@@ -1,13 +1,16 @@
 /*
  * hpytrace_loop: the loops Tools/hpy-trace/measure.py times, written against the HPy 0.9.0 API
- * and built for its universal ABI, so that one binary runs both in HPy's universal mode and in
- * its trace mode; HPy picks the context when the module is imported (the HPY environment
- * variable), never at build time.
+ * and built for its universal ABI, so that one binary runs in HPy's universal mode, its trace
+ * mode and its debug mode; HPy picks the context when the module is imported (the HPY
+ * environment variable), never at build time.
  *
  * Invariants:
- * - dup_close(obj, n) makes exactly n calls of ctx_Dup and n of ctx_Close through the context
- *   it was called with, and none outside its loop: the arguments are read without a dup and the
- *   result is a new int, not a dup of None. measure.py checks the trace counts against n.
+ * - dup_close(obj, n[, depth]) makes exactly n * depth calls of ctx_Dup and as many of
+ *   ctx_Close through the context it was called with, and none outside its loop: the arguments
+ *   are read without a dup and the result is a new int, not a dup of None. measure.py checks the
+ *   trace counts against them. Each of the n rounds holds depth duplicates of the argument's
+ *   handle at once and closes them in reverse order, as refscale's `private` workload does with
+ *   --dup-depth (DupRounds.swift), so that in debug mode depth records are open at a time.
  * - The loop body is two calls through the context's function table; the compiler cannot fold
  *   them, as it cannot see through the table.
  * - clock_pairs(n, clock_id) makes no HPy call inside its loop: n times, the two clock_gettime
@@ -29,21 +32,43 @@ static HPy_ssize_t positive_count(HPyContext *ctx, const HPy *args, size_t index
     return value;
 }
 
+#define MAX_DEPTH 64
+
 HPyDef_METH(dup_close, "dup_close", HPyFunc_VARARGS,
-            .doc = "dup_close(obj, n): n times, HPy_Dup of obj's handle and HPy_Close of the copy; returns n.")
+            .doc = "dup_close(obj, n[, depth]): n times, depth HPy_Dup of obj's handle held at once, then HPy_Close of each in reverse order; returns n.")
 static HPy dup_close_impl(HPyContext *ctx, HPy self, const HPy *args, size_t nargs)
 {
-    if (nargs != 2) {
-        HPyErr_SetString(ctx, ctx->h_TypeError, "dup_close takes an object and a count");
+    if (nargs != 2 && nargs != 3) {
+        HPyErr_SetString(ctx, ctx->h_TypeError, "dup_close takes an object, a count and an optional depth");
         return HPy_NULL;
     }
     HPy_ssize_t n = positive_count(ctx, args, 1);
     if (n < 0)
         return HPy_NULL;
+    HPy_ssize_t depth = 1;
+    if (nargs == 3) {
+        depth = positive_count(ctx, args, 2);
+        if (depth < 0)
+            return HPy_NULL;
+        if (depth > MAX_DEPTH) {
+            HPyErr_SetString(ctx, ctx->h_ValueError, "the depth must be at most 64");
+            return HPy_NULL;
+        }
+    }
     HPy h = args[0];
+    if (depth == 1) {
+        for (HPy_ssize_t i = 0; i < n; i++) {
+            HPy h2 = HPy_Dup(ctx, h);
+            HPy_Close(ctx, h2);
+        }
+        return HPyLong_FromSsize_t(ctx, n);
+    }
+    HPy held[MAX_DEPTH];
     for (HPy_ssize_t i = 0; i < n; i++) {
-        HPy h2 = HPy_Dup(ctx, h);
-        HPy_Close(ctx, h2);
+        for (HPy_ssize_t d = 0; d < depth; d++)
+            held[d] = HPy_Dup(ctx, h);
+        for (HPy_ssize_t d = depth - 1; d >= 0; d--)
+            HPy_Close(ctx, held[d]);
     }
     return HPyLong_FromSsize_t(ctx, n);
 }

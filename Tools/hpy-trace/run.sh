@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures HPy 0.9.0's trace mode on a dup/close loop (measure.py says what and how).
-# Usage: Tools/hpy-trace/run.sh [--calls N] [--reps R] [--expect-extra-calls K]
+# Measures HPy 0.9.0's trace mode, or its debug mode, on a dup/close loop (measure.py says what and how).
+# Usage: Tools/hpy-trace/run.sh [--mode trace|debug] [--dup-depth D] [--calls N] [--reps R]
+#                              [--expect-extra-calls K] [--expect-leaked K]
 # The options are checked first (a bad one: one line, exit 64, nothing installed or built). Then
 # hpy==0.9.0 and setuptools are installed with pip when missing, and hpytrace_loop.c is built with
 # HPy's setuptools integration for its universal ABI, from a scratch copy, into a cache folder
