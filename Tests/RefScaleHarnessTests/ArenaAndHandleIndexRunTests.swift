@@ -1,6 +1,6 @@
 import Testing
 @testable import RefScaleHarness
-import RefScale
+@testable import RefScale
 
 /// Short concurrent runs through the real runner: every row must pass the run's own validation
 /// (counts back to their baseline, every object freed exactly once, nothing written after free).
@@ -37,8 +37,11 @@ struct ArenaAndHandleIndexRunTests {
                 #expect(row["handle_index"].text == index.rawValue)
                 // Every object fits the table, so nothing falls back or is evicted. On private there
                 // are no opens, only each thread's births in its set-up, which are not opens; on
-                // shared-hot each pass opens the 4 objects, which miss only after a flush (every 16
-                // passes).
+                // shared-hot each pass opens the 4 objects, which miss only in a thread's first pass
+                // and after a flush (every 16 safe points, one a pass): at most 4 misses in 16
+                // passes, plus 4 for each thread's first pass and 4 for a flush that fell in it. A
+                // bound on the passes run, not a rate, since an oversubscribed run under a sanitizer
+                // may give a worker only a few passes.
                 #expect(row["fallbacks"].text == "0")
                 #expect(row["evictions"].text == "0")
                 if workload == "private" {
@@ -46,8 +49,10 @@ struct ArenaAndHandleIndexRunTests {
                     #expect(row["hit_rate"].text == "", "no open, no rate")
                     #expect(row["opens_per_pass"].text == "0.0")
                 } else {
-                    #expect(Int(row["table_misses"].text)! % 4 == 0)
-                    #expect(Double(row["hit_rate"].text)! > 0.75, "a flush every pass would make every open a miss")
+                    let misses = Int(row["table_misses"].text)!, opens = misses + Int(row["table_hits"].text)!
+                    #expect(misses % 4 == 0)
+                    #expect(misses <= opens / HandleLocalScheme.safePointsPerFlush + 8 * threads,
+                            "\(misses) misses in \(opens) opens: a flush every pass would make every open a miss")
                     #expect(row["opens_per_pass"].text == "4.0")
                 }
             } else {
