@@ -5,7 +5,10 @@
 # line naming what to run, writes no CSV row and leaves nothing in the cache. When the
 # interpreter is built (Tools/cpython-313t/build.sh --built), or with --build: private and
 # shared-hot at 1 and 2 threads give valid rows only, rows of cpython-313t with python_version
-# 3.13.*t, frees counted, and the same stream_digest as `biased` on the same parameters.
+# 3.13.*t, the frees the workload defines (counted by the real interpreter's deallocations), and
+# the same stream_digest as `biased` on the same parameters, a digest of its own for each
+# workload and thread count (the parameters reach bin/refscale-313t whole); and every committed
+# experiment file that names cpython-313t loads in that build.
 # Usage: Tests/cpython-313t-tests.sh path/to/refscale [--build]
 set -uo pipefail
 refscale="$(realpath "${1:?usage: $0 path/to/refscale [--build]}")"
@@ -55,10 +58,34 @@ for row in real:
     assert row["scheme"] == "cpython-313t", row["scheme"]
     assert row["valid"] == "true", (key, row.get("validation_error"))
     assert row["python_version"].startswith("3.13.") and row["python_version"].endswith("t"), row["python_version"]
-    assert int(row["frees"]) > 0 or row["workload"] == "shared-hot", (key, row["frees"])
-    assert float(row["ns_per_op"]) > 0, (key, row["ns_per_op"])
+    # private: each worker's own objects (--objects, 1 each) die once; shared-hot: the 4 shared
+    # objects die once, at the main thread's drain.
+    expected_frees = int(row["threads"]) * int(row["objects"]) if row["workload"] == "private" else int(row["objects"])
+    assert int(row["frees"]) == expected_frees, (key, row["frees"], expected_frees)
     assert row["stream_digest"] == model[key]["stream_digest"], (key, row["stream_digest"], model[key]["stream_digest"])
+assert sorted(int(row["objects"]) for row in real if row["workload"] == "shared-hot") == [4, 4]
+assert len({row["stream_digest"] for row in real}) == 4, "the digest does not tell the runs apart"
 PY
+  # The committed experiment files that name cpython-313t load in the build that runs them (the
+  # Swift tests load the others, which the ordinary build can): parsed and expanded, each is
+  # refused for its --out alone, a file; a copy with a thread count of 0 is refused for that.
+  : >"$work/a-file"
+  experiments=$(python3 -c '
+import glob, json
+print(" ".join(path for path in sorted(glob.glob("Experiments/*.json")) if "cpython-313t" in json.load(open(path)).get("schemes", [])))')
+  [ -n "$experiments" ] && pass || fail "no committed experiment file names cpython-313t"
+  for experiment in $experiments; do
+    "$refscale" sweep "$experiment" --out "$work/a-file" >/dev/null 2>"$work/stderr"
+    status=$?
+    [ "$status" -eq 1 ] && grep -q "^refscale: error: --out $work/a-file: is a file, not a directory$" "$work/stderr" \
+      && pass || fail "$experiment does not load in the 3.13t build: exit $status, $(cat "$work/stderr")"
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["threads"] = [0]; json.dump(d, open(sys.argv[2], "w"))' \
+      "$experiment" "$work/broken.json"
+    "$refscale" sweep "$work/broken.json" --out "$work/a-file" >/dev/null 2>"$work/stderr"
+    status=$?
+    [ "$status" -eq 64 ] && grep -q "threads\[0\]: must be at least 1" "$work/stderr" \
+      && pass || fail "a broken copy of $experiment: exit $status, $(cat "$work/stderr")"
+  done
 else
   echo "cpython-313t: the free-threaded interpreter is not built; only the refusal was checked (Tools/cpython-313t/build.sh builds it)" >&2
 fi

@@ -44,7 +44,23 @@ if [ -n "$sample" ]; then
   printf '\x09\x00' | dd of="$work/version.rstrace" bs=1 seek=8 conv=notrunc status=none
   expect_error "another version" 64 "$refscale" trace info "$work/version.rstrace"
   expect_message "another version" "version 9 is not one this refscale reads"
-  "$refscale" trace info "$sample" >"$work/info" 2>&1 && pass || fail "trace info of $sample: $(tail -1 "$work/info")"
+  # trace info's table of events against the second reader's (read_trace.py, written from
+  # FORMAT.md alone): an exit status of 0 is not enough, the counts must be the file's.
+  if "$refscale" trace info "$sample" >"$work/info" 2>&1; then
+    python3 Tests/trace/read_trace.py "$sample" dict >"$work/second-reader.json" \
+      && python3 - "$work/info" "$work/second-reader.json" <<'PY' && pass || fail "trace info of $sample: its events differ from read_trace.py's: $(grep -A5 '^events by kind' "$work/info")"
+import json, sys
+totals = json.load(open(sys.argv[2]))["totals"]
+table = {}
+for line in open(sys.argv[1]):
+    words = line.split()
+    if len(words) == 4 and words[0] in ("birth", "incref", "decref", "death"):
+        table[f"{words[0]}/interpreter"], table[f"{words[0]}/extension"] = int(words[1]), int(words[2])
+assert sum(totals.values()) > 0 and table == totals, (table, totals)
+PY
+  else
+    fail "trace info of $sample: $(tail -1 "$work/info")"
+  fi
 fi
 expect_error "missing trace file" 64 "$refscale" trace info "$work/none.rstrace"
 expect_error "missing program" 64 "$refscale" trace record --out "$work/out.rstrace" -- "$work/none.py"

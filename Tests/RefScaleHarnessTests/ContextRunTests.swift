@@ -100,6 +100,8 @@ import RefScale
         let summary = try Stress.run(options)
         #expect(summary.passed)
         #expect(summary.tallies.values.allSatisfy { $0.injected == 0 && $0.falseAlarms == 0 })
+        // No alarm means something only if the debug context checked the rounds' calls.
+        #expect(!summary.rounds.isEmpty && summary.checkedOperations > 0, "\(summary.rounds.count) rounds, \(summary.checkedOperations) calls checked")
     }
 
     @Test func badStressOptionsAreUsageErrors() throws {

@@ -11,6 +11,10 @@ import Testing
         var workload: String
         var schemeOptions = SchemeOptions()
         var label: String
+        /// Objects per worker, where the case needs more than the workload's default.
+        var objects: Int?
+        /// Whether the run must collect at least once.
+        var collects = false
 
         var testDescription: String { "\(scheme) \(workload) \(label)" }
     }
@@ -26,9 +30,20 @@ import Testing
                 var options = SchemeOptions()
                 options[PerThreadScheme.uniqueIDs] = policy
                 cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy)"))
-                options[PerThreadScheme.gcThreshold] = 1
-                cases.append(Case(scheme: "perthread", workload: workload, schemeOptions: options, label: "--unique-ids \(policy) --gc-threshold 1"))
             }
+        }
+        // A collection needs a young count above the threshold, and a thread's allocations reach
+        // it only 512 at a time (PerThreadState.localAllocationFlush), less its frees: on
+        // shared-hot and churn no worker ever holds 512 objects more than it freed, so only
+        // private with 2048 objects per worker passes --gc-threshold 1, in its workers' set-up,
+        // while the others run.
+        for policy in UniqueIDPolicy.allCases {
+            var options = SchemeOptions()
+            options[PerThreadScheme.uniqueIDs] = policy
+            options[PerThreadScheme.gcThreshold] = 1
+            cases.append(Case(
+                scheme: "perthread", workload: "private", schemeOptions: options,
+                label: "--unique-ids \(policy) --gc-threshold 1 --objects 2048", objects: 2048, collects: true))
         }
         for policy in UniqueIDPolicy.allCases {
             var options = SchemeOptions()
@@ -47,6 +62,7 @@ import Testing
         var workloadOptions = OptionValues()
         workloadOptions[CommonOptions.sharedKind] = sharedKind
         if let remoteFree { workloadOptions[ChurnWorkload.remoteFree] = remoteFree }
+        if let objects = testCase.objects { workloadOptions.set("objects", to: .integer(objects)) }
         return try Runner.run(RunRequest(
             scheme: Registry.scheme(named: testCase.scheme), workload: Registry.workload(named: testCase.workload),
             workloadOptions: workloadOptions, schemeOptions: testCase.schemeOptions,
@@ -58,6 +74,9 @@ import Testing
         let row = try run(testCase, threads: threads)
         #expect(row.isValid, "\(row["validation_error"].text)")
         try expectEveryWorkerWorkedInTheMeasuredInterval(row)
+        if testCase.collects {
+            #expect((Int(row["merge_pauses"].text) ?? 0) >= 1, "no collection stopped the world: merge_pauses '\(row["merge_pauses"].text)'")
+        }
     }
 
     @Test(arguments: [2, 4, 8])

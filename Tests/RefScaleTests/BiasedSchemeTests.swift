@@ -459,7 +459,10 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(sharedWord(type) == 0 && f.other.counters.atomicRMW == 2)
         let own = f.pool.bear(2, flags: [])
         own.typeWord.pointee.store(UInt(bitPattern: type.address), ordering: .relaxed)
-        f.owner.close(f.owner.new(own))
+        let ownHandle = f.owner.new(own)
+        #expect(type.localCount == 2 && sharedWord(type) == 0, "the owner's instance holds its type in the local count")
+        f.owner.close(ownHandle)
+        #expect(own.timesFreed == 1)
         #expect(type.localCount == 1 && f.owner.counters.atomicRMW == 0)
     }
 

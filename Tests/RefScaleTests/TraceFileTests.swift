@@ -53,7 +53,7 @@ private func sampleTrace() -> Trace {
         var bytes = TraceFile.encode(sampleTrace())
         bytes[0] = UInt8(ascii: "X")
         #expect(throws: TraceFormatError.self) { try TraceFile.decode(bytes) }
-        #expect((try? TraceFile.decode(Array("not a trace at all".utf8))) == nil)
+        #expect(throws: TraceFormatError.self) { try TraceFile.decode(Array("not a trace at all".utf8)) }
     }
 
     @Test func everyTruncationIsRefusedWithOneLine() {

@@ -269,11 +269,16 @@ struct CountingModel {
         let first = try traceWorkload(Self.sharedFunction)
         let second = try traceWorkload(Self.sharedFunction)
         _ = second.workerProgram(thread: 1, threads: 2, seed: 9)
-        var a = StreamDigest(), b = StreamDigest()
+        var a = StreamDigest(), b = StreamDigest(), other = StreamDigest()
+        let handOver = try traceWorkload(Self.handOver)
         for thread in 0 ..< 2 {
-            a.add(first.workerProgram(thread: thread, threads: 2, seed: 1))
-            b.add(second.workerProgram(thread: thread, threads: 2, seed: 7))
+            let (one, two) = (first.workerProgram(thread: thread, threads: 2, seed: 1), second.workerProgram(thread: thread, threads: 2, seed: 7))
+            #expect(one.setup == two.setup && one.pass == two.pass && one.teardown == two.teardown, "thread \(thread)")
+            a.add(one)
+            b.add(two)
+            other.add(handOver.workerProgram(thread: thread, threads: 2, seed: 1))
         }
         #expect(a.value == b.value)
+        #expect(other.value != a.value, "the digest sees the trace")
     }
 }
