@@ -380,14 +380,14 @@ columns = [line.split()[0] for line in open(sys.argv[2]) if line.strip()]
 in_readme = [name for index, name in enumerate(named) if name in columns and name not in named[:index]]
 assert in_readme == columns, f"README: {in_readme}\ncolumns: {columns}"
 PY
-for command in run stress calibrate; do
+for command in run stress calibrate validate; do
   "$refscale" "$command" --help >"$work/help.txt" 2>&1
   status=$?
   [ "$status" -eq 0 ] && [ -s "$work/help.txt" ] && pass || fail "$command --help: exit $status, $(wc -c <"$work/help.txt") bytes"
   missing=$(grep -o -- '--[a-z][a-z-]*' "$work/help.txt" | sort -u | grep -v -x -e --help | while read -r flag; do grep -qE -- "$flag([^a-z-]|\$)" "$readme" || echo "$flag"; done)
   [ -z "$missing" ] && pass || fail "README does not mention $command's $(echo $missing)"
 done
-for command in run sweep stress report info calibrate columns list; do
+for command in run sweep stress report info calibrate columns list validate; do
   "$refscale" "$command" --help >"$work/help.txt" 2>&1
   status=$?
   [ "$status" -eq 0 ] && grep -q "^USAGE: refscale $command" "$work/help.txt" && pass || fail "$command --help: exit $status, no usage line"

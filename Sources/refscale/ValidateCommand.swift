@@ -23,7 +23,7 @@ struct Validate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Warm-up before the interval, seconds.") var warmup = 0.1
     @Option(parsing: .unconditional, help: "Repetitions of each scheme per cell (5 or more give the ratio a 95% interval).") var reps = 5
     @Option(parsing: .unconditional, help: "Seed of the operation streams.") var seed: UInt64 = 1
-    @Option(help: "Directory of the trace files replayed, one cell each.") var traces = "results/traces"
+    @Option(help: "Directory of the trace files replayed, one cell each (relative: from here, else from the checkout).") var traces = "results/traces"
     @Option(help: "Directory for the CSV files; made when it does not exist.") var out = "results"
 
     func run() throws {
@@ -33,9 +33,12 @@ struct Validate: ParsableCommand {
         let counts = try threads.map { try RunArguments.threadCounts($0) }
             ?? Experiment.ThreadCounts.oneAndAll.resolve(onlineCPUs: machine.onlineCPUs)
         try ResourceLimits.checkRepetitions(reps)
+        // A relative directory is read from the working directory, else from the checkout, as a
+        // relative trace path is.
+        let tracesDirectory = traces.hasPrefix("/") || access(traces, F_OK) == 0 ? traces : DelegatedScheme.packageRoot + "/" + traces
+        let traceFiles = try Validation.traceFiles(in: access(tracesDirectory, F_OK) == 0 ? tracesDirectory : traces)
         let validation = try Validation(
-            model: model, real: real, threads: counts, traces: try Validation.traceFiles(in: traces),
-            duration: duration, warmup: warmup, seed: seed)
+            model: model, real: real, threads: counts, traces: traceFiles, duration: duration, warmup: warmup, seed: seed)
         let requests = validation.requests(repetitions: reps)
         guard !requests.isEmpty else {
             throw UsageError("no cell of \(model) and \(real) can run; the first: \(validation.cells.first?.refusal ?? "none")")
@@ -49,6 +52,7 @@ struct Validate: ParsableCommand {
             if madeDirectory { rmdir(out) }
             throw error
         }
+        if traceFiles.isEmpty { note("--traces \(traces) holds no .rstrace file, so no trace is a cell") }
         for cell in validation.cells where cell.refusal != nil { note("cannot run \(cell.name): \(cell.refusal!)") }
         InterruptNotice.install(path: writer.path, removeWhenEmpty: true)
         let records: [RunRecord]

@@ -98,6 +98,16 @@ import RefScale
         let line = try #require(ValidationTable(validation: validation, records: model + real, host: "box").lines.first)
         #expect(line.status == "invalid" && line.reason == "object 3 freed twice" && line.ratio == nil)
     }
+
+    @Test func aSideWhoseValidRunsMeasuredNoOperationIsInvalidNotMeasured() throws {
+        let validation = try Self.validation(model: "atomic", threads: [1])
+        let cell = try #require(validation.cells.first { $0.name == "private@1" }?.pair)
+        let model = Self.records(try Runner.run(cell.model), nanosecondsPerOperation: [2.0, 2.0])
+        var real = Self.records(try Runner.run(cell.real), nanosecondsPerOperation: [1.0, 1.0])
+        for index in real.indices { real[index].measuredWorkerOperations = [0] }
+        let line = try #require(ValidationTable(validation: validation, records: model + real, host: "box").lines.first)
+        #expect(line.status == "invalid" && line.reason.contains("measured no operation") && line.realNanoseconds == nil)
+    }
 }
 
 extension ArraySlice {

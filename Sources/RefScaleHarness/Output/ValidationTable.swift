@@ -24,21 +24,26 @@ public struct ValidationTable {
 
         var modelValid: [RunRecord] { model.filter(\.isValid) }
         var realValid: [RunRecord] { real.filter(\.isValid) }
+        /// ns/op of the valid runs that measured an operation within their interval.
+        var modelValues: [Double] { modelValid.compactMap(\.nanosecondsPerOperation) }
+        var realValues: [Double] { realValid.compactMap(\.nanosecondsPerOperation) }
 
-        /// `measured`, `cannot run` (with the cell's refusal) or `invalid` (a side without valid rows).
+        /// `measured`, `cannot run` (with the cell's refusal) or `invalid` (a side without a valid
+        /// run that measured an operation).
         public var status: String {
             if cell.refusal != nil { return "cannot run" }
-            return modelValid.isEmpty || realValid.isEmpty ? "invalid" : "measured"
+            return modelValues.isEmpty || realValues.isEmpty ? "invalid" : "measured"
         }
 
         public var reason: String {
             if let refusal = cell.refusal { return refusal }
+            guard status == "invalid" else { return "" }
             let broken = (model + real).first { !$0.isValid }
-            return status == "invalid" ? (broken?.problems.first ?? "no run measured an operation") : ""
+            return broken?.problems.first ?? "a side measured no operation within --duration; give it longer"
         }
 
-        public var modelNanoseconds: Double? { Statistics.median(modelValid.compactMap(\.nanosecondsPerOperation)) }
-        public var realNanoseconds: Double? { Statistics.median(realValid.compactMap(\.nanosecondsPerOperation)) }
+        public var modelNanoseconds: Double? { Statistics.median(modelValues) }
+        public var realNanoseconds: Double? { Statistics.median(realValues) }
 
         /// Model ns/op over real ns/op.
         public var ratio: Double? {
@@ -47,7 +52,7 @@ public struct ValidationTable {
         }
 
         public var ratioInterval: Statistics.Interval? {
-            Statistics.ratioInterval(realValid.compactMap(\.nanosecondsPerOperation), modelValid.compactMap(\.nanosecondsPerOperation))
+            Statistics.ratioInterval(realValues, modelValues)
         }
 
         /// Atomic read-modify-writes per operation of the model over its whole runs (counters and
@@ -106,7 +111,7 @@ public struct ValidationTable {
         let interval = line.ratioInterval
         return [
             model, real, line.cell.name, line.cell.workload, line.cell.sharedKind, line.cell.trace, String(line.cell.threads),
-            line.status, line.reason, String(line.modelValid.count), String(line.realValid.count),
+            line.status, line.reason, String(line.modelValues.count), String(line.realValues.count),
             ValidationTable.number(line.modelNanoseconds, decimals: 3), ValidationTable.number(line.realNanoseconds, decimals: 3),
             ValidationTable.number(line.ratio, decimals: 4), ValidationTable.number(interval?.lower, decimals: 4),
             ValidationTable.number(interval?.upper, decimals: 4), ValidationTable.number(interval?.coverage, decimals: 4),
@@ -165,7 +170,7 @@ public struct ValidationTable {
             text.append("births/op: in these cells the real runtime makes real objects where the model takes pool blocks; their ratio is counting and making together: \(withBirths.joined(separator: ", "))")
         }
         if !refused.isEmpty { text += ["cells that cannot run:"] + refused }
-        if !invalid.isEmpty { text += ["cells without valid rows on a side:"] + invalid }
+        if !invalid.isEmpty { text += ["cells without a measurement on a side:"] + invalid }
         return text
     }
 }
