@@ -389,14 +389,14 @@ assert [name for name in columns if name in always] == always, f"columns: {colum
 in_readme = [name for index, name in enumerate(named) if name in columns and name not in named[:index]]
 assert in_readme == columns, f"README: {in_readme}\ncolumns: {columns}"
 PY
-for command in run stress calibrate; do
+for command in run stress calibrate validate; do
   "$refscale" "$command" --help >"$work/help.txt" 2>&1
   status=$?
   [ "$status" -eq 0 ] && [ -s "$work/help.txt" ] && pass || fail "$command --help: exit $status, $(wc -c <"$work/help.txt") bytes"
   missing=$(grep -o -- '--[a-z][a-z-]*' "$work/help.txt" | sort -u | grep -v -x -e --help | while read -r flag; do grep -qE -- "$flag([^a-z-]|\$)" "$readme" || echo "$flag"; done)
   [ -z "$missing" ] && pass || fail "README does not mention $command's $(echo $missing)"
 done
-for command in run sweep stress report info calibrate columns list; do
+for command in run sweep stress report info calibrate columns list validate; do
   "$refscale" "$command" --help >"$work/help.txt" 2>&1
   status=$?
   [ "$status" -eq 0 ] && grep -q "^USAGE: refscale $command" "$work/help.txt" && pass || fail "$command --help: exit $status, no usage line"
@@ -458,6 +458,53 @@ missing_flags=$(grep -o -- '^ *--[a-z-]*' "$work/list" | tr -d ' ' | sort -u | w
 expect_error "nan boxing on a scheme without index handles" 64 run --scheme atomic --workload numeric --nan-boxing on --csv "$work/out.csv"
 grep -q "64-bit indices" "$work/stderr" && pass || fail "nan boxing elsewhere: message: $(cat "$work/stderr")"
 expect_error "tag bits on a scheme without a table index" 64 run --scheme biased --workload numeric --tag-bits 1 --csv "$work/out.csv"
+
+# validate: bad input is one line, exit 64, and neither its --out directory nor a file; a short
+# real validation of nonatomic beside cpython (both in this build) lists every cell, measured or
+# not, and runs each cell's pair alternately on one stream.
+mkdir -p "$work/vtraces"
+cp "$(dirname "$0")/../results/traces/method_shared.rstrace" "$work/vtraces/"
+expect_error "validate with an unknown model" 64 validate --model nope --real cpython --traces "$work/vtraces" --out "$work/vout"
+expect_error "validate with a real runtime as the model" 64 validate --model cpython --real cpython --traces "$work/vtraces" --out "$work/vout"
+grep -q "counts in a real interpreter" "$work/stderr" || fail "validate real model: message: $(cat "$work/stderr")"
+expect_error "validate with a model as the real runtime" 64 validate --model atomic --real biased --traces "$work/vtraces" --out "$work/vout"
+expect_error "validate with zero repetitions" 64 validate --model nonatomic --real cpython --reps 0 --traces "$work/vtraces" --out "$work/vout"
+expect_error "validate with an infinite duration" 64 validate --model nonatomic --real cpython --duration inf --traces "$work/vtraces" --out "$work/vout"
+expect_error "validate with zero threads" 64 validate --model nonatomic --real cpython --threads 0 --traces "$work/vtraces" --out "$work/vout"
+expect_error "validate with a missing trace directory" 64 validate --model nonatomic --real cpython --traces "$work/none" --out "$work/vout"
+[ -e "$work/vout" ] && fail "a refused validate left its --out directory behind" || pass
+"$refscale" validate --model nonatomic --real cpython --threads 1,2 --reps 2 "${quick[@]:0:4}" --traces "$work/vtraces" \
+  --out "$work/vout" >"$work/stdout" 2>"$work/stderr"
+status=$?
+[ "$status" -eq 0 ] && pass || fail "validate nonatomic beside cpython: exit $status ($(tail -1 "$work/stderr"))"
+python3 - "$work/vout" <<'PY' && pass || fail "validate: the cells and rows files do not hold what the command ran"
+import csv, glob, sys
+[cells_path] = glob.glob(sys.argv[1] + "/validate-nonatomic-cpython-*-cells.csv")
+[rows_path] = [p for p in glob.glob(sys.argv[1] + "/validate-nonatomic-cpython-*.csv") if p != cells_path]
+cells = list(csv.DictReader(open(cells_path)))
+rows = list(csv.DictReader(open(rows_path)))
+# 8 synthetic variants (shared-hot thrice) and the one trace, each at 1 and 2 threads.
+assert len(cells) == 18, len(cells)
+names = [c["cell"] for c in cells]
+assert "shared-hot/ext-type@1" in names and "trace/method_shared@2" in names, names
+by_name = {c["cell"]: c for c in cells}
+assert by_name["handoff/data@1"]["status"] == "cannot run" and "multiple" in by_name["handoff/data@1"]["reason"]
+assert by_name["shared-hot/data@2"]["status"] == "cannot run" and "nonatomic" in by_name["shared-hot/data@2"]["reason"]
+measured = [c for c in cells if c["status"] == "measured"]
+assert measured and all(c["status"] in ("measured", "cannot run") for c in cells)
+for c in measured:
+    ratio = float(c["ratio"])
+    assert abs(ratio - float(c["model_ns_per_op"]) / float(c["real_ns_per_op"])) <= 0.01 * ratio + 2e-3, c
+    assert float(c["ratio_low"]) <= ratio <= float(c["ratio_high"]), c
+assert float(by_name["churn/data@1"]["births_per_op"]) > 0 and float(by_name["private@1"]["births_per_op"]) == 0
+# Two rows per repetition of each measured cell, the model's then the real runtime's, on one stream.
+assert len(rows) == 2 * 2 * len(measured), len(rows)
+for model, real in zip(rows[0::2], rows[1::2]):
+    assert (model["scheme"], real["scheme"]) == ("nonatomic", "cpython"), (model["scheme"], real["scheme"])
+    assert model["rep"] == real["rep"] and model["threads"] == real["threads"] and model["stream_digest"] == real["stream_digest"]
+PY
+grep -q "^cell .*status .*model ns/op .*real ns/op .*ratio" "$work/stdout" && grep -q "^cells that cannot run:" "$work/stdout" \
+  && pass || fail "validate: the printed table lacks its header or its cells that cannot run"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,7 +8,9 @@
 # 3.13.*t, the frees the workload defines (counted by the real interpreter's deallocations), and
 # the same stream_digest as `biased` on the same parameters, a digest of its own for each
 # workload and thread count (the parameters reach bin/refscale-313t whole); and every committed
-# experiment file that names cpython-313t loads in that build.
+# experiment file that names cpython-313t loads in that build;
+# `validate` of biased beside cpython-313t lists every cell, and Experiments/programs_313t.py
+# runs the real programs beside its trace cells.
 # Usage: Tests/cpython-313t-tests.sh path/to/refscale [--build]
 set -uo pipefail
 refscale="$(realpath "${1:?usage: $0 path/to/refscale [--build]}")"
@@ -86,6 +88,54 @@ print(" ".join(path for path in sorted(glob.glob("Experiments/*.json")) if "cpyt
     [ "$status" -eq 64 ] && grep -q "threads\[0\]: must be at least 1" "$work/stderr" \
       && pass || fail "a broken copy of $experiment: exit $status, $(cat "$work/stderr")"
   done
+
+  # validate: biased beside cpython-313t (handed to the 3.13t build) on three traces and the
+  # synthetic cells; ext-type cannot run under cpython-313t and says why; every other cell is
+  # measured from alternating, valid runs. Then the real programs beside those traces' replays.
+  mkdir -p "$work/traces"
+  for trace in call_function json_shared method_shared; do cp "results/traces/$trace.rstrace" "$work/traces/"; done
+  "$refscale" validate --threads 1,2 --reps 2 --duration 0.05 --warmup 0.01 --traces "$work/traces" --out "$work/validate" \
+    >"$work/out" 2>&1 && pass || fail "validate biased beside cpython-313t: $(tail -3 "$work/out")"
+  python3 - "$work/validate" <<'PY' && pass || fail "validate biased beside cpython-313t: cells"
+import csv, glob, sys
+[cells_path] = glob.glob(sys.argv[1] + "/validate-biased-cpython-313t-*-cells.csv")
+[rows_path] = [p for p in glob.glob(sys.argv[1] + "/validate-biased-cpython-313t-*.csv") if p != cells_path]
+cells = {c["cell"]: c for c in csv.DictReader(open(cells_path))}
+rows = list(csv.DictReader(open(rows_path)))
+assert len(cells) == 2 * (8 + 3), len(cells)
+for threads in (1, 2):
+    refused = cells[f"shared-hot/ext-type@{threads}"]
+    assert refused["status"] == "cannot run" and "cpython-313t" in refused["reason"], refused
+assert cells["handoff/data@1"]["status"] == "cannot run"
+measured = [c for c in cells.values() if c["status"] == "measured"]
+assert len(measured) == len(cells) - 3, [c["cell"] for c in cells.values() if c["status"] != "measured"]
+assert all(c["model_atomics_per_op"] != "" for c in measured)
+assert float(cells["shared-hot/data@2"]["model_atomics_per_op"]) > 0 and float(cells["private@1"]["model_atomics_per_op"]) == 0
+assert all(r["valid"] == "true" for r in rows)
+for model, real in zip(rows[0::2], rows[1::2]):
+    assert (model["scheme"], real["scheme"]) == ("biased", "cpython-313t")
+    assert model["stream_digest"] == real["stream_digest"]
+PY
+  rows_file=$(ls "$work"/validate/validate-biased-cpython-313t-*.csv | grep -v -- -cells.csv)
+  python3 Experiments/programs_313t.py "$rows_file" --runs 1 --iterations 200 --out "$work/programs.csv" \
+    >"$work/out" 2>&1 && pass || fail "programs_313t.py: $(tail -3 "$work/out")"
+  python3 - "$work/programs.csv" "$work/out" <<'PY' && pass || fail "programs_313t.py: rows"
+import csv, glob, os, re, sys
+rows = {r["program"]: r for r in csv.DictReader(open(sys.argv[1]))}
+programs = {os.path.basename(p)[:-3] for p in glob.glob("Experiments/traces/*.py") if not os.path.basename(p).startswith("_")}
+assert set(rows) == programs, set(rows) ^ programs
+for name, row in rows.items():
+    assert float(row["real_ratio_2_over_1"]) > 0 and float(row["wall_1_median_s"]) > 0, row
+    replayed = name in ("call_function", "json_shared", "method_shared")
+    for scheme in ("biased", "cpython-313t"):
+        assert (row[f"predicted_{scheme}"] != "") == replayed, (name, scheme, row[f"predicted_{scheme}"])
+text = open(sys.argv[2]).read()
+for scheme in ("biased", "cpython-313t"):
+    found = re.search(rf"real and {scheme}-predicted 2/1 ratios over 3 programs: rho (\S+),", text)
+    assert found and -1 <= float(found.group(1)) <= 1, text
+PY
+  python3 Experiments/programs_313t.py "$rows_file" --runs 0 --out "$work/none.csv" 2>"$work/err"
+  [ $? -eq 64 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && [ ! -e "$work/none.csv" ] && pass || fail "programs_313t.py --runs 0: not one line, exit 64, no file"
 else
   echo "cpython-313t: the free-threaded interpreter is not built; only the refusal was checked (Tools/cpython-313t/build.sh builds it)" >&2
 fi

@@ -27,7 +27,7 @@ struct Sweep: ParsableCommand {
             let source = experimentFile ?? "the default experiment"
             throw UsageError("\(source): every combination is left out, so nothing would run; the first: \(skipped.first ?? "none")")
         }
-        let madeDirectory = try outputDirectory()
+        let madeDirectory = try makeOutputDirectory(out)
         let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
         let writer: CSVWriter
         do {
@@ -55,25 +55,26 @@ struct Sweep: ParsableCommand {
         print("report them: \(commands.report)")
         try Perform.requireValid(records)
     }
+}
 
-    /// Checks `--out`, making it (and its parents) when it does not exist; true when it was made.
-    func outputDirectory() throws -> Bool {
-        guard !out.isEmpty else { throw HarnessError("--out '': name a directory") }
-        var status = stat()
-        if stat(out, &status) == 0 {
-            guard status.st_mode & S_IFMT == S_IFDIR else { throw HarnessError("--out \(out): is a file, not a directory") }
-            try CSVWriter.checkWritableDirectory(out, for: "--out \(out)")
-            return false
-        }
-        var prefix = out.hasPrefix("/") ? "/" : ""
-        for component in out.split(separator: "/") {
-            prefix += component
-            guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
-                throw HarnessError("--out \(out): cannot make \(prefix): \(String(cString: strerror(errno)))")
-            }
-            prefix += "/"
-        }
+/// Checks `--out` (of `sweep` and `validate`), making it (and its parents) when it does not
+/// exist; true when it was made.
+func makeOutputDirectory(_ out: String) throws -> Bool {
+    guard !out.isEmpty else { throw HarnessError("--out '': name a directory") }
+    var status = stat()
+    if stat(out, &status) == 0 {
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw HarnessError("--out \(out): is a file, not a directory") }
         try CSVWriter.checkWritableDirectory(out, for: "--out \(out)")
-        return true
+        return false
     }
+    var prefix = out.hasPrefix("/") ? "/" : ""
+    for component in out.split(separator: "/") {
+        prefix += component
+        guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
+            throw HarnessError("--out \(out): cannot make \(prefix): \(String(cString: strerror(errno)))")
+        }
+        prefix += "/"
+    }
+    try CSVWriter.checkWritableDirectory(out, for: "--out \(out)")
+    return true
 }

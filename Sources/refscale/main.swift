@@ -9,7 +9,7 @@ struct Refscale: ParsableCommand {
         abstract: "Measures reference counting without a global interpreter lock.",
         subcommands: [
             List.self, Run.self, Sweep.self, StressCommand.self, ReportCommand.self, Info.self, Calibrate.self, Columns.self,
-            TraceCommand.self,
+            TraceCommand.self, Validate.self,
         ]
     )
 }
