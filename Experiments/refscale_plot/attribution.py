@@ -8,10 +8,9 @@ share (a replay with no shared-memory writes at all) is drawn as no bar, marked 
 
 from __future__ import annotations
 
-import csv
 import math
 
-from .errors import InputError
+from . import tidy
 
 KIND = "attribution"
 ATTRIBUTION_COLUMNS = [
@@ -24,40 +23,24 @@ SUMMARY_COLOR = "#8C8C8C"
 
 
 def is_attribution(path):
-    """Whether the file's header has every attribution column; False for anything unreadable, so
-    the run CSV reader reports what is wrong with it."""
+    return tidy.has_columns(path, ATTRIBUTION_COLUMNS)
+
+
+def _check(row):
+    if row["share"] == "":
+        return None
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return bool(header) and set(ATTRIBUTION_COLUMNS) <= set(header)
+        share = float(row["share"])
+    except ValueError:
+        return f"share is not a number: {row['share']!r}"
+    if not math.isfinite(share) or share < 0:
+        return f"share is not a fraction: {row['share']!r}"
+    return None
 
 
 def read(path):
     """The rows as dicts of text; InputError naming the file and line of the first bad row."""
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                if None in row or None in row.values():
-                    raise InputError(f"{path}:{reader.line_num}: the row's fields do not match the header")
-                if row["share"] == "":
-                    rows.append(row)
-                    continue
-                try:
-                    share = float(row["share"])
-                except ValueError:
-                    raise InputError(f"{path}:{reader.line_num}: share is not a number: {row['share']!r}") from None
-                if not math.isfinite(share) or share < 0:
-                    raise InputError(f"{path}:{reader.line_num}: share is not a fraction: {row['share']!r}")
-                rows.append(row)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise InputError(f"{path}: malformed CSV: {error}") from None
-    if not rows:
-        raise InputError(f"{path}: no rows below the header")
-    return rows
+    return tidy.read(path, _check)
 
 
 def bar_name(row):

@@ -8,10 +8,9 @@ status is written where the point would be."""
 
 from __future__ import annotations
 
-import csv
 import math
 
-from .errors import InputError
+from . import tidy
 
 KIND = "validate"
 VALIDATION_COLUMNS = [
@@ -28,39 +27,26 @@ BAND_COLOR = "#009E73"
 
 
 def is_validation(path):
-    """Whether the file's header has every validation column; False for anything unreadable."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return bool(header) and set(VALIDATION_COLUMNS) <= set(header)
+    return tidy.has_columns(path, VALIDATION_COLUMNS)
+
+
+def _check(row):
+    """Makes the number columns floats (NaN when blank)."""
+    for column in NUMBER_COLUMNS:
+        text = row[column]
+        try:
+            row[column] = float(text) if text != "" else math.nan
+        except ValueError:
+            return f"{column} is not a number: {text!r}"
+    if row["status"] == "measured" and not (row["ratio"] > 0 and math.isfinite(row["ratio"])):
+        return "a measured cell without a positive ratio"
+    return None
 
 
 def read(path):
     """The rows as dicts, the number columns as floats (NaN when blank); InputError naming the file
     and line of the first bad row."""
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                if None in row or None in row.values():
-                    raise InputError(f"{path}:{reader.line_num}: the row's fields do not match the header")
-                for column in NUMBER_COLUMNS:
-                    text = row[column]
-                    try:
-                        row[column] = float(text) if text != "" else math.nan
-                    except ValueError:
-                        raise InputError(f"{path}:{reader.line_num}: {column} is not a number: {text!r}") from None
-                if row["status"] == "measured" and not (row["ratio"] > 0 and math.isfinite(row["ratio"])):
-                    raise InputError(f"{path}:{reader.line_num}: a measured cell without a positive ratio")
-                rows.append(row)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise InputError(f"{path}: malformed CSV: {error}") from None
-    if not rows:
-        raise InputError(f"{path}: no rows below the header")
-    return rows
+    return tidy.read(path, _check)
 
 
 def has_births(row):

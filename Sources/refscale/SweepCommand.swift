@@ -27,33 +27,43 @@ struct Sweep: ParsableCommand {
             let source = experimentFile ?? "the default experiment"
             throw UsageError("\(source): every combination is left out, so nothing would run; the first: \(skipped.first ?? "none")")
         }
-        let madeDirectory = try makeOutputDirectory(out)
-        let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
-        let writer: CSVWriter
-        do {
-            writer = try CSVWriter(newFileIn: out, name: "\(experiment.name)-\(machine.host)-\(stamp)")
-        } catch {
-            if madeDirectory { rmdir(out) }
-            throw error
-        }
-        for reason in skipped { note("left out: \(reason)") }
-        if let message = Pinning.numaNote(pin: experiment.pins, placement: experiment.placements) { note(message) }
-        InterruptNotice.install(path: writer.path, removeWhenEmpty: true)
-        let records: [RunRecord]
-        do {
-            records = try perform(requests, writer: writer, progress: SweepProgress(total: requests.count))
-        } catch {
-            writer.discardIfEmpty()
-            if madeDirectory && writer.rowsWritten == 0 { rmdir(out) }
-            throw error
+        let (records, path) = try performIntoNewFile(requests, out: out, name: experiment.name, host: machine.host) {
+            for reason in skipped { note("left out: \(reason)") }
+            if let message = Pinning.numaNote(pin: experiment.pins, placement: experiment.placements) { note(message) }
         }
         print("")
         Summary.lines(records).forEach { print($0) }
-        print("\n\(records.count) rows written to \(writer.path)")
-        let commands = Report.followUpCommands(csvPath: writer.path, outDirectory: out)
+        print("\n\(records.count) rows written to \(path)")
+        let commands = Report.followUpCommands(csvPath: path, outDirectory: out)
         print("plot them:   \(commands.plot)")
         print("report them: \(commands.report)")
         try Perform.requireValid(records)
+    }
+}
+
+/// Makes `--out` when it does not exist and a new CSV file in it named `name-host-stamp`, runs the
+/// requests into it (`notes` first, once the file is made), and removes what it made when no row
+/// was written (a refused run, an interrupt). Returns the records and the file's path.
+func performIntoNewFile(
+    _ requests: [RunRequest], out: String, name: String, host: String, notes: () -> Void
+) throws -> (records: [RunRecord], path: String) {
+    let madeDirectory = try makeOutputDirectory(out)
+    let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
+    let writer: CSVWriter
+    do {
+        writer = try CSVWriter(newFileIn: out, name: "\(name)-\(host)-\(stamp)")
+    } catch {
+        if madeDirectory { rmdir(out) }
+        throw error
+    }
+    notes()
+    InterruptNotice.install(path: writer.path, removeWhenEmpty: true)
+    do {
+        return (try perform(requests, writer: writer, progress: SweepProgress(total: requests.count)), writer.path)
+    } catch {
+        writer.discardIfEmpty()
+        if madeDirectory && writer.rowsWritten == 0 { rmdir(out) }
+        throw error
     }
 }
 

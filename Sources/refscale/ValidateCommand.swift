@@ -43,32 +43,16 @@ struct Validate: ParsableCommand {
         guard !requests.isEmpty else {
             throw UsageError("no cell of \(model) and \(real) can run; the first: \(validation.cells.first?.refusal ?? "none")")
         }
-        let madeDirectory = try makeOutputDirectory(out)
-        let stamp = MachineInfo.timestamp().filter { $0 != "-" && $0 != ":" }
-        let writer: CSVWriter
-        do {
-            writer = try CSVWriter(newFileIn: out, name: "validate-\(model)-\(real)-\(machine.host)-\(stamp)")
-        } catch {
-            if madeDirectory { rmdir(out) }
-            throw error
-        }
-        if traceFiles.isEmpty { note("--traces \(traces) holds no .rstrace file, so no trace is a cell") }
-        for cell in validation.cells where cell.refusal != nil { note("cannot run \(cell.name): \(cell.refusal!)") }
-        InterruptNotice.install(path: writer.path, removeWhenEmpty: true)
-        let records: [RunRecord]
-        do {
-            records = try perform(requests, writer: writer, progress: SweepProgress(total: requests.count))
-        } catch {
-            writer.discardIfEmpty()
-            if madeDirectory && writer.rowsWritten == 0 { rmdir(out) }
-            throw error
+        let (records, path) = try performIntoNewFile(requests, out: out, name: "validate-\(model)-\(real)", host: machine.host) {
+            if traceFiles.isEmpty { note("--traces \(traces) holds no .rstrace file, so no trace is a cell") }
+            for cell in validation.cells where cell.refusal != nil { note("cannot run \(cell.name): \(cell.refusal!)") }
         }
         let table = ValidationTable(validation: validation, records: records, host: machine.host)
-        let cellsPath = String(writer.path.dropLast(".csv".count)) + "-cells.csv"
+        let cellsPath = String(path.dropLast(".csv".count)) + "-cells.csv"
         try table.write(to: cellsPath)
         print("")
         table.printed.forEach { print($0) }
-        print("\n\(records.count) rows written to \(writer.path); \(table.lines.count) cells to \(cellsPath)")
+        print("\n\(records.count) rows written to \(path); \(table.lines.count) cells to \(cellsPath)")
         let commands = Report.followUpCommands(csvPath: cellsPath, outDirectory: out)
         print("plot them:   \(commands.plot)")
         try Perform.requireValid(records)
