@@ -136,6 +136,8 @@ expect_error "too many arguments" --scheme atomic $(hpy "$lists" total list:3,4)
 expect_error "an argument refscale cannot make" --scheme atomic $(hpy "$lists" total abc)
 expect_error "no --module" --scheme atomic --workload hpy --function total
 expect_error "noop cannot hold an extension's objects" --scheme noop $(hpy "$lists" total list:3)
+expect_error "a function outside the implemented set, its result then read" --scheme atomic $(hpy "$seed" firstByte str:x)
+expect_stderr "the unimplemented function named" "firstByte: the context function ctx_Bytes_AsString is not implemented"
 expect_error "the attribute context" --scheme atomic --context attribute $(hpy "$lists" total list:3)
 expect_error "HPy_AsStruct of an int" --scheme atomic $(hpy "$modules/step_03_hpy_final.hpy0.so" dot 1,2)
 

@@ -2,7 +2,8 @@
 // with HPy_Add, and a type whose setName keeps the handle it was given, which the handle contract
 // forbids and `--context debug` must report, beside setNameField, which keeps it as HPy asks.
 // closeTwice, useAfterClose and stash break the contract in the other ways the debug context
-// checks; run them under `--context debug` only (elsewhere they corrupt the counts).
+// checks; run them under `--context debug` only (elsewhere they corrupt the counts). firstByte
+// calls a function refscale's context does not implement.
 #include "hpy.h"
 
 HPyDef_METH(add, "add", HPyFunc_VARARGS)
@@ -120,7 +121,16 @@ static HPy stash_impl(HPyContext *ctx, HPy self, HPy arg)
     return HPy_Dup(ctx, ctx->h_None);
 }
 
-static HPyDef *module_defines[] = { &add, &add_longs, &closeTwice, &useAfterClose, &stash, &seedexample_exec, NULL };
+// HPyBytes_AsString is outside refscale's implemented set: the call must end there, failed,
+// rather than go on to read through what the function gave back.
+HPyDef_METH(firstByte, "firstByte", HPyFunc_O)
+static HPy firstByte_impl(HPyContext *ctx, HPy self, HPy bytes)
+{
+    const char *data = HPyBytes_AsString(ctx, bytes);
+    return HPyLong_FromLong(ctx, data[0]);
+}
+
+static HPyDef *module_defines[] = { &add, &add_longs, &closeTwice, &useAfterClose, &stash, &firstByte, &seedexample_exec, NULL };
 
 static HPyModuleDef moduledef = {
     .doc = "The seed talk's examples, for refscale's --workload hpy",

@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -638,8 +639,14 @@ static void ctx_FatalError(struct chpy_context *ctx, const char *message) {
 
 // MARK: - The functions outside the implemented set
 
+/// Where a call of the module's code returns to when it calls a function outside the
+/// implemented set: the module cannot go on with a result that means nothing (a NULL it would
+/// dereference), so its call ends there, failed. Only C frames lie between.
+static _Thread_local jmp_buf *abandon_call;
+
 static void missing(struct chpy_context *ctx, const char *name) {
     fail(THREAD(ctx), "the context function %s is not implemented by refscale's HPyContext", name);
+    if (abandon_call) longjmp(*abandon_call, 1);
 }
 #define CHPY_MISSING(name) static uint64_t missing_##name(struct chpy_context *ctx) { missing(ctx, #name); return 0; }
 CHPY_FOR_EACH_FUNCTION(CHPY_MISSING)
@@ -893,7 +900,11 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
     if (m._i == 0) { free(record); note_failure(t, "making the module"); return 0; }
     for (struct chpy_def **d = module->def->defines; d && *d; d++) {
         if ((*d)->kind != CHPY_DEF_SLOT || (*d)->slot.slot != CHPY_SLOT_MOD_EXEC) continue;
-        int status = ((int (*)(struct chpy_context *, chpy_handle))(*d)->slot.impl)(&t->ctx, m);
+        jmp_buf landing;
+        volatile int status = -1;
+        abandon_call = &landing;
+        if (setjmp(landing) == 0) status = ((int (*)(struct chpy_context *, chpy_handle))(*d)->slot.impl)(&t->ctx, m);
+        abandon_call = NULL;
         if (status != 0 || t->error_set) {
             note_failure(t, "the module's exec slot");
             ctx_Close(&t->ctx, m);
@@ -1000,7 +1011,7 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     t->function = module->label;
     chpy_handle s = { (intptr_t)self };
     const chpy_handle *args = (const chpy_handle *)arguments;
-    chpy_handle result = { 0 };
+    volatile chpy_handle result = { 0 };
     int arity = chpy_module_arity(module);
     if (arity >= 0 && (size_t)arity != count) {
         fail(t, "TypeError: %s takes %d argument(s), %zu given", def->meth.name, arity, count);
@@ -1008,19 +1019,24 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
         t->error_set = false;
         return 0;
     }
-    switch (def->meth.signature) {
-    case CHPY_SIG_NOARGS: result = ((noargs_function)def->meth.impl)(&t->ctx, s); break;
-    case CHPY_SIG_O: result = ((o_function)def->meth.impl)(&t->ctx, s, args[0]); break;
-    case CHPY_SIG_VARARGS: result = ((varargs_function)def->meth.impl)(&t->ctx, s, args, count); break;
-    case CHPY_SIG_KEYWORDS: result = ((keywords_function)def->meth.impl)(&t->ctx, s, args, count, (chpy_handle){ 0 }); break;
-    default: fail(t, "a method of signature %d", def->meth.signature);
+    jmp_buf landing;
+    abandon_call = &landing;
+    if (setjmp(landing) == 0) {
+        switch (def->meth.signature) {
+        case CHPY_SIG_NOARGS: result = ((noargs_function)def->meth.impl)(&t->ctx, s); break;
+        case CHPY_SIG_O: result = ((o_function)def->meth.impl)(&t->ctx, s, args[0]); break;
+        case CHPY_SIG_VARARGS: result = ((varargs_function)def->meth.impl)(&t->ctx, s, args, count); break;
+        case CHPY_SIG_KEYWORDS: result = ((keywords_function)def->meth.impl)(&t->ctx, s, args, count, (chpy_handle){ 0 }); break;
+        default: fail(t, "a method of signature %d", def->meth.signature);
+        }
     }
+    abandon_call = NULL;
     if (result._i == 0 || t->error_set) {
         char what[300];
         snprintf(what, sizeof what, "%s%s%s", module->type_name, module->type_name[0] ? "." : "", def->meth.name);
         note_failure(t, what);
     }
-    if (result._i != 0) ctx_Close(&t->ctx, result);
+    if (result._i != 0) ctx_Close(&t->ctx, (chpy_handle){ result._i });
     t->error_set = false;
     t->counts.calls++;
     drain(t);
