@@ -59,6 +59,8 @@ for scheme in gil atomic biased perthread handle-local arena handle-table; do
     expect_valid "$scheme $context add" --scheme "$scheme" --context "$context" --threads 1,2 $(hpy "$seed" add 2,3.5)
     expect_valid "$scheme $context setNameField" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" Person.setNameField str:Ada)
     expect_valid "$scheme $context pairs" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" pairs list:21)
+    expect_valid "$scheme $context reverse" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" reverse list:9)
+    expect_valid "$scheme $context newPerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" newPerson)
   done
 done
 expect_valid "nonatomic on one thread" --scheme nonatomic --threads 1 $(hpy "$lists" squares 30)
@@ -73,6 +75,10 @@ expect_stderr "total's counts" "total\(list:100\): 0 dup, 101 close, 100 open, 1
 expect_stderr "pairs' counts" "pairs\(list:4\): 0 dup, 7 close, 4 open, 3 objects made, 6 references kept, 6 ended"
 "$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$seed" Person.setNameField str:Ada) >/dev/null 2>"$work/stderr"
 expect_stderr "setNameField's counts" "setNameField\(str:Ada\): 1 dup, 1 close, 0 open, 0 objects made, 1 references kept, 0 ended"
+"$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$seed" newPerson) >/dev/null 2>"$work/stderr"
+expect_stderr "newPerson's counts (an HPyGlobal load)" "newPerson\(\): 0 dup, 2 close, 1 open, 1 objects made, 0 references kept, 0 ended"
+"$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$lists" reverse list:4) >/dev/null 2>"$work/stderr"
+expect_stderr "reverse's counts (items replaced)" "reverse\(list:4\): 1 dup, 5 close, 4 open, 0 objects made, 4 references kept, 4 ended"
 allocated="$(column "$work/total.csv" objects_allocated)"
 ops="$(column "$work/total.csv" run_ops)"
 if [ "$allocated" -gt 0 ] && [ "$ops" -gt "$allocated" ]; then pass; else fail "total: objects_allocated $allocated, run_ops $ops"; fi

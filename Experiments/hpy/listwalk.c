@@ -1,5 +1,6 @@
-// An HPy module that walks and builds lists, for `--workload hpy`: every item a handle opened
-// by HPy_GetItem_i and closed, a list's items kept as the list's own references.
+// An HPy module that walks, builds and reverses lists, for `--workload hpy`: every item a handle
+// opened by HPy_GetItem_i and closed, a list's items kept as the list's own references (which
+// HPy_SetItem_i replaces).
 #include "hpy.h"
 
 HPyDef_METH(total, "total", HPyFunc_O)
@@ -64,7 +65,25 @@ static HPy pairs_impl(HPyContext *ctx, HPy self, HPy list)
     return result;
 }
 
-static HPyDef *module_defines[] = { &total, &squares, &pairs, NULL };
+HPyDef_METH(reverse, "reverse", HPyFunc_O)
+static HPy reverse_impl(HPyContext *ctx, HPy self, HPy list)
+{
+    HPy_ssize_t n = HPy_Length(ctx, list);
+    if (n < 0)
+        return HPy_NULL;
+    for (HPy_ssize_t i = 0, j = n - 1; i < j; i++, j--) {
+        HPy a = HPy_GetItem_i(ctx, list, i);
+        HPy b = HPy_GetItem_i(ctx, list, j);
+        int status = HPy_SetItem_i(ctx, list, i, b) | HPy_SetItem_i(ctx, list, j, a);
+        HPy_Close(ctx, a);
+        HPy_Close(ctx, b);
+        if (status < 0)
+            return HPy_NULL;
+    }
+    return HPy_Dup(ctx, ctx->h_None);
+}
+
+static HPyDef *module_defines[] = { &total, &squares, &pairs, &reverse, NULL };
 
 static HPyModuleDef moduledef = {
     .doc = "Lists walked and built, for refscale's --workload hpy",

@@ -81,12 +81,26 @@ static HPyType_Spec Person_spec = {
     .defines = Person_defines,
 };
 
+// The type, kept by the module as HPy asks: in an HPyGlobal, read by any thread.
+static HPyGlobal PersonType;
+
+HPyDef_METH(newPerson, "newPerson", HPyFunc_NOARGS)
+static HPy newPerson_impl(HPyContext *ctx, HPy self)
+{
+    HPy type = HPyGlobal_Load(ctx, PersonType);
+    PersonObject *person;
+    HPy result = HPy_New(ctx, type, &person);
+    HPy_Close(ctx, type);
+    return result;
+}
+
 HPyDef_SLOT(seedexample_exec, HPy_mod_exec)
 static int seedexample_exec_impl(HPyContext *ctx, HPy module)
 {
     HPy type = HPyType_FromSpec(ctx, &Person_spec, NULL);
     if (HPy_IsNull(type))
         return -1;
+    HPyGlobal_Store(ctx, &PersonType, type);
     int status = HPy_SetAttr_s(ctx, module, "Person", type);
     HPy_Close(ctx, type);
     return status;
@@ -130,11 +144,16 @@ static HPy firstByte_impl(HPyContext *ctx, HPy self, HPy bytes)
     return HPyLong_FromLong(ctx, data[0]);
 }
 
-static HPyDef *module_defines[] = { &add, &add_longs, &closeTwice, &useAfterClose, &stash, &firstByte, &seedexample_exec, NULL };
+static HPyDef *module_defines[] = {
+    &add, &add_longs, &newPerson, &closeTwice, &useAfterClose, &stash, &firstByte, &seedexample_exec, NULL
+};
+
+static HPyGlobal *module_globals[] = { &PersonType, NULL };
 
 static HPyModuleDef moduledef = {
     .doc = "The seed talk's examples, for refscale's --workload hpy",
     .defines = module_defines,
+    .globals = module_globals,
 };
 
 HPy_MODINIT(seedexample, moduledef)
