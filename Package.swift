@@ -34,6 +34,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CRefScale"),
+        // refscale's own HPyContext, laid out as HPy 0.9's universal context (--workload hpy).
+        .target(name: "CHPyContext", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
         cpythonTarget,
         // libnuma: NUMA nodes, and object memory placed on them (--pin, --placement).
         .systemLibrary(
@@ -43,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "RefScale",
-            dependencies: ["CRefScale", "CPython"],
+            dependencies: ["CRefScale", "CHPyContext", "CPython"],
             swiftSettings: hotLoopFlags + cpythonDefines
         ),
         .target(

@@ -76,6 +76,8 @@ public protocol CountingScheme {
     /// The shared kinds (`--shared-kind`) the scheme cannot make, each with the reason; a run
     /// that asks for one is refused before it starts.
     static var refusedSharedKinds: [SharedKind: String] { get }
+    /// Why the scheme cannot hold the objects a real extension makes (`hpy`), nil when it can.
+    static var refusesExtensionObjects: String? { get }
 
     /// The extension keeps a handle in a field or a global, or sends it, as it is — with no
     /// conversion to a non-local reference: a local handle escaping its scope, a breach of the
@@ -101,6 +103,11 @@ public protocol CountingScheme {
     /// or `Handle.null` when this scheme boxes it. By default every number is boxed, as CPython
     /// does.
     mutating func immediate(_ number: Number) -> Handle
+
+    /// Calls `body` with the thread's way into its universal table: how a real extension
+    /// (`hpy`) reaches the scheme. A context with a table (universal, debug, trace) gives its
+    /// own; a scheme called directly gives its own table over its own state.
+    mutating func withTableCaller<Result>(_ body: (TableCaller) -> Result) -> Result
 }
 
 extension CountingScheme {
@@ -135,12 +142,25 @@ extension CountingScheme {
     public static func failure(of shared: Shared) -> String? { nil }
     public static var pythonVersion: String? { nil }
     public static var refusedSharedKinds: [SharedKind: String] { [:] }
+    public static var refusesExtensionObjects: String? { nil }
     public mutating func escapeUnconverted(_ handle: Handle, to route: EscapeRoute) {}
     public static func contractSummary(of shared: Shared) -> ContractSummary? { nil }
     public static func attribution(of shared: Shared) -> ObjectAttribution? { nil }
     public static func traceSummary(of shared: Shared) -> CallTraceSummary? { nil }
     public static var callsThroughTable: Bool { false }
     @inline(__always) public mutating func immediate(_ number: Number) -> Handle { .null }
+    public mutating func withTableCaller<Result>(_ body: (TableCaller) -> Result) -> Result {
+        preconditionFailure("\(Self.self) is reached through no universal table")
+    }
+}
+
+extension UniversalScheme {
+    public mutating func withTableCaller<Result>(_ body: (TableCaller) -> Result) -> Result {
+        var table = Self.universalTable
+        return withUnsafeMutablePointer(to: &self) { state in
+            withUnsafeMutablePointer(to: &table) { body(TableCaller(table: $0, state: UnsafeMutableRawPointer(state))) }
+        }
+    }
 }
 
 /// The shared state of a scheme whose threads share nothing: only the run's options, which

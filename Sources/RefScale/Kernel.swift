@@ -163,6 +163,8 @@ func executeRare<S: CountingScheme>(_ operation: Operation, on scheme: inout S, 
         memory.mailboxes.publish(scheme, in: operation.source)
     case Operation.Code.readThroughForeignContext.rawValue:
         _ = memory.mailboxes.context(operation.source, as: S.self).read(memory.registers[register])
+    case Operation.Code.hpy.rawValue:
+        return HPyCalls.perform(operation, on: &scheme, memory: memory)
     case Operation.Code.number.rawValue:
         memory.registers[register] = makeNumber(operation.number, on: &scheme, memory: memory)
     default:

@@ -1,3 +1,4 @@
+import CHPyContext
 import CRefScale
 import Glibc
 import Synchronization
@@ -196,6 +197,10 @@ public struct ObjectFlags: OptionSet, Sendable {
     /// A type an extension made with `PyType_FromSpec`: never deferred in 3.13; its instances'
     /// deallocators drop it with the public `Py_DECREF` (`--shared-kind ext-type`).
     public static let extensionType = ObjectFlags(rawValue: 8)
+    /// An object of an HPy module's run whose payload is the address of a record (a tuple's
+    /// items, an instance's struct, a module's attributes) that must end with it
+    /// (`chpy_object_freed`).
+    public static let holdsRecord = ObjectFlags(rawValue: UInt8(CHPY_RECORD_FLAG))
 }
 
 /// Where a pool's objects live: the hook through which the harness places object memory on
@@ -403,6 +408,7 @@ public struct ObjectPool: @unchecked Sendable {
         // The alive bit was ours to clear, so no other thread frees this life: no atomic needed.
         object.freeCount.pointee.store(object.freeCount.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         noteFree(object, control: control)
+        if state & UInt32(CHPY_RECORD_FLAG) != 0 { chpy_object_freed(object.address) }
         object.poison()
         let home = Int(state >> ObjectRef.homeShift)
         guard home != 0 else { return }

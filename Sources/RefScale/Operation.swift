@@ -63,6 +63,9 @@ public struct Operation: Equatable, Sendable {
         /// records its address under the name `source`: later entries reach it by that name
         /// (`named(_:)`) until the name is given to the next object.
         case createNamed
+        /// A step of an HPy module's run (`HPyStep`, in the register field; the plan in the
+        /// source): calls into a real extension through refscale's HPyContext.
+        case hpy
     }
 
     /// In the source of `open`, `retain` and `release`: the rest is a name (the object the
@@ -143,16 +146,19 @@ public struct Operation: Equatable, Sendable {
         Operation(.readThroughForeignContext, register: register, source: mailbox)
     }
 
+    public static func hpy(_ step: HPyStep, plan: Int) -> Operation { Operation(.hpy, register: step.rawValue, source: plan) }
+
     public static func retain(object: Int) -> Operation { Operation(.retain, register: 0, source: object) }
     public static func release(object: Int) -> Operation { Operation(.release, register: 0, source: object) }
 
     /// The handle operations this entry performs; scope events and channel bookkeeping are not
-    /// handle operations, and `receiveAll` counts what it found when it runs.
+    /// handle operations, and `receiveAll` and `hpy` count what they did when they run.
     public var handleOperations: Int {
         switch code {
         case Code.dupClose.rawValue: 2
         case Code.enter.rawValue, Code.exit.rawValue, Code.ret.rawValue, Code.receiveAll.rawValue,
-             Code.finishSending.rawValue, Code.drain.rawValue, Code.publishHandle.rawValue, Code.publishContext.rawValue: 0
+             Code.finishSending.rawValue, Code.drain.rawValue, Code.publishHandle.rawValue, Code.publishContext.rawValue,
+             Code.hpy.rawValue: 0
         default: 1
         }
     }

@@ -9,6 +9,8 @@ public struct SchemeEntry: Sendable {
     public let pythonVersion: String?
     /// The shared kinds the scheme cannot make, with the reason.
     public let refusedSharedKinds: [SharedKind: String]
+    /// Why the scheme cannot hold a real extension's objects, nil when it can.
+    public let refusesExtensionObjects: String?
     public let prepare: @Sendable (RunConfig) throws -> PreparedRun
     /// Throws the reason these options cannot run this scheme.
     public let check: @Sendable (SchemeOptions) throws -> Void
@@ -22,6 +24,7 @@ public struct SchemeEntry: Sendable {
         declaredOptions = S.declaredOptions
         pythonVersion = S.pythonVersion
         refusedSharedKinds = S.refusedSharedKinds
+        refusesExtensionObjects = S.refusesExtensionObjects
         // The closures call a concrete `RunSession` of the context the run asks for, so the hot
         // loop is specialised here for S under each context: the one place that knows of contexts.
         prepare = { config in
@@ -55,6 +58,7 @@ extension SchemeEntry {
         declaredOptions = first.declaredOptions
         pythonVersion = first.pythonVersion
         refusedSharedKinds = first.refusedSharedKinds
+        refusesExtensionObjects = first.refusesExtensionObjects
         prepare = { config in try entries[config.scheme[option]]!.prepare(config) }
         check = { options in try entries[options[option]]!.check(options) }
     }
@@ -64,6 +68,7 @@ public struct WorkloadEntry: Sendable {
     public let name: String
     public let summary: String
     public let sharesObjects: Bool
+    public let runsExtensionCode: Bool
     public let declaredOptions: [OptionDeclaration]
     /// Checks the options the workload declares, then makes it; throws the first problem.
     public let make: @Sendable (OptionValues) throws -> any Workload
@@ -72,6 +77,7 @@ public struct WorkloadEntry: Sendable {
         name = W.name
         summary = W.summary
         sharesObjects = W.sharesObjects
+        runsExtensionCode = W.runsExtensionCode
         declaredOptions = W.declaredOptions
         make = { options in
             try options.validate(against: W.declaredOptions)
@@ -85,6 +91,7 @@ public struct WorkloadEntry: Sendable {
         name = W.name
         summary = W.summary
         sharesObjects = W.sharesObjects
+        runsExtensionCode = W.runsExtensionCode
         declaredOptions = W.declaredOptions
         make = { _ in instance }
     }
@@ -125,6 +132,7 @@ public enum Registry {
         WorkloadEntry(ChurnWorkload.self),
         WorkloadEntry(TraceWorkload.self),
         WorkloadEntry(NumericWorkload.self),
+        WorkloadEntry(HPyWorkload.self),
     ]
 
     /// Every option a scheme declares, then every option a workload declares, each name once, in

@@ -158,6 +158,9 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             mainContext.threadExit()
             throw RunFailure(failure)
         }
+        if let failure = workload.setupFailure() {
+            throw ConfigurationError(failure)
+        }
         baseline = pool.usedIndices.joined().map { pool[$0] }
             .filter { $0.isAlive && !$0.isImmortal }
             .compactMap { object in S.referenceCount(of: object).map { (object, $0) } }

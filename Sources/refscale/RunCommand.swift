@@ -34,6 +34,10 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: .declared("trace")) var trace: String?
     @Option(parsing: .unconditional, help: .declared("trace_sites")) var traceSites: String?
     @Option(parsing: .unconditional, help: .declared("what_if")) var whatIf: String?
+    @Option(parsing: .unconditional, help: .declared("module")) var module: String?
+    @Option(parsing: .unconditional, help: .declared("function")) var function: String?
+    @Option(parsing: .unconditional, help: .declared("hpy_args")) var hpyArgs: String?
+    @Option(parsing: .unconditional, help: .declared("calls")) var calls: String?
     @Option(parsing: .unconditional, help: .declared("handle_index")) var handleIndex: String?
     @Option(parsing: .unconditional, help: .declared("release")) var release: String?
     @Option(parsing: .unconditional, help: .declared("gil_slice")) var gilSlice: String?

@@ -39,7 +39,9 @@ struct ParserPropertyTests {
     /// Arguments of `run` with each field ordinary or hostile at random.
     func randomRunArguments(_ random: inout SplitMix64) -> RunArguments {
         let schemes = Registry.schemes.map(\.name) + ["nope", ""]
-        let workloads = Registry.workloads.map(\.name) + ["nope", ""]
+        // `hpy` needs a built module, which no random case names: its refusals have a property of
+        // their own (`hpyArgumentsAreRefusedInOneLine`).
+        let workloads = Registry.workloads.filter { !$0.runsExtensionCode }.map(\.name) + ["nope", ""]
         var arguments = RunArguments(scheme: pick(schemes, &random), workload: pick(workloads, &random))
         if chance(60, &random) {
             arguments.threads = (0..<Int(1 + random.next() % 3)).map { _ in randomNumberWord(&random) }.joined(separator: ",")
@@ -98,6 +100,29 @@ struct ParserPropertyTests {
             }
         }
         #expect(accepted > PropertyCases.count / 100, "the generator almost never makes a valid run; it tests too little")
+    }
+
+    /// `--workload hpy` with hostile files, functions and arguments: every case is refused with one
+    /// line (no case names a built module), and nothing crashes.
+    @Test func hpyArgumentsAreRefusedInOneLine() throws {
+        let seed = PropertyCases.seed
+        var random = SplitMix64(seed: seed)
+        let files = ["", "/", "/nonexistent/m.hpy0.so", "Package.swift", "Sources", "/dev/null", "/proc/self/exe", ".hpy0.so", "x.y.z"]
+        let functions = ["", "f", ".", "Type.", ".method", "a.b.c", String(repeating: "n", count: 300)]
+        let texts = ["", ",", "1,", "list:-1", "list:x", "list:100001", "str:", "new:", "1e999", "nan", "none,none"] + Self.wordWords
+        for index in 0..<PropertyCases.count / 10 {
+            var arguments = RunArguments(scheme: pick(Registry.schemes.map(\.name), &random), workload: "hpy")
+            if chance(90, &random) { arguments.declared["module"] = pick(files, &random) }
+            if chance(90, &random) { arguments.declared["function"] = pick(functions, &random) }
+            if chance(60, &random) { arguments.declared["hpy_args"] = pick(texts, &random) }
+            let context = "seed \(seed) case \(index): \(arguments)"
+            do {
+                _ = try arguments.requests()
+                Issue.record("\(context): accepted with no module")
+            } catch {
+                expectOneLine(error, context)
+            }
+        }
     }
 
     @Test func theTableOfTheIssueIsRefusedBeforeAnyRun() throws {

@@ -1,3 +1,4 @@
+import CHPyContext
 import CRefScale
 import Glibc
 
@@ -374,6 +375,7 @@ struct DebugThread {
     @inline(never)
     mutating func file(_ record: ViolationRecord) {
         var record = record
+        record.extensionFunction = chpy_current_function()
         counts[Int(record.kind.code)] += 1
         let run = run.takeUnretainedValue()
         var stack: [String]?

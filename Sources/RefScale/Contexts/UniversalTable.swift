@@ -212,4 +212,5 @@ extension TableContext {
     @inline(__always) public mutating func enterScope() { caller.enterScope() }
     @inline(__always) public mutating func exitScope() { caller.exitScope() }
     @inline(__always) public mutating func immediate(_ number: Number) -> Handle { caller.immediate(number) }
+    public mutating func withTableCaller<Result>(_ body: (TableCaller) -> Result) -> Result { body(caller) }
 }

@@ -148,6 +148,9 @@ public struct ViolationReport: Sendable, CustomStringConvertible {
     /// The symbolised stack of the call that opened the handle, with `--backtraces`: where a
     /// leaked (or otherwise misused) handle was made.
     public var openingBacktrace: [String]?
+    /// The extension function the thread called last (`--workload hpy`): the one that made the
+    /// call, or, for a leak at a scope's exit, the one whose scope it was.
+    public var extensionFunction: String?
 
     public var operationName: String { operation.verb }
 
@@ -184,7 +187,7 @@ public struct ViolationReport: Sendable, CustomStringConvertible {
         case .invalidHandle:
             what = "thread \(thread) used \(handleText) \(call), which no context of this run made"
         }
-        return "\(kind.rawValue): \(what)"
+        return "\(kind.rawValue): \(what)" + (extensionFunction.map { " [extension function \($0)]" } ?? "")
     }
 
     /// The report with its stack, one line each.

@@ -233,6 +233,8 @@ struct ViolationRecord {
     var operationIndex: Int
     var openedAt = -1
     var closedAt = -1
+    /// The extension function the thread called last (`--workload hpy`), static text.
+    var extensionFunction: UnsafePointer<CChar>?
 
     init(kind: ViolationKind, operation: DebugOperation, thread: Int, owner: Int, depth: Int, handle: UInt64, operationIndex: Int) {
         self.kind = kind
@@ -248,6 +250,7 @@ struct ViolationRecord {
         ViolationReport(
             kind: kind, thread: Int(thread), handle: handle, operationIndex: operationIndex, openedAt: openedAt,
             closedAt: closedAt, owner: Int(owner), depth: Int(depth), handleDepth: Int(handleDepth),
-            operation: operation, backtrace: backtrace, openingBacktrace: openingBacktrace)
+            operation: operation, backtrace: backtrace, openingBacktrace: openingBacktrace,
+            extensionFunction: extensionFunction.map { String(cString: $0) })
     }
 }

@@ -308,6 +308,7 @@ public struct CPython313tScheme: CountingScheme {
     public static func failure(of shared: Shared) -> String? { shared.failure.withLock { $0 } }
 
     public static var pythonVersion: String? { EmbeddedPython.version + "t" }
+    public static let refusesExtensionObjects: String? = "counts real CPython objects, whose record takes the pool object's payload, where refscale's HPyContext keeps its own"
 }
 
 /// What the 3.13t scheme needs of the embedded interpreter beyond `EmbeddedPython`.

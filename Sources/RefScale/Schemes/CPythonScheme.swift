@@ -278,6 +278,7 @@ public struct CPythonScheme: CountingScheme {
     public static func failure(of shared: Shared) -> String? { shared.failure }
 
     public static var pythonVersion: String? { EmbeddedPython.version }
+    public static let refusesExtensionObjects: String? = "counts real CPython objects, whose record takes the pool object's payload, where refscale's HPyContext keeps its own"
 }
 
 /// The process's one embedded interpreter: started the first time a `cpython` run (or anything

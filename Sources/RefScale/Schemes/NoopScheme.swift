@@ -14,6 +14,9 @@ public struct NoopScheme: CountingScheme {
     public static let summary = "no counting at all: the harness's own cost per operation"
     public static let reportedCounters: Set<CounterKind> = [.frees]
     public static let isThreadSafe = true
+    /// Only the stream's own `new` owns an object: an extension that keeps an object in a list
+    /// or a field and closes its handle would free it.
+    public static let refusesExtensionObjects: String? = "frees an object when the handle `new` made is closed, whatever else keeps it: an extension's containers and fields would hold freed objects"
 
     static let owningTag: UInt64 = 1
 

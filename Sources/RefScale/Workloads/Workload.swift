@@ -8,6 +8,9 @@ public protocol Workload: Sendable {
     static var summary: String { get }
     /// Whether two threads touch one object; schemes that are not thread-safe refuse these.
     static var sharesObjects: Bool { get }
+    /// Whether real extension code makes the run's objects (`hpy`): schemes that cannot hold
+    /// them (`CountingScheme.refusesExtensionObjects`) refuse the workload.
+    static var runsExtensionCode: Bool { get }
     /// The options this workload reads, declared in its own file.
     static var declaredOptions: [OptionDeclaration] { get }
 
@@ -34,6 +37,9 @@ public protocol Workload: Sendable {
     /// before the main thread's teardown (`trace`: each object back to its count, each death
     /// once per pass); nil when they all hold.
     func validate(afterWorkers run: WorkersFinished) -> String?
+    /// A failure of the main thread's set-up that refuses the run before any worker starts, as
+    /// bad input (`hpy`: a function that fails on its arguments); nil when it ran.
+    func setupFailure() -> String?
     /// How many objects of the workload's source each replica of its streams has a copy of
     /// (`trace` above its traced thread count); nil for a workload that does not replicate.
     func replicatedObjects(threads: Int) -> Int?
@@ -55,12 +61,14 @@ public struct WorkersFinished {
 
 extension Workload {
     public static var declaredOptions: [OptionDeclaration] { [] }
+    public static var runsExtensionCode: Bool { false }
     public func regionSize(threads: Int) -> Int { 0 }
     public func globals(threads: Int) -> Int { 0 }
     public func channels(threads: Int) -> Int { 0 }
     public func mailboxes(threads: Int) -> Int { 0 }
     public func check(threads: Int) throws {}
     public func validate(afterWorkers run: WorkersFinished) -> String? { nil }
+    public func setupFailure() -> String? { nil }
     public func replicatedObjects(threads: Int) -> Int? { nil }
     public func lastDropsMarked(_ workers: [ThreadProgram], stamping: Bool) -> [[Operation]] {
         LastDrops.mark(workers.map(\.pass), stamping: stamping)

@@ -55,6 +55,12 @@ public struct RunRequest: Sendable {
             throw UsageError("\(scheme.name) is correct only for objects no other thread touches; workload \(workload.name) shares them (run it on private, or with --threads 1)", skippable: true)
         }
         try ResourceLimits.checkCounts(workloadOptions)
+        if workload.runsExtensionCode, let reason = scheme.refusesExtensionObjects {
+            throw UsageError("workload \(workload.name): \(scheme.name) \(reason)", skippable: true)
+        }
+        if workload.runsExtensionCode && context == .attribute {
+            throw UsageError("workload \(workload.name): --context attribute charges the operations of a stream to their objects, and an extension's calls are not in the stream")
+        }
         if workload.declaredOptions.contains(where: { $0.name == CommonOptions.sharedKind.name }),
            let reason = scheme.refusedSharedKinds[workloadOptions[CommonOptions.sharedKind]] {
             throw UsageError("--shared-kind \(workloadOptions[CommonOptions.sharedKind].rawValue): \(scheme.name) \(reason)", skippable: true)

@@ -17,6 +17,10 @@ public enum Runner {
             session = try request.scheme.prepare(config)
         } catch let failure as RunFailure {
             throw HarnessError(failure.description)
+        } catch let refusal as ConfigurationError {
+            // The main thread's set-up refused its input (`hpy`: a function failing on its
+            // arguments): bad input, found before any worker starts.
+            throw UsageError(refusal.description)
         }
         let control = RunControl(workers: request.threads)
         let signals = control.signals

@@ -1,0 +1,93 @@
+// An HPy module that walks, builds and reverses lists, for `--workload hpy`: every item a handle
+// opened by HPy_GetItem_i and closed, a list's items kept as the list's own references (which
+// HPy_SetItem_i replaces).
+#include "hpy.h"
+
+HPyDef_METH(total, "total", HPyFunc_O)
+static HPy total_impl(HPyContext *ctx, HPy self, HPy list)
+{
+    HPy_ssize_t n = HPy_Length(ctx, list);
+    if (n < 0)
+        return HPy_NULL;
+    long sum = 0;
+    for (HPy_ssize_t i = 0; i < n; i++) {
+        HPy item = HPy_GetItem_i(ctx, list, i);
+        if (HPy_IsNull(item))
+            return HPy_NULL;
+        sum += HPyLong_AsLong(ctx, item);
+        HPy_Close(ctx, item);
+        if (HPyErr_Occurred(ctx))
+            return HPy_NULL;
+    }
+    return HPyLong_FromLong(ctx, sum);
+}
+
+HPyDef_METH(squares, "squares", HPyFunc_O)
+static HPy squares_impl(HPyContext *ctx, HPy self, HPy count)
+{
+    long n = HPyLong_AsLong(ctx, count);
+    if (HPyErr_Occurred(ctx))
+        return HPy_NULL;
+    HPy list = HPyList_New(ctx, 0);
+    if (HPy_IsNull(list))
+        return HPy_NULL;
+    for (long i = 0; i < n; i++) {
+        HPy item = HPyLong_FromLong(ctx, i * i);
+        int status = HPyList_Append(ctx, list, item);
+        HPy_Close(ctx, item);
+        if (status < 0) {
+            HPy_Close(ctx, list);
+            return HPy_NULL;
+        }
+    }
+    return list;
+}
+
+HPyDef_METH(pairs, "pairs", HPyFunc_O)
+static HPy pairs_impl(HPyContext *ctx, HPy self, HPy list)
+{
+    HPy_ssize_t n = HPy_Length(ctx, list);
+    if (n < 0)
+        return HPy_NULL;
+    HPy result = HPyList_New(ctx, 0);
+    for (HPy_ssize_t i = 0; i + 1 < n; i += 2) {
+        HPy items[2] = { HPy_GetItem_i(ctx, list, i), HPy_GetItem_i(ctx, list, i + 1) };
+        HPy pair = HPyTuple_FromArray(ctx, items, 2);
+        HPy_Close(ctx, items[0]);
+        HPy_Close(ctx, items[1]);
+        if (HPy_IsNull(pair) || HPyList_Append(ctx, result, pair) < 0) {
+            HPy_Close(ctx, pair);
+            HPy_Close(ctx, result);
+            return HPy_NULL;
+        }
+        HPy_Close(ctx, pair);
+    }
+    return result;
+}
+
+HPyDef_METH(reverse, "reverse", HPyFunc_O)
+static HPy reverse_impl(HPyContext *ctx, HPy self, HPy list)
+{
+    HPy_ssize_t n = HPy_Length(ctx, list);
+    if (n < 0)
+        return HPy_NULL;
+    for (HPy_ssize_t i = 0, j = n - 1; i < j; i++, j--) {
+        HPy a = HPy_GetItem_i(ctx, list, i);
+        HPy b = HPy_GetItem_i(ctx, list, j);
+        int status = HPy_SetItem_i(ctx, list, i, b) | HPy_SetItem_i(ctx, list, j, a);
+        HPy_Close(ctx, a);
+        HPy_Close(ctx, b);
+        if (status < 0)
+            return HPy_NULL;
+    }
+    return HPy_Dup(ctx, ctx->h_None);
+}
+
+static HPyDef *module_defines[] = { &total, &squares, &pairs, &reverse, NULL };
+
+static HPyModuleDef moduledef = {
+    .doc = "Lists walked and built, for refscale's --workload hpy",
+    .defines = module_defines,
+};
+
+HPy_MODINIT(listwalk, moduledef)

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Checks `--workload hpy` against a built refscale: real HPy universal-ABI modules (refscale's own,
+# Experiments/hpy, and three of HPy 0.9.0's, built from its sdist by Tools/hpy-modules/build.sh)
+# run under every scheme that can hold their objects and every context, with their counts
+# validated; what one call does is counted by kind; the debug context reports each breach of the
+# handle contract the modules make, naming the extension function; bad input is refused with one
+# line and exit 64. Usage: Tests/hpy-workload-tests.sh path/to/refscale
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+refscale="$(realpath "${1:?usage: $0 path/to/refscale}")"
+modules="$("$root/Tools/hpy-modules/build.sh")" || { echo "hpy-workload-tests: the modules did not build"; exit 1; }
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+quick=(--duration 0.03 --warmup 0.005 --reps 1)
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
+
+# column CSV NAME: the column's values, one per row.
+column() { python3 -c 'import csv, sys; [print(row[sys.argv[2]]) for row in csv.DictReader(open(sys.argv[1]))]' "$1" "$2"; }
+
+# expect_valid NAME ARGS...: the run exits 0 and every row is valid.
+expect_valid() {
+  local name="$1"; shift
+  rm -f "$work/out.csv"
+  if ! timeout 120 "$refscale" run "${quick[@]}" --csv "$work/out.csv" "$@" >"$work/stdout" 2>"$work/stderr"; then
+    fail "$name: exit status not 0 ($(grep error "$work/stderr" | head -1 | cut -c1-300))"
+  elif [ -n "$(column "$work/out.csv" valid | grep -v '^true$')" ]; then
+    fail "$name: a row is not valid"
+  else pass; fi
+}
+
+# expect_error NAME ARGS...: exit 64 and exactly one line on stderr, before any row.
+expect_error() {
+  local name="$1"; shift
+  rm -f "$work/out.csv"
+  timeout 60 "$refscale" run "${quick[@]}" --csv "$work/out.csv" "$@" >"$work/stdout" 2>"$work/stderr"
+  local status=$?
+  if [ "$status" -ne 64 ]; then fail "$name: exit $status, expected 64 ($(head -1 "$work/stderr" | cut -c1-200))"
+  elif [ "$(wc -l <"$work/stderr")" -ne 1 ]; then fail "$name: $(wc -l <"$work/stderr") lines on stderr, expected 1"
+  elif [ -e "$work/out.csv" ]; then fail "$name: a CSV file was written"
+  else pass; fi
+}
+
+# expect_stderr NAME PATTERN: the last command's stderr has a line matching PATTERN (grep -E).
+expect_stderr() {
+  if grep -qE -- "$2" "$work/stderr"; then pass; else fail "$1: no line on stderr matches '$2' ($(grep error "$work/stderr" | head -1 | cut -c1-300))"; fi
+}
+
+seed="$modules/seedexample.hpy0.so"
+lists="$modules/listwalk.hpy0.so"
+hpy() { echo --workload hpy --module "$1" --function "$2" ${3:+--hpy-args "$3"}; }
+
+# Every scheme that can hold an extension's objects, every context: ints and floats, an
+# instance's HPyField, lists and tuples made, walked and freed.
+for scheme in gil atomic biased perthread handle-local arena handle-table; do
+  for context in direct universal debug trace; do
+    expect_valid "$scheme $context add" --scheme "$scheme" --context "$context" --threads 1,2 $(hpy "$seed" add 2,3.5)
+    expect_valid "$scheme $context setNameField" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" Person.setNameField str:Ada)
+    expect_valid "$scheme $context pairs" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" pairs list:21)
+    expect_valid "$scheme $context reverse" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" reverse list:9)
+    expect_valid "$scheme $context newPerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" newPerson)
+  done
+done
+expect_valid "nonatomic on one thread" --scheme nonatomic --threads 1 $(hpy "$lists" squares 30)
+expect_valid "handle-local eager, atomic runtime" --scheme handle-local --release eager --runtime atomic --threads 2 $(hpy "$lists" squares 30)
+
+# What one call does, by kind (the line `hpy: one call of ...`; the returned handle's close is
+# the call's), and the run's objects. pairs(list:4) makes two tuples and the list holding them,
+# whose items are kept references, all ended when the returned list is closed.
+"$refscale" run "${quick[@]}" --scheme biased --threads 1 $(hpy "$lists" total list:100) --csv "$work/total.csv" >/dev/null 2>"$work/stderr"
+expect_stderr "total's counts" "total\(list:100\): 0 dup, 101 close, 100 open, 1 objects made, 0 references kept, 0 ended"
+"$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$lists" pairs list:4) >/dev/null 2>"$work/stderr"
+expect_stderr "pairs' counts" "pairs\(list:4\): 0 dup, 7 close, 4 open, 3 objects made, 6 references kept, 6 ended"
+"$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$seed" Person.setNameField str:Ada) >/dev/null 2>"$work/stderr"
+expect_stderr "setNameField's counts" "setNameField\(str:Ada\): 1 dup, 1 close, 0 open, 0 objects made, 1 references kept, 0 ended"
+"$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$seed" newPerson) >/dev/null 2>"$work/stderr"
+expect_stderr "newPerson's counts (an HPyGlobal load)" "newPerson\(\): 0 dup, 2 close, 1 open, 1 objects made, 0 references kept, 0 ended"
+"$refscale" run "${quick[@]}" --scheme atomic --threads 1 $(hpy "$lists" reverse list:4) >/dev/null 2>"$work/stderr"
+expect_stderr "reverse's counts (items replaced)" "reverse\(list:4\): 1 dup, 5 close, 4 open, 0 objects made, 4 references kept, 4 ended"
+allocated="$(column "$work/total.csv" objects_allocated)"
+ops="$(column "$work/total.csv" run_ops)"
+if [ "$allocated" -gt 0 ] && [ "$ops" -gt "$allocated" ]; then pass; else fail "total: objects_allocated $allocated, run_ops $ops"; fi
+
+# The debug context on the contract's breaches, each named with its function.
+breach() {
+  local name="$1" kinds="$2" function="$3"; shift 3
+  rm -f "$work/out.csv"
+  timeout 120 "$refscale" run "${quick[@]}" --csv "$work/out.csv" --scheme handle-local --context debug --on-violation collect "$@" >/dev/null 2>"$work/stderr"
+  local found
+  found="$(column "$work/out.csv" violation_kinds | head -1)"
+  if ! grep -qE "$kinds" <<<"$found"; then fail "$name: violation kinds '$found', expected $kinds"
+  elif ! grep -q "\[extension function $function\]" "$work/stderr"; then fail "$name: the report does not name $function"
+  else pass; fi
+}
+breach "setName keeps a handle" "leak=[0-9]+" "seedexample.Person.setName" --threads 2 $(hpy "$seed" Person.setName str:Ada)
+breach "closeTwice" "double-close=[0-9]+" "seedexample.closeTwice" --threads 2 $(hpy "$seed" closeTwice 7)
+breach "useAfterClose" "use-after-close=[0-9]+" "seedexample.useAfterClose" --threads 2 $(hpy "$seed" useAfterClose 7)
+breach "stash, on two threads" "wrong-thread=[0-9]+" "seedexample.stash" --threads 2 $(hpy "$seed" stash 7)
+breach "HPy's hpy_simple: its exec slot never closes its type" "leak=1$" "hpy_simple's exec slot" --threads 2 $(hpy "$modules/hpy_simple.hpy0.so" noargs)
+breach "HPy's step_03_hpy_final: the same in its exec slot" "leak=1$" "step_03_hpy_final's exec slot" --threads 2 $(hpy "$modules/step_03_hpy_final.hpy0.so" Point.norm)
+"$refscale" run "${quick[@]}" --scheme biased --context debug --backtraces --threads 1 $(hpy "$seed" Person.setName str:Ada) >/dev/null 2>"$work/stderr"
+if [ $? -eq 1 ]; then pass; else fail "setName under --on-violation abort: exit status not 1"; fi
+expect_stderr "setName with --backtraces: the opening stack" "the handle was opened at:"
+expect_stderr "setName with --backtraces: the module's frame under ctx_Dup" "seedexample.hpy0.so"
+# Control: the same type kept as HPy asks (HPyField) is reported by nothing.
+expect_valid "setNameField under debug" --scheme handle-local --context debug --threads 2 $(hpy "$seed" Person.setNameField str:Ada)
+
+# HPy's own modules: every function that needs no interpreter runs; the two whose exec slot
+# leaks a type end invalid under the counting schemes, that type never freed, and nothing else.
+for function in do_nothing "double 21" "double 2.5" "add_ints 2,3" "add_ints_kw 2,3"; do
+  set -- $function
+  expect_valid "pof $function" --scheme biased --context debug --threads 2 $(hpy "$modules/pof.hpy0.so" "$1" "${2:-}")
+done
+for spec in "hpy_simple noargs" "hpy_simple onearg 1" "hpy_simple varargs 1,2" "hpy_simple allocate_int" "hpy_simple allocate_tuple" \
+            "step_03_hpy_final Point.norm" "step_03_hpy_final dot new:Point,new:Point"; do
+  set -- $spec
+  rm -f "$work/out.csv"
+  "$refscale" run "${quick[@]}" --csv "$work/out.csv" --scheme atomic --threads 2 $(hpy "$modules/$1.hpy0.so" "$2" "${3:-}") >/dev/null 2>"$work/stderr"
+  error="$(column "$work/out.csv" validation_error)"
+  if [[ "$error" =~ ^1\ problem\(s\):\ object\ [0-9]+\ never\ freed\ \(count\ 1\)$ ]]; then pass; else fail "$spec: validation error '$error'"; fi
+done
+expect_error "hpy_simple call_with_tuple needs an interpreter" --scheme atomic $(hpy "$modules/hpy_simple.hpy0.so" call_with_tuple 1,2)
+expect_stderr "call_with_tuple names the missing function" "ctx_CallTupleDict is not implemented"
+
+# Bad input: one line, exit 64, before any thread starts.
+cc -shared -fPIC -fvisibility=hidden "$root/Tests/hpy/other_major.c" -o "$work/other_major.hpy0.so"
+expect_error "another HPy major version" --scheme atomic $(hpy "$work/other_major.hpy0.so" f)
+expect_stderr "another HPy major version: named" "major version 1"
+expect_error "a shared library that is no HPy module" --scheme atomic $(hpy "$(ldconfig -p | grep -m1 -o '/[^ ]*libm.so.6')" f)
+printf 'not a library\n' >"$work/text.hpy0.so"
+expect_error "a text file" --scheme atomic $(hpy "$work/text.hpy0.so" f)
+expect_error "a missing file" --scheme atomic $(hpy "$work/missing.hpy0.so" f)
+expect_error "an unknown function" --scheme atomic $(hpy "$seed" nope)
+expect_stderr "an unknown function: the module's functions listed" "its functions: add, add_longs"
+expect_error "an unknown method" --scheme atomic $(hpy "$seed" Person.nope str:x)
+expect_error "an unknown type" --scheme atomic $(hpy "$seed" Nobody.setName str:x)
+expect_error "an argument of the wrong type" --scheme atomic $(hpy "$seed" add_longs 2,str:x)
+expect_stderr "wrong type: named" "add_longs: the function raised an exception|TypeError"
+expect_error "too many arguments" --scheme atomic $(hpy "$lists" total list:3,4)
+expect_error "an argument refscale cannot make" --scheme atomic $(hpy "$lists" total abc)
+expect_error "no --module" --scheme atomic --workload hpy --function total
+expect_error "noop cannot hold an extension's objects" --scheme noop $(hpy "$lists" total list:3)
+expect_error "a function outside the implemented set, its result then read" --scheme atomic $(hpy "$seed" firstByte str:x)
+expect_stderr "the unimplemented function named" "firstByte: the context function ctx_Bytes_AsString is not implemented"
+expect_error "the attribute context" --scheme atomic --context attribute $(hpy "$lists" total list:3)
+expect_error "HPy_AsStruct of an int" --scheme atomic $(hpy "$modules/step_03_hpy_final.hpy0.so" dot 1,2)
+
+echo "hpy-workload-tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
