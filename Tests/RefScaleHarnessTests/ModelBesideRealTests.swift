@@ -5,7 +5,7 @@ import RefScale
 /// `refscale validate`: every cell is listed, refused ones with their reason; the runs of a cell
 /// alternate model and real; the ratio is the model's median ns/op over the real runtime's with
 /// `Statistics.ratioInterval`'s interval.
-@Suite struct ModelBesideRealTests {
+@Suite(.tags(.threaded)) struct ModelBesideRealTests {
     static func validation(model: String = "nonatomic", threads: [Int] = [1, 2], traces: [String] = []) throws -> Validation {
         try Validation(model: model, real: "cpython", threads: threads, traces: traces, duration: 0.02, warmup: 0.005, seed: 1)
     }
