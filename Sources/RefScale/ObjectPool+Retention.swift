@@ -67,8 +67,7 @@ extension ObjectPool {
         for index in 0..<max(1, count) { (stamps + index).initialize(to: Atomic(0)) }
         ObjectPool.word(control, RetentionControl.stamps).pointee.store(Int(bitPattern: UInt(bitPattern: stamps)), ordering: .relaxed)
         ObjectPool.word(control, RetentionControl.base).pointee.store(Int(bitPattern: UInt(bitPattern: base)), ordering: .relaxed)
-        precondition(stride & (stride - 1) == 0, "the pool's stride is a power of two")
-        ObjectPool.word(control, RetentionControl.strideShift).pointee.store(stride.trailingZeroBitCount, ordering: .relaxed)
+        ObjectPool.word(control, RetentionControl.strideShift).pointee.store(strideShift, ordering: .relaxed)
         ObjectPool.word(control, RetentionControl.threadSlots).pointee.store(threadSlots, ordering: .relaxed)
     }
 
@@ -86,7 +85,7 @@ extension ObjectPool {
     static func stampIndex(_ object: ObjectRef, control: UnsafeMutableRawPointer) -> Int {
         let base = word(control, RetentionControl.base).pointee.load(ordering: .relaxed)
         let shift = word(control, RetentionControl.strideShift).pointee.load(ordering: .relaxed)
-        return (Int(bitPattern: UInt(bitPattern: object.address)) - base) >> shift
+        return (Int(bitPattern: UInt(bitPattern: object.address)) &- base) &>> shift
     }
 
     /// The calling thread's line, or nil when the pool has no line for it (a pool made without

@@ -167,16 +167,33 @@ public struct ObjectRef: Equatable, Hashable, @unchecked Sendable {
     /// The thread whose free list takes the object back, 0 for an object that is not recycled.
     var homeThread: Int { Int(state.pointee.load(ordering: .relaxed) >> ObjectRef.homeShift) }
 
-    func poisonIsIntact() -> Bool {
-        localCount == ObjectRef.localPoison && ObjectRef.poisonedOffsets.allSatisfy {
-            (address + $0).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.load(ordering: .relaxed) == ObjectRef.poison
-        }
+    @inline(__always)
+    func word(at offset: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        (address + offset).assumingMemoryBound(to: Atomic<UInt64>.self)
     }
 
+    /// The four words of `poisonedOffsets`, written out: a loop over the array cost every birth
+    /// and every free 24 instructions.
+    @inline(__always)
+    func poisonIsIntact() -> Bool {
+        localCount == ObjectRef.localPoison
+            && word(at: 0).pointee.load(ordering: .relaxed) == ObjectRef.poison
+            && word(at: 16).pointee.load(ordering: .relaxed) == ObjectRef.poison
+            && word(at: 24).pointee.load(ordering: .relaxed) == ObjectRef.poison
+            && word(at: 32).pointee.load(ordering: .relaxed) == ObjectRef.poison
+    }
+
+    @inline(__always)
+    func setPoisonedWords(to value: UInt64) {
+        word(at: 0).pointee.store(value, ordering: .relaxed)
+        word(at: 16).pointee.store(value, ordering: .relaxed)
+        word(at: 24).pointee.store(value, ordering: .relaxed)
+        word(at: 32).pointee.store(value, ordering: .relaxed)
+    }
+
+    @inline(__always)
     func poison() {
-        for offset in ObjectRef.poisonedOffsets {
-            (address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(ObjectRef.poison, ordering: .relaxed)
-        }
+        setPoisonedWords(to: ObjectRef.poison)
         localCount = ObjectRef.localPoison
     }
 }
@@ -237,6 +254,8 @@ public struct PoolMemory: Sendable {
 public struct ObjectPool: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let stride: Int
+    /// log2 of `stride`, a power of two: an object's index is a shift, not a division.
+    let strideShift: Int
     public let count: Int
     public let alignment: Int
     public let fixedCount: Int
@@ -271,6 +290,8 @@ public struct ObjectPool: @unchecked Sendable {
         self.threadSlots = threadSlots
         self.alignment = alignment
         self.stride = ObjectPool.stride(alignment: alignment)
+        precondition(stride & (stride - 1) == 0, "the pool's stride is a power of two")
+        self.strideShift = stride.trailingZeroBitCount
         let perPage = max(1, ObjectPool.pageSize / stride)
         func roundedToPages(_ objects: Int) -> Int { (objects + perPage - 1) / perPage * perPage }
         regionStart = regionSize > 0 ? roundedToPages(count) : count
@@ -362,9 +383,7 @@ public struct ObjectPool: @unchecked Sendable {
             ObjectRef.aliveBit | UInt32(flags.rawValue) | UInt32(home) << ObjectRef.homeShift, ordering: .relaxed)
         // Only the thread bearing the object writes `births`: a load and a store, no atomic.
         object.births.pointee.store(object.births.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-        for offset in ObjectRef.poisonedOffsets {
-            (object.address + offset).assumingMemoryBound(to: Atomic<UInt64>.self).pointee.store(0, ordering: .relaxed)
-        }
+        object.setPoisonedWords(to: 0)
         object.localCount = 0
         object.typeWord.pointee.store(type, ordering: .relaxed)
         object.uniqueID = -1
@@ -387,7 +406,7 @@ public struct ObjectPool: @unchecked Sendable {
             if !object.poisonIsIntact() {
                 ObjectPool.violations(control).writesAfterFree.pointee.wrappingAdd(1, ordering: .relaxed)
             }
-            let index = (object.address - base) / stride
+            let index = (object.address - base) &>> strideShift
             return ObjectPool.bear(object, flags: flags, home: thread, payload: UInt64(index) &+ 1, control: control, type: type)
         }
         let fresh = lists.fresh.pointee.load(ordering: .relaxed)
@@ -398,14 +417,23 @@ public struct ObjectPool: @unchecked Sendable {
 
     /// Ends an object's life: counts the free, poisons every field a scheme may write, and gives
     /// a region object back to its home thread. Freeing a dead object is recorded, not done.
+    ///
+    /// The alive bit is cleared by a plain load and store, as an allocator's local free writes
+    /// no atomic (mimalloc's `mi_free` pushes onto the page's own list): a locked read-modify-write
+    /// here cost every free, in every scheme, about as much as `atomic`'s decrement, and made the
+    /// harness's share of `call` and `churn` larger than any scheme's counting. The scheme's own
+    /// synchronisation orders the last use of the object before its free. A double free in
+    /// sequence is found here; two threads freeing one life at the same moment both pass, and are
+    /// found later: the object is then on a free list twice, so its next birth finds it alive
+    /// (`birthsWhileAlive`), and its free count outruns its births.
     public static func free(_ object: ObjectRef) {
         let control = UnsafeMutableRawPointer(bitPattern: object.control.pointee.load(ordering: .relaxed))!
-        let state = object.state.pointee.bitwiseAnd(~ObjectRef.aliveBit, ordering: .acquiringAndReleasing).oldValue
+        let state = object.state.pointee.load(ordering: .relaxed)
         guard state & ObjectRef.aliveBit != 0 else {
             violations(control).doubleFrees.pointee.wrappingAdd(1, ordering: .relaxed)
             return
         }
-        // The alive bit was ours to clear, so no other thread frees this life: no atomic needed.
+        object.state.pointee.store(state & ~ObjectRef.aliveBit, ordering: .relaxed)
         object.freeCount.pointee.store(object.freeCount.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         noteFree(object, control: control)
         if state & UInt32(CHPY_RECORD_FLAG) != 0 { chpy_object_freed(object.address) }
