@@ -29,7 +29,7 @@ struct Calibrate: ParsableCommand {
     }
     /// The runs on `call` that the table's C yardstick is read against: noop, then handle-local at
     /// each index width the C table is run with.
-    static let tableRuns: [(scheme: String, index: HandleIndex?)] = [(NoopScheme.name, nil), ("handle-local", .low3), ("handle-local", .high16)]
+    static let tableRuns: [(scheme: String, index: HandleIndex?)] = [(NoopScheme.name, nil), (HandleLocalScheme.name, .low3), (HandleLocalScheme.name, .high16)]
     /// The last is the build's embedded CPython: `cpython` (3.11), or `cpython-313t` in its build.
     static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", Registry.embeddedCPython.name]
 
@@ -98,7 +98,7 @@ struct Calibrate: ParsableCommand {
         let biased = uncontended.first { $0.scheme == BiasedScheme.name }!.nanoseconds
         print("  \("biased's owner path (less noop)".padding(36)) \(format(biased - noop).padding(6)) ns/op = \(format((biased - noop) / biasedOwner.nanosecondsPerOperation)) × \(biasedOwner.name) (\(format(biasedOwner.nanosecondsPerOperation)) ns/op)")
 
-        invalid += try tableYardstick(privateNoop: noop, privateHandleLocal: uncontended.first { $0.scheme == "handle-local" }!.nanoseconds) {
+        invalid += try tableYardstick(privateNoop: noop, privateHandleLocal: uncontended.first { $0.scheme == HandleLocalScheme.name }!.nanoseconds) {
             try median($0, "call", threads: 1, schemeOptions: $1)
         }
 
@@ -154,7 +154,7 @@ struct Calibrate: ParsableCommand {
             let cTable = cFigure(offset + 1, "C, handle-local's steps (\(index.rawValue), lazy)")
             var options = SchemeOptions()
             options[HandleLocalOptions.handleIndex] = index
-            let swiftTable = try median("handle-local", options)
+            let swiftTable = try median(HandleLocalScheme.name, options)
             print("  \("handle-local on call (\(index.rawValue))".padding(44)) \(format(swiftTable).padding(6)) ns/op")
             let label = "handle-local less noop (\(index.rawValue))".padding(44)
             if let cNoop, let cTable {
@@ -169,7 +169,7 @@ struct Calibrate: ParsableCommand {
         let label = "handle-local dup/close on private less noop".padding(44)
         if let problem = pairs.problem {
             failed += 1
-            print("  \(label) \(format(privateHandleLocal - privateNoop).padding(6)) ns/op; no ratio: the C table dup/close loop \(problem)")
+            print("  \(label) \(format(privateHandleLocal - privateNoop).padding(6)) ns/op; no ratio, the C table dup/close loop: \(problem)")
         } else {
             print("  \(label) \(format(privateHandleLocal - privateNoop).padding(6)) ns/op = \(format((privateHandleLocal - privateNoop) / pairs.nanosecondsPerOperation)) × the C table dup/close loop on one slot (\(format(pairs.nanosecondsPerOperation)) ns/op)")
         }
