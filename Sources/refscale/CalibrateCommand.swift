@@ -12,8 +12,11 @@ struct Calibrate: ParsableCommand {
             (adds per cycle this thread gets, which falls while another hyperthread shares the \
             core); every scheme uncontended (private, 1 thread) against the harness's \
             own cost (noop), the nonatomic model and the plain-C pair; the real header against the \
-            nonatomic model; and the contended kernels against the C atomic loop. Each figure is the \
-            median of 3 runs of --duration; the runs are counted on stderr as they go.
+            nonatomic model; handle-local's table against its C yardstick (the same table steps in C, \
+            run on call's own operation stream beside the same stream with noop's steps, and a C \
+            dup/close loop on one slot for private); and the contended kernels against the C atomic \
+            loop. Each figure is the median of 3 runs of --duration; the runs are counted on stderr as \
+            they go.
             """)
 
     @Option(parsing: .unconditional, help: "Measured interval of each refscale run, seconds (more than 0, at most a day).")
@@ -22,8 +25,11 @@ struct Calibrate: ParsableCommand {
     /// Runs are counted on stderr as they go: the whole takes a minute or more.
     var progress: SweepProgress {
         let schemes = Registry.schemes.count
-        return SweepProgress(total: 3 * (schemes + Calibrate.contendedSchemes.count + schemes * CalibratedContext.all.count))
+        return SweepProgress(total: 3 * (schemes + Calibrate.tableRuns.count + Calibrate.contendedSchemes.count + schemes * CalibratedContext.all.count))
     }
+    /// The runs on `call` that the table's C yardstick is read against: noop, then handle-local at
+    /// each index width the C table is run with.
+    static let tableRuns: [(scheme: String, index: HandleIndex?)] = [(NoopScheme.name, nil), (HandleLocalScheme.name, .low3), (HandleLocalScheme.name, .high16)]
     /// The last is the build's embedded CPython: `cpython` (3.11), or `cpython-313t` in its build.
     static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", Registry.embeddedCPython.name]
 
@@ -48,7 +54,9 @@ struct Calibrate: ParsableCommand {
         print("  core width: \(sampleRange(Calibration.coreWidth(), unit: "adds per cycle")) (one dependent chain of adds over four independent ones; it falls while another hyperthread shares the core, and a loop as tight as noop's slows with it)")
 
         var invalid = 0
-        func median(_ scheme: String, _ workload: String, threads: Int, objects: Int? = nil) throws -> Double {
+        func median(
+            _ scheme: String, _ workload: String, threads: Int, objects: Int? = nil, schemeOptions: SchemeOptions = SchemeOptions()
+        ) throws -> Double {
             var options = OptionValues()
             if let objects { options.set("objects", to: .integer(objects)) }
             let runs = try (1...3).map { repetition in
@@ -56,7 +64,8 @@ struct Calibrate: ParsableCommand {
                 defer { done += 1; progress.clear() }
                 return try Runner.run(RunRequest(
                     scheme: Registry.scheme(named: scheme), workload: Registry.workload(named: workload),
-                    workloadOptions: options, threads: threads, duration: duration, repetition: repetition))
+                    workloadOptions: options, schemeOptions: schemeOptions, threads: threads, duration: duration,
+                    repetition: repetition))
             }
             invalid += runs.filter { !$0.isValid }.count
             return Summary.median(runs.compactMap(\.nanosecondsPerOperation)) ?? .nan
@@ -89,6 +98,10 @@ struct Calibrate: ParsableCommand {
         let biased = uncontended.first { $0.scheme == BiasedScheme.name }!.nanoseconds
         print("  \("biased's owner path (less noop)".padding(36)) \(format(biased - noop).padding(6)) ns/op = \(format((biased - noop) / biasedOwner.nanosecondsPerOperation)) × \(biasedOwner.name) (\(format(biasedOwner.nanosecondsPerOperation)) ns/op)")
 
+        invalid += try tableYardstick(privateNoop: noop, privateHandleLocal: uncontended.first { $0.scheme == HandleLocalScheme.name }!.nanoseconds) {
+            try median($0, "call", threads: 1, schemeOptions: $1)
+        }
+
         print("\ncontended: \(cores) thread(s) on one shared object, against the C atomic loop on one counter:")
         for scheme in Calibrate.contendedSchemes {
             let nanoseconds = try median(scheme, "shared-hot", threads: cores, objects: 1)
@@ -98,6 +111,74 @@ struct Calibrate: ParsableCommand {
         invalid += try contextCosts(progress: progress, done: done)
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
     }
+
+    /// handle-local's table against its C yardstick (`TableYardstick`): the C interpreters of
+    /// noop's and handle-local's steps on `call`'s own stream, beside refscale's noop and
+    /// handle-local on `call`, and the ratio of the two differences; then `private`'s table
+    /// dup/close against the C loop of the same steps on one slot. A C figure whose counts do not
+    /// check is not printed (and counts as a failed run). Returns the C runs that failed.
+    func tableYardstick(
+        privateNoop: Double, privateHandleLocal: Double, median: (String, SchemeOptions) throws -> Double
+    ) throws -> Int {
+        let stream = try TableYardstick.callStream()
+        let passes = max(1, yardstickOperations / stream.passOperations)
+        let indices = Calibrate.tableRuns.compactMap(\.index)
+        let steps: [TableYardstick.Steps] = [.noop] + indices.map { .handleLocal($0, .lazy) }
+        fputs("calibrate: running call's stream through the C yardstick\n", stderr)
+        // Alternating, three rounds: each C figure is the median of its three runs.
+        var runs: [[TableYardstick.Run]] = Array(repeating: [], count: steps.count)
+        for _ in 0..<3 {
+            for (index, step) in steps.enumerated() { runs[index].append(TableYardstick.run(step, on: stream, passes: passes)) }
+        }
+        var failed = 0
+        /// The median ns/op of a C configuration, or nil (with the reason printed) when a run's counts do not check.
+        func cFigure(_ index: Int, _ label: String) -> Double? {
+            if let problem = runs[index].lazy.compactMap(\.problem).first {
+                failed += 1
+                print("  \(label.padding(44)) not printed: \(problem)")
+                return nil
+            }
+            let counts = runs[index][0].counts
+            let table = counts.table_hits + counts.table_misses + counts.fallbacks > 0
+                ? ", hits \(counts.table_hits), misses \(counts.table_misses), fallbacks \(counts.fallbacks), evictions \(counts.evictions)" : ""
+            let nanoseconds = Summary.median(runs[index].map(\.nanosecondsPerOperation)) ?? .nan
+            print("  \(label.padding(44)) \(format(nanoseconds).padding(6)) ns/op (born = freed = \(counts.births)\(table))")
+            return nanoseconds
+        }
+
+        print("\nhandle-local's table against its C yardstick on call's own stream (1 thread; refscale: median of 3 runs of \(duration) s; C: median of 3 runs of \(passes) passes of \(stream.passOperations) handle operations):")
+        let cNoop = cFigure(0, "C, noop's steps")
+        let swiftNoop = try median(NoopScheme.name, SchemeOptions())
+        print("  \("noop on call".padding(44)) \(format(swiftNoop).padding(6)) ns/op")
+        for (offset, index) in indices.enumerated() {
+            let cTable = cFigure(offset + 1, "C, handle-local's steps (\(index.rawValue), lazy)")
+            var options = SchemeOptions()
+            options[HandleLocalOptions.handleIndex] = index
+            let swiftTable = try median(HandleLocalScheme.name, options)
+            print("  \("handle-local on call (\(index.rawValue))".padding(44)) \(format(swiftTable).padding(6)) ns/op")
+            let label = "handle-local less noop (\(index.rawValue))".padding(44)
+            if let cNoop, let cTable {
+                // A C difference at or below 0 (noise on a busy machine) gives no ratio: "-".
+                let ratio = cTable > cNoop ? format((swiftTable - swiftNoop) / (cTable - cNoop)) : "-"
+                print("  \(label) \(format(swiftTable - swiftNoop).padding(6)) ns/op = \(ratio) × the C table less C noop (\(format(cTable - cNoop)) ns/op)")
+            } else {
+                print("  \(label) \(format(swiftTable - swiftNoop).padding(6)) ns/op; no ratio: a C run's counts do not check")
+            }
+        }
+        let pairs = TableYardstick.dupClosePairs(pairs: yardstickOperations / 2)
+        let label = "handle-local dup/close on private less noop".padding(44)
+        if let problem = pairs.problem {
+            failed += 1
+            print("  \(label) \(format(privateHandleLocal - privateNoop).padding(6)) ns/op; no ratio, the C table dup/close loop: \(problem)")
+        } else {
+            print("  \(label) \(format(privateHandleLocal - privateNoop).padding(6)) ns/op = \(format((privateHandleLocal - privateNoop) / pairs.nanosecondsPerOperation)) × the C table dup/close loop on one slot (\(format(pairs.nanosecondsPerOperation)) ns/op)")
+        }
+        return failed
+    }
+
+    /// Handle operations per C yardstick run: 20 million at the default --duration, fewer for a
+    /// shorter one (at least a million), as the refscale runs beside them shorten.
+    var yardstickOperations: Int { max(1_000_000, min(20_000_000, Int(duration * 40_000_000))) }
 
     /// A probe's samples as "min-max UNIT in N samples P ms apart".
     func sampleRange(_ samples: [Double], unit: String) -> String {

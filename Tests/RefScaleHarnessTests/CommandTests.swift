@@ -124,5 +124,15 @@ enum RefscaleBinary {
             let figure = line.split(separator: " ").dropLast().last.flatMap { Double($0) }
             #expect(figure.map { $0 > 0 } == true, "\(line)")
         }
+        // The table's C yardstick: both C interpreters, both refscale schemes on call, and the
+        // ratios, each C figure printed only because its counts checked.
+        let yardstick = try #require(sections.first { $0.hasPrefix("handle-local's table against its C yardstick") })
+        let yardstickLines = yardstick.split(separator: "\n")
+        for label in ["C, noop's steps", "C, handle-local's steps (low3, lazy)", "C, handle-local's steps (high16, lazy)", "noop on call", "handle-local on call (low3)"] {
+            #expect(yardstickLines.contains { $0.hasPrefix("  " + label) && $0.contains(" ns/op") }, "\(label)")
+        }
+        #expect(!yardstick.contains("not printed") && !yardstick.contains("no ratio"), "\(yardstick)")
+        #expect(yardstickLines.contains { $0.hasPrefix("  handle-local less noop (low3)") && $0.contains("× the C table less C noop") })
+        #expect(yardstickLines.contains { $0.hasPrefix("  handle-local dup/close on private less noop") && $0.contains("× the C table dup/close loop") })
     }
 }

@@ -4,6 +4,7 @@
 #define CREFSCALE_H
 #include "crefscale_clock.h"
 #include "crefscale_reference.h"
+#include "crefscale_yardstick.h"
 #include "crefscale_cpu.h"
 #include "crefscale_thread.h"
 #include "crefscale_backtrace.h"
