@@ -608,6 +608,7 @@ static void hl_safe_point(struct run *run) {
     *countdown -= 1;
     if (*countdown <= 0) {
         *countdown = SAFE_POINTS_PER_FLUSH;
+        run->counts.flushes += 1;
         table_flush(run);
     }
 }
@@ -629,11 +630,14 @@ static inline void noop_close(struct run *run, uint64_t handle) {
 
 // MARK: The interpreter (Kernel.swift `execute` and `executeRare`)
 
-/// An object for `create`: `allocate` in Kernel.swift, whose wait for a used-up region runs
-/// safe points (each may flush the table) until an object comes back.
+/// An object for `create`: `allocate` in Kernel.swift, whose wait for a used-up region (counted,
+/// as `ObjectPool.regionWaits` counts it) runs safe points (each may flush the table) until an
+/// object comes back.
 static inline char *take_object(struct run *run, const int table) {
     char *object = pool_take(&run->pool);
-    if (object != NULL || !table) return object;
+    if (object != NULL) return object;
+    run->counts.region_waits += 1;
+    if (!table) return NULL;
     for (int tries = 0; object == NULL && tries <= SAFE_POINTS_PER_FLUSH; tries++) {
         hl_safe_point(run);
         object = pool_take(&run->pool);
