@@ -47,8 +47,9 @@
 //   `BiasedScheme.retain`'s increment); the reference a field gives up is parked in the object's
 //   slot when it has one (`HandleLocal.release`), else the runtime's decrement ends it.
 // - `enter` is the eval-breaker check (`BiasedCounting.handlePending`: one load of the thread's
-//   own word); every safe point checks it too and every 16th flushes the pending list
-//   (`HandleLocal.safePoint`, `safePointsPerFlush`); thread exit flushes.
+//   own word); every safe point checks it too and every 16th flushes the pending list, the 16th
+//   itself being the first (`HandleLocal.safePoint`, `safePointsPerFlush`; the countdown starts
+//   full); thread exit flushes.
 // - giving a slot back drops its `1 + extra` references one `Py_DECREF` at a time
 //   (`BiasedRuntime.decrement(_:references:)`); the owner's last, with a shared word of 0, frees
 //   with no atomic (`BiasedCounting.mergeZeroLocal`).
@@ -802,6 +803,8 @@ static int run_init(struct run *run, const crefscale_yardstick_stream *stream, c
     run->pending = malloc((size_t)slots * sizeof(int32_t));
     if (run->table == NULL || run->pending == NULL) return CREFSCALE_YARDSTICK_BAD_TABLE;
     memset(run->table, 0, bytes);
+    // `HandleLocal.init`: a full interval before the first flush.
+    *safe_point_countdown(run) = SAFE_POINTS_PER_FLUSH;
     return CREFSCALE_YARDSTICK_OK;
 }
 

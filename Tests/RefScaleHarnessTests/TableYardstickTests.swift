@@ -73,8 +73,8 @@ import Testing
     @Test(arguments: [HandleIndex.low3, .high16], [0, 1])
     func theCTableOnCallsStreamCountsWhatTheSwiftTableCounts(index: HandleIndex, variant: Int) throws {
         let stream = try Self.callStream(Self.callOptions[variant], immortalFraction: variant == 1 ? 0.5 : 0)
-        // Enough passes for the lazy table's first flush (the first safe point) and its next (the
-        // 17th).
+        // Enough passes for the lazy table's first flush (the 16th safe point) and for a few
+        // passes after it.
         let passes = 20
         var options = SchemeOptions()
         options[HandleLocalOptions.handleIndex] = index
@@ -101,6 +101,18 @@ import Testing
         #expect(c.operations == passes * stream.passOperations && c.counts.checksum != 0)
     }
 
+    /// `HandleLocal.safePointsPerFlush`: a lazy table flushes at the 16th safe point, the 32nd, ...
+    /// and not before, in C as in Swift. The final safe point after the teardown is one of them.
+    @Test(arguments: [14, 15, 16, 30, 31, 47])
+    func theCTableFlushesAtEverySixteenthSafePointStartingWithTheSixteenth(passes: Int) throws {
+        let stream = try Self.callStream([:])
+        let c = TableYardstick.run(.handleLocal(.low3, .lazy), on: stream, passes: passes)
+        #expect(c.problem == nil, "\(c.problem ?? "")")
+        let safePoints = passes + 1
+        #expect(Int(c.counts.flushes) == safePoints / HandleLocalScheme.safePointsPerFlush)
+        #expect(c.counts.region_waits == 0)
+    }
+
     /// A lazy high16 table keeps every temporary of up to `safePointsPerFlush` passes until its
     /// flush (its 65535 slots seldom evict), and `call`'s region holds them: `create` never finds
     /// the region used up, so the run never waits on it (safe points and `sched_yield` inside the
@@ -120,6 +132,7 @@ import Testing
         #expect(c.problem == nil, "\(c.problem ?? "")")
         #expect(c.counts.region_waits == 0, "the C run's region ran dry \(c.counts.region_waits) time(s)")
         #expect(Int(c.counts.frees) == swift.counters.frees && Int(c.counts.evictions) == swift.counters.evictions)
+        if release == .lazy { #expect(Int(c.counts.flushes) == (passes + 1) / HandleLocalScheme.safePointsPerFlush) }
     }
 
     /// `call`'s region holds `safePointsPerFlush` passes of temporaries besides a call's own and

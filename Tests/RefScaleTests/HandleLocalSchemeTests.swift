@@ -445,7 +445,6 @@ extension HandleLocal<AtomicRuntime> {
         let count = 300
         let f = try HandleLocalFixture(objects: count, index: .high16)
         let objects = (0..<count).map { f.bear($0) }
-        f.user.safePoint()  // the first safe point flushes and starts the countdown
         let handles = objects.map { f.user.new($0) }
         handles.forEach { f.user.close($0) }
         #expect(objects.allSatisfy { $0.timesFreed == 0 }, "no close flushed")
@@ -455,6 +454,26 @@ extension HandleLocal<AtomicRuntime> {
         f.user.safePoint()
         #expect(objects.allSatisfy { $0.timesFreed == 1 }, "the safe point that flushes released them all")
         #expect(f.user.table.pendingCount.pointee == 0)
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    /// The header's cadence: a lazy table flushes at the `safePointsPerFlush`-th safe point
+    /// (about every 65536 operations), the first flush included, not at the first safe point.
+    @Test(arguments: [HandleIndex.low3, .high16])
+    func theFirstFlushComesAtTheSixteenthSafePointAndEachNextSixteenLater(index: HandleIndex) throws {
+        let f = try HandleLocalFixture(objects: 3, index: index)
+        let perFlush = HandleLocal<AtomicRuntime>.safePointsPerFlush
+        #expect(perFlush == 16)
+        for round in 0..<3 {
+            let object = f.bear(round)
+            f.user.close(f.user.new(object))
+            for point in 1..<perFlush {
+                f.user.safePoint()
+                #expect(object.timesFreed == 0, "round \(round): flushed at safe point \(point) of \(perFlush)")
+            }
+            f.user.safePoint()
+            #expect(object.timesFreed == 1, "round \(round): the \(perFlush)th safe point flushes")
+        }
         #expect(f.pool.validateLifetimes() == nil)
     }
 
@@ -522,7 +541,7 @@ struct HandleLocalOnBiasedTests {
         user.flush()
         #expect(HandleLocalScheme.referenceCount(of: object) == 1, "the flush gave the slot's reference back")
         maker.close(made)
-        maker.safePoint()
+        maker.flush()
         #expect(object.timesFreed == 1)
         #expect(pool.validateLifetimes() == nil)
         user.threadExit()
