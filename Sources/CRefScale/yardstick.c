@@ -44,8 +44,10 @@
 //   slot in the pending list (`countReachedZero`, lazy) or gives it back at once (eager). With
 //   index 0 they are the runtime's `Py_INCREF`/`Py_DECREF`.
 // - a store keeps a runtime reference (`HandleLocal.retain`: one parked in the object's slot, or
-//   `BiasedScheme.retain`'s increment); the reference a field gives up is parked in the object's
-//   slot when it has one (`HandleLocal.release`), else the runtime's decrement ends it.
+//   `BiasedScheme.retain`'s increment) and does nothing else: the runtime makes no weak
+//   reference (`--weakref-share` is 0 under handle-local); the reference a field gives up is
+//   parked in the object's slot when it has one (`HandleLocal.release`), else the runtime's
+//   decrement ends it.
 // - `enter` is the eval-breaker check (`BiasedCounting.handlePending`: one load of the thread's
 //   own word); every safe point checks it too and every 16th flushes the pending list, the 16th
 //   itself being the first (`HandleLocal.safePoint`, `safePointsPerFlush`; the countdown starts
@@ -312,20 +314,6 @@ static inline void biased_new(struct run *run, char *object) {
     }
 }
 
-/// `BiasedCounting.setMaybeWeakref` (`_PyObject_SetMaybeWeakref`), which `BiasedRuntime.noteStored`
-/// calls for a parked reference that goes into a field.
-static void biased_set_maybe_weakref(struct run *run, char *object) {
-    if (atomic_load_explicit(ob_ref_local(object), memory_order_relaxed) == IMMORTAL_LOCAL) return;
-    int64_t shared = atomic_load_explicit(ob_ref_shared(object), memory_order_relaxed);
-    while ((shared & FLAG_MASK) == 0) {
-        int exchanged = atomic_compare_exchange_strong_explicit(
-            ob_ref_shared(object), &shared, shared | MAYBE_WEAKREF, memory_order_acq_rel, memory_order_relaxed);
-        run->counts.atomic_rmw += 1;
-        if (exchanged) return;
-        run->counts.cas_retries += 1;
-    }
-}
-
 /// `BiasedCounting.handlePending` (`_Py_HandlePending`): one load of the thread's own word. A
 /// merge request comes from another thread, so it cannot come here.
 static inline void biased_handle_pending(struct run *run) {
@@ -579,13 +567,13 @@ static inline void hl_close(struct run *run, uint64_t handle) {
 static inline uint64_t hl_read(struct run *run, uint64_t handle) { return *ob_payload(hl_object(run, handle)); }
 
 /// `HandleLocal.retain`: a reference parked in the object's slot, else the runtime's store
-/// (`BiasedScheme.retain`: `Py_INCREF`; no weak reference at the default `--weakref-share 0`).
+/// (`BiasedScheme.retain`: `Py_INCREF`). handle-local's runtime runs at `--weakref-share 0`, so
+/// neither sets MAYBE_WEAKREF (at share 0 `BiasedRuntime.noteStored` does nothing).
 static inline void hl_retain(struct run *run, char *object) {
     if (is_immortal(object)) return;
     int64_t slot = table_find(run, (uintptr_t)object);
     if (slot != 0 && extra_references(run, slot) > 0) {
         add_extra_references(run, slot, -1);
-        biased_set_maybe_weakref(run, object);
     } else {
         biased_increment(run, object);
     }

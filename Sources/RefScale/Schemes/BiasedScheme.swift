@@ -54,7 +54,8 @@ import Synchronization
 ///   stored object (`_PyObject_SetMaybeWeakref`): every store whose running sum of F passes a
 ///   whole number, so the same stores in every run. At F = 0, the default, a store takes no step
 ///   of the share at all (no add, no compare: CPython has none). It is a scheme option because
-///   only the biased schemes read the flag; the operation stream of every scheme is unchanged.
+///   only the biased schemes read the flag (`biased`, `perthread`; the handle designs' runtime,
+///   `BiasedRuntime`, runs at 0); the operation stream of every scheme is unchanged.
 /// - A load from a field or global is `_Py_TryIncrefCompare`, falling back, when it refuses,
 ///   to the container's locked path (`_Py_NewRefWithLock`).
 /// - Not modelled, named until they are: a blocking thread's detach and attach (3.13t: a store
@@ -192,7 +193,8 @@ public struct BiasedScheme: AddressHandleScheme {
 
     /// What a store does besides counting: nothing at `--weakref-share 0` (the default), as in
     /// CPython; otherwise, for the stores that also make a weak reference,
-    /// `_PyObject_SetMaybeWeakref` as `init_weakref` calls it.
+    /// `_PyObject_SetMaybeWeakref` as `init_weakref` calls it. A handle design's store of a
+    /// reference it had already counted (`BiasedRuntime.noteStored`) takes this step alone.
     @inline(__always)
     mutating func noteStored(_ object: ObjectRef) {
         if makesWeakReferences { creditWeakReference(object) }

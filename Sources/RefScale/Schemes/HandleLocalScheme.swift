@@ -49,9 +49,10 @@ import Synchronization
 /// - A non-local reference the thread gives up (`release`) for an object that has a slot is
 ///   parked in the slot (`extra += 1`) instead of being ended by the runtime; one the thread
 ///   takes (`retain`, `transfer`) is taken from the parked ones when there are any (a store
-///   still does what the runtime does to a stored object besides counting: `biased` sets
-///   MAYBE_WEAKREF). A received reference (`adopt`) moves into a slot: it fills one, or is
-///   parked in the object's slot. Deferring a decrement never frees an object early: the
+///   still does what the runtime's store does besides counting, `HandleRuntime.noteStored`, and
+///   nothing more: `biased`'s store is `Py_INCREF` alone, so nothing, since handle-local takes
+///   no `--weakref-share` and its runtime runs at 0). A received reference (`adopt`) moves into
+///   a slot: it fills one, or is parked in the object's slot. Deferring a decrement never frees an object early: the
 ///   references stay counted until the slot gives them back.
 /// - A slot gives back its `1 + extra` references through the runtime (`HandleRuntime.decrement(_:references:)`):
 ///   `biased` drops them one `Py_DECREF` at a time, so the owner's are plain and the last one,
@@ -276,8 +277,8 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
     }
 
     /// A reference kept in a field or global, or the interpreter's own: one parked in the
-    /// object's slot (with what the runtime does to a stored object besides counting), else the
-    /// runtime's store.
+    /// object's slot (with what the runtime's store does besides counting: `biased`, nothing),
+    /// else the runtime's store.
     public mutating func retain(_ object: ObjectRef) {
         if object.isImmortal { return }
         let slot = table.find(UInt(bitPattern: object.address))
