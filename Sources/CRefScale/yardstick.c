@@ -44,11 +44,14 @@
 //   slot in the pending list (`countReachedZero`, lazy) or gives it back at once (eager). With
 //   index 0 they are the runtime's `Py_INCREF`/`Py_DECREF`.
 // - a store keeps a runtime reference (`HandleLocal.retain`: one parked in the object's slot, or
-//   `BiasedScheme.retain`'s increment); the reference a field gives up is parked in the object's
-//   slot when it has one (`HandleLocal.release`), else the runtime's decrement ends it.
+//   `BiasedScheme.retain`'s increment) and does nothing else: the runtime makes no weak
+//   reference (`--weakref-share` is 0 under handle-local); the reference a field gives up is
+//   parked in the object's slot when it has one (`HandleLocal.release`), else the runtime's
+//   decrement ends it.
 // - `enter` is the eval-breaker check (`BiasedCounting.handlePending`: one load of the thread's
-//   own word); every safe point checks it too and every 16th flushes the pending list
-//   (`HandleLocal.safePoint`, `safePointsPerFlush`); thread exit flushes.
+//   own word); every safe point checks it too and every 16th flushes the pending list, the 16th
+//   itself being the first (`HandleLocal.safePoint`, `safePointsPerFlush`; the countdown starts
+//   full); thread exit flushes.
 // - giving a slot back drops its `1 + extra` references one `Py_DECREF` at a time
 //   (`BiasedRuntime.decrement(_:references:)`); the owner's last, with a shared word of 0, frees
 //   with no atomic (`BiasedCounting.mergeZeroLocal`).
@@ -311,20 +314,6 @@ static inline void biased_new(struct run *run, char *object) {
     }
 }
 
-/// `BiasedCounting.setMaybeWeakref` (`_PyObject_SetMaybeWeakref`), which `BiasedRuntime.noteStored`
-/// calls for a parked reference that goes into a field.
-static void biased_set_maybe_weakref(struct run *run, char *object) {
-    if (atomic_load_explicit(ob_ref_local(object), memory_order_relaxed) == IMMORTAL_LOCAL) return;
-    int64_t shared = atomic_load_explicit(ob_ref_shared(object), memory_order_relaxed);
-    while ((shared & FLAG_MASK) == 0) {
-        int exchanged = atomic_compare_exchange_strong_explicit(
-            ob_ref_shared(object), &shared, shared | MAYBE_WEAKREF, memory_order_acq_rel, memory_order_relaxed);
-        run->counts.atomic_rmw += 1;
-        if (exchanged) return;
-        run->counts.cas_retries += 1;
-    }
-}
-
 /// `BiasedCounting.handlePending` (`_Py_HandlePending`): one load of the thread's own word. A
 /// merge request comes from another thread, so it cannot come here.
 static inline void biased_handle_pending(struct run *run) {
@@ -578,13 +567,13 @@ static inline void hl_close(struct run *run, uint64_t handle) {
 static inline uint64_t hl_read(struct run *run, uint64_t handle) { return *ob_payload(hl_object(run, handle)); }
 
 /// `HandleLocal.retain`: a reference parked in the object's slot, else the runtime's store
-/// (`BiasedScheme.retain`: `Py_INCREF`; no weak reference at the default `--weakref-share 0`).
+/// (`BiasedScheme.retain`: `Py_INCREF`). handle-local's runtime runs at `--weakref-share 0`, so
+/// neither sets MAYBE_WEAKREF (at share 0 `BiasedRuntime.noteStored` does nothing).
 static inline void hl_retain(struct run *run, char *object) {
     if (is_immortal(object)) return;
     int64_t slot = table_find(run, (uintptr_t)object);
     if (slot != 0 && extra_references(run, slot) > 0) {
         add_extra_references(run, slot, -1);
-        biased_set_maybe_weakref(run, object);
     } else {
         biased_increment(run, object);
     }
@@ -608,6 +597,7 @@ static void hl_safe_point(struct run *run) {
     *countdown -= 1;
     if (*countdown <= 0) {
         *countdown = SAFE_POINTS_PER_FLUSH;
+        run->counts.flushes += 1;
         table_flush(run);
     }
 }
@@ -629,11 +619,14 @@ static inline void noop_close(struct run *run, uint64_t handle) {
 
 // MARK: The interpreter (Kernel.swift `execute` and `executeRare`)
 
-/// An object for `create`: `allocate` in Kernel.swift, whose wait for a used-up region runs
-/// safe points (each may flush the table) until an object comes back.
+/// An object for `create`: `allocate` in Kernel.swift, whose wait for a used-up region (counted,
+/// as `ObjectPool.regionWaits` counts it) runs safe points (each may flush the table) until an
+/// object comes back.
 static inline char *take_object(struct run *run, const int table) {
     char *object = pool_take(&run->pool);
-    if (object != NULL || !table) return object;
+    if (object != NULL) return object;
+    run->counts.region_waits += 1;
+    if (!table) return NULL;
     for (int tries = 0; object == NULL && tries <= SAFE_POINTS_PER_FLUSH; tries++) {
         hl_safe_point(run);
         object = pool_take(&run->pool);
@@ -798,6 +791,8 @@ static int run_init(struct run *run, const crefscale_yardstick_stream *stream, c
     run->pending = malloc((size_t)slots * sizeof(int32_t));
     if (run->table == NULL || run->pending == NULL) return CREFSCALE_YARDSTICK_BAD_TABLE;
     memset(run->table, 0, bytes);
+    // `HandleLocal.init`: a full interval before the first flush.
+    *safe_point_countdown(run) = SAFE_POINTS_PER_FLUSH;
     return CREFSCALE_YARDSTICK_OK;
 }
 

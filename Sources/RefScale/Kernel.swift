@@ -187,9 +187,11 @@ func makeNumber<S: CountingScheme>(_ number: Number, on scheme: inout S, memory:
 
 /// An object from the thread's region. When the region is used up, the objects are on their way
 /// back (in another thread's hands, or freed there and waiting in this thread's merge queue):
-/// run a safe point and wait for them.
+/// run a safe point and wait for them. Each wait is counted (`ObjectPool.regionWaits`): a
+/// workload's region is sized so that a run at its default options never waits.
 func allocate<S: CountingScheme>(flags: ObjectFlags, type: UInt, on scheme: inout S, memory: ThreadMemory) -> ObjectRef {
     if let object = memory.pool.allocate(thread: memory.threadID, flags: flags, type: type) { return object }
+    memory.pool.noteRegionWait(thread: memory.threadID)
     let deadline = crefscale_clock_monotonic_ns() + 10_000_000_000
     scheme.suspend()
     while crefscale_clock_monotonic_ns() < deadline {

@@ -27,8 +27,8 @@ import Synchronization
 /// pool's base, stride and thread slots (so the static `free` can reach them); each thread's
 /// line holds its counters in the words after its free lists (`Word`).
 extension ObjectPool {
-    /// Words of a thread's control line (byte offsets). 0 and 8 are its free lists, 64 its
-    /// remote free list.
+    /// Words of a thread's control line (byte offsets). 0 and 8 are its free lists, 56 its
+    /// region waits, 64 its remote free list.
     enum RetentionWord {
         /// Births less frees this thread performed (negative when it frees others' objects).
         static let live = 16

@@ -336,6 +336,17 @@ public struct ObjectPool: @unchecked Sendable {
         return start..<max(start, freeLists(thread).fresh.pointee.load(ordering: .relaxed))
     }
 
+    /// The times thread `thread` found its region used up and had to wait for an object to come
+    /// back (Kernel.swift `allocate`). A region sized for what the workload keeps alive never
+    /// runs dry: a wait is the harness's, not the scheme's, and runs syscalls in the timed loop.
+    public func regionWaits(thread: Int) -> Int { freeLists(thread).regionWaits.pointee.load(ordering: .relaxed) }
+
+    /// Counts one wait of thread `thread` on its used-up region; called by that thread only.
+    func noteRegionWait(thread: Int) {
+        let waits = freeLists(thread).regionWaits
+        waits.pointee.store(waits.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
     /// The indices of every object that may have been born: the fixed ones and the part of each
     /// region handed out so far, so a walk over them never touches memory no thread used.
     public var usedIndices: [Range<Int>] {
@@ -343,11 +354,15 @@ public struct ObjectPool: @unchecked Sendable {
     }
 
     /// Thread `thread`'s allocation state: the next never-used object of its region, its own
-    /// free list (touched by that thread only) and its remote free list (pushed by others).
+    /// free list (touched by that thread only), the times it found its region used up, and its
+    /// remote free list (pushed by others).
     struct FreeLists {
         let line: UnsafeMutableRawPointer
         var fresh: UnsafeMutablePointer<Atomic<Int>> { line.assumingMemoryBound(to: Atomic<Int>.self) }
         var local: UnsafeMutablePointer<Atomic<UInt>> { (line + 8).assumingMemoryBound(to: Atomic<UInt>.self) }
+        /// Written by the home thread only, a load and a store; 16..<56 are the retention words
+        /// (`RetentionWord`).
+        var regionWaits: UnsafeMutablePointer<Atomic<Int>> { (line + 56).assumingMemoryBound(to: Atomic<Int>.self) }
         /// On a line of its own: other threads write it.
         var remote: UnsafeMutablePointer<Atomic<UInt>> { (line + 64).assumingMemoryBound(to: Atomic<UInt>.self) }
     }

@@ -38,8 +38,8 @@ struct ArenaAndHandleIndexRunTests {
                 // Every object fits the table, so nothing falls back or is evicted. On private there
                 // are no opens, only each thread's births in its set-up, which are not opens; on
                 // shared-hot each pass opens the 4 objects, which miss only in a thread's first pass
-                // and after a flush (every 16 safe points, one a pass): at most 4 misses in 16
-                // passes, plus 4 for each thread's first pass and 4 for a flush that fell in it. A
+                // and after a flush (every 16 safe points, one a pass, the first at the 16th): at
+                // most 4 misses in 16 passes, plus 4 for each thread's first pass and 4 to spare. A
                 // bound on the passes run, not a rate, since an oversubscribed run under a sanitizer
                 // may give a worker only a few passes.
                 #expect(row["fallbacks"].text == "0")

@@ -13,6 +13,8 @@ import Testing
         var counters: SchemeCounters
         var births: Int
         var lifetimeProblem: String?
+        /// The times `create` found the thread's region used up (`ObjectPool.regionWaits`).
+        var regionWaits: Int
     }
 
     /// Runs `stream` in this thread on scheme `S` as `RunSession.runWorker` runs a worker: the
@@ -52,7 +54,9 @@ import Testing
         run(stream.teardown)
         context.safePoint()
         context.threadExit()
-        return SwiftRun(counters: context.counters, births: pool.totalBirths(), lifetimeProblem: pool.validateLifetimes())
+        return SwiftRun(
+            counters: context.counters, births: pool.totalBirths(), lifetimeProblem: pool.validateLifetimes(),
+            regionWaits: pool.regionWaits(thread: threadID))
     }
 
     /// `call`'s options the comparisons run: the defaults, then a deeper call with duplicates held
@@ -69,8 +73,8 @@ import Testing
     @Test(arguments: [HandleIndex.low3, .high16], [0, 1])
     func theCTableOnCallsStreamCountsWhatTheSwiftTableCounts(index: HandleIndex, variant: Int) throws {
         let stream = try Self.callStream(Self.callOptions[variant], immortalFraction: variant == 1 ? 0.5 : 0)
-        // Enough passes for the lazy table's first flush (the first safe point) and its next (the
-        // 17th), and for high16's table to outgrow the region and flush from inside `create`.
+        // Enough passes for the lazy table's first flush (the 16th safe point) and for a few
+        // passes after it.
         let passes = 20
         var options = SchemeOptions()
         options[HandleLocalOptions.handleIndex] = index
@@ -95,6 +99,76 @@ import Testing
         #expect(swift.counters.tableHits > 0 && swift.counters.tableMisses > 0 && swift.counters.localDupClose > 0)
         if index == .low3 { #expect(swift.counters.evictions > 0, "7 slots and new temporaries every call: the clock must evict") }
         #expect(c.operations == passes * stream.passOperations && c.counts.checksum != 0)
+    }
+
+    /// `HandleLocal.safePointsPerFlush`: a lazy table flushes at the 16th safe point, the 32nd, ...
+    /// and not before, in C as in Swift. The final safe point after the teardown is one of them.
+    @Test(arguments: [14, 15, 16, 30, 31, 47])
+    func theCTableFlushesAtEverySixteenthSafePointStartingWithTheSixteenth(passes: Int) throws {
+        let stream = try Self.callStream([:])
+        let c = TableYardstick.run(.handleLocal(.low3, .lazy), on: stream, passes: passes)
+        #expect(c.problem == nil, "\(c.problem ?? "")")
+        let safePoints = passes + 1
+        #expect(Int(c.counts.flushes) == safePoints / HandleLocalScheme.safePointsPerFlush)
+        #expect(c.counts.region_waits == 0)
+    }
+
+    /// A lazy high16 table keeps every temporary of up to `safePointsPerFlush` passes until its
+    /// flush (its 65535 slots seldom evict), and `call`'s region holds them: `create` never finds
+    /// the region used up, so the run never waits on it (safe points and `sched_yield` inside the
+    /// timed loop, which no runtime pays), in Swift or in C, across several flushes.
+    @Test(arguments: [HandleIndex.high16, .low4, .low3], [ReleasePolicy.lazy, .eager])
+    func handleLocalOnCallNeverWaitsOnItsRegionAcrossSeveralFlushes(index: HandleIndex, release: ReleasePolicy) throws {
+        let stream = try Self.callStream([:])
+        let passes = 4 * HandleLocalScheme.safePointsPerFlush + 3
+        var options = SchemeOptions()
+        options[HandleLocalOptions.handleIndex] = index
+        options[HandleLocalOptions.release] = release
+        let swift = try Self.swiftRun(HandleLocalScheme.self, stream, options: options, passes: passes)
+        #expect(swift.regionWaits == 0, "the region ran dry \(swift.regionWaits) time(s)")
+        #expect(swift.lifetimeProblem == nil)
+        #expect(swift.births > 2 * stream.regionObjects, "the run reuses its region's objects")
+        let c = TableYardstick.run(.handleLocal(index, release), on: stream, passes: passes)
+        #expect(c.problem == nil, "\(c.problem ?? "")")
+        #expect(c.counts.region_waits == 0, "the C run's region ran dry \(c.counts.region_waits) time(s)")
+        #expect(Int(c.counts.frees) == swift.counters.frees && Int(c.counts.evictions) == swift.counters.evictions)
+        if release == .lazy { #expect(Int(c.counts.flushes) == (passes + 1) / HandleLocalScheme.safePointsPerFlush) }
+    }
+
+    /// `call`'s region holds `safePointsPerFlush` passes of temporaries besides a call's own and
+    /// its fields' objects; at the defaults that stays under a megabyte a thread.
+    @Test(arguments: Self.callOptions)
+    func callsRegionHoldsWhatALazyTableKeepsBetweenFlushes(given: [String: Int]) throws {
+        var values = OptionValues()
+        for (name, value) in given { values.set(name, to: .integer(value)) }
+        let workload = try CallWorkload(options: values)
+        let pass = workload.workerProgram(thread: 0, threads: 1, seed: 1).pass
+        let temporariesPerPass = pass.filter { $0.code == Operation.Code.create.rawValue }.count
+        #expect(workload.regionSize(threads: 1) >= HandleLocalScheme.safePointsPerFlush * temporariesPerPass)
+        if given.isEmpty {
+            #expect(temporariesPerPass == 546)
+            #expect(workload.regionSize(threads: 1) * ObjectPool.stride(alignment: SchemeOptions().objectAlignment) < 1 << 20)
+        }
+    }
+
+    /// No scheme's run on `call` at its default options waits on its region: what a scheme keeps
+    /// alive between its safe points fits.
+    @Test func noSchemeWaitsOnItsRegionOnCallAtDefaultOptions() throws {
+        let stream = try Self.callStream([:])
+        let passes = 2 * HandleLocalScheme.safePointsPerFlush + 1
+        func waits<S: CountingScheme>(_ scheme: S.Type) throws -> Int {
+            let run = try Self.swiftRun(scheme, stream, passes: passes)
+            #expect(run.lifetimeProblem == nil, "\(S.self)")
+            return run.regionWaits
+        }
+        let runs: [(String, Int)] = [
+            ("nonatomic", try waits(NonatomicScheme.self)), ("gil", try waits(GilScheme.self)),
+            ("atomic", try waits(AtomicScheme.self)), ("biased", try waits(BiasedScheme.self)),
+            ("perthread", try waits(PerThreadScheme.self)), ("handle-local", try waits(HandleLocal<BiasedRuntime>.self)),
+            ("handle-local atomic", try waits(HandleLocal<AtomicRuntime>.self)), ("arena", try waits(Arena<BiasedRuntime>.self)),
+            ("handle-table", try waits(HandleTableScheme.self)), ("noop", try waits(NoopScheme.self)),
+        ]
+        for (name, waits) in runs { #expect(waits == 0, "\(name): the region ran dry \(waits) time(s)") }
     }
 
     @Test func theCNoopStepsMakeAndFreeWhatNoopDoes() throws {

@@ -347,6 +347,38 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         #expect(marked == [3, 7])
     }
 
+    /// At `--weakref-share 0` (the default) a store is `Py_INCREF` and nothing else: the running
+    /// sum of the share is not touched, so even a credit left at 1 or more (which no run at share
+    /// 0 builds) makes no weak reference.
+    @Test func atShareZeroAStoreTakesNoWeakrefStep() {
+        let f = BiasedFixture()
+        let (object, _) = f.newObject()
+        f.owner.weakrefCredit = 1.5
+        f.owner.retain(object)
+        #expect(f.owner.weakrefCredit == 1.5, "the credit was not added to")
+        #expect(sharedWord(object) == 0, "no MAYBE_WEAKREF")
+        #expect(object.localCount == 2 && f.owner.counters.atomicRMW == 0)
+    }
+
+    /// The step is skipped at share 0 only: at a share above 0 the same stores are marked as
+    /// before, whatever the share (1/3 is not exact in binary: every third store).
+    @Test(arguments: [(1.0 / 3, [2, 5, 8]), (0.5, [1, 3, 5, 7, 9]), (0.25, [3, 7])])
+    func aShareAboveZeroMarksTheStoresItsRunningSumNames(share: Double, marked expected: [Int]) {
+        let f = BiasedFixture(objects: 10, weakrefShare: share)
+        let objects = (0..<10).map { f.newObject($0).0 }
+        for object in objects { f.owner.retain(object) }
+        var credit = 0.0
+        let byRunningSum = objects.indices.filter { _ in
+            credit += share
+            guard credit >= 1 else { return false }
+            credit -= 1
+            return true
+        }
+        let marked = objects.indices.filter { sharedWord(objects[$0]) == BiasedScheme.MAYBE_WEAKREF }
+        #expect(marked == byRunningSum)
+        #expect(marked == expected)
+    }
+
     @Test func aNonOwnersLoadTakesASharedReferenceByCASWhenMaybeWeakrefIsSet() {
         let f = BiasedFixture(weakrefShare: 1)
         let (object, _) = f.newObject()

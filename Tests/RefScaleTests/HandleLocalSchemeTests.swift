@@ -445,7 +445,6 @@ extension HandleLocal<AtomicRuntime> {
         let count = 300
         let f = try HandleLocalFixture(objects: count, index: .high16)
         let objects = (0..<count).map { f.bear($0) }
-        f.user.safePoint()  // the first safe point flushes and starts the countdown
         let handles = objects.map { f.user.new($0) }
         handles.forEach { f.user.close($0) }
         #expect(objects.allSatisfy { $0.timesFreed == 0 }, "no close flushed")
@@ -455,6 +454,26 @@ extension HandleLocal<AtomicRuntime> {
         f.user.safePoint()
         #expect(objects.allSatisfy { $0.timesFreed == 1 }, "the safe point that flushes released them all")
         #expect(f.user.table.pendingCount.pointee == 0)
+        #expect(f.pool.validateLifetimes() == nil)
+    }
+
+    /// The header's cadence: a lazy table flushes at the `safePointsPerFlush`-th safe point
+    /// (about every 65536 operations), the first flush included, not at the first safe point.
+    @Test(arguments: [HandleIndex.low3, .high16])
+    func theFirstFlushComesAtTheSixteenthSafePointAndEachNextSixteenLater(index: HandleIndex) throws {
+        let f = try HandleLocalFixture(objects: 3, index: index)
+        let perFlush = HandleLocal<AtomicRuntime>.safePointsPerFlush
+        #expect(perFlush == 16)
+        for round in 0..<3 {
+            let object = f.bear(round)
+            f.user.close(f.user.new(object))
+            for point in 1..<perFlush {
+                f.user.safePoint()
+                #expect(object.timesFreed == 0, "round \(round): flushed at safe point \(point) of \(perFlush)")
+            }
+            f.user.safePoint()
+            #expect(object.timesFreed == 1, "round \(round): the \(perFlush)th safe point flushes")
+        }
         #expect(f.pool.validateLifetimes() == nil)
     }
 
@@ -522,7 +541,7 @@ struct HandleLocalOnBiasedTests {
         user.flush()
         #expect(HandleLocalScheme.referenceCount(of: object) == 1, "the flush gave the slot's reference back")
         maker.close(made)
-        maker.safePoint()
+        maker.flush()
         #expect(object.timesFreed == 1)
         #expect(pool.validateLifetimes() == nil)
         user.threadExit()
@@ -541,11 +560,10 @@ struct HandleLocalOnBiasedTests {
         let made = maker.new(object)
         let twinMade = referenceMaker.new(twin)
         // The same non-owner store of the same kind of object on both: the composed scheme
-        // counts what `biased` counts (Py_INCREF by a non-owner, _PyObject_SetMaybeWeakref).
+        // counts what `biased` counts (Py_INCREF by a non-owner). With no weak references asked
+        // for (--weakref-share 0), that is one atomic add of one shared reference.
         user.retain(object)
         reference.retain(twin)
-        // With no weak references asked for (--weakref-share 0), that is one atomic add of one
-        // shared reference.
         #expect(user.counters.atomicRMW == reference.counters.atomicRMW && user.counters.atomicRMW == 1)
         #expect(object.sharedCount.pointee.load(ordering: .relaxed) == twin.sharedCount.pointee.load(ordering: .relaxed))
         #expect(object.sharedCount.pointee.load(ordering: .relaxed) == BiasedScheme.sharedOne)
@@ -559,6 +577,74 @@ struct HandleLocalOnBiasedTests {
         maker.threadExit()
         referenceMaker.threadExit()
         #expect(object.timesFreed == 1 && twin.timesFreed == 1)
+        #expect(pool.validateLifetimes() == nil)
+    }
+
+    /// A store that takes a reference parked in the object's slot is, besides the counting the
+    /// slot already did, what `biased`'s store is besides counting: `Py_INCREF` alone, with no
+    /// MAYBE_WEAKREF and no atomic (3.13: only `init_weakref` sets the flag).
+    @Test func aStoreOfAParkedReferenceSetsNoFlagAndTakesNoAtomic() throws {
+        let (shared, pool) = try Self.contexts()
+        defer { pool.deallocate() }
+        var owner = HandleLocalScheme(shared: shared, threadID: 1)
+        let referenceShared = BiasedScheme.makeShared(options: SchemeOptions(), threads: 2)
+        var reference = BiasedScheme(shared: referenceShared, threadID: 1)
+        let object = pool.bear(0, flags: []), twin = pool.bear(1, flags: [])
+        let made = owner.new(object)
+        let twinMade = reference.new(twin)
+        // A field takes a reference, gives it up (parked in the slot), and takes it back.
+        owner.retain(object)
+        owner.release(object)
+        #expect(owner.table.extraReferences(1) == 1, "the field's reference is parked")
+        owner.retain(object)
+        #expect(owner.table.extraReferences(1) == 0, "the store took the parked reference")
+        reference.retain(twin)
+        reference.release(twin)
+        reference.retain(twin)
+        #expect(object.sharedCount.pointee.load(ordering: .relaxed) == 0, "no MAYBE_WEAKREF: a store is Py_INCREF alone")
+        #expect(object.sharedCount.pointee.load(ordering: .relaxed) == twin.sharedCount.pointee.load(ordering: .relaxed))
+        #expect(object.localCount == twin.localCount)
+        #expect(owner.counters.atomicRMW == 0 && reference.counters.atomicRMW == 0)
+        owner.release(object)
+        reference.release(twin)
+        owner.close(made)
+        reference.close(twinMade)
+        owner.threadExit()
+        reference.threadExit()
+        #expect(object.timesFreed == 1 && twin.timesFreed == 1)
+        #expect(pool.validateLifetimes() == nil)
+    }
+
+    /// handle-local does not declare `--weakref-share` (biased and perthread do), so its runtime
+    /// makes no weak reference even when the options carry a share for other schemes (an
+    /// experiment file's `scheme_options` reach every scheme of the file): no store, parked or
+    /// not, sets MAYBE_WEAKREF.
+    @Test func aWeakrefShareGivenForOtherSchemesSetsNoFlagInHandleLocal() throws {
+        #expect(!HandleLocalScheme.declaredOptions.contains { $0.name == BiasedScheme.weakrefShare.name })
+        var options = SchemeOptions()
+        options[BiasedScheme.weakrefShare] = 1
+        let shared = try HandleLocalScheme.makeShared(options: options, threads: 2)
+        let pool = ObjectPool(count: 2, alignment: options.objectAlignment)
+        defer { pool.deallocate() }
+        var owner = HandleLocalScheme(shared: shared, threadID: 1)
+        let object = pool.bear(0, flags: []), unslotted = pool.bear(1, flags: [])
+        let made = owner.new(object)
+        owner.retain(object)
+        owner.release(object)
+        owner.retain(object)
+        owner.release(object)
+        #expect(object.sharedCount.pointee.load(ordering: .relaxed) == 0, "a parked reference's store made no weak reference")
+        // An object without a slot in this thread: the runtime's own store.
+        var maker = HandleLocalScheme(shared: shared, threadID: 2)
+        let unslottedMade = maker.new(unslotted)
+        owner.retain(unslotted)
+        #expect(unslotted.sharedCount.pointee.load(ordering: .relaxed) == BiasedScheme.sharedOne, "the runtime's store made no weak reference")
+        owner.release(unslotted)
+        owner.close(made)
+        maker.close(unslottedMade)
+        owner.threadExit()
+        maker.threadExit()
+        #expect(object.timesFreed == 1 && unslotted.timesFreed == 1)
         #expect(pool.validateLifetimes() == nil)
     }
 

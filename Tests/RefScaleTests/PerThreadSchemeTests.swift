@@ -52,6 +52,23 @@ import Testing
 
     static let biasWord = PerThreadScheme.deferredBias << BiasedScheme.flagBits
 
+    /// perthread's store is biased's (`BiasedScheme.retain`): at `--weakref-share 0` it takes no
+    /// weak-reference step, even with a credit left at 1 or more.
+    @Test func atShareZeroAStoreTakesNoWeakrefStep() throws {
+        let f = try Fixture()
+        var context = f.context(2)
+        let object = f.pool.bear(0, flags: [])
+        let made = context.new(object)
+        context.biased.weakrefCredit = 1.5
+        context.retain(object)
+        #expect(context.biased.weakrefCredit == 1.5)
+        #expect(object.sharedCount.pointee.load(ordering: .relaxed) == 0, "no MAYBE_WEAKREF")
+        context.release(object)
+        context.close(made)
+        context.threadExit()
+        #expect(object.timesFreed == 1)
+    }
+
     @Test func aNegativeOrFractionalGCThresholdIsRefused() throws {
         var options = SchemeOptions()
         options[PerThreadScheme.gcThreshold] = -1

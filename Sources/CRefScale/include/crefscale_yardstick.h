@@ -94,6 +94,11 @@ typedef struct crefscale_yardstick_counts {
     int64_t atomic_rmw;
     int64_t cas_retries;
     int64_t merges;
+    /// Safe points that flushed the lazy table's pending list (`HandleLocal.safePoint`; the
+    /// thread-exit flush is not one), and creates that found the region used up and waited for
+    /// an object (Kernel.swift `allocate`, `ObjectPool.regionWaits`).
+    int64_t flushes;
+    int64_t region_waits;
     /// The sum of every `read`, so that no read is discarded.
     uint64_t checksum;
     /// Wall time of the passes alone (CLOCK_MONOTONIC), set-up and teardown excluded.

@@ -52,8 +52,10 @@ import Synchronization
 ///   container's locked path (`_Py_NewRefWithLock`, Objects/dictobject.c), which sets it.
 ///   `--weakref-share F` makes a share F of the stores also create a weak reference to the
 ///   stored object (`_PyObject_SetMaybeWeakref`): every store whose running sum of F passes a
-///   whole number, so the same stores in every run. It is a scheme option because only the
-///   biased schemes read the flag; the operation stream of every scheme is unchanged.
+///   whole number, so the same stores in every run. At F = 0, the default, a store takes no step
+///   of the share at all (no add, no compare: CPython has none). It is a scheme option because
+///   only the biased schemes read the flag (`biased`, `perthread`; the handle designs' runtime,
+///   `BiasedRuntime`, runs at 0); the operation stream of every scheme is unchanged.
 /// - A load from a field or global is `_Py_TryIncrefCompare`, falling back, when it refuses,
 ///   to the container's locked path (`_Py_NewRefWithLock`).
 /// - Not modelled, named until they are: a blocking thread's detach and attach (3.13t: a store
@@ -99,7 +101,11 @@ public struct BiasedScheme: AddressHandleScheme {
 
     let threadID: UInt
     let weakrefShare: Double
-    /// The running sum of `weakrefShare` over this thread's stores, less the weak references made.
+    /// Whether any store makes a weak reference (`weakrefShare > 0`). At 0, the default, a store
+    /// is `Py_INCREF` alone, as in CPython: no step of the share is taken.
+    let makesWeakReferences: Bool
+    /// The running sum of `weakrefShare` over this thread's stores, less the weak references made;
+    /// untouched at share 0.
     var weakrefCredit = 0.0
     var memory: AtomicBiasedMemory
     public var counters = SchemeCounters()
@@ -118,6 +124,7 @@ public struct BiasedScheme: AddressHandleScheme {
         precondition(threadID > 0 && threadID < shared.queues.threadIDs, "thread ID \(threadID) out of range")
         self.threadID = UInt(threadID)
         weakrefShare = shared.weakrefShare
+        makesWeakReferences = shared.weakrefShare > 0
         memory = AtomicBiasedMemory(queues: shared.queues, thread: UInt(threadID), perThread: perThread)
         memory.recordThreadIdentity(of: self.threadID)
         BiasedCounting.registerThread(self.threadID, memory: &memory, counters: &counters)
@@ -177,10 +184,25 @@ public struct BiasedScheme: AddressHandleScheme {
         BiasedCounting.decrement(ObjectRef(handle), thread: threadID, memory: &memory, counters: &counters)
     }
 
-    /// A store into a field or global: `Py_INCREF`; for the stores that also make a weak
-    /// reference (`--weakref-share`), `_PyObject_SetMaybeWeakref` as `init_weakref` calls it.
+    /// A store into a field or global: `Py_INCREF`, then what a store does besides counting
+    /// (`noteStored`).
     public mutating func retain(_ object: ObjectRef) {
         BiasedCounting.increment(object, thread: threadID, memory: &memory, counters: &counters)
+        noteStored(object)
+    }
+
+    /// What a store does besides counting: nothing at `--weakref-share 0` (the default), as in
+    /// CPython; otherwise, for the stores that also make a weak reference,
+    /// `_PyObject_SetMaybeWeakref` as `init_weakref` calls it. A handle design's store of a
+    /// reference it had already counted (`BiasedRuntime.noteStored`) takes this step alone.
+    @inline(__always)
+    mutating func noteStored(_ object: ObjectRef) {
+        if makesWeakReferences { creditWeakReference(object) }
+    }
+
+    /// One store's share of a weak reference: every store whose running sum of the share passes
+    /// a whole number makes one, so the same stores in every run.
+    mutating func creditWeakReference(_ object: ObjectRef) {
         weakrefCredit += weakrefShare
         if weakrefCredit >= 1 {
             weakrefCredit -= 1

@@ -42,16 +42,17 @@ import Synchronization
 ///   (`biased`: `_Py_TryIncrefCompare`).
 /// - A slot whose count reaches 0 gives its references back at once (`eager`), or keeps its
 ///   object and its references (`lazy`, the default) until it is evicted or flushed: at every
-///   `safePointsPerFlush`-th safe point (about every 65536 operations) and at thread exit, as
-///   the design says; nothing else flushes. The pending list holds each slot at most once, so
+///   `safePointsPerFlush`-th safe point of the thread (the 16th, the 32nd, ...: about every
+///   65536 operations) and at thread exit, as the design says; nothing else flushes. The pending list holds each slot at most once, so
 ///   it never outgrows the table. Scope exit does not flush, so an object opened in every call
 ///   (an argument, a type) stays in the table across calls and costs the runtime nothing per call.
 /// - A non-local reference the thread gives up (`release`) for an object that has a slot is
 ///   parked in the slot (`extra += 1`) instead of being ended by the runtime; one the thread
 ///   takes (`retain`, `transfer`) is taken from the parked ones when there are any (a store
-///   still does what the runtime does to a stored object besides counting: `biased` sets
-///   MAYBE_WEAKREF). A received reference (`adopt`) moves into a slot: it fills one, or is
-///   parked in the object's slot. Deferring a decrement never frees an object early: the
+///   still does what the runtime's store does besides counting, `HandleRuntime.noteStored`, and
+///   nothing more: `biased`'s store is `Py_INCREF` alone, so nothing, since handle-local takes
+///   no `--weakref-share` and its runtime runs at 0). A received reference (`adopt`) moves into
+///   a slot: it fills one, or is parked in the object's slot. Deferring a decrement never frees an object early: the
 ///   references stay counted until the slot gives them back.
 /// - A slot gives back its `1 + extra` references through the runtime (`HandleRuntime.decrement(_:references:)`):
 ///   `biased` drops them one `Py_DECREF` at a time, so the owner's are plain and the last one,
@@ -106,7 +107,8 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
         [RuntimeChoice.option.declaration, handleIndex.declaration, release.declaration, tagBits.declaration]
     }
 
-    /// Safe points between two flushes of a lazy table. The runner's safe point follows every
+    /// Safe points between two flushes of a lazy table, and before its first: a table flushes at
+    /// its thread's 16th safe point, its 32nd, and so on. The runner's safe point follows every
     /// pass (about 4096 handle operations), so a flush comes about every 65536 operations: the
     /// "every N operations" of the design, rare enough that a hot object opened in every call
     /// stays in the table across calls.
@@ -154,6 +156,8 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
     /// bits from `indexShift` up; `HandleIndex` names the widths the command line offers.
     init(slotCount: Int, indexShift: Int, release: ReleasePolicy, runtime: Runtime, tags: HandleTags? = nil) {
         table = LocalReferenceTable(slotCount: slotCount, indexShift: indexShift)
+        // A full interval before the first flush too, not a flush at the first safe point.
+        table.safePointCountdown.pointee = Self.safePointsPerFlush
         self.tags = tags ?? HandleTags(bitCount: 0, indexShift: indexShift)
         releaseEagerly = release == .eager
         self.runtime = runtime
@@ -273,8 +277,8 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
     }
 
     /// A reference kept in a field or global, or the interpreter's own: one parked in the
-    /// object's slot (with what the runtime does to a stored object besides counting), else the
-    /// runtime's store.
+    /// object's slot (with what the runtime's store does besides counting: `biased`, nothing),
+    /// else the runtime's store.
     public mutating func retain(_ object: ObjectRef) {
         if object.isImmortal { return }
         let slot = table.find(UInt(bitPattern: object.address))
@@ -333,7 +337,8 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
     @inline(__always)
     public mutating func enterScope() { runtime.enterScope() }
 
-    /// The runtime's safe point; the table flushes at every `safePointsPerFlush`-th.
+    /// The runtime's safe point; the table flushes at every `safePointsPerFlush`-th, counted
+    /// from the thread's first (the countdown starts full, `init`).
     public mutating func safePoint() {
         runtime.safePoint()
         let countdown = table.safePointCountdown

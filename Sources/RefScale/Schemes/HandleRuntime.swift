@@ -39,8 +39,8 @@ public protocol HandleRuntime {
     mutating func decrement(_ object: ObjectRef, references: Int)
     /// A reference kept in a field or global, or one of the interpreter's own (`retain`).
     mutating func store(_ object: ObjectRef)
-    /// What a store does beyond counting, for a reference that was already counted (one the
-    /// thread had parked) and now goes into a field or global.
+    /// What `store` does besides counting, for a reference that was already counted (one the
+    /// thread had parked) and now goes into a field or global: exactly that, nothing more.
     mutating func noteStored(_ object: ObjectRef)
     /// A reference to the object a field or global holds, read as the runtime reads such slots.
     mutating func load(from slot: UnsafeMutablePointer<UInt>) -> ObjectRef
@@ -65,12 +65,19 @@ public enum RuntimeChoice: String, CaseIterable, Sendable, OptionValueConvertibl
 
 /// CPython 3.13t under the handle design: every step is the `biased` scheme's own, on the same
 /// header, through a `BiasedScheme` context held inside (as `perthread` holds one).
+///
+/// The schemes composed over it (`handle-local`, `arena`) do not declare `--weakref-share`, so
+/// it runs at share 0 whatever the options carry (an experiment file's `scheme_options` reach
+/// every scheme it names): a store is `Py_INCREF` alone and sets no MAYBE_WEAKREF, as a plain
+/// store in 3.13 does.
 public struct BiasedRuntime: HandleRuntime {
     public static let choice = RuntimeChoice.biased
     var biased: BiasedScheme
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> BiasedScheme.Shared {
-        BiasedScheme.makeShared(options: options, threads: threads)
+        var options = options
+        options[BiasedScheme.weakrefShare] = 0
+        return BiasedScheme.makeShared(options: options, threads: threads)
     }
 
     public init(shared: BiasedScheme.Shared, threadID: Int) { biased = BiasedScheme(shared: shared, threadID: threadID) }
@@ -93,14 +100,14 @@ public struct BiasedRuntime: HandleRuntime {
         for _ in 0..<references { biased.close(Handle(object)) }
     }
 
-    /// `BiasedScheme.retain`: `Py_INCREF`, then `_PyObject_SetMaybeWeakref`.
+    /// `BiasedScheme.retain`: `Py_INCREF` (and, were the share above 0, a weak reference for
+    /// its share of the stores).
     @inline(__always)
     public mutating func store(_ object: ObjectRef) { biased.retain(object) }
 
+    /// `BiasedScheme.noteStored`: what `retain` does besides `Py_INCREF`; at share 0, nothing.
     @inline(__always)
-    public mutating func noteStored(_ object: ObjectRef) {
-        BiasedCounting.setMaybeWeakref(object, memory: &biased.memory, counters: &biased.counters)
-    }
+    public mutating func noteStored(_ object: ObjectRef) { biased.noteStored(object) }
 
     /// `BiasedScheme.load`: `_Py_TryIncrefCompare`, or the locked path when it refuses.
     @inline(__always)

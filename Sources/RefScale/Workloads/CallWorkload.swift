@@ -48,11 +48,27 @@ public struct CallWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { threads * options.args }
-    /// Room for the objects of a call, the ones its fields keep, and the temporaries a lazy table
-    /// keeps until its next flush (at most a pass's worth; a region used up runs a safe point).
-    public func regionSize(threads: Int) -> Int { options.callDepth * (options.temps + options.stores) + 4 + CallWorkload.lazyRoom }
 
-    static let lazyRoom = 1024
+    /// Room for every object a thread's region holds at once. A lazy `handle-local` table keeps a
+    /// temporary whose handles are all closed, and the reference a field gave up, until its next
+    /// flush, which comes every `safePointsPerFlush` safe points (one after each pass); a high16
+    /// table's 65535 slots seldom evict one. So up to that many passes' temporaries are alive at
+    /// once, besides the call's own and the ones its fields keep; every other scheme frees a
+    /// temporary by its call's end. A smaller region runs dry, and `allocate` then waits on it with
+    /// safe points and `sched_yield` inside the timed loop, a cost no runtime pays. At the
+    /// defaults that is 16 passes of 546 temporaries: about 8,700 objects, 560 KB a thread at
+    /// the 64-byte stride.
+    public func regionSize(threads: Int) -> Int {
+        let temporariesPerPass = callsPerPass * options.callDepth * options.temps
+        return HandleLocalScheme.safePointsPerFlush * temporariesPerPass + options.callDepth * (options.temps + options.stores) + 4
+    }
+
+    /// The outermost calls of one pass: as many whole calls (each with the close of the handle it
+    /// returns) as fit in `passLength` handle operations.
+    var callsPerPass: Int {
+        let oneCall = call(level: 0, firstArgument: 0) + [.close(temporary(level: 0, options.temps - 1))]
+        return max(1, CallWorkload.passLength / oneCall.reduce(0) { $0 + $1.handleOperations })
+    }
 
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram { ThreadProgram() }
 
@@ -86,8 +102,7 @@ public struct CallWorkload: Workload {
         let immortalArgs = Int((Double(options.args) * options.immortalFraction).rounded())
         let firstArgument = thread * options.args
         let oneCall = call(level: 0, firstArgument: firstArgument) + [.close(temporary(level: 0, options.temps - 1))]
-        let perCall = oneCall.reduce(0) { $0 + $1.handleOperations }
-        let calls = max(1, CallWorkload.passLength / perCall)
+        let calls = callsPerPass
         let fields = options.callDepth * options.stores + options.args
         return ThreadProgram(
             registers: options.args + options.callDepth * options.temps,
