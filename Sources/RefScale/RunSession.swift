@@ -75,6 +75,10 @@ public struct RunOutcome: Sendable {
     public var trace: CallTraceSummary?
     /// Objects born over the whole run (set-up, warm-up, interval and drain), like `run_ops`.
     public var objectsAllocated = 0
+    /// The times a thread found its region of the pool used up and waited for an object to come
+    /// back (`ObjectPool.regionWaits`): 0 when the workload sized its regions for what every
+    /// scheme keeps alive.
+    public var regionWaits = 0
 
     public var valid: Bool { validationError == nil }
 }
@@ -280,7 +284,8 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             replicatedObjects: workload.replicatedObjects(threads: threads),
             attribution: S.attribution(of: shared),
             trace: S.traceSummary(of: shared),
-            objectsAllocated: pool.totalBirths()
+            objectsAllocated: pool.totalBirths(),
+            regionWaits: (0..<pool.threadSlots).reduce(0) { $0 + pool.regionWaits(thread: $1) }
         )
     }
 }

@@ -61,8 +61,15 @@ public struct NumericWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { Number.cachedIntCount }
-    /// Boxed numbers alive at once: three per round, plus those a lazy table keeps, plus a pass.
-    public func regionSize(threads: Int) -> Int { NumericWorkload.passLength + 512 }
+    /// Boxed numbers alive at once: those of the pass under way and of the `safePointsPerFlush`
+    /// passes before it, which a lazy `handle-local` table keeps until its flush (as `call`'s
+    /// region explains). A round makes three numbers in at least 10 handle operations, so a pass
+    /// boxes at most `3 × passLength / 10` of them, one round more for the round crossing its
+    /// end: 17 × 1,230 + 512 objects, about 1.4 MB a thread.
+    public func regionSize(threads: Int) -> Int {
+        let boxedPerPass = 3 * (NumericWorkload.passLength / 10 + 1)
+        return (HandleLocalScheme.safePointsPerFlush + 1) * boxedPerPass + 512
+    }
 
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
         let cached = (0..<Number.cachedIntCount).flatMap { index -> [Operation] in
