@@ -47,6 +47,10 @@ public protocol CountingScheme {
     /// A point where deferred work may run: merge queues, table flushes. The runner calls it
     /// after every pass.
     mutating func safePoint()
+    /// A safe point at which everything deferred is done now (a lazy table's flush, which an
+    /// ordinary safe point does only at its cadence), the thread going on: where the main
+    /// thread's teardown waits for what an extension's dead objects kept. By default a safe point.
+    mutating func settle()
     /// The start and the end of a simulated extension call.
     mutating func enterScope()
     mutating func exitScope()
@@ -135,6 +139,7 @@ extension CountingScheme {
         open(ObjectRef(address: UnsafeMutableRawPointer(bitPattern: slot.pointee)!))
     }
 
+    public mutating func settle() { safePoint() }
     public mutating func enterScope() {}
     public mutating func exitScope() {}
     public mutating func returning(_ handle: Handle) -> Handle { handle }

@@ -109,6 +109,7 @@ public struct AttributingContext<S: CountingScheme>: CountingScheme {
     public mutating func enterScope() { unattributedWork { $0.enterScope() } }
     public mutating func exitScope() { unattributedWork { $0.exitScope() } }
     public mutating func safePoint() { unattributedWork { $0.safePoint() } }
+    public mutating func settle() { unattributedWork { $0.settle() } }
     public mutating func suspend() { unattributedWork { $0.suspend() } }
 
     public mutating func threadExit() {

@@ -129,6 +129,7 @@ public struct TraceContext<S: UniversalScheme>: TableContext {
     public var caller: TableCaller { TableCaller(table: UnsafeMutableRawPointer(thread).assumingMemoryBound(to: UniversalTable.self), state: UnsafeMutableRawPointer(thread)) }
 
     public mutating func safePoint() { universal.safePoint() }
+    public mutating func settle() { universal.settle() }
     public mutating func suspend() { universal.suspend() }
 
     /// Adds the thread's counts to the run's, then ends the inner context.

@@ -9,7 +9,7 @@
 ///   indirect call: no existential, no class reference, no Swift reference count.
 /// - The entries are `S`'s own code, specialised for `S`; what this context adds over `direct`
 ///   is the call itself, and the inlining the call prevents.
-/// - The runtime's hooks (`safePoint`, `suspend`, `threadExit`, `counters`) call the scheme
+/// - The runtime's hooks (`safePoint`, `settle`, `suspend`, `threadExit`, `counters`) call the scheme
 ///   directly: the harness calls them, never an extension.
 /// - `threadExit` ends the scheme state and frees the block; the counters are kept, because the
 ///   harness reads them after.
@@ -53,6 +53,7 @@ public struct UniversalContext<S: UniversalScheme>: TableContext {
     var scheme: UnsafeMutablePointer<S> { (block + Self.stateOffset).assumingMemoryBound(to: S.self) }
 
     public mutating func safePoint() { scheme.pointee.safePoint() }
+    public mutating func settle() { scheme.pointee.settle() }
     public mutating func suspend() { scheme.pointee.suspend() }
 
     public mutating func threadExit() {

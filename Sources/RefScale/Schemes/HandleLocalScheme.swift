@@ -349,6 +349,12 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
         }
     }
 
+    /// A safe point that flushes whatever the cadence says.
+    public mutating func settle() {
+        runtime.safePoint()
+        flush()
+    }
+
     /// Gives back the references of every slot whose count is 0: those in the pending list.
     public mutating func flush() {
         let table = self.table

@@ -18,8 +18,8 @@ public enum HPyStep: Int, Sendable {
     /// Main thread, after global 0 is cleared: ends the module's HPyGlobals and what dead holders
     /// kept.
     case mainTeardown
-    /// Main thread, last: safe points (where a lazy table lets go of what it keeps) and ends of
-    /// what dead holders kept, in turn, until a safe point frees no holder.
+    /// Main thread, last: safe points that let go of everything deferred (`settle`: a lazy table
+    /// flushes) and ends of what dead holders kept, in turn, until a safe point frees no holder.
     case settle
 }
 
@@ -89,7 +89,7 @@ enum HPyCalls {
             return scheme.withTableCaller { perform(operation, caller: $0, memory: memory) }
         }
         repeat {
-            scheme.safePoint()
+            scheme.settle()
         } while scheme.withTableCaller({ drain(caller: $0, memory: memory) }) > 0
         return 0
     }
