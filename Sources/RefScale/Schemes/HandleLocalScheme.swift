@@ -114,6 +114,14 @@ public struct HandleLocal<Runtime: HandleRuntime>: CountingScheme {
     /// stays in the table across calls.
     static var safePointsPerFlush: Int { 16 }
 
+    /// The most objects a lazy table keeps after their handles are all closed, for a thread that
+    /// bears `birthsPerPass` objects a pass: those of the `safePointsPerFlush` passes before a
+    /// flush and of the pass under way (a high16 table's 65535 slots seldom evict one). A
+    /// workload's region holds them besides what it keeps itself; a smaller region runs dry, and
+    /// `allocate` then waits with safe points and `sched_yield` inside the timed loop, a cost no
+    /// runtime pays.
+    public static func keptBetweenFlushes(birthsPerPass: Int) -> Int { (safePointsPerFlush + 1) * birthsPerPass }
+
     public final class Shared {
         let options: SchemeOptions
         let runtime: Runtime.Shared

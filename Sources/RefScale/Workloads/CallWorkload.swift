@@ -49,18 +49,14 @@ public struct CallWorkload: Workload {
 
     public func poolSize(threads: Int) -> Int { threads * options.args }
 
-    /// Room for every object a thread's region holds at once. A lazy `handle-local` table keeps a
-    /// temporary whose handles are all closed, and the reference a field gave up, until its next
-    /// flush, which comes every `safePointsPerFlush` safe points (one after each pass); a high16
-    /// table's 65535 slots seldom evict one. So up to that many passes' temporaries are alive at
-    /// once, besides the call's own and the ones its fields keep; every other scheme frees a
-    /// temporary by its call's end. A smaller region runs dry, and `allocate` then waits on it with
-    /// safe points and `sched_yield` inside the timed loop, a cost no runtime pays. At the
-    /// defaults that is 16 passes of 546 temporaries: about 8,700 objects, 560 KB a thread at
-    /// the 64-byte stride.
+    /// Room for every object a thread's region holds at once: the temporaries a lazy
+    /// `handle-local` table keeps until its flush (`keptBetweenFlushes`; every other scheme frees
+    /// a temporary by its call's end), besides the call's own and the ones its fields keep. At the
+    /// defaults 17 passes of 546 temporaries: about 9,300 objects, 600 KB a thread at the 64-byte
+    /// stride.
     public func regionSize(threads: Int) -> Int {
         let temporariesPerPass = callsPerPass * options.callDepth * options.temps
-        return HandleLocalScheme.safePointsPerFlush * temporariesPerPass + options.callDepth * (options.temps + options.stores) + 4
+        return HandleLocalScheme.keptBetweenFlushes(birthsPerPass: temporariesPerPass) + options.callDepth * (options.temps + options.stores) + 4
     }
 
     /// The outermost calls of one pass: as many whole calls (each with the close of the handle it

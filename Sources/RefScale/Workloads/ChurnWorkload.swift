@@ -46,14 +46,13 @@ public struct ChurnWorkload: Workload {
     /// The instances' heap type, pool object 0, when the shared kind is `class` or `ext-type`.
     var hasType: Bool { options.sharedKind.isHeapType }
     /// In flight per thread: a full queue and what was dropped elsewhere and not yet taken back;
-    /// and the births of the pass under way and of the `safePointsPerFlush` passes before it,
-    /// which a lazy `handle-local` table keeps until its flush (as `call`'s region explains).
-    /// Each object takes at least its birth, `--dup-depth` dups and closes and its drop, so a
-    /// pass bears at most `passLength / (2 + 2 × dup-depth)` objects, one more for a round
-    /// crossing the pass's end: 17 × 1,025 + 768 objects, about 1.1 MB a thread, at the defaults.
+    /// and what a lazy `handle-local` table keeps until its flush (`keptBetweenFlushes`). Each
+    /// object takes at least its birth, `--dup-depth` dups and closes and its drop, so a pass
+    /// bears at most `passLength / (2 + 2 × dup-depth)` objects, one more for a round crossing
+    /// the pass's end: 17 × 1,025 + 768 objects, about 1.1 MB a thread, at the defaults.
     public func regionSize(threads: Int) -> Int {
         let birthsPerPass = ChurnWorkload.passLength / (2 + 2 * options.dupDepth) + 1
-        return 3 * 256 + (HandleLocalScheme.safePointsPerFlush + 1) * birthsPerPass
+        return 3 * 256 + HandleLocalScheme.keptBetweenFlushes(birthsPerPass: birthsPerPass)
     }
     public func channels(threads: Int) -> Int { threads }
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {

@@ -61,14 +61,13 @@ public struct NumericWorkload: Workload {
     }
 
     public func poolSize(threads: Int) -> Int { Number.cachedIntCount }
-    /// Boxed numbers alive at once: those of the pass under way and of the `safePointsPerFlush`
-    /// passes before it, which a lazy `handle-local` table keeps until its flush (as `call`'s
-    /// region explains). A round makes three numbers in at least 10 handle operations, so a pass
-    /// boxes at most `3 × passLength / 10` of them, one round more for the round crossing its
-    /// end: 17 × 1,230 + 512 objects, about 1.4 MB a thread.
+    /// Boxed numbers alive at once: what a lazy `handle-local` table keeps until its flush
+    /// (`keptBetweenFlushes`), and room to spare. A round makes three numbers in at least 10
+    /// handle operations, so a pass boxes at most `3 × passLength / 10` of them, one round more
+    /// for the round crossing its end: 17 × 1,230 + 512 objects, about 1.4 MB a thread.
     public func regionSize(threads: Int) -> Int {
         let boxedPerPass = 3 * (NumericWorkload.passLength / 10 + 1)
-        return (HandleLocalScheme.safePointsPerFlush + 1) * boxedPerPass + 512
+        return HandleLocalScheme.keptBetweenFlushes(birthsPerPass: boxedPerPass) + 512
     }
 
     public func mainProgram(threads: Int, seed: UInt64) -> ThreadProgram {
