@@ -1,8 +1,9 @@
-// The C yardstick of `handle-local`'s table: two interpreters of one thread's operation stream
-// (`Operation`'s 64-bit entries, as Kernel.swift `execute` reads them), one doing `noop`'s steps
-// and one doing `handle-local`'s on the `biased` runtime, each step written in plain C after the
-// Swift function named beside it. `refscale calibrate` runs both on `call`'s stream and sets
-// "handle-local less noop" in refscale against "C table less C noop" on the same stream.
+// The C yardstick of `handle-local`'s table: four interpreters of one thread's operation stream
+// (`Operation`'s 64-bit entries, as Kernel.swift `execute` reads them), doing `noop`'s steps,
+// `atomic`'s, `biased`'s, and `handle-local`'s on the `biased` runtime, each step written in plain
+// C after the Swift function named beside it. `refscale calibrate` runs them on `call`'s stream
+// and sets each scheme's "less noop" in refscale against its "C less C noop" on the same stream;
+// the C figures side by side say what the schemes' steps cost on this CPU without the model.
 //
 // Objects. The 64-byte header of ObjectPool.swift: `ob_tid` (word) at 0, the pool's state at 8
 // (flags in bits 0..<8, alive in bit 8), `ob_ref_local` (32 bits) at 12, `ob_ref_shared` (word,
@@ -59,6 +60,14 @@
 // noop's steps (NoopScheme.swift): `new`'s handle carries tag bit 0 and owns the object, so its
 // close frees it; `open` and `dup` give plain addresses, whose close does nothing; a store keeps
 // the address and counts nothing.
+//
+// atomic's steps (AtomicScheme.swift): one count in the object's first word; `new` stores 1,
+// `open`, `dup` and a store add 1 (relaxed), `close` and a field's drop subtract 1
+// (acquire-release) and free at the last. Immortal objects are never counted.
+//
+// biased's steps (BiasedScheme.swift at `--weakref-share 0`): the runtime's steps above alone:
+// `new` is `BiasedScheme.new`, `open`, `dup` and a store `Py_INCREF`, `close` and a field's drop
+// `Py_DECREF`, `enter` and every safe point the eval-breaker check.
 #include "crefscale_yardstick.h"
 #include "crefscale_clock.h"
 #include <stdatomic.h>
@@ -563,9 +572,6 @@ static inline void hl_close(struct run *run, uint64_t handle) {
     }
 }
 
-/// `HandleLocal.read`.
-static inline uint64_t hl_read(struct run *run, uint64_t handle) { return *ob_payload(hl_object(run, handle)); }
-
 /// `HandleLocal.retain`: a reference parked in the object's slot, else the runtime's store
 /// (`BiasedScheme.retain`: `Py_INCREF`). handle-local's runtime runs at `--weakref-share 0`, so
 /// neither sets MAYBE_WEAKREF (at share 0 `BiasedRuntime.noteStored` does nothing).
@@ -617,16 +623,123 @@ static inline void noop_close(struct run *run, uint64_t handle) {
     if (handle & OWNING_TAG) pool_free(run, noop_object(handle));
 }
 
+// MARK: atomic's steps (AtomicScheme.swift)
+
+/// The one shared count, in the word `ob_tid` takes under the biased schemes (`ObjectRef.count`).
+static inline _Atomic int64_t *atomic_count(char *object) { return (_Atomic int64_t *)object; }
+
+/// `AtomicScheme.new`: count 1.
+static inline void atomic_new(char *object) { atomic_store_explicit(atomic_count(object), 1, memory_order_relaxed); }
+
+/// `AtomicScheme.dup`: a relaxed fetch-add, none for an immortal object.
+static inline void atomic_increment(struct run *run, char *object) {
+    if (is_immortal(object)) return;
+    atomic_fetch_add_explicit(atomic_count(object), 1, memory_order_relaxed);
+    run->counts.atomic_rmw += 1;
+}
+
+/// `AtomicScheme.close`: an acquire-release fetch-sub; the one that takes the count from 1 frees.
+static inline void atomic_decrement(struct run *run, char *object) {
+    if (is_immortal(object)) return;
+    run->counts.atomic_rmw += 1;
+    if (atomic_fetch_sub_explicit(atomic_count(object), 1, memory_order_acq_rel) == 1) pool_free(run, object);
+}
+
 // MARK: The interpreter (Kernel.swift `execute` and `executeRare`)
+
+/// Whose steps an interpreter takes; each value is its own always-inlined loop.
+enum steps { STEPS_NOOP, STEPS_TABLE, STEPS_ATOMIC, STEPS_BIASED };
+
+/// `new` and `create`'s handle for a newborn object.
+static inline uint64_t step_new(struct run *run, char *object, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: return noop_new(object);
+    case STEPS_TABLE: return hl_new(run, object);
+    case STEPS_ATOMIC: atomic_new(object); break;
+    case STEPS_BIASED: biased_new(run, object); break;
+    }
+    return (uint64_t)(uintptr_t)object;
+}
+
+/// `open` of an object by pool index: a new reference (`open` is `dup` of the address in the
+/// address-handle schemes, `AddressHandleScheme`).
+static inline uint64_t step_open(struct run *run, char *object, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: break;
+    case STEPS_TABLE: return hl_open(run, object);
+    case STEPS_ATOMIC: atomic_increment(run, object); break;
+    case STEPS_BIASED: biased_increment(run, object); break;
+    }
+    return (uint64_t)(uintptr_t)object;
+}
+
+static inline char *step_object(struct run *run, uint64_t handle, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: return noop_object(handle);
+    case STEPS_TABLE: return hl_object(run, handle);
+    default: return (char *)(uintptr_t)handle;
+    }
+}
+
+static inline uint64_t step_dup(struct run *run, uint64_t handle, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: return noop_dup(handle);
+    case STEPS_TABLE: return hl_dup(run, handle);
+    case STEPS_ATOMIC: atomic_increment(run, (char *)(uintptr_t)handle); break;
+    case STEPS_BIASED: biased_increment(run, (char *)(uintptr_t)handle); break;
+    }
+    return handle;
+}
+
+static inline void step_close(struct run *run, uint64_t handle, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: noop_close(run, handle); break;
+    case STEPS_TABLE: hl_close(run, handle); break;
+    case STEPS_ATOMIC: atomic_decrement(run, (char *)(uintptr_t)handle); break;
+    case STEPS_BIASED: biased_decrement(run, (char *)(uintptr_t)handle); break;
+    }
+}
+
+/// A field store's reference (`retain`); noop counts nothing.
+static inline void step_retain(struct run *run, char *object, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: break;
+    case STEPS_TABLE: hl_retain(run, object); break;
+    case STEPS_ATOMIC: atomic_increment(run, object); break;
+    // `BiasedScheme.retain` at `--weakref-share 0`: `Py_INCREF` alone.
+    case STEPS_BIASED: biased_increment(run, object); break;
+    }
+}
+
+/// The reference a field gives up (`release`).
+static inline void step_release(struct run *run, char *object, const enum steps steps) {
+    switch (steps) {
+    case STEPS_NOOP: break;
+    case STEPS_TABLE: hl_release(run, object); break;
+    case STEPS_ATOMIC: atomic_decrement(run, object); break;
+    case STEPS_BIASED: biased_decrement(run, object); break;
+    }
+}
+
+/// `enterScope`: the eval-breaker check under the biased runtime, nothing elsewhere.
+static inline void step_enter(struct run *run, const enum steps steps) {
+    if (steps == STEPS_TABLE || steps == STEPS_BIASED) biased_handle_pending(run);
+}
+
+/// The safe point after each pass (`safePoint`): the table's (which may flush), biased's check.
+static inline void step_safe_point(struct run *run, const enum steps steps) {
+    if (steps == STEPS_TABLE) hl_safe_point(run);
+    if (steps == STEPS_BIASED) biased_handle_pending(run);
+}
 
 /// An object for `create`: `allocate` in Kernel.swift, whose wait for a used-up region (counted,
 /// as `ObjectPool.regionWaits` counts it) runs safe points (each may flush the table) until an
-/// object comes back.
-static inline char *take_object(struct run *run, const int table) {
+/// object comes back. Only a lazy table keeps dead objects until a safe point.
+static inline char *take_object(struct run *run, const enum steps steps) {
     char *object = pool_take(&run->pool);
     if (object != NULL) return object;
     run->counts.region_waits += 1;
-    if (!table) return NULL;
+    if (steps != STEPS_TABLE) return NULL;
     for (int tries = 0; object == NULL && tries <= SAFE_POINTS_PER_FLUSH; tries++) {
         hl_safe_point(run);
         object = pool_take(&run->pool);
@@ -675,10 +788,10 @@ static int check_stream(const crefscale_yardstick_stream *stream, const uint64_t
     return CREFSCALE_YARDSTICK_OK;
 }
 
-/// Runs `count` entries with handle-local's steps (`table` 1) or noop's (`table` 0); always
-/// inlined into two loops, each with its steps alone. Returns a status.
+/// Runs `count` entries with `steps`; always inlined, so each step set is its own loop with its
+/// steps alone. Returns a status.
 static inline __attribute__((always_inline)) int interpret(
-    struct run *run, const uint64_t *operations, int64_t count, const int table)
+    struct run *run, const uint64_t *operations, int64_t count, const enum steps steps)
 {
     uint64_t *registers = run->registers;
     for (int64_t index = 0; index < count; index++) {
@@ -687,60 +800,58 @@ static inline __attribute__((always_inline)) int interpret(
         uint32_t source = (uint32_t)(operation >> 32);
         switch ((uint8_t)operation) {
         case CREFSCALE_YARDSTICK_DUP_CLOSE:
-            if (table) hl_close(run, hl_dup(run, registers[source])); else noop_close(run, noop_dup(registers[source]));
+            step_close(run, step_dup(run, registers[source], steps), steps);
             break;
         case CREFSCALE_YARDSTICK_DUP:
-            registers[target] = table ? hl_dup(run, registers[source]) : noop_dup(registers[source]);
+            registers[target] = step_dup(run, registers[source], steps);
             break;
         case CREFSCALE_YARDSTICK_CLOSE:
         case CREFSCALE_YARDSTICK_CLOSE_LAST:
-            if (table) hl_close(run, registers[target]); else noop_close(run, registers[target]);
+            step_close(run, registers[target], steps);
             break;
         case CREFSCALE_YARDSTICK_READ:
-            run->counts.checksum += table ? hl_read(run, registers[target]) : *ob_payload(noop_object(registers[target]));
+            run->counts.checksum += *ob_payload(step_object(run, registers[target], steps));
             break;
-        case CREFSCALE_YARDSTICK_OPEN: {
-            char *object = pool_object(&run->pool, source);
-            registers[target] = table ? hl_open(run, object) : (uint64_t)(uintptr_t)object;
+        case CREFSCALE_YARDSTICK_OPEN:
+            registers[target] = step_open(run, pool_object(&run->pool, source), steps);
             break;
-        }
         case CREFSCALE_YARDSTICK_NEW: {
             char *object = pool_object(&run->pool, source);
             pool_bear(run, object, (uint8_t)(operation >> 8));
-            registers[target] = table ? hl_new(run, object) : noop_new(object);
+            registers[target] = step_new(run, object, steps);
             break;
         }
         case CREFSCALE_YARDSTICK_CREATE: {
-            char *object = take_object(run, table);
+            char *object = take_object(run, steps);
             if (object == NULL) {
                 run->counts.failed_at = index;
                 return CREFSCALE_YARDSTICK_REGION_EXHAUSTED;
             }
             pool_bear(run, object, (uint8_t)(operation >> 8));
-            registers[target] = table ? hl_new(run, object) : noop_new(object);
+            registers[target] = step_new(run, object, steps);
             break;
         }
         case CREFSCALE_YARDSTICK_ENTER:
-            if (table) biased_handle_pending(run);
+            step_enter(run, steps);
             break;
         case CREFSCALE_YARDSTICK_EXIT:
         case CREFSCALE_YARDSTICK_RET:
-            // `exitScope` and `returning` do nothing in either scheme.
+            // `exitScope` and `returning` do nothing in these schemes.
             break;
         case CREFSCALE_YARDSTICK_STORE: {
             // Kernel.swift's store: a reference for the field, then the field's previous one ends.
             uintptr_t *field = run->fields + source;
             uintptr_t previous = *field;
-            char *object = table ? hl_object(run, registers[target]) : noop_object(registers[target]);
-            if (table) hl_retain(run, object);
+            char *object = step_object(run, registers[target], steps);
+            step_retain(run, object, steps);
             *field = (uintptr_t)object;
-            if (previous != 0 && table) hl_release(run, (char *)previous);
+            if (previous != 0) step_release(run, (char *)previous, steps);
             break;
         }
         case CREFSCALE_YARDSTICK_CLEAR: {
             uintptr_t *field = run->fields + source;
             if (*field != 0) {
-                if (table) hl_release(run, (char *)*field);
+                step_release(run, (char *)*field, steps);
                 *field = 0;
             }
             break;
@@ -820,48 +931,56 @@ static int check_program(const crefscale_yardstick_stream *stream, int64_t *fail
 /// As `RunSession.runWorker`: the set-up, the passes (a safe point after each), the teardown, a
 /// safe point and the thread's exit (`HandleLocal.threadExit`: a flush).
 static inline __attribute__((always_inline)) int run_program(
-    struct run *run, const crefscale_yardstick_stream *stream, int64_t passes, const int table)
+    struct run *run, const crefscale_yardstick_stream *stream, int64_t passes, const enum steps steps)
 {
-    int status = interpret(run, stream->setup, stream->setup_count, table);
+    int status = interpret(run, stream->setup, stream->setup_count, steps);
     if (status != CREFSCALE_YARDSTICK_OK) return status;
     uint64_t start = crefscale_clock_monotonic_ns();
     for (int64_t pass = 0; pass < passes; pass++) {
-        status = interpret(run, stream->pass, stream->pass_count, table);
-        if (table) hl_safe_point(run);
+        status = interpret(run, stream->pass, stream->pass_count, steps);
+        step_safe_point(run, steps);
         if (status == CREFSCALE_YARDSTICK_OK) status = run->status;
         if (status != CREFSCALE_YARDSTICK_OK) return status;
     }
     run->counts.nanoseconds = (int64_t)(crefscale_clock_monotonic_ns() - start);
-    status = interpret(run, stream->teardown, stream->teardown_count, table);
+    status = interpret(run, stream->teardown, stream->teardown_count, steps);
     if (status != CREFSCALE_YARDSTICK_OK) return status;
-    if (table) {
-        hl_safe_point(run);
-        table_flush(run);
-    }
+    step_safe_point(run, steps);
+    if (steps == STEPS_TABLE) table_flush(run);
     return run->status;
 }
 
-int crefscale_yardstick_run_noop(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts) {
+/// One whole run with `steps`: its memory, the stream's check, the program, the counts.
+static inline __attribute__((always_inline)) int run_whole(
+    const crefscale_yardstick_stream *stream, const crefscale_yardstick_table *table, int64_t passes,
+    crefscale_yardstick_counts *counts, const enum steps steps)
+{
     struct run run;
-    int status = run_init(&run, stream, NULL);
+    int status = run_init(&run, stream, table);
     if (status == CREFSCALE_YARDSTICK_OK) status = check_program(stream, &run.counts.failed_at);
-    if (status == CREFSCALE_YARDSTICK_OK) status = run_program(&run, stream, passes, 0);
+    if (status == CREFSCALE_YARDSTICK_OK) status = run_program(&run, stream, passes, steps);
     run_finish(&run, counts);
     run_release(&run);
     return status;
+}
+
+int crefscale_yardstick_run_noop(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts) {
+    return run_whole(stream, NULL, passes, counts, STEPS_NOOP);
+}
+
+int crefscale_yardstick_run_atomic(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts) {
+    return run_whole(stream, NULL, passes, counts, STEPS_ATOMIC);
+}
+
+int crefscale_yardstick_run_biased(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts) {
+    return run_whole(stream, NULL, passes, counts, STEPS_BIASED);
 }
 
 int crefscale_yardstick_run_handle_local(
     const crefscale_yardstick_stream *stream, const crefscale_yardstick_table *table, int64_t passes,
     crefscale_yardstick_counts *counts)
 {
-    struct run run;
-    int status = run_init(&run, stream, table);
-    if (status == CREFSCALE_YARDSTICK_OK) status = check_program(stream, &run.counts.failed_at);
-    if (status == CREFSCALE_YARDSTICK_OK) status = run_program(&run, stream, passes, 1);
-    run_finish(&run, counts);
-    run_release(&run);
-    return status;
+    return run_whole(stream, table, passes, counts, STEPS_TABLE);
 }
 
 /// An empty asm that claims to read and change `x`: the close cannot see that its handle is the

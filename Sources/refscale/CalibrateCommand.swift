@@ -12,9 +12,10 @@ struct Calibrate: ParsableCommand {
             (adds per cycle this thread gets, which falls while another hyperthread shares the \
             core); every scheme uncontended (private, 1 thread) against the harness's \
             own cost (noop), the nonatomic model and the plain-C pair; the real header against the \
-            nonatomic model; handle-local's table against its C yardstick (the same table steps in C, \
-            run on call's own operation stream beside the same stream with noop's steps, and a C \
-            dup/close loop on one slot for private); and the contended kernels against the C atomic \
+            nonatomic model; handle-local's table, atomic and biased against their C yardstick (the \
+            same steps in C, run on call's own operation stream beside the same stream with noop's \
+            steps, the schemes' C figures against each other, and a C dup/close loop on one slot for \
+            the table on private); and the contended kernels against the C atomic \
             loop. Each figure is the median of 3 runs of --duration; the runs are counted on stderr as \
             they go.
             """)
@@ -27,9 +28,12 @@ struct Calibrate: ParsableCommand {
         let schemes = Registry.schemes.count
         return SweepProgress(total: 3 * (schemes + Calibrate.tableRuns.count + Calibrate.contendedSchemes.count + schemes * CalibratedContext.all.count))
     }
-    /// The runs on `call` that the table's C yardstick is read against: noop, then handle-local at
-    /// each index width the C table is run with.
-    static let tableRuns: [(scheme: String, index: HandleIndex?)] = [(NoopScheme.name, nil), (HandleLocalScheme.name, .low3), (HandleLocalScheme.name, .high16)]
+    /// The runs on `call` that the C yardstick is read against: noop, atomic, biased, then
+    /// handle-local at each index width the C table is run with; each beside the C run of its steps.
+    static let tableRuns: [(scheme: String, index: HandleIndex?, steps: TableYardstick.Steps)] = [
+        (NoopScheme.name, nil, .noop), (AtomicScheme.name, nil, .atomic), (BiasedScheme.name, nil, .biased),
+        (HandleLocalScheme.name, .low3, .handleLocal(.low3, .lazy)), (HandleLocalScheme.name, .high16, .handleLocal(.high16, .lazy)),
+    ]
     /// The last is the build's embedded CPython: `cpython` (3.11), or `cpython-313t` in its build.
     static let contendedSchemes = ["noop", "atomic", "handle-local", "gil", Registry.embeddedCPython.name]
 
@@ -112,9 +116,10 @@ struct Calibrate: ParsableCommand {
         if invalid > 0 { throw HarnessError("\(invalid) calibration runs failed validation") }
     }
 
-    /// handle-local's table against its C yardstick (`TableYardstick`): the C interpreters of
-    /// noop's and handle-local's steps on `call`'s own stream, beside refscale's noop and
-    /// handle-local on `call`, and the ratio of the two differences; then `private`'s table
+    /// handle-local's table, atomic and biased against their C yardstick (`TableYardstick`): the C
+    /// interpreters of noop's, atomic's, biased's and handle-local's steps on `call`'s own stream,
+    /// beside refscale's runs of the same schemes on `call`, and the ratio of each scheme's two
+    /// differences from noop; then the schemes against each other in C; then `private`'s table
     /// dup/close against the C loop of the same steps on one slot. A C figure whose counts do not
     /// check is not printed (and counts as a failed run). Returns the C runs that failed.
     func tableYardstick(
@@ -122,13 +127,14 @@ struct Calibrate: ParsableCommand {
     ) throws -> Int {
         let stream = try TableYardstick.callStream()
         let passes = max(1, yardstickOperations / stream.passOperations)
-        let indices = Calibrate.tableRuns.compactMap(\.index)
-        let steps: [TableYardstick.Steps] = [.noop] + indices.map { .handleLocal($0, .lazy) }
+        let configurations = Calibrate.tableRuns
         fputs("calibrate: running call's stream through the C yardstick\n", stderr)
         // Alternating, three rounds: each C figure is the median of its three runs.
-        var runs: [[TableYardstick.Run]] = Array(repeating: [], count: steps.count)
+        var runs: [[TableYardstick.Run]] = Array(repeating: [], count: configurations.count)
         for _ in 0..<3 {
-            for (index, step) in steps.enumerated() { runs[index].append(TableYardstick.run(step, on: stream, passes: passes)) }
+            for (index, configuration) in configurations.enumerated() {
+                runs[index].append(TableYardstick.run(configuration.steps, on: stream, passes: passes))
+            }
         }
         var failed = 0
         /// The median ns/op of a C configuration, or nil (with the reason printed) when a run's counts do not check.
@@ -142,27 +148,43 @@ struct Calibrate: ParsableCommand {
             let table = counts.table_hits + counts.table_misses + counts.fallbacks > 0
                 ? ", hits \(counts.table_hits), misses \(counts.table_misses), fallbacks \(counts.fallbacks), evictions \(counts.evictions)" : ""
             let nanoseconds = Summary.median(runs[index].map(\.nanosecondsPerOperation)) ?? .nan
-            print("  \(label.padding(44)) \(format(nanoseconds).padding(6)) ns/op (born = freed = \(counts.births)\(table))")
+            print("  \(label.padding(44)) \(format(nanoseconds).padding(6)) ns/op (born = freed = \(counts.births), atomics \(counts.atomic_rmw)\(table))")
             return nanoseconds
         }
 
-        print("\nhandle-local's table against its C yardstick on call's own stream (1 thread; refscale: median of 3 runs of \(duration) s; C: median of 3 runs of \(passes) passes of \(stream.passOperations) handle operations):")
-        let cNoop = cFigure(0, "C, noop's steps")
-        let swiftNoop = try median(NoopScheme.name, SchemeOptions())
-        print("  \("noop on call".padding(44)) \(format(swiftNoop).padding(6)) ns/op")
-        for (offset, index) in indices.enumerated() {
-            let cTable = cFigure(offset + 1, "C, handle-local's steps (\(index.rawValue), lazy)")
+        print("\nthe schemes against their C yardstick on call's own stream (1 thread; refscale: median of 3 runs of \(duration) s; C: median of 3 runs of \(passes) passes of \(stream.passOperations) handle operations):")
+        var cFigures: [Double?] = []
+        var swiftFigures: [Double] = []
+        for (index, configuration) in configurations.enumerated() {
+            let name = configuration.index.map { "\(configuration.scheme) (\($0.rawValue), lazy)" } ?? configuration.scheme
+            let cFigure = cFigure(index, "C, \(name)'s steps")
+            cFigures.append(cFigure)
             var options = SchemeOptions()
-            options[HandleLocalOptions.handleIndex] = index
-            let swiftTable = try median(HandleLocalScheme.name, options)
-            print("  \("handle-local on call (\(index.rawValue))".padding(44)) \(format(swiftTable).padding(6)) ns/op")
-            let label = "handle-local less noop (\(index.rawValue))".padding(44)
-            if let cNoop, let cTable {
+            if let handleIndex = configuration.index { options[HandleLocalOptions.handleIndex] = handleIndex }
+            let swift = try median(configuration.scheme, options)
+            swiftFigures.append(swift)
+            print("  \("\(name) on call".padding(44)) \(format(swift).padding(6)) ns/op")
+            if index == 0 { continue }
+            let swiftNoop = swiftFigures[0]
+            let label = "\(name) less noop".padding(44)
+            if let cNoop = cFigures[0], let cFigure {
                 // A C difference at or below 0 (noise on a busy machine) gives no ratio: "-".
-                let ratio = cTable > cNoop ? format((swiftTable - swiftNoop) / (cTable - cNoop)) : "-"
-                print("  \(label) \(format(swiftTable - swiftNoop).padding(6)) ns/op = \(ratio) × the C table less C noop (\(format(cTable - cNoop)) ns/op)")
+                let ratio = cFigure > cNoop ? format((swift - swiftNoop) / (cFigure - cNoop)) : "-"
+                print("  \(label) \(format(swift - swiftNoop).padding(6)) ns/op = \(ratio) × the C steps less C noop (\(format(cFigure - cNoop)) ns/op)")
             } else {
-                print("  \(label) \(format(swiftTable - swiftNoop).padding(6)) ns/op; no ratio: a C run's counts do not check")
+                print("  \(label) \(format(swift - swiftNoop).padding(6)) ns/op; no ratio: a C run's counts do not check")
+            }
+        }
+        print("  the schemes against each other, ns/op over ns/op, in C (what their steps cost on this CPU, the model left out) and in refscale:")
+        let biasedIndex = configurations.firstIndex { $0.steps == .biased }!
+        let comparisons = [(biasedIndex, configurations.firstIndex { $0.steps == .atomic }!)]
+            + configurations.indices.filter { configurations[$0].index != nil }.map { ($0, biasedIndex) }
+        for (numerator, denominator) in comparisons {
+            let label = "\(configurations[numerator].index.map { "handle-local (\($0.rawValue))" } ?? configurations[numerator].scheme) / \(configurations[denominator].scheme)"
+            if let top = cFigures[numerator], let bottom = cFigures[denominator] {
+                print("  \(label.padding(44)) C \(format(top / bottom)), refscale \(format(swiftFigures[numerator] / swiftFigures[denominator]))")
+            } else {
+                print("  \(label.padding(44)) no ratio: a C run's counts do not check")
             }
         }
         let pairs = TableYardstick.dupClosePairs(pairs: yardstickOperations / 2)

@@ -171,6 +171,29 @@ import Testing
         for (name, waits) in runs { #expect(waits == 0, "\(name): the region ran dry \(waits) time(s)") }
     }
 
+    /// The C steps of `atomic` and `biased` on `call`'s stream make, free and count what the Swift
+    /// schemes do: one atomic per reference under `atomic`, none under `biased`'s owner.
+    @Test(arguments: [0, 1])
+    func theCAtomicAndBiasedStepsCountWhatTheSchemesCount(variant: Int) throws {
+        let stream = try Self.callStream(Self.callOptions[variant], immortalFraction: variant == 1 ? 0.5 : 0)
+        let passes = 5
+        let atomicSwift = try Self.swiftRun(AtomicScheme.self, stream, passes: passes)
+        let atomicC = TableYardstick.run(.atomic, on: stream, passes: passes)
+        let biasedSwift = try Self.swiftRun(BiasedScheme.self, stream, passes: passes)
+        let biasedC = TableYardstick.run(.biased, on: stream, passes: passes)
+        for (swift, c) in [(atomicSwift, atomicC), (biasedSwift, biasedC)] {
+            #expect(c.status == 0 && c.problem == nil, "\(c.steps): \(c.problem ?? "")")
+            #expect(swift.lifetimeProblem == nil)
+            #expect(Int(c.counts.births + c.counts.immortal_births) == swift.births, "\(c.steps)")
+            #expect(Int(c.counts.frees) == swift.counters.frees, "\(c.steps)")
+            #expect(Int(c.counts.atomic_rmw) == swift.counters.atomicRMW, "\(c.steps)")
+            #expect(Int(c.counts.merges) == swift.counters.merges, "\(c.steps)")
+            #expect(c.counts.table_hits + c.counts.local_dup_close == 0, "\(c.steps): no table")
+        }
+        #expect(atomicC.counts.atomic_rmw > Int64(passes * stream.passOperations) / 2, "atomic counts with atomics")
+        #expect(biasedC.counts.atomic_rmw == 0, "one thread owns every object: biased takes no atomic")
+    }
+
     @Test func theCNoopStepsMakeAndFreeWhatNoopDoes() throws {
         let stream = try Self.callStream([:])
         let swift = try Self.swiftRun(NoopScheme.self, stream, passes: 5)

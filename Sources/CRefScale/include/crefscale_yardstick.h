@@ -1,8 +1,9 @@
 // The C yardstick of `handle-local`'s table (`refscale calibrate`): the table's steps written in
 // plain C, run on the very operation stream refscale's kernel runs for `call`, beside the same
-// stream with `noop`'s steps. What the two C interpreters differ by is what the table costs in
-// C; what `handle-local` and `noop` differ by in refscale is what it costs in the Swift model.
-// Their ratio says how far the model's table is from C's. Steps and invariants: yardstick.c.
+// stream with `noop`'s, `atomic`'s and `biased`'s steps. What a C interpreter and C noop differ by
+// is what the scheme costs in C; what the scheme and `noop` differ by in refscale is what it
+// costs in the Swift model. Their ratio says how far the model is from C. Steps and
+// invariants: yardstick.c.
 #ifndef CREFSCALE_YARDSTICK_H
 #define CREFSCALE_YARDSTICK_H
 #include <stdint.h>
@@ -110,6 +111,14 @@ typedef struct crefscale_yardstick_counts {
 /// Runs `stream` with `noop`'s steps (NoopScheme.swift): `passes` passes, then the teardown.
 /// Returns a `crefscale_yardstick_status`; `counts` is filled either way.
 int crefscale_yardstick_run_noop(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts);
+
+/// Runs `stream` with `atomic`'s steps (AtomicScheme.swift): a relaxed fetch-add per reference, an
+/// acquire-release fetch-sub per drop, the free at the last.
+int crefscale_yardstick_run_atomic(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts);
+
+/// Runs `stream` with `biased`'s steps (BiasedScheme.swift at `--weakref-share 0`): the owner's
+/// plain counts, the eval-breaker check at every call and safe point.
+int crefscale_yardstick_run_biased(const crefscale_yardstick_stream *stream, int64_t passes, crefscale_yardstick_counts *counts);
 
 /// Runs `stream` with `handle-local`'s steps on the `biased` runtime (the defaults:
 /// `--runtime biased --release lazy`), its table as `table` says.

@@ -3,9 +3,10 @@ import RefScale
 
 /// The C yardstick of `handle-local`'s table (`crefscale_yardstick_*`, Sources/CRefScale/yardstick.c):
 /// the table's steps in plain C, run on the operation stream refscale itself runs for `call`,
-/// beside the same stream run with `noop`'s steps in C. `calibrate` reads "handle-local less
-/// noop" in refscale against "C table less C noop" on the same stream, and `private`'s table
-/// dup/close against a C loop of the same two steps on one slot.
+/// beside the same stream run with `noop`'s, `atomic`'s and `biased`'s steps in C. `calibrate`
+/// reads each scheme's "less noop" in refscale against its "C less C noop" on the same stream,
+/// the schemes against each other in C (what their steps cost on this CPU, the model left out),
+/// and `private`'s table dup/close against a C loop of the same two steps on one slot.
 ///
 /// A figure is only worth its counts: every run reports what it did (births, frees, what the
 /// table holds after the final flush, the table's counters), and `problem` says why a run's
@@ -57,6 +58,10 @@ public enum TableYardstick {
     public enum Steps: Sendable, Equatable {
         /// `noop`'s: the same births and frees, no counting.
         case noop
+        /// `atomic`'s: a fetch-add per reference, a fetch-sub per drop.
+        case atomic
+        /// `biased`'s at `--weakref-share 0`: the owner's plain counts, the eval-breaker checks.
+        case biased
         /// `handle-local`'s on the `biased` runtime, with its table indexed as `index` says.
         case handleLocal(HandleIndex, ReleasePolicy)
     }
@@ -134,6 +139,10 @@ public enum TableYardstick {
                     switch steps {
                     case .noop:
                         return crefscale_yardstick_run_noop(&program, Int64(passes), &counts)
+                    case .atomic:
+                        return crefscale_yardstick_run_atomic(&program, Int64(passes), &counts)
+                    case .biased:
+                        return crefscale_yardstick_run_biased(&program, Int64(passes), &counts)
                     case .handleLocal(let index, let release):
                         var table = table(index, release)
                         return crefscale_yardstick_run_handle_local(&program, &table, Int64(passes), &counts)
