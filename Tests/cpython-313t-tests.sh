@@ -13,7 +13,7 @@
 # runs the real programs beside its trace cells.
 # Usage: Tests/cpython-313t-tests.sh path/to/refscale [--build]
 set -uo pipefail
-refscale="$(realpath "${1:?usage: $0 path/to/refscale [--build]}")"
+refscale="$(realpath "${1:?usage: $0 path/to/refscale [--build]}")" || exit 64
 build="${2:-}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -90,18 +90,22 @@ extension Channels {
         let ring = ring(channel)
         let object = scheme.transfer(handle)
         var operations = 0
+        var suspended = false
         while !ring.tryPush(object) {
             if ring.consumerGone.pointee.load(ordering: .acquiring) != 0 {
+                if suspended { scheme.resume() }
                 scheme.close(scheme.adopt(object))
                 return operations
             }
             if inbox >= 0 {
-                operations += receiveAll(from: inbox, on: &scheme)
+                operations += receiveAll(from: inbox, on: &scheme, suspended: &suspended)
             }
             // Taking from the inbox may have taken a global lock again: give it up every time.
             scheme.suspend()
+            suspended = true
             sched_yield()
         }
+        if suspended { scheme.resume() }
         return operations
     }
 
@@ -110,8 +114,12 @@ extension Channels {
         let ring = ring(channel)
         var suspended = false
         while true {
-            if let object = ring.tryPop() { return scheme.adopt(object) }
+            if let object = ring.tryPop() {
+                if suspended { scheme.resume() }
+                return scheme.adopt(object)
+            }
             if ring.producerDone.pointee.load(ordering: .acquiring) != 0 {
+                if suspended { scheme.resume() }
                 return ring.tryPop().map { scheme.adopt($0) }
             }
             if !suspended {
@@ -125,9 +133,21 @@ extension Channels {
     /// Takes and closes every object waiting now; returns the handle operations performed. With a
     /// ledger, each close is the object's last reference dropped (`LastDrops`), and is stamped.
     func receiveAll<S: CountingScheme>(from channel: Int, on scheme: inout S, ledger: DropLedger? = nil) -> Int {
+        var suspended = false
+        return receiveAll(from: channel, on: &scheme, ledger: ledger, suspended: &suspended)
+    }
+
+    /// `receiveAll` by a thread that may be suspended: it resumes before its first operation.
+    func receiveAll<S: CountingScheme>(
+        from channel: Int, on scheme: inout S, ledger: DropLedger? = nil, suspended: inout Bool
+    ) -> Int {
         let ring = ring(channel)
         var operations = 0
         while let object = ring.tryPop() {
+            if suspended {
+                scheme.resume()
+                suspended = false
+            }
             let handle = scheme.adopt(object)
             ledger?.lastReferenceDropped(object)
             scheme.close(handle)
@@ -145,6 +165,7 @@ extension Channels {
         ring.consumerGone.pointee.store(1, ordering: .releasing)
         scheme.suspend()
         while ring.producerDone.pointee.load(ordering: .acquiring) == 0 { sched_yield() }
+        scheme.resume()
         while let object = ring.tryPop() { scheme.close(scheme.adopt(object)) }
     }
 }

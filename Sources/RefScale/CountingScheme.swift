@@ -59,6 +59,10 @@ public protocol CountingScheme {
     /// The thread is about to block (the start barrier, waiting for the other workers): release
     /// whatever other threads may need meanwhile, such as a global lock.
     mutating func suspend()
+    /// The thread has stopped blocking and counts again: take back what `suspend` gave up that
+    /// every operation needs (a thread state), so that no operation has to check for it. The
+    /// runner calls it before the first operation after every `suspend`.
+    mutating func resume()
     /// The thread is leaving: finish deferred work, and hand over what others must finish.
     mutating func threadExit()
 
@@ -144,6 +148,7 @@ extension CountingScheme {
     public mutating func exitScope() {}
     public mutating func returning(_ handle: Handle) -> Handle { handle }
     public mutating func suspend() {}
+    public mutating func resume() {}
     public static func failure(of shared: Shared) -> String? { nil }
     public static var pythonVersion: String? { nil }
     public static var refusedSharedKinds: [SharedKind: String] { [:] }

@@ -196,7 +196,10 @@ func allocate<S: CountingScheme>(flags: ObjectFlags, type: UInt, on scheme: inou
     scheme.suspend()
     while crefscale_clock_monotonic_ns() < deadline {
         scheme.safePoint()
-        if let object = memory.pool.allocate(thread: memory.threadID, flags: flags, type: type) { return object }
+        if let object = memory.pool.allocate(thread: memory.threadID, flags: flags, type: type) {
+            scheme.resume()
+            return object
+        }
         sched_yield()
     }
     preconditionFailure("thread \(memory.threadID): its region of the object pool stayed exhausted for 10 s")

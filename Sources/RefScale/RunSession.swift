@@ -226,6 +226,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         context.suspend()
         signals.publishCPU(worker: index)
         signals.arriveAndWaitForStart()
+        context.resume()
         let pass = UnsafeBufferPointer(workerPasses[index])
         let ledger = pool.dropLedger(thread: threadID)
         ledger.samplePeak(pool: pool)
@@ -263,6 +264,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
         }
         crefscale_thread_set_slot(Int32(RunSession.mainThreadID))
         var checksum: UInt64 = 0
+        mainContext.resume()
         mainProgram.teardown.withUnsafeBufferPointer {
             _ = execute($0, on: &mainContext, memory: mainMemory, checksum: &checksum)
         }

@@ -47,6 +47,7 @@ struct IncrefLeakingScheme: CountingScheme {
     mutating func adopt(_ object: ObjectRef) -> Handle { base.adopt(object) }
     mutating func safePoint() { base.safePoint() }
     mutating func suspend() { base.suspend() }
+    mutating func resume() { base.resume() }
     mutating func threadExit() { base.threadExit() }
     static func referenceCount(of object: ObjectRef) -> Int? { CPythonScheme.referenceCount(of: object) }
 }
@@ -79,6 +80,7 @@ struct FailingCreationScheme: CountingScheme {
     mutating func release(_ object: ObjectRef) { base.release(object) }
     mutating func safePoint() { base.safePoint() }
     mutating func suspend() { base.suspend() }
+    mutating func resume() { base.resume() }
     mutating func threadExit() { base.threadExit() }
     static func referenceCount(of object: ObjectRef) -> Int? { CPythonScheme.referenceCount(of: object) }
     static func failure(of shared: CPythonScheme.Shared) -> String? { CPythonScheme.failure(of: shared) }

@@ -140,6 +140,7 @@ struct Recorded<S: CountingScheme>: UniversalScheme {
         base.safePoint()
     }
     mutating func suspend() { base.suspend() }
+    mutating func resume() { base.resume() }
 
     mutating func threadExit() {
         recording.finish()

@@ -111,6 +111,7 @@ public struct AttributingContext<S: CountingScheme>: CountingScheme {
     public mutating func safePoint() { unattributedWork { $0.safePoint() } }
     public mutating func settle() { unattributedWork { $0.settle() } }
     public mutating func suspend() { unattributedWork { $0.suspend() } }
+    public mutating func resume() { unattributedWork { $0.resume() } }
 
     public mutating func threadExit() {
         unattributedWork { $0.threadExit() }

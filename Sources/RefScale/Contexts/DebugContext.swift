@@ -55,6 +55,7 @@ public struct DebugContext<S: UniversalScheme>: TableContext {
     public mutating func safePoint() { universal.safePoint() }
     public mutating func settle() { universal.settle() }
     public mutating func suspend() { universal.suspend() }
+    public mutating func resume() { universal.resume() }
 
     /// Reports what is still open (and closes it), then ends the inner context.
     public mutating func threadExit() {

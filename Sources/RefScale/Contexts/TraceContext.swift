@@ -131,6 +131,7 @@ public struct TraceContext<S: UniversalScheme>: TableContext {
     public mutating func safePoint() { universal.safePoint() }
     public mutating func settle() { universal.settle() }
     public mutating func suspend() { universal.suspend() }
+    public mutating func resume() { universal.resume() }
 
     /// Adds the thread's counts to the run's, then ends the inner context.
     public mutating func threadExit() {

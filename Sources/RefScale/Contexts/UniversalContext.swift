@@ -55,6 +55,7 @@ public struct UniversalContext<S: UniversalScheme>: TableContext {
     public mutating func safePoint() { scheme.pointee.safePoint() }
     public mutating func settle() { scheme.pointee.settle() }
     public mutating func suspend() { scheme.pointee.suspend() }
+    public mutating func resume() { scheme.pointee.resume() }
 
     public mutating func threadExit() {
         scheme.pointee.threadExit()

@@ -51,12 +51,16 @@ public enum CPython313tIdentity {
 ///   every deallocation in the interpreter (`_PyReftracerTrack`: one indirect call; for a
 ///   deallocation it reads the dying object's value and one word of the pool object); each `new`
 ///   may widen the tracer's span of pool memory (two relaxed loads, a store only while it grows).
-/// - No GIL and no slices: a thread attaches its thread state before its first counting
-///   operation (`PyGILState_Ensure` the first time: in a free-threaded build it makes and attaches
-///   a thread state, it takes no lock; `PyEval_RestoreThread` after), detaches it in `suspend()`
-///   (`PyEval_SaveThread`) so that a stop-the-world pause never waits for a blocked thread, and
-///   deletes it in `threadExit()` (`PyGILState_Release`, which merges the thread's merge queue:
-///   `_Py_brc_remove_thread`).
+/// - No GIL and no slices: a thread attaches its thread state when its context is made
+///   (`PyGILState_Ensure`: in a free-threaded build it makes and attaches a thread state, it takes
+///   no lock), detaches it in `suspend()` (`PyEval_SaveThread`) so that a stop-the-world pause
+///   never waits for a blocked thread, attaches again in `resume()` (`PyEval_RestoreThread`),
+///   which the runner calls before the first operation after a suspend, and deletes it in
+///   `threadExit()` (`PyGILState_Release`, which merges the thread's merge queue:
+///   `_Py_brc_remove_thread`). So no counting operation checks for its thread state, as an
+///   extension's code, which runs attached, does not: a check in every operation cost 3
+///   instructions per operation on `private` (Tools/kernel-instructions/count.sh: 19.05 with it,
+///   16.05 without; `biased` 16.55), which the model does not pay.
 /// - Creating a second thread state makes 3.13t immortalise every deferred object and every one
 ///   made later (Python/pystate.c new_threadstate, `_PyGC_ImmortalizeDeferredObjects`,
 ///   gh-117783; `_PyObject_SetDeferredRefcount`): classes from a `class` statement, functions,
@@ -140,10 +144,12 @@ public struct CPython313tScheme: CountingScheme {
         return Shared(threads: threads)
     }
 
+    /// Made on the thread that counts with it, which attaches at once.
     public init(shared: Shared, threadID: Int) {
         self.shared = Unmanaged.passUnretained(shared)
         tracer = shared.tracer
         self.threadID = threadID
+        attach()
     }
 
     /// The tracer's call: the interpreter is deallocating the `PyObject` of `object`. Runs on the
@@ -233,13 +239,11 @@ public struct CPython313tScheme: CountingScheme {
 
     @inline(__always)
     public mutating func new(_ object: ObjectRef) -> Handle {
-        attach()
         return CPython313tScheme.handle(make(object))
     }
 
     @inline(__always)
     public mutating func open(_ object: ObjectRef) -> Handle {
-        attach()
         let python = CPython313tScheme.pythonObject(of: object)
         Py_INCREF(python)
         return CPython313tScheme.handle(python)
@@ -247,14 +251,12 @@ public struct CPython313tScheme: CountingScheme {
 
     @inline(__always)
     public mutating func dup(_ handle: Handle) -> Handle {
-        attach()
         Py_INCREF(CPython313tScheme.pythonObject(handle))
         return handle
     }
 
     @inline(__always)
     public mutating func close(_ handle: Handle) {
-        attach()
         Py_DECREF(CPython313tScheme.pythonObject(handle))
     }
 
@@ -269,7 +271,6 @@ public struct CPython313tScheme: CountingScheme {
     }
 
     public mutating func retain(_ object: ObjectRef) {
-        attach()
         Py_INCREF(CPython313tScheme.pythonObject(of: object))
     }
 
@@ -279,6 +280,7 @@ public struct CPython313tScheme: CountingScheme {
     public mutating func adopt(_ object: ObjectRef) -> Handle { CPython313tScheme.handle(CPython313tScheme.pythonObject(of: object)) }
 
     /// The eval loop's check of the eval breaker; a pending event is handled by running Python.
+    /// It attaches first: a thread waiting for its region runs safe points while suspended.
     public mutating func safePoint() {
         attach()
         guard crefscale_py313t_events_pending() != 0 else { return }
@@ -288,6 +290,7 @@ public struct CPython313tScheme: CountingScheme {
     }
 
     public mutating func suspend() { detach() }
+    public mutating func resume() { attach() }
 
     public mutating func threadExit() {
         guard ensured else { return }

@@ -147,6 +147,8 @@ public struct GilScheme: CountingScheme {
         releaseIfHeld()
     }
 
+    public mutating func resume() { counting.resume() }
+
     public mutating func threadExit() {
         counting.threadExit()
         releaseIfHeld()
