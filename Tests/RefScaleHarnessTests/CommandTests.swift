@@ -124,15 +124,22 @@ enum RefscaleBinary {
             let figure = line.split(separator: " ").dropLast().last.flatMap { Double($0) }
             #expect(figure.map { $0 > 0 } == true, "\(line)")
         }
-        // The table's C yardstick: both C interpreters, both refscale schemes on call, and the
-        // ratios, each C figure printed only because its counts checked.
-        let yardstick = try #require(sections.first { $0.hasPrefix("handle-local's table against its C yardstick") })
+        // The C yardstick: every C interpreter, every refscale scheme beside it on call, the
+        // ratios, each C figure printed only because its counts checked; then the schemes in C
+        // against each other.
+        let yardstick = try #require(sections.first { $0.hasPrefix("the schemes against their C yardstick") })
         let yardstickLines = yardstick.split(separator: "\n")
-        for label in ["C, noop's steps", "C, handle-local's steps (low3, lazy)", "C, handle-local's steps (high16, lazy)", "noop on call", "handle-local on call (low3)"] {
+        let names = ["noop", "atomic", "biased", "handle-local (low3, lazy)", "handle-local (high16, lazy)"]
+        for label in names.map({ "C, \($0)'s steps" }) + names.map({ "\($0) on call" }) {
             #expect(yardstickLines.contains { $0.hasPrefix("  " + label) && $0.contains(" ns/op") }, "\(label)")
         }
         #expect(!yardstick.contains("not printed") && !yardstick.contains("no ratio"), "\(yardstick)")
-        #expect(yardstickLines.contains { $0.hasPrefix("  handle-local less noop (low3)") && $0.contains("× the C table less C noop") })
+        for name in names.dropFirst() {
+            #expect(yardstickLines.contains { $0.hasPrefix("  \(name) less noop") && $0.contains("× the C steps less C noop") }, "\(name)")
+        }
+        for pair in ["biased / atomic", "handle-local (low3) / biased", "handle-local (high16) / biased"] {
+            #expect(yardstickLines.contains { $0.hasPrefix("  " + pair) && $0.contains(" C ") && $0.contains(", refscale ") }, "\(pair)")
+        }
         #expect(yardstickLines.contains { $0.hasPrefix("  handle-local dup/close on private less noop") && $0.contains("× the C table dup/close loop") })
     }
 }
