@@ -2,7 +2,9 @@
 // refscale made with REFSCALE_CPYTHON_313T (Package.swift). It has every helper of the 3.11
 // module (crefscale_python.h: the same kinds of object, made and named the same way) and what
 // only the 3.13t scheme needs: a reference tracer that tells the harness when the interpreter
-// deallocates one of its objects, and the eval breaker's event bits. Py_INCREF, Py_DECREF and
+// deallocates one of its objects, the eval breaker's event bits, classes and extension types
+// (PyType_FromSpec) with their instances, and the count of the references a type's own parts
+// hold to it. Py_INCREF, Py_DECREF and
 // Py_REFCNT are 3.13t's own static inline functions (Include/object.h) and import as they are.
 #ifndef CREFSCALE_PYTHON313T_H
 #define CREFSCALE_PYTHON313T_H
@@ -75,9 +77,132 @@ static inline PyObject *crefscale_py313t_make_class(void *pool_address) {
     return made;
 }
 
-/// The pool address an object of crefscale_py_make or crefscale_py313t_make_class names, read
-/// without any call that can set a Python error (a tracer runs inside deallocation): 0 for any
-/// other object.
+/// _PyGC_BITS_DEFERRED of CPython 3.13's Include/internal/pycore_gc.h: the bit of ob_gc_bits that
+/// marks an object with a deferred count (_PyObject_SetDeferredRefcount). The internal header
+/// needs Py_BUILD_CORE, so the value is named here.
+#define CREFSCALE_PY313T_GC_BITS_DEFERRED ((uint8_t)64)
+
+/// Whether `object` has a deferred count: ob_gc_bits has _PyGC_BITS_DEFERRED, as
+/// _PyObject_HasDeferredRefcount (Include/internal/pycore_object.h) reads it.
+static inline int crefscale_py313t_is_deferred(PyObject *object) {
+    return (__atomic_load_n(&object->ob_gc_bits, __ATOMIC_RELAXED) & CREFSCALE_PY313T_GC_BITS_DEFERRED) != 0;
+}
+
+/// Whether `object` is a heap type (Py_TPFLAGS_HEAPTYPE), as every type PyType_FromSpec makes is.
+static inline int crefscale_py313t_is_heap_type(PyObject *object) {
+    return PyType_Check(object) && PyType_HasFeature((PyTypeObject *)object, Py_TPFLAGS_HEAPTYPE);
+}
+
+/// Whether the calling thread owns `object` (ob_tid, biased counting's owner): 3.13t's own
+/// _Py_IsOwnedByCurrentThread (Include/object.h).
+static inline int crefscale_py313t_is_owned_here(PyObject *object) {
+    return _Py_IsOwnedByCurrentThread(object);
+}
+
+/// An instance of an extension type made by crefscale_py313t_make_extension_type: the header and
+/// the pool object it names.
+typedef struct {
+    PyObject_HEAD
+    void *pool_address;
+} crefscale_py313t_instance;
+
+/// The tp_dealloc of those types, as an extension writes one for a heap type: free the instance,
+/// then drop the reference to its type that allocation took (PyType_GenericAlloc → _PyObject_Init's
+/// Py_INCREF(type)) with the public Py_DECREF, biased like any other.
+static inline void crefscale_py313t_instance_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/// An extension type named "refscale object <hex address>.Instance" (the module part before the
+/// dot, as a spec's name has it), made as an extension makes one: PyType_FromSpec
+/// (Objects/typeobject.c _PyType_FromMetaclass_impl), instances of crefscale_py313t_instance, not
+/// collected (no Py_TPFLAGS_HAVE_GC), its one slot crefscale_py313t_instance_dealloc. NULL with a
+/// Python error set when making it fails. Needs an attached thread state.
+static inline PyObject *crefscale_py313t_make_extension_type(void *pool_address) {
+    char name[80];
+    snprintf(name, sizeof name, "%s%llx.Instance", crefscale_py_str_prefix, (unsigned long long)(uintptr_t)pool_address);
+    PyType_Slot slots[] = {
+        {Py_tp_dealloc, (void *)crefscale_py313t_instance_dealloc},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = name,  // copied into the type (_ht_tpname)
+        .basicsize = (int)sizeof(crefscale_py313t_instance),
+        .itemsize = 0,
+        .flags = Py_TPFLAGS_DEFAULT,
+        .slots = slots,
+    };
+    return PyType_FromSpec(&spec);
+}
+
+/// A new instance of `type` (made by crefscale_py313t_make_extension_type) naming `pool_address`:
+/// PyType_GenericAlloc, the allocation an extension's tp_new makes, whose _PyObject_Init takes a
+/// reference to the type (Py_INCREF(type), biased: an atomic for every thread but the type's
+/// owner). NULL with a Python error set when it fails. Needs an attached thread state.
+static inline PyObject *crefscale_py313t_make_instance(PyObject *type, void *pool_address) {
+    PyObject *made = PyType_GenericAlloc((PyTypeObject *)type, 0);
+    if (made != NULL) ((crefscale_py313t_instance *)made)->pool_address = pool_address;
+    return made;
+}
+
+/// What crefscale_py313t_references_within walks: the object whose references it counts, the
+/// objects seen so far, and the references found.
+struct crefscale_py313t_walk {
+    PyObject *target;
+    PyObject *seen[256];
+    size_t count;
+    Py_ssize_t references;
+    int overflowed;
+};
+
+static inline int crefscale_py313t_walk_visit(PyObject *object, void *argument) {
+    struct crefscale_py313t_walk *walk = (struct crefscale_py313t_walk *)argument;
+    if (object == walk->target) {
+        walk->references += 1;
+        return 0;
+    }
+    // What the collector leaves out: objects it does not track, immortal ones (update_refs,
+    // Python/gc_free_threading.c). Their references are external, as the collector counts them.
+    if (!PyObject_IS_GC(object) || !PyObject_GC_IsTracked(object) || _Py_IsImmortal(object)) return 0;
+    for (size_t index = 0; index < walk->count; index++) {
+        if (walk->seen[index] == object) return 0;
+    }
+    if (walk->count == sizeof walk->seen / sizeof walk->seen[0]) {
+        walk->overflowed = 1;
+        return 1;
+    }
+    walk->seen[walk->count++] = object;
+    return Py_TYPE(object)->tp_traverse(object, crefscale_py313t_walk_visit, argument);
+}
+
+/// The references to `target` held by the objects reachable from it: what the cycle collector
+/// subtracts as internal when `target` and those objects are unreachable (update_refs and
+/// visit_decref, Python/gc_free_threading.c), found the same way: tp_traverse of every tracked,
+/// mortal object reachable from `target` (for a heap type: type_traverse → tp_dict, tp_mro,
+/// tp_bases, ...), each once. -1 when more than 256 objects are reachable. Needs an attached
+/// thread state, and no other thread changing those objects.
+static inline Py_ssize_t crefscale_py313t_references_within(PyObject *target) {
+    struct crefscale_py313t_walk walk = {.target = target};
+    if (!PyObject_IS_GC(target)) return 0;
+    if (Py_TYPE(target)->tp_traverse(target, crefscale_py313t_walk_visit, &walk) != 0 || walk.overflowed) return -1;
+    return walk.references;
+}
+
+/// Whether `object` is an instance of a type crefscale_py313t_make_extension_type made: its type
+/// is a heap type of that basic size whose name has the prefix. Not the deallocator's address:
+/// a static function of this header has one copy in each unit that includes it. Reads only the
+/// type, which the instance keeps alive.
+static inline int crefscale_py313t_is_instance(PyObject *object) {
+    PyTypeObject *type = Py_TYPE(object);
+    return type->tp_basicsize == (Py_ssize_t)sizeof(crefscale_py313t_instance) && PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)
+        && type->tp_name != NULL && strncmp(type->tp_name, crefscale_py_str_prefix, sizeof crefscale_py_str_prefix - 1) == 0;
+}
+
+/// The pool address an object of crefscale_py_make, crefscale_py313t_make_class,
+/// crefscale_py313t_make_extension_type or crefscale_py313t_make_instance names, read without any
+/// call that can set a Python error (a tracer runs inside deallocation): 0 for any other object.
 static inline uintptr_t crefscale_py313t_named_address(PyObject *object) {
     if (PyType_CheckExact(object)) {
         const char *name = ((PyTypeObject *)object)->tp_name;
@@ -104,6 +229,7 @@ static inline uintptr_t crefscale_py313t_named_address(PyObject *object) {
                                                  Py_ASNATIVEBYTES_NATIVE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER);
         return needed >= 0 && (size_t)needed <= sizeof value ? value : 0;
     }
+    if (crefscale_py313t_is_instance(object)) return (uintptr_t)((crefscale_py313t_instance *)object)->pool_address;
     return 0;
 }
 

@@ -37,9 +37,44 @@ public enum CPython313tIdentity {
 ///   it (`type(name, (), {})`, named "refscale object <address>"): deferred, so immortal in 3.13t
 ///   once a second thread has started (checked at birth; the pool object is then marked immortal,
 ///   as `biased` marks it). Its duplicates and closes are 3.13t's no-ops on an immortal object.
-/// - Kind `ext-type` is refused (`refusedSharedKinds`): a type from `PyType_FromSpec` holds itself
-///   in its `tp_mro`, so its count never returns to 0 by `Py_DECREF` and only a collection frees
-///   it; the harness's rule that an object dies when its last reference ends cannot hold for it.
+/// - An object of kind `ext-type` is an extension type made as an extension makes one:
+///   `PyType_FromSpec` (crefscale_python313t.h `crefscale_py313t_make_extension_type`; Objects/
+///   typeobject.c `_PyType_FromMetaclass_impl`), named "refscale object <address>.Instance", its
+///   one slot a `tp_dealloc` that frees the instance and then drops its type with the public
+///   `Py_DECREF(type)`. 3.13 never defers such a type (only `type_new_alloc`, the `class`
+///   statement's path, calls `_PyObject_SetDeferredRefcount`), so it stays mortal and biased. At
+///   birth the scheme checks that: a heap type, not immortal (`_Py_IsImmortal`), not deferred
+///   (`ob_gc_bits` without `_PyGC_BITS_DEFERRED`), owned by the thread that made it (`ob_tid`,
+///   `_Py_IsOwnedByCurrentThread`), and `Py_REFCNT` exactly 1 + the references its own parts hold
+///   to it. Those are found as the cycle collector finds internal references (`update_refs`,
+///   `visit_decref`, Python/gc_free_threading.c): `tp_traverse` over every tracked, mortal object
+///   reachable from the type (`type_traverse`: its `tp_mro` holds it, and so may descriptors in
+///   its `tp_dict`). A failed check stops the run (`failure(of:)`). The pool object's count that
+///   validation expects back after the workers is `Py_REFCNT` read after set-up, so it includes
+///   those references.
+/// - Where a workload makes instances of such a type (`churn`, `handoff`: the created object's
+///   `ObjectRef.typeWord` names a pool object of kind `ext-type`), each is a real instance:
+///   `PyType_GenericAlloc` (Objects/typeobject.c), whose `_PyObject_Init` is 3.13t's own
+///   `Py_INCREF(type)`, and whose deallocation is the `tp_dealloc` above, 3.13t's own
+///   `Py_DECREF(type)`: both biased, atomics for every thread but the type's maker. The instance
+///   keeps its pool object's address in its body, which the tracer reads.
+/// - How an extension type's life ends. Its own parts hold it (`tp_mro`'s first item is the type
+///   itself), so the harness's last `Py_DECREF` leaves `Py_REFCNT` at those references and frees
+///   nothing: the type and its parts are then a cycle nothing else reaches, which only a
+///   collection frees. The context that made extension types runs one (`PyGC_Collect`) in its
+///   `threadExit()`, attached, after its teardown has dropped its references: the run's main
+///   thread, after every worker has exited and the baseline has been checked. The collector finds
+///   the cycle unreachable (`deduce_unreachable_heap`), gives each object of it one reference of
+///   its own (`merge_refcount`), clears it (`type_clear` drops `tp_mro` and `tp_dict`) and drops
+///   those references, so the type's count reaches 0 and `_Py_Dealloc` calls the reference tracer
+///   before `type_dealloc`: the pool object is freed there, once, as every other. A type still
+///   referenced then (a reference the run leaked) is not collected, and validation reports it
+///   never freed. With the collector disabled (`PyGC_IsEnabled`) the run stops with that reason.
+/// - `REFSCALE_PLANTED_313T_DEFECT` plants a defect for Tests/cpython-313t-tests.sh, whose checks
+///   must then fail: `no-collection` (the maker runs no collection: every extension type is
+///   reported never freed), `class-for-ext-type` (a class of a `class` statement in place of an
+///   extension type: the birth check finds it immortal), `extra-type-reference` (one reference
+///   more at birth: the birth check finds the count).
 /// - The pool object's life ends when 3.13t deallocates its `PyObject`, wherever that happens:
 ///   in the `Py_DECREF` of the owner, of another thread (`_Py_DecRefShared`), in a merge of the
 ///   owner's queue, at thread exit. A reference tracer (`PyRefTracer_SetTracer`, 3.13; called by
@@ -49,8 +84,10 @@ public enum CPython313tIdentity {
 ///   is the real `Py_REFCNT` (`ob_ref_local + (ob_ref_shared >> 2)`).
 /// - Cost beyond 3.13t's own: while a run lasts, the tracer is called at every creation and
 ///   every deallocation in the interpreter (`_PyReftracerTrack`: one indirect call; for a
-///   deallocation it reads the dying object's value and one word of the pool object); each `new`
-///   may widen the tracer's span of pool memory (two relaxed loads, a store only while it grows).
+///   deallocation it reads the dying object's value, or for an object of another type its type's
+///   size, and one word of the pool object); each `new` may widen the tracer's span of pool
+///   memory (two relaxed loads, a store only while it grows). A `new` of an object that is not a
+///   type loads its type word to tell an instance of an extension type.
 /// - No GIL and no slices: a thread attaches its thread state when its context is made
 ///   (`PyGILState_Ensure`: in a free-threaded build it makes and attaches a thread state, it takes
 ///   no lock), detaches it in `suspend()` (`PyEval_SaveThread`) so that a stop-the-world pause
@@ -82,12 +119,14 @@ public struct CPython313tScheme: CountingScheme {
     public static let name = CPython313tIdentity.name
     public static let summary = CPython313tIdentity.summary
     public static let reportedCounters: Set<CounterKind> = [.frees]
-    /// A type made by `PyType_FromSpec` refers to itself (its `tp_mro` holds it), so no `Py_DECREF`
-    /// frees it: only a collection finds the cycle, and the scheme has no step that runs one.
-    public static let refusedSharedKinds: [SharedKind: String] = [
-        .extType: "cannot end an extension type's life: a type from PyType_FromSpec refers to itself (tp_mro), so only a collection frees it; use --shared-kind data or class",
-    ]
     public static let isThreadSafe = true
+
+    /// A defect planted for the tests (`REFSCALE_PLANTED_313T_DEFECT`); none in every real run.
+    enum PlantedDefect: String {
+        case noCollection = "no-collection"
+        case classForExtensionType = "class-for-ext-type"
+        case extraTypeReference = "extra-type-reference"
+    }
 
     public final class Shared {
         let tracer: UnsafeMutablePointer<crefscale_py313t_tracer>
@@ -95,8 +134,10 @@ public struct CPython313tScheme: CountingScheme {
         let frees: UnsafeMutableRawPointer
         let freeSlots: Int
         let failure = LockedValue<String?>(nil)
+        let plantedDefect: PlantedDefect?
 
-        init(threads: Int) {
+        init(threads: Int, plantedDefect: PlantedDefect?) {
+            self.plantedDefect = plantedDefect
             freeSlots = threads + 2
             frees = .allocate(byteCount: freeSlots * 128, alignment: 128)
             frees.initializeMemory(as: UInt8.self, repeating: 0, count: freeSlots * 128)
@@ -132,6 +173,9 @@ public struct CPython313tScheme: CountingScheme {
     var gilState = PyGILState_UNLOCKED
     /// The thread state `PyEval_SaveThread` gave back when it was last detached mid-life.
     var savedThreadState: UnsafeMutablePointer<PyThreadState>?
+    /// Whether this context made an extension type, whose life ends at the collection this
+    /// context runs when its thread exits.
+    var madeExtensionTypes = false
 
     public var counters: SchemeCounters {
         var counters = SchemeCounters()
@@ -141,7 +185,12 @@ public struct CPython313tScheme: CountingScheme {
 
     public static func makeShared(options: SchemeOptions, threads: Int) throws -> Shared {
         EmbeddedPython313t.startSecondThread()
-        return Shared(threads: threads)
+        let planted = getenv("REFSCALE_PLANTED_313T_DEFECT").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        let defect = try planted.map { name in
+            guard let defect = PlantedDefect(rawValue: name) else { throw RunFailure("REFSCALE_PLANTED_313T_DEFECT=\(name): not a planted defect") }
+            return defect
+        }
+        return Shared(threads: threads, plantedDefect: defect)
     }
 
     /// Made on the thread that counts with it, which attaches at once.
@@ -210,6 +259,11 @@ public struct CPython313tScheme: CountingScheme {
         let kind = Int32(truncatingIfNeeded: (object.payload &- 1) % UInt64(CREFSCALE_PY_KINDS))
         crefscale_py313t_tracer_note(tracer, object.address)
         if object.isDeferred { return makeClass(object) }
+        if object.isExtensionType { return makeExtensionType(object) }
+        let type = object.typeWord.pointee.load(ordering: .relaxed)
+        if type != 0, ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type).unsafelyUnwrapped).isExtensionType {
+            return makeInstance(object, of: ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type).unsafelyUnwrapped))
+        }
         var made = crefscale_py_make(kind, object.address)
         if made == nil {
             let message = EmbeddedPython.takeError() ?? "no Python error set"
@@ -233,6 +287,53 @@ public struct CPython313tScheme: CountingScheme {
         }
         precondition(_Py_IsImmortal(made) != 0, "cpython-313t: a new class is not immortal (Py_REFCNT \(Py_REFCNT(made))): no second thread has started")
         object.makeImmortal()
+        object.payload = UInt64(UInt(bitPattern: made))
+        return made
+    }
+
+    /// An extension type for an object of kind `ext-type`, checked mortal, biased and counted as
+    /// the header says; a failed check is the run's failure.
+    mutating func makeExtensionType(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        let planted = shared.takeUnretainedValue().plantedDefect
+        let made = planted == .classForExtensionType
+            ? crefscale_py313t_make_class(object.address) : crefscale_py313t_make_extension_type(object.address)
+        guard let made else {
+            preconditionFailure("cpython-313t: making an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        if planted == .extraTypeReference { Py_INCREF(made) }
+        madeExtensionTypes = true
+        if let problem = CPython313tScheme.problemAtBirth(ofExtensionType: made) {
+            shared.takeUnretainedValue().record("cpython-313t: a new extension type \(problem)")
+        }
+        if object.isImmortal { Py_INCREF(made) }
+        object.payload = UInt64(UInt(bitPattern: made))
+        return made
+    }
+
+    /// What is wrong with a type just made by `PyType_FromSpec` on this thread, or nil: it must be
+    /// a heap type, mortal, not deferred, owned by this thread, and counted 1 (the maker's) + the
+    /// references its own parts hold to it.
+    static func problemAtBirth(ofExtensionType type: UnsafeMutablePointer<PyObject>) -> String? {
+        if crefscale_py313t_is_heap_type(type) == 0 { return "is not a heap type" }
+        if _Py_IsImmortal(type) != 0 { return "is immortal (Py_REFCNT \(Py_REFCNT(type)))" }
+        if crefscale_py313t_is_deferred(type) != 0 { return "has a deferred count (_PyGC_BITS_DEFERRED)" }
+        if crefscale_py313t_is_owned_here(type) == 0 { return "is not owned by the thread that made it (ob_tid \(type.pointee.ob_tid))" }
+        let within = crefscale_py313t_references_within(type)
+        if within < 0 { return "reaches more objects than the walk for its internal references holds" }
+        if Py_REFCNT(type) != 1 + within {
+            return "has Py_REFCNT \(Py_REFCNT(type)), not 1 + the \(within) reference(s) its own parts hold to it"
+        }
+        return nil
+    }
+
+    /// A real instance of the extension type `type` (a pool object of kind `ext-type`), which takes
+    /// its reference to the type in 3.13t's own allocation.
+    mutating func makeInstance(_ object: ObjectRef, of type: ObjectRef) -> UnsafeMutablePointer<PyObject> {
+        guard let made = crefscale_py313t_make_instance(CPython313tScheme.pythonObject(of: type), object.address) else {
+            preconditionFailure("cpython-313t: making an instance of an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        precondition(Py_REFCNT(made) == 1, "cpython-313t: a new instance has Py_REFCNT \(Py_REFCNT(made)), not 1")
+        if object.isImmortal { Py_INCREF(made) }
         object.payload = UInt64(UInt(bitPattern: made))
         return made
     }
@@ -298,9 +399,22 @@ public struct CPython313tScheme: CountingScheme {
             PyEval_RestoreThread(saved)
             savedThreadState = nil
         }
+        if madeExtensionTypes { endExtensionTypes() }
         attached = false
         ensured = false
         PyGILState_Release(gilState)
+    }
+
+    /// Ends the lives of the extension types this context made, which its teardown has dropped:
+    /// a collection, attached, whose deallocations the tracer sees (the header says how).
+    mutating func endExtensionTypes() {
+        madeExtensionTypes = false
+        if shared.takeUnretainedValue().plantedDefect == .noCollection { return }
+        guard PyGC_IsEnabled() != 0 else {
+            shared.takeUnretainedValue().record("cpython-313t: the cycle collector is disabled, so no extension type's life can end (gc.enable())")
+            return
+        }
+        _ = PyGC_Collect()
     }
 
     /// The real `Py_REFCNT`; 0 for an object whose life has ended.
