@@ -10,7 +10,10 @@ VALIDATE.csv is the rows file (not the -cells file) of `refscale validate` with 
 results/traces at 1 and 2 threads (the default `refscale validate` on a 2-CPU machine). A program does
 `--iterations` of its work in each of `--threads` threads, so at 2 threads it does twice the work: its
 2/1 throughput ratio is 2 * median(wall at 1) / median(wall at 2). Runs alternate, 1 thread then 2,
-`--runs` times. Wall time is the whole process, interpreter start-up included. A predicted ratio is
+`--runs` times. Wall time is the whole process, interpreter start-up included; work time is the
+program's own clock from its threads' release to the last one's end (`--print-work-seconds`,
+Experiments/traces/_threads.py), start-up and thread creation left out, and its ratio is reported
+beside the wall time's, each with its Spearman agreement. A predicted ratio is
 median ops/s at 2 threads over median ops/s at 1 of the trace's valid replay rows under that scheme.
 
 Each wall time's interval is the order-statistic interval of the median (refscale_plot.intervals, as
@@ -44,7 +47,8 @@ BUILD_SCRIPT = os.path.join(ROOT, "Tools", "cpython-313t", "build.sh")
 USAGE_EXIT = 64
 INPUT_EXIT = 1
 COLUMNS = ["program", "runs", "iterations", "wall_1_median_s", "wall_1_low_s", "wall_1_high_s", "wall_2_median_s",
-           "wall_2_low_s", "wall_2_high_s", "wall_coverage", "real_ratio_2_over_1"]
+           "wall_2_low_s", "wall_2_high_s", "wall_coverage", "real_ratio_2_over_1", "work_1_median_s", "work_1_low_s",
+           "work_1_high_s", "work_2_median_s", "work_2_low_s", "work_2_high_s", "real_work_ratio_2_over_1"]
 
 
 class Refusal(Exception):
@@ -109,14 +113,19 @@ def predicted_ratios(path):
 
 
 def wall_time(python, environment, program, threads, iterations):
-    command = [python, program, "--threads", str(threads)] + (["--iterations", str(iterations)] if iterations else [])
+    """(the process's wall time, the work's own) of one run, in seconds."""
+    command = [python, program, "--threads", str(threads), "--print-work-seconds"] + (
+        ["--iterations", str(iterations)] if iterations else [])
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=PROGRAMS)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]
         raise Refusal(f"{os.path.basename(program)} --threads {threads} failed (exit {result.returncode}): {last}", INPUT_EXIT)
-    return elapsed
+    work = [line.split("=", 1)[1] for line in result.stderr.splitlines() if line.startswith("work_seconds=")]
+    if len(work) != 1:
+        raise Refusal(f"{os.path.basename(program)} --threads {threads} printed no work_seconds line", INPUT_EXIT)
+    return elapsed, float(work[0])
 
 
 def spearman(real, predicted):
@@ -171,36 +180,47 @@ def main(argv=None):
         for program in programs:
             name = os.path.splitext(os.path.basename(program))[0]
             walls = {1: [], 2: []}
+            works = {1: [], 2: []}
             for _ in range(arguments.runs):
                 for threads in (1, 2):
-                    walls[threads].append(wall_time(python, environment, program, threads, arguments.iterations))
+                    wall, work = wall_time(python, environment, program, threads, arguments.iterations)
+                    walls[threads].append(wall)
+                    works[threads].append(work)
             one, two = estimate(walls[1]), estimate(walls[2])
             real = 2 * one.median / two.median
-            rows.append((name, one, two, real, {scheme: predicted.get(name, {}).get(scheme, math.nan) for scheme in schemes}))
-            print(f"{name}: 1 thread {one.median:.3f} s, 2 threads {two.median:.3f} s, real 2/1 {real:.3f}", file=sys.stderr)
+            work_one, work_two = estimate(works[1]), estimate(works[2])
+            real_work = 2 * work_one.median / work_two.median
+            rows.append((name, one, two, real, {scheme: predicted.get(name, {}).get(scheme, math.nan) for scheme in schemes},
+                         work_one, work_two, real_work))
+            print(f"{name}: 1 thread {one.median:.3f} s, 2 threads {two.median:.3f} s, real 2/1 {real:.3f}; "
+                  f"work alone {work_one.median:.3f} s and {work_two.median:.3f} s, 2/1 {real_work:.3f}", file=sys.stderr)
     except Refusal as refusal:
         sys.stderr.write(f"programs_313t.py: error: {refusal}\n")
         return refusal.code
     header = COLUMNS + [f"predicted_{scheme}" for scheme in schemes]
     table = [[name, arguments.runs, arguments.iterations or "", number(one.median), number(one.low), number(one.high),
               number(two.median), number(two.low), number(two.high), number(min(one.confidence, two.confidence), 4),
-              number(real)] + [number(ratios[scheme]) for scheme in schemes]
-             for name, one, two, real, ratios in rows]
+              number(real), number(work_one.median), number(work_one.low), number(work_one.high), number(work_two.median),
+              number(work_two.low), number(work_two.high), number(real_work)] + [number(ratios[scheme]) for scheme in schemes]
+             for name, one, two, real, ratios, work_one, work_two, real_work in rows]
     agreement = []
-    for scheme in schemes:
-        pairs = [(real, ratios[scheme]) for _, _, _, real, ratios in rows if not math.isnan(ratios[scheme])]
-        rho, p = spearman([a for a, _ in pairs], [b for _, b in pairs])
-        agreement.append((scheme, len(pairs), rho, p))
+    for measure, index in (("wall", 3), ("work", 7)):
+        for scheme in schemes:
+            pairs = [(row[index], row[4][scheme]) for row in rows if not math.isnan(row[4][scheme])]
+            rho, p = spearman([a for a, _ in pairs], [b for _, b in pairs])
+            agreement.append((measure, scheme, len(pairs), rho, p))
     write_atomically(out, header, table)
     width = max(len(name) for name, *_ in rows)
-    print(f"{'program':<{width}}  {'wall 1 s':>9}  {'wall 2 s':>9}  {'real 2/1':>8}  " + "  ".join(f"{s:>14}" for s in schemes))
-    for name, one, two, real, ratios in rows:
-        print(f"{name:<{width}}  {one.median:9.3f}  {two.median:9.3f}  {real:8.3f}  "
+    print(f"{'program':<{width}}  {'wall 1 s':>9}  {'wall 2 s':>9}  {'real 2/1':>8}  {'work 1 s':>9}  {'work 2 s':>9}  "
+          f"{'work 2/1':>8}  " + "  ".join(f"{s:>14}" for s in schemes))
+    for name, one, two, real, ratios, work_one, work_two, real_work in rows:
+        print(f"{name:<{width}}  {one.median:9.3f}  {two.median:9.3f}  {real:8.3f}  {work_one.median:9.3f}  "
+              f"{work_two.median:9.3f}  {real_work:8.3f}  "
               + "  ".join(f"{'-' if math.isnan(ratios[s]) else format(ratios[s], '.3f'):>14}" for s in schemes))
-    for scheme, count, rho, p in agreement:
-        print(f"Spearman rank agreement of real and {scheme}-predicted 2/1 ratios over {count} programs: "
+    for measure, scheme, count, rho, p in agreement:
+        print(f"Spearman rank agreement of the real {measure}-time and {scheme}-predicted 2/1 ratios over {count} programs: "
               f"rho {number(rho, 3) or 'n/a'}, p {number(p, 3) or 'n/a'}")
-    coverage = min(min(one.confidence, two.confidence) for _, one, two, _, _ in rows)
+    coverage = min(min(row[1].confidence, row[2].confidence) for row in rows)
     print(f"wall times: median of {arguments.runs} runs; intervals (in {out}) are the order-statistic interval of the "
           f"median, coverage {number(coverage, 4) or 'none (fewer than 3 runs)'}")
     print(f"{len(rows)} programs written to {out}")

@@ -181,13 +181,18 @@ programs = {os.path.basename(p)[:-3] for p in glob.glob("Experiments/traces/*.py
 assert set(rows) == programs, set(rows) ^ programs
 for name, row in rows.items():
     assert float(row["real_ratio_2_over_1"]) > 0 and float(row["wall_1_median_s"]) > 0, row
+    # The work's own time leaves out the interpreter's start-up: less than the process's.
+    for threads in (1, 2):
+        assert 0 < float(row[f"work_{threads}_median_s"]) < float(row[f"wall_{threads}_median_s"]), row
+    assert float(row["real_work_ratio_2_over_1"]) > 0, row
     replayed = name in ("call_function", "json_shared", "method_shared")
     for scheme in ("biased", "cpython-313t"):
         assert (row[f"predicted_{scheme}"] != "") == replayed, (name, scheme, row[f"predicted_{scheme}"])
 text = open(sys.argv[2]).read()
-for scheme in ("biased", "cpython-313t"):
-    found = re.search(rf"real and {scheme}-predicted 2/1 ratios over 3 programs: rho (\S+),", text)
-    assert found and -1 <= float(found.group(1)) <= 1, text
+for measure in ("wall", "work"):
+    for scheme in ("biased", "cpython-313t"):
+        found = re.search(rf"real {measure}-time and {scheme}-predicted 2/1 ratios over 3 programs: rho (\S+),", text)
+        assert found and -1 <= float(found.group(1)) <= 1, text
 PY
   python3 Experiments/programs_313t.py "$rows_file" --runs 0 --out "$work/none.csv" 2>"$work/err"
   [ $? -eq 64 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && [ ! -e "$work/none.csv" ] && pass || fail "programs_313t.py --runs 0: not one line, exit 64, no file"
