@@ -194,6 +194,9 @@ for measure in ("wall", "work"):
         found = re.search(rf"real {measure}-time and {scheme}-predicted 2/1 ratios over 3 programs: rho (\S+),", text)
         assert found and -1 <= float(found.group(1)) <= 1, text
 PY
+  # What a birth costs the real side outside counting: every kind measured, every traced life ended.
+  if Tools/birth-cost/run.sh 20000 1 >"$work/births" 2>&1 && [ "$(grep -cE '^(int|str|tuple) +[0-9.]+ +[0-9.]+$' "$work/births")" -eq 3 ] \
+    && grep -q "the tracer ended every traced life (60000)" "$work/births"; then pass; else fail "Tools/birth-cost/run.sh: $(tail -2 "$work/births")"; fi
   python3 Experiments/programs_313t.py "$rows_file" --runs 0 --out "$work/none.csv" 2>"$work/err"
   [ $? -eq 64 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && [ ! -e "$work/none.csv" ] && pass || fail "programs_313t.py --runs 0: not one line, exit 64, no file"
 else
