@@ -83,6 +83,69 @@ allocated="$(column "$work/total.csv" objects_allocated)"
 ops="$(column "$work/total.csv" run_ops)"
 if [ "$allocated" -gt 0 ] && [ "$ops" -gt "$allocated" ]; then pass; else fail "total: objects_allocated $allocated, run_ops $ops"; fi
 
+# The same counts as CSV columns, per call over every worker's calls of the run (the trampoline's
+# close of the returned handle is the call's), each value what the module's C source makes the
+# call do. expect_per_call NAME "COLUMN=VALUE ..." ARGS...: the run is valid, on every row each
+# column holds its value and hpy_calls is a whole number of passes (--calls 64) of each worker.
+# References ended by a call include what its drain ends for objects freed elsewhere (a lazy
+# table's flush in another thread): exact only where every free is at once, as under atomic.
+expect_per_call() {
+  local name="$1" expected="$2"; shift 2
+  rm -f "$work/out.csv"
+  if ! timeout 120 "$refscale" run "${quick[@]}" --csv "$work/out.csv" "$@" >/dev/null 2>"$work/stderr"; then
+    fail "$name: exit status not 0 ($(grep error "$work/stderr" | head -1 | cut -c1-300))"; return
+  fi
+  local problems
+  problems="$(python3 - "$work/out.csv" "$expected" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+expected = dict(pair.split("=") for pair in sys.argv[2].split())
+problems = []
+for row in rows:
+    if row["valid"] != "true":
+        problems.append(f"a row is not valid: {row['validation_error']}")
+    calls = int(row["hpy_calls"] or 0)
+    if calls < 64 * int(row["threads"]) or calls % 64 != 0:
+        problems.append(f"hpy_calls {calls} is not a whole number of passes, at least one of each of {row['threads']} worker(s)")
+    for column, value in expected.items():
+        if row[column] == "" or float(row[column]) != float(value):
+            problems.append(f"{column} {row[column]!r}, expected {value} (threads {row['threads']})")
+print("; ".join(problems))
+PY
+)"
+  if [ -n "$problems" ]; then fail "$name: $problems"; else pass; fi
+}
+none="hpy_dup_per_call=0 hpy_field_store_per_call=0 hpy_field_load_per_call=0 hpy_global_store_per_call=0 hpy_global_load_per_call=0"
+# total(list:100): an item opened and closed per element, one int made for the sum.
+expect_per_call "total per call, atomic" "$none hpy_close_per_call=101 hpy_open_per_call=100 hpy_objects_per_call=1 hpy_kept_per_call=0 hpy_ended_per_call=0" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" total list:100)
+expect_per_call "total per call, handle-local under debug" "$none hpy_close_per_call=101 hpy_open_per_call=100 hpy_objects_per_call=1" \
+  --scheme handle-local --context debug --threads 2 $(hpy "$lists" total list:100)
+# squares(30): the list and 30 ints made, each int appended (kept by the list) and closed; the
+# returned list closed by the trampoline ends its 30 items (at once under atomic).
+expect_per_call "squares per call" "$none hpy_close_per_call=31 hpy_open_per_call=0 hpy_objects_per_call=31 hpy_kept_per_call=30 hpy_ended_per_call=30" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" squares 30)
+# pairs(list:21): 10 pairs of items opened, 10 tuples and the list made; 2 items per tuple and
+# 10 tuples in the list kept, all ended with the list.
+expect_per_call "pairs per call" "$none hpy_close_per_call=31 hpy_open_per_call=20 hpy_objects_per_call=11 hpy_kept_per_call=30 hpy_ended_per_call=30" \
+  --scheme atomic --threads 2 $(hpy "$lists" pairs list:21)
+# reverse(list:9): 4 swaps, each two items opened, set (kept, the replaced ended) and closed;
+# HPy_Dup of None returned.
+expect_per_call "reverse per call" "hpy_dup_per_call=1 hpy_close_per_call=9 hpy_open_per_call=8 hpy_objects_per_call=0 hpy_kept_per_call=8 hpy_ended_per_call=8" \
+  --scheme atomic --threads 2 $(hpy "$lists" reverse list:9)
+expect_per_call "reverse per call, handle-local" "hpy_dup_per_call=1 hpy_close_per_call=9 hpy_open_per_call=8 hpy_objects_per_call=0 hpy_kept_per_call=8" \
+  --scheme handle-local --threads 2 $(hpy "$lists" reverse list:9)
+# setNameField: one HPyField_Store and None returned by HPy_Dup; newPerson: one HPyGlobal_Load
+# (a handle opened on the type, then closed) and the instance made.
+expect_per_call "setNameField per call" "hpy_dup_per_call=1 hpy_close_per_call=1 hpy_open_per_call=0 hpy_field_store_per_call=1 hpy_field_load_per_call=0 hpy_kept_per_call=1" \
+  --scheme biased --threads 2 $(hpy "$seed" Person.setNameField str:Ada)
+expect_per_call "newPerson per call" "hpy_dup_per_call=0 hpy_close_per_call=2 hpy_open_per_call=1 hpy_objects_per_call=1 hpy_global_load_per_call=1 hpy_global_store_per_call=0" \
+  --scheme arena --threads 2 $(hpy "$seed" newPerson)
+# A workload without extension calls leaves the columns blank.
+rm -f "$work/out.csv"
+"$refscale" run "${quick[@]}" --csv "$work/out.csv" --scheme atomic --workload private --threads 1 >/dev/null 2>&1
+if [ -z "$(column "$work/out.csv" hpy_calls)$(column "$work/out.csv" hpy_close_per_call)" ]; then pass; else fail "private: hpy columns not blank"; fi
+
 # The debug context on the contract's breaches, each named with its function.
 breach() {
   local name="$1" kinds="$2" function="$3"; shift 3

@@ -54,6 +54,8 @@ struct chpy_thread {
     chpy_allocate allocate;
     void *allocator;
     struct chpy_counts counts;
+    /// The counts at chpy_calls_begin.
+    struct chpy_counts calls_mark;
     const char *function;
     bool error_set;
     char error[256];
@@ -63,6 +65,7 @@ static struct chpy_builtins builtins;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static char run_failure[512];
 static bool run_failed;
+static struct chpy_counts run_call_counts;
 static uint64_t *pending;
 static size_t pending_count, pending_capacity;
 
@@ -564,22 +567,36 @@ static void *ctx_AsStruct(struct chpy_context *ctx, chpy_handle h) {
     return ((struct instance_record *)record_of(object))->data;
 }
 
-static void ctx_Field_Store(struct chpy_context *ctx, chpy_handle owner, chpy_handle *field, chpy_handle h) {
-    struct chpy_thread *t = THREAD(ctx);
-    (void)owner;
+// A field and a global are one word holding an object's address and a reference to it.
+static void store_reference(struct chpy_thread *t, chpy_handle *slot, chpy_handle h) {
     uint64_t object = h._i ? object_of(t, h) : 0;
     if (object) retain(t, object);
-    uint64_t previous = (uint64_t)field->_i;
-    field->_i = (intptr_t)object;
+    uint64_t previous = (uint64_t)slot->_i;
+    slot->_i = (intptr_t)object;
     if (previous) release(t, previous);
+}
+static chpy_handle load_reference(struct chpy_thread *t, chpy_handle slot) {
+    if (slot._i == 0) return (chpy_handle){ 0 };
+    return open_object(t, (uint64_t)slot._i);
+}
+static void ctx_Field_Store(struct chpy_context *ctx, chpy_handle owner, chpy_handle *field, chpy_handle h) {
+    (void)owner;
+    THREAD(ctx)->counts.field_store++;
+    store_reference(THREAD(ctx), field, h);
 }
 static chpy_handle ctx_Field_Load(struct chpy_context *ctx, chpy_handle owner, chpy_handle field) {
     (void)owner;
-    if (field._i == 0) return (chpy_handle){ 0 };
-    return open_object(THREAD(ctx), (uint64_t)field._i);
+    THREAD(ctx)->counts.field_load++;
+    return load_reference(THREAD(ctx), field);
 }
-static void ctx_Global_Store(struct chpy_context *ctx, chpy_handle *global, chpy_handle h) { ctx_Field_Store(ctx, (chpy_handle){ 0 }, global, h); }
-static chpy_handle ctx_Global_Load(struct chpy_context *ctx, chpy_handle global) { return ctx_Field_Load(ctx, (chpy_handle){ 0 }, global); }
+static void ctx_Global_Store(struct chpy_context *ctx, chpy_handle *global, chpy_handle h) {
+    THREAD(ctx)->counts.global_store++;
+    store_reference(THREAD(ctx), global, h);
+}
+static chpy_handle ctx_Global_Load(struct chpy_context *ctx, chpy_handle global) {
+    THREAD(ctx)->counts.global_load++;
+    return load_reference(THREAD(ctx), global);
+}
 
 static struct module_record *module_record(struct chpy_thread *t, chpy_handle h) {
     uint64_t object = object_of(t, h);
@@ -706,6 +723,26 @@ void chpy_thread_bind(struct chpy_thread *t, struct chpy_scheme scheme, chpy_all
 
 struct chpy_counts chpy_thread_counts(const struct chpy_thread *t) { return t->counts; }
 
+void chpy_calls_begin(struct chpy_thread *t) { t->calls_mark = t->counts; }
+
+void chpy_calls_end(struct chpy_thread *t) {
+    struct chpy_counts now = t->counts, mark = t->calls_mark;
+    pthread_mutex_lock(&run_lock);
+#define ADD(field) run_call_counts.field += now.field - mark.field;
+    ADD(dup) ADD(close) ADD(open) ADD(new_object) ADD(retain) ADD(release) ADD(calls) ADD(failed_calls)
+    ADD(field_store) ADD(field_load) ADD(global_store) ADD(global_load)
+#undef ADD
+    pthread_mutex_unlock(&run_lock);
+    t->calls_mark = now;
+}
+
+struct chpy_counts chpy_run_call_counts(void) {
+    pthread_mutex_lock(&run_lock);
+    struct chpy_counts counts = run_call_counts;
+    pthread_mutex_unlock(&run_lock);
+    return counts;
+}
+
 const char *chpy_current_function(void) {
     pthread_once(&thread_key_once, make_thread_key);
     struct chpy_thread *t = pthread_getspecific(thread_key);
@@ -719,6 +756,7 @@ void chpy_run_begin(const struct chpy_builtins *b) {
     builtins = *b;
     run_failed = false;
     run_failure[0] = 0;
+    run_call_counts = (struct chpy_counts){ 0 };
     pthread_mutex_unlock(&run_lock);
 }
 

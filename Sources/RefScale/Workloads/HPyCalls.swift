@@ -129,7 +129,9 @@ enum HPyCalls {
                     keep(chpy_make_argument(thread, module.bits, text), in: memory.fields + 1 + index, caller: caller)
                 }
                 caller.close(module)
+                chpy_calls_begin(thread)
             case .workerTeardown:
+                chpy_calls_end(thread)
                 chpy_close_constants(thread)
                 chpy_drain(thread)
             case .mainTeardown:
