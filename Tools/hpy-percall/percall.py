@@ -38,7 +38,7 @@ its confidence stated); FILE's stem + `-reps.csv`: one row per measurement; FILE
 written at the end, none when the sitting fails. The table on stdout shows the same medians.
 
 Usage: percall.py [--reps R] [--duration S] [--warmup S] [--schemes A,B] [--functions F,G]
-                  [--out FILE.csv] [--refscale PATH] --cpython-modules DIR --refscale-modules DIR
+                  [--out FILE.csv] [--refscale BINARY] --cpython-modules DIR --refscale-modules DIR
        percall.py --check-args [options]   (only checks the options; run.sh calls it first)
 Bad options: one line on stderr, exit 64. A failed measurement: one line, exit 1.
 """
@@ -178,8 +178,8 @@ def parse_arguments(argv):
     parser.add_argument("--functions", type=name_list("function", [name_of(f) for f in FUNCTIONS]),
                         default=[name_of(f) for f in FUNCTIONS], help="the functions, comma-separated (default all)")
     parser.add_argument("--out", help="the summary CSV file, new (default results/hpy-percall-HOST-STAMP.csv)")
-    parser.add_argument("--refscale", default=os.path.join(REPO, "bin", "refscale"),
-                        help="the refscale command (default bin/refscale, which builds it on first use)")
+    parser.add_argument("--refscale", help="the refscale binary (default: .build/release/refscale, brought up to "
+                        "date once by bin/refscale before the sitting)")
     parser.add_argument("--cpython-modules", help="folder of the modules built for CPython (run.sh builds it)")
     parser.add_argument("--refscale-modules", help="folder of the modules built for refscale (run.sh builds it)")
     parser.add_argument("--check-args", action="store_true", help="only check the options")
@@ -190,7 +190,7 @@ def parse_arguments(argv):
                      f"{sys.executable} is {sys.version.split()[0]} (PYTHON picks the interpreter)")
     if arguments.child:
         return arguments
-    if not (os.path.isfile(arguments.refscale) and os.access(arguments.refscale, os.X_OK)):
+    if arguments.refscale is not None and not (os.path.isfile(arguments.refscale) and os.access(arguments.refscale, os.X_OK)):
         parser.error(f"--refscale {arguments.refscale} is not an executable file")
     if arguments.out is None:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -333,6 +333,13 @@ def main(argv):
         return
     if arguments.check_args:
         return
+    if arguments.refscale is None:
+        # bin/refscale checks the build at every start; once is enough, and nothing builds between
+        # the sitting's measurements.
+        built = subprocess.run([os.path.join(REPO, "bin", "refscale"), "columns"], capture_output=True, text=True)
+        if built.returncode != 0:
+            fail(f"bin/refscale could not build refscale: {(built.stderr.strip().splitlines() or ['no message'])[-1]}")
+        arguments.refscale = os.path.join(REPO, ".build", "release", "refscale")
     sides = [CPYTHON] + arguments.schemes
     print(f"ns per call: HPy {HPY_VERSION} universal mode on Python {sys.version.split()[0]} ({CPYTHON}) beside "
           f"refscale's {', '.join(arguments.schemes)}; {len(arguments.entries)} functions, {arguments.reps} "

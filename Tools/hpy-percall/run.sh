@@ -3,7 +3,7 @@
 # in HPy's own universal mode on CPython, beside `refscale run --workload hpy` under each model
 # scheme, in one sitting (percall.py says what and how).
 # Usage: Tools/hpy-percall/run.sh [--reps R] [--duration S] [--warmup S] [--schemes A,B]
-#                                 [--functions F,G] [--out FILE.csv] [--refscale PATH]
+#                                 [--functions F,G] [--out FILE.csv] [--refscale BINARY]
 # The options are checked first (a bad one: one line, exit 64, nothing installed or built). Then
 # hpy==0.9.0 and setuptools are installed with pip when missing, the hpy 0.9.0 sdist is fetched
 # (Tools/hpy-modules/fetch.sh), and hpy_simple.c (from it, unchanged) and listwalk.c are built
