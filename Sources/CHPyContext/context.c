@@ -27,7 +27,7 @@ enum record_kind { RECORD_STR = 1, RECORD_SEQUENCE, RECORD_TYPE, RECORD_INSTANCE
 struct record { int kind; };
 struct str_record { int kind; size_t length; char text[]; };
 struct sequence_record { int kind; int64_t count, capacity; uint64_t *items; };
-struct type_record { int kind; const struct chpy_type_spec *spec; void *traverse; void *new_slot; };
+struct type_record { int kind; const struct chpy_type_spec *spec; void *traverse; void *new_slot, *init_slot; };
 /// `traverse` is the type's, copied: a scheme that does not count an instance's reference to its
 /// type may free the type first.
 struct instance_record { int kind; uint64_t type; void *traverse; _Alignas(16) unsigned char data[]; };
@@ -38,8 +38,11 @@ struct chpy_module {
     void *library;
     const struct chpy_module_def *def;
     char name[128];
-    /// The method's type (`Type.method`), empty for a module function.
+    /// The method's type (`Type.method`), or the type called (`Type`: calls_type); empty for a
+    /// module function.
     char type_name[128];
+    /// A call makes an instance of the module's type `type_name`, as calling the type does.
+    bool calls_type;
     char method_name[128];
     /// `module.function` or `module.Type.method`: what a report names.
     char label[400];
@@ -526,13 +529,23 @@ static chpy_handle ctx_Type_FromSpec(struct chpy_context *ctx, struct chpy_type_
     record->spec = spec;
     record->traverse = find_slot(spec, CHPY_SLOT_TP_TRAVERSE);
     record->new_slot = find_slot(spec, CHPY_SLOT_TP_NEW);
+    record->init_slot = find_slot(spec, CHPY_SLOT_TP_INIT);
     chpy_handle h = make(t, builtins.type_type, (uint64_t)(uintptr_t)record, true);
     if (h._i == 0) free(record);
     return h;
 }
 
+static bool is_builtin(uint64_t object) {
+    const uint64_t *each = (const uint64_t *)&builtins;
+    for (size_t i = 0; i < sizeof builtins / sizeof *each; i++) if (each[i] == object) return true;
+    return false;
+}
+
+/// The record of a type made by HPyType_FromSpec; NULL for any other object (only such a type is
+/// a type object with a record: a builtin's payload and an int's value are no record).
 static struct type_record *type_record(uint64_t type) {
-    struct record *record = type ? record_of(type) : NULL;
+    if (!type || type_of(type) != builtins.type_type || is_builtin(type)) return NULL;
+    struct record *record = record_of(type);
     return record && record->kind == RECORD_TYPE ? (struct type_record *)record : NULL;
 }
 
@@ -565,6 +578,68 @@ static void *ctx_AsStruct(struct chpy_context *ctx, chpy_handle h) {
         return scratch_struct;
     }
     return ((struct instance_record *)record_of(object))->data;
+}
+
+typedef chpy_handle (*new_slot_function)(struct chpy_context *, chpy_handle, const chpy_handle *, intptr_t, chpy_handle);
+typedef int (*init_slot_function)(struct chpy_context *, chpy_handle, const chpy_handle *, intptr_t, chpy_handle);
+
+/// What calling a type made by HPyType_FromSpec does, in the order CPython's type_call does it
+/// (Objects/typeobject.c): the type's tp_new, or without one object's (HPy_New, the instance
+/// zeroed; arguments then only when the type has a tp_init, as object_new requires), then its
+/// tp_init when the result is an instance of the type. No keywords.
+static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const chpy_handle *args, intptr_t nargs) {
+    uint64_t type_object = object_of(t, type);
+    struct type_record *record = type_record(type_object);
+    if (!record) {
+        if (type_object) fail(t, "TypeError: a %s called; refscale's HPyContext calls only types made by HPyType_FromSpec", kind_name(kind_of(type_object)));
+        return (chpy_handle){ 0 };
+    }
+    chpy_handle instance;
+    if (record->new_slot) {
+        instance = ((new_slot_function)record->new_slot)(&t->ctx, type, args, nargs, (chpy_handle){ 0 });
+    } else if (nargs > 0 && !record->init_slot) {
+        fail(t, "TypeError: %s() takes no arguments", record->spec->name);
+        return (chpy_handle){ 0 };
+    } else {
+        instance = ctx_New(&t->ctx, type, NULL);
+    }
+    if (instance._i == 0 || t->error_set) {
+        if (instance._i) ctx_Close(&t->ctx, instance);
+        return (chpy_handle){ 0 };
+    }
+    uint64_t made = object_of(t, instance);
+    if (record->init_slot && made && type_of(made) == type_object) {
+        int status = ((init_slot_function)record->init_slot)(&t->ctx, instance, args, nargs, (chpy_handle){ 0 });
+        if (status < 0 || t->error_set) {
+            if (!t->error_set) fail(t, "%s's tp_init returned %d with no error set", record->spec->name, status);
+            ctx_Close(&t->ctx, instance);
+            return (chpy_handle){ 0 };
+        }
+    }
+    return instance;
+}
+
+/// HPy_CallTupleDict of a module's own type with a tuple of arguments and no keywords: the type
+/// is called (instantiate). Any other callable needs an interpreter.
+static chpy_handle ctx_CallTupleDict(struct chpy_context *ctx, chpy_handle callable, chpy_handle args, chpy_handle kw) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, callable);
+    if (!object) return (chpy_handle){ 0 };
+    if (!type_record(object)) {
+        fail(t, "the context function ctx_CallTupleDict is not implemented by refscale's HPyContext for a callable of kind %s (only a module's own types are called)", kind_name(kind_of(object)));
+        return (chpy_handle){ 0 };
+    }
+    if (kw._i) { fail(t, "the context function ctx_CallTupleDict with keywords is not implemented by refscale's HPyContext"); return (chpy_handle){ 0 }; }
+    if (args._i == 0) return instantiate(t, callable, NULL, 0);
+    uint64_t tuple = object_of(t, args);
+    if (!tuple || kind_of(tuple) != KIND_TUPLE) { fail(t, "TypeError: HPy_CallTupleDict's arguments must be a tuple"); return (chpy_handle){ 0 }; }
+    struct sequence_record *items = record_of(tuple);
+    chpy_handle *handles = calloc((size_t)items->count + 1, sizeof(chpy_handle));
+    for (int64_t i = 0; i < items->count; i++) handles[i] = open_object(t, items->items[i]);
+    chpy_handle instance = instantiate(t, callable, handles, items->count);
+    for (int64_t i = 0; i < items->count; i++) ctx_Close(ctx, handles[i]);
+    free(handles);
+    return instance;
 }
 
 // A field and a global are one word holding an object's address and a reference to it.
@@ -696,7 +771,7 @@ static void fill(struct chpy_thread *t) {
     SET(ctx_GetItem); SET(ctx_GetItem_i); SET(ctx_SetItem); SET(ctx_SetItem_i);
     SET(ctx_TupleBuilder_New); SET(ctx_TupleBuilder_Set); SET(ctx_TupleBuilder_Build); SET(ctx_TupleBuilder_Cancel);
     SET(ctx_Tracker_New); SET(ctx_Tracker_Add); SET(ctx_Tracker_ForgetAll); SET(ctx_Tracker_Close);
-    SET(ctx_Type_FromSpec); SET(ctx_New);
+    SET(ctx_Type_FromSpec); SET(ctx_New); SET(ctx_CallTupleDict);
     t->ctx.ctx_AsStruct_Object = (chpy_function)ctx_AsStruct;
     t->ctx.ctx_AsStruct_Legacy = (chpy_function)ctx_AsStruct;
     SET(ctx_Field_Store); SET(ctx_Field_Load); SET(ctx_Global_Store); SET(ctx_Global_Load);
@@ -847,6 +922,12 @@ void chpy_drain(struct chpy_thread *t) { drain(t); }
 
 // MARK: - Modules
 
+static bool has_exec_slot(const struct chpy_module_def *def) {
+    for (struct chpy_def **d = def->defines; d && *d; d++)
+        if ((*d)->kind == CHPY_DEF_SLOT && (*d)->slot.slot == CHPY_SLOT_MOD_EXEC) return true;
+    return false;
+}
+
 static const struct chpy_def *find_method(struct chpy_def **defines, const char *name) {
     for (struct chpy_def **d = defines; d && *d; d++)
         if ((*d)->kind == CHPY_DEF_METH && strcmp((*d)->meth.name, name) == 0) return *d;
@@ -903,7 +984,7 @@ struct chpy_module *chpy_module_load(const char *path, const char *function, cha
     snprintf(module->label, sizeof module->label, "%s.%s", name, function);
     snprintf(module->exec_label, sizeof module->exec_label, "%s's exec slot", name);
     module->function = find_method(def->defines, function);
-    if (!module->function) {
+    if (!module->function && !has_exec_slot(def)) {
         char names[1024] = "";
         for (struct chpy_def **d = def->defines; d && *d; d++)
             if ((*d)->kind == CHPY_DEF_METH) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", (*d)->meth.name);
@@ -911,12 +992,19 @@ struct chpy_module *chpy_module_load(const char *path, const char *function, cha
         free(module);
         return NULL;
     }
+    if (!module->function) {
+        // Perhaps a type its exec slots make: called as Python calls a type (chpy_module_create
+        // finds it, or refuses the name with the module's functions).
+        module->calls_type = true;
+        snprintf(module->type_name, sizeof module->type_name, "%s", function);
+    }
     return module;
 }
 
-int chpy_module_arity_known(const struct chpy_module *module) { return module->function != NULL; }
+int chpy_module_arity_known(const struct chpy_module *module) { return module->function != NULL || module->calls_type; }
 
 int chpy_module_arity(const struct chpy_module *module) {
+    if (module->calls_type) return -1;
     switch (module->function->meth.signature) {
     case CHPY_SIG_NOARGS: return 0;
     case CHPY_SIG_O: return 1;
@@ -950,7 +1038,18 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
             return 0;
         }
     }
-    if (module->type_name[0]) {
+    if (module->calls_type) {
+        if (!type_record(module_attribute(record, module->type_name))) {
+            char names[1024] = "";
+            for (struct chpy_def **d = module->def->defines; d && *d; d++)
+                if ((*d)->kind == CHPY_DEF_METH) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", (*d)->meth.name);
+            fail(t, "module %s has no function or type '%s'; its functions: %s (a type's method: Type.method)", module->name, module->type_name, names[0] ? names : "none");
+            note_failure(t, "finding the function");
+            ctx_Close(&t->ctx, m);
+            drain(t);
+            return 0;
+        }
+    } else if (module->type_name[0]) {
         uint64_t type = module_attribute(record, module->type_name);
         struct type_record *spec = type_record(type);
         module->function = spec ? find_method(spec->spec->defines, module->method_name) : NULL;
@@ -971,6 +1070,8 @@ uint64_t chpy_module_self(struct chpy_thread *t, struct chpy_module *module, uin
     if (!module->type_name[0]) return (uint64_t)ctx_Dup(&t->ctx, m)._i;
     t->error_set = false;
     chpy_handle type = ctx_GetAttr_s(&t->ctx, m, module->type_name);
+    // A type called is its own call's self.
+    if (module->calls_type) return (uint64_t)type._i;
     chpy_handle instance = type._i ? ctx_New(&t->ctx, type, NULL) : (chpy_handle){ 0 };
     if (type._i) ctx_Close(&t->ctx, type);
     if (instance._i == 0) note_failure(t, "making the method's instance");
@@ -1060,7 +1161,8 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     jmp_buf landing;
     abandon_call = &landing;
     if (setjmp(landing) == 0) {
-        switch (def->meth.signature) {
+        if (module->calls_type) result = instantiate(t, s, args, (intptr_t)count);
+        else switch (def->meth.signature) {
         case CHPY_SIG_NOARGS: result = ((noargs_function)def->meth.impl)(&t->ctx, s); break;
         case CHPY_SIG_O: result = ((o_function)def->meth.impl)(&t->ctx, s, args[0]); break;
         case CHPY_SIG_VARARGS: result = ((varargs_function)def->meth.impl)(&t->ctx, s, args, count); break;
@@ -1071,7 +1173,8 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     abandon_call = NULL;
     if (result._i == 0 || t->error_set) {
         char what[300];
-        snprintf(what, sizeof what, "%s%s%s", module->type_name, module->type_name[0] ? "." : "", def->meth.name);
+        if (module->calls_type) snprintf(what, sizeof what, "%s()", module->type_name);
+        else snprintf(what, sizeof what, "%s%s%s", module->type_name, module->type_name[0] ? "." : "", def->meth.name);
         note_failure(t, what);
     }
     if (result._i != 0) ctx_Close(&t->ctx, (chpy_handle){ result._i });
