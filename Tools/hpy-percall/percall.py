@@ -77,13 +77,15 @@ NOT_MODELS = {
 # Every function timed: module, function (Type.method for a method), arguments as --hpy-args
 # writes them. hpy_simple's are called as test_microbench.py calls them (onearg with an int, as
 # its test_onearg_int; varargs with None, None), as module functions and as methods of an
-# instance of its type Foo (its TestType); listwalk's on a list of 100 ints.
+# instance of its type Foo (its TestType), and Foo itself called (its test_allocate_obj: Foo());
+# listwalk's on a list of 100 ints.
 FUNCTIONS = (
     ("hpy_simple", "noargs", ""),
     ("hpy_simple", "onearg", "1"),
     ("hpy_simple", "varargs", "none,none"),
     ("hpy_simple", "allocate_int", ""),
     ("hpy_simple", "allocate_tuple", ""),
+    ("hpy_simple", "Foo", ""),
     ("hpy_simple", "Foo.noargs", ""),
     ("hpy_simple", "Foo.onearg", "1"),
     ("hpy_simple", "Foo.varargs", "none,none"),
