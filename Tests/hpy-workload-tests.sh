@@ -62,6 +62,7 @@ for scheme in gil atomic biased perthread handle-local arena handle-table; do
     expect_valid "$scheme $context reverse" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" reverse list:9)
     expect_valid "$scheme $context newPerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" newPerson)
     expect_valid "$scheme $context makePerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" makePerson str:Ada)
+    expect_valid "$scheme $context maximum" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" maximum list:30)
   done
 done
 expect_valid "nonatomic on one thread" --scheme nonatomic --threads 1 $(hpy "$lists" squares 30)
@@ -139,6 +140,14 @@ expect_per_call "reverse per call" "hpy_dup_per_call=1 hpy_close_per_call=9 hpy_
   --scheme atomic --threads 1,2 $(hpy "$lists" reverse list:9)
 expect_per_call "reverse per call, handle-local" "hpy_dup_per_call=1 hpy_close_per_call=9 hpy_open_per_call=8 hpy_objects_per_call=0 hpy_kept_per_call=8" \
   --scheme handle-local --threads 2 $(hpy "$lists" reverse list:9)
+# maximum(list:100) (HPy_RichCompareBool): every item opened; on 0..99 each is greater than the
+# best so far, whose handle is closed, and the last is returned. index(list:100, 50)
+# (HPy_RichCompare): items 0..50 opened, each compared into a bool handle, both closed, the index
+# made.
+expect_per_call "maximum per call" "$none hpy_close_per_call=100 hpy_open_per_call=100 hpy_objects_per_call=0 hpy_kept_per_call=0 hpy_ended_per_call=0" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" maximum list:100)
+expect_per_call "index per call" "$none hpy_close_per_call=103 hpy_open_per_call=102 hpy_objects_per_call=1 hpy_kept_per_call=0 hpy_ended_per_call=0" \
+  --scheme handle-local --threads 1,2 $(hpy "$lists" index list:100,50)
 # setNameField: one HPyField_Store and None returned by HPy_Dup; newPerson: one HPyGlobal_Load
 # (a handle opened on the type, then closed) and the instance made.
 expect_per_call "setNameField per call" "hpy_dup_per_call=1 hpy_close_per_call=1 hpy_open_per_call=0 hpy_field_store_per_call=1 hpy_field_load_per_call=0 hpy_kept_per_call=1" \
@@ -160,6 +169,8 @@ rm -f "$work/out.csv"
 "$refscale" run "${quick[@]}" --csv "$work/out.csv" --scheme atomic --threads 2 $(hpy "$modules/step_03_hpy_final.hpy0.so" Point 1.5,2.5) >/dev/null 2>"$work/stderr"
 found="$(column "$work/out.csv" hpy_field_store_per_call) $(column "$work/out.csv" hpy_objects_per_call) $(column "$work/out.csv" validation_error)"
 if [[ "$found" =~ ^1\.0\ 1\.0\ 1\ problem\(s\):\ object\ [0-9]+\ never\ freed\ \(count\ 1\)$ ]]; then pass; else fail "step_03 Point(1.5, 2.5): '$found'"; fi
+expect_error "index of a value not in the list" --scheme atomic $(hpy "$lists" index list:5,str:x)
+expect_stderr "index's ValueError named" "index: the value is not in the list"
 expect_error "a type called with arguments its tp_init refuses" --scheme atomic $(hpy "$seed" Person)
 expect_stderr "the type's refusal named" "Person\(\): the function raised an exception: Person takes one argument"
 expect_error "a type without tp_new or tp_init called with arguments" --scheme atomic $(hpy "$modules/hpy_simple.hpy0.so" Foo 1)

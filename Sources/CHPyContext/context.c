@@ -339,6 +339,68 @@ static chpy_handle concatenate(struct chpy_thread *t, uint64_t a, uint64_t b) {
     free(text);
     return h;
 }
+// MARK: - Comparisons
+
+/// HPy_LT ... HPy_GE (hpy/devel/include/hpy/macros.h: Python's Py_LT ... Py_GE).
+enum comparison { COMPARE_LT, COMPARE_LE, COMPARE_EQ, COMPARE_NE, COMPARE_GT, COMPARE_GE };
+static const char *comparison_names[] = { "<", "<=", "==", "!=", ">", ">=" };
+
+static int compared(int order, int op) {
+    switch (op) {
+    case COMPARE_LT: return order < 0;
+    case COMPARE_LE: return order <= 0;
+    case COMPARE_EQ: return order == 0;
+    case COMPARE_NE: return order != 0;
+    case COMPARE_GT: return order > 0;
+    default: return order >= 0;
+    }
+}
+
+/// Python's comparison of two of refscale's objects: ints, bools and floats by value (two ints
+/// exactly, as 64-bit ints), strs by their bytes; any other pair equal only when it is one object
+/// (== and !=), and unordered (a TypeError), as CPython's default comparison
+/// (Objects/object.c, do_richcompare). 1 or 0; -1 with the error set.
+static int rich_compare(struct chpy_thread *t, chpy_handle a, chpy_handle b, int op) {
+    uint64_t x = object_of(t, a), y = object_of(t, b);
+    if (!x || !y) return -1;
+    if (op < COMPARE_LT || op > COMPARE_GE) { fail(t, "SystemError: comparison operator %d", op); return -1; }
+    enum kind kx = kind_of(x), ky = kind_of(y);
+    bool x_int = kx == KIND_INT || kx == KIND_BOOL, y_int = ky == KIND_INT || ky == KIND_BOOL;
+    if (x_int && y_int) {
+        int64_t u = (int64_t)payload(x), v = (int64_t)payload(y);
+        return compared((u > v) - (u < v), op);
+    }
+    double u, v;
+    bool u_float, v_float;
+    if (number_of(t, x, &u, &u_float) && number_of(t, y, &v, &v_float)) {
+        if (u != u || v != v) return op == COMPARE_NE;
+        return compared((u > v) - (u < v), op);
+    }
+    if (kx == KIND_STR && ky == KIND_STR) {
+        struct str_record *p = record_of(x), *q = record_of(y);
+        size_t shorter = p->length < q->length ? p->length : q->length;
+        int order = memcmp(p->text, q->text, shorter);
+        if (order == 0) order = (p->length > q->length) - (p->length < q->length);
+        return compared(order, op);
+    }
+    if (op == COMPARE_EQ || op == COMPARE_NE) return (x == y) == (op == COMPARE_EQ);
+    fail(t, "TypeError: '%s' not supported between instances of '%s' and '%s'", comparison_names[op], kind_name(kx), kind_name(ky));
+    return -1;
+}
+static chpy_handle ctx_RichCompare(struct chpy_context *ctx, chpy_handle a, chpy_handle b, int op) {
+    int result = rich_compare(THREAD(ctx), a, b, op);
+    return result < 0 ? (chpy_handle){ 0 } : ctx_Bool_FromBool(ctx, result);
+}
+/// As CPython's PyObject_RichCompareBool: one object is equal to itself, whatever its kind.
+static int ctx_RichCompareBool(struct chpy_context *ctx, chpy_handle a, chpy_handle b, int op) {
+    struct chpy_thread *t = THREAD(ctx);
+    if (op == COMPARE_EQ || op == COMPARE_NE) {
+        uint64_t x = object_of(t, a), y = object_of(t, b);
+        if (x && x == y) return op == COMPARE_EQ;
+    }
+    return rich_compare(t, a, b, op);
+}
+
 static chpy_handle ctx_Unicode_FromString(struct chpy_context *ctx, const char *text) { return make_str(THREAD(ctx), text, strlen(text)); }
 static int ctx_Unicode_Check(struct chpy_context *ctx, chpy_handle h) { return kind_of(object_of(THREAD(ctx), h)) == KIND_STR; }
 static const char *ctx_Unicode_AsUTF8AndSize(struct chpy_context *ctx, chpy_handle h, intptr_t *size) {
@@ -765,7 +827,7 @@ static void fill(struct chpy_thread *t) {
     t->ctx.ctx_InPlaceAdd = (chpy_function)ctx_Add;
     t->ctx.ctx_InPlaceSubtract = (chpy_function)ctx_Subtract;
     t->ctx.ctx_InPlaceMultiply = (chpy_function)ctx_Multiply;
-    SET(ctx_IsTrue); SET(ctx_Is); SET(ctx_Type); SET(ctx_TypeCheck);
+    SET(ctx_IsTrue); SET(ctx_Is); SET(ctx_Type); SET(ctx_TypeCheck); SET(ctx_RichCompare); SET(ctx_RichCompareBool);
     SET(ctx_Unicode_FromString); SET(ctx_Unicode_Check); SET(ctx_Unicode_AsUTF8AndSize);
     SET(ctx_Tuple_FromArray); SET(ctx_Tuple_Check); SET(ctx_List_New); SET(ctx_List_Check); SET(ctx_List_Append);
     SET(ctx_GetItem); SET(ctx_GetItem_i); SET(ctx_SetItem); SET(ctx_SetItem_i);
