@@ -95,6 +95,8 @@ FUNCTIONS = (
     ("listwalk", "squares", "100"),
     ("listwalk", "pairs", "list:100"),
     ("listwalk", "reverse", "list:100"),
+    ("listwalk", "maximum", "list:100"),
+    ("listwalk", "index", "list:100,50"),
 )
 # Modules whose every refscale run ends invalid for this one reason alone (see above).
 LEAKS_ITS_TYPE = {"hpy_simple"}
