@@ -63,6 +63,7 @@ for scheme in gil atomic biased perthread handle-local arena handle-table; do
     expect_valid "$scheme $context newPerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" newPerson)
     expect_valid "$scheme $context makePerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" makePerson str:Ada)
     expect_valid "$scheme $context maximum" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" maximum list:30)
+    expect_valid "$scheme $context histogram" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" histogram list:30)
   done
 done
 expect_valid "nonatomic on one thread" --scheme nonatomic --threads 1 $(hpy "$lists" squares 30)
@@ -148,6 +149,12 @@ expect_per_call "maximum per call" "$none hpy_close_per_call=100 hpy_open_per_ca
   --scheme atomic --threads 1,2 $(hpy "$lists" maximum list:100)
 expect_per_call "index per call" "$none hpy_close_per_call=103 hpy_open_per_call=102 hpy_objects_per_call=1 hpy_kept_per_call=0 hpy_ended_per_call=0" \
   --scheme handle-local --threads 1,2 $(hpy "$lists" index list:100,50)
+# histogram(list:100): the dict made; per item, the item opened and closed, its digit made as the
+# key, HPy_Contains, for the 90 items after the first ten the old count opened (HPy_GetItem) and
+# closed, the new count made, HPy_SetItem keeping it (and the key, for the first ten) and ending
+# the old; key and count closed. The returned dict, closed, ends its 10 keys and 10 counts.
+expect_per_call "histogram per call (a dict)" "$none hpy_close_per_call=391 hpy_open_per_call=190 hpy_objects_per_call=201 hpy_kept_per_call=110 hpy_ended_per_call=110" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" histogram list:100)
 # setNameField: one HPyField_Store and None returned by HPy_Dup; newPerson: one HPyGlobal_Load
 # (a handle opened on the type, then closed) and the instance made.
 expect_per_call "setNameField per call" "hpy_dup_per_call=1 hpy_close_per_call=1 hpy_open_per_call=0 hpy_field_store_per_call=1 hpy_field_load_per_call=0 hpy_kept_per_call=1" \

@@ -122,7 +122,7 @@ static void ctx_Close(struct chpy_context *ctx, chpy_handle h) {
 
 // MARK: - Kinds of object
 
-enum kind { KIND_NONE, KIND_BOOL, KIND_INT, KIND_FLOAT, KIND_STR, KIND_TUPLE, KIND_LIST, KIND_TYPE, KIND_INSTANCE, KIND_MODULE, KIND_OTHER };
+enum kind { KIND_NONE, KIND_BOOL, KIND_INT, KIND_FLOAT, KIND_STR, KIND_TUPLE, KIND_LIST, KIND_TYPE, KIND_INSTANCE, KIND_MODULE, KIND_DICT, KIND_OTHER };
 
 static enum kind kind_of(uint64_t object) {
     uint64_t type = type_of(object);
@@ -134,6 +134,7 @@ static enum kind kind_of(uint64_t object) {
     if (type == builtins.tuple_type) return KIND_TUPLE;
     if (type == builtins.list_type) return KIND_LIST;
     if (type == builtins.module_type) return KIND_MODULE;
+    if (type == builtins.dict_type) return KIND_DICT;
     if (type == builtins.type_type || type == builtins.object_type) return KIND_TYPE;
     struct record *record = record_of(object);
     if (record && record->kind == RECORD_TYPE) return KIND_TYPE;
@@ -142,7 +143,7 @@ static enum kind kind_of(uint64_t object) {
 }
 
 static const char *kind_name(enum kind kind) {
-    static const char *names[] = { "None", "bool", "int", "float", "str", "tuple", "list", "type", "instance", "module", "object" };
+    static const char *names[] = { "None", "bool", "int", "float", "str", "tuple", "list", "type", "instance", "module", "dict", "object" };
     return names[kind];
 }
 
@@ -297,7 +298,7 @@ static int ctx_IsTrue(struct chpy_context *ctx, chpy_handle h) {
     case KIND_BOOL: case KIND_INT: return payload(object) != 0;
     case KIND_FLOAT: return float_value(object) != 0;
     case KIND_STR: return ((struct str_record *)record_of(object))->length != 0;
-    case KIND_TUPLE: case KIND_LIST: return ((struct sequence_record *)record_of(object))->count != 0;
+    case KIND_TUPLE: case KIND_LIST: case KIND_DICT: return ((struct sequence_record *)record_of(object))->count != 0;
     default: return 1;
     }
 }
@@ -360,9 +361,7 @@ static int compared(int order, int op) {
 /// exactly, as 64-bit ints), strs by their bytes; any other pair equal only when it is one object
 /// (== and !=), and unordered (a TypeError), as CPython's default comparison
 /// (Objects/object.c, do_richcompare). 1 or 0; -1 with the error set.
-static int rich_compare(struct chpy_thread *t, chpy_handle a, chpy_handle b, int op) {
-    uint64_t x = object_of(t, a), y = object_of(t, b);
-    if (!x || !y) return -1;
+static int compare_objects(struct chpy_thread *t, uint64_t x, uint64_t y, int op) {
     if (op < COMPARE_LT || op > COMPARE_GE) { fail(t, "SystemError: comparison operator %d", op); return -1; }
     enum kind kx = kind_of(x), ky = kind_of(y);
     bool x_int = kx == KIND_INT || kx == KIND_BOOL, y_int = ky == KIND_INT || ky == KIND_BOOL;
@@ -386,6 +385,10 @@ static int rich_compare(struct chpy_thread *t, chpy_handle a, chpy_handle b, int
     if (op == COMPARE_EQ || op == COMPARE_NE) return (x == y) == (op == COMPARE_EQ);
     fail(t, "TypeError: '%s' not supported between instances of '%s' and '%s'", comparison_names[op], kind_name(kx), kind_name(ky));
     return -1;
+}
+static int rich_compare(struct chpy_thread *t, chpy_handle a, chpy_handle b, int op) {
+    uint64_t x = object_of(t, a), y = object_of(t, b);
+    return x && y ? compare_objects(t, x, y, op) : -1;
 }
 static chpy_handle ctx_RichCompare(struct chpy_context *ctx, chpy_handle a, chpy_handle b, int op) {
     int result = rich_compare(THREAD(ctx), a, b, op);
@@ -470,10 +473,78 @@ static struct sequence_record *sequence(struct chpy_thread *t, chpy_handle h, co
     fail(t, "TypeError: '%s' object %s", kind_name(kind), operation);
     return NULL;
 }
+// MARK: - Dicts
+
+/// A dict is a sequence record of its keys and values in turn (k0, v0, k1, v1, ...: count is
+/// twice the entries), each a reference the dict holds, ended when it dies as a list's items are.
+/// Keys are found by equality as HPy_RichCompareBool finds them (one object is equal to itself),
+/// in insertion order, with no hash table: the dicts of extension calls are small.
+static chpy_handle ctx_Dict_New(struct chpy_context *ctx) { return make_sequence(THREAD(ctx), builtins.dict_type, NULL, 0); }
+static int ctx_Dict_Check(struct chpy_context *ctx, chpy_handle h) { return kind_of(object_of(THREAD(ctx), h)) == KIND_DICT; }
+
+/// The index of `key`'s entry (of its key, in items), -1 when absent, -2 with the error set.
+static int64_t dict_find(struct chpy_thread *t, struct sequence_record *dict, uint64_t key) {
+    enum kind kind = kind_of(key);
+    if (kind == KIND_LIST || kind == KIND_DICT) { fail(t, "TypeError: unhashable type: '%s'", kind_name(kind)); return -2; }
+    for (int64_t i = 0; i < dict->count; i += 2) {
+        if (dict->items[i] == key) return i;
+        int equal = compare_objects(t, dict->items[i], key, COMPARE_EQ);
+        if (equal < 0) return -2;
+        if (equal) return i;
+    }
+    return -1;
+}
+static chpy_handle dict_get(struct chpy_thread *t, uint64_t dict, uint64_t key) {
+    struct sequence_record *record = record_of(dict);
+    int64_t i = dict_find(t, record, key);
+    if (i == -1) fail(t, "KeyError: a key not in the dict");
+    return i < 0 ? (chpy_handle){ 0 } : open_object(t, record->items[i + 1]);
+}
+static int dict_set(struct chpy_thread *t, uint64_t dict, uint64_t key, uint64_t value) {
+    struct sequence_record *record = record_of(dict);
+    int64_t i = dict_find(t, record, key);
+    if (i == -2) return -1;
+    retain(t, value);
+    if (i >= 0) {
+        uint64_t previous = record->items[i + 1];
+        record->items[i + 1] = value;
+        release(t, previous);
+        return 0;
+    }
+    if (record->count + 2 > record->capacity) {
+        record->capacity *= 2;
+        record->items = realloc(record->items, (size_t)record->capacity * sizeof(uint64_t));
+    }
+    retain(t, key);
+    record->items[record->count++] = key;
+    record->items[record->count++] = value;
+    return 0;
+}
+/// HPy_Contains: a dict's keys, or a tuple's or list's items, compared as HPy_RichCompareBool.
+static int ctx_Contains(struct chpy_context *ctx, chpy_handle container, chpy_handle h) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, container), key = object_of(t, h);
+    if (!object || !key) return -1;
+    enum kind kind = kind_of(object);
+    if (kind == KIND_DICT) {
+        int64_t i = dict_find(t, record_of(object), key);
+        return i == -2 ? -1 : i >= 0;
+    }
+    if (kind != KIND_TUPLE && kind != KIND_LIST) { fail(t, "TypeError: argument of type '%s' is not iterable", kind_name(kind)); return -1; }
+    struct sequence_record *record = record_of(object);
+    for (int64_t i = 0; i < record->count; i++) {
+        if (record->items[i] == key) return 1;
+        int equal = compare_objects(t, record->items[i], key, COMPARE_EQ);
+        if (equal != 0) return equal;
+    }
+    return 0;
+}
+
 static intptr_t ctx_Length(struct chpy_context *ctx, chpy_handle h) {
     struct chpy_thread *t = THREAD(ctx);
     uint64_t object = object_of(t, h);
     if (object && kind_of(object) == KIND_STR) return (intptr_t)((struct str_record *)record_of(object))->length;
+    if (object && kind_of(object) == KIND_DICT) return (intptr_t)((struct sequence_record *)record_of(object))->count / 2;
     struct sequence_record *record = sequence(t, h, "has no len()");
     return record ? (intptr_t)record->count : -1;
 }
@@ -486,6 +557,12 @@ static chpy_handle ctx_GetItem_i(struct chpy_context *ctx, chpy_handle h, intptr
     return open_object(t, record->items[index]);
 }
 static chpy_handle ctx_GetItem(struct chpy_context *ctx, chpy_handle h, chpy_handle key) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, h);
+    if (object && kind_of(object) == KIND_DICT) {
+        uint64_t k = object_of(t, key);
+        return k ? dict_get(t, object, k) : (chpy_handle){ 0 };
+    }
     int64_t index;
     if (!int_of(THREAD(ctx), key, &index)) return (chpy_handle){ 0 };
     return ctx_GetItem_i(ctx, h, (intptr_t)index);
@@ -505,6 +582,12 @@ static int ctx_SetItem_i(struct chpy_context *ctx, chpy_handle h, intptr_t index
     return 0;
 }
 static int ctx_SetItem(struct chpy_context *ctx, chpy_handle h, chpy_handle key, chpy_handle value) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, h);
+    if (object && kind_of(object) == KIND_DICT) {
+        uint64_t k = object_of(t, key), v = object_of(t, value);
+        return k && v ? dict_set(t, object, k, v) : -1;
+    }
     int64_t index;
     if (!int_of(THREAD(ctx), key, &index)) return -1;
     return ctx_SetItem_i(ctx, h, (intptr_t)index, value);
@@ -828,6 +911,7 @@ static void fill(struct chpy_thread *t) {
     t->ctx.ctx_InPlaceSubtract = (chpy_function)ctx_Subtract;
     t->ctx.ctx_InPlaceMultiply = (chpy_function)ctx_Multiply;
     SET(ctx_IsTrue); SET(ctx_Is); SET(ctx_Type); SET(ctx_TypeCheck); SET(ctx_RichCompare); SET(ctx_RichCompareBool);
+    SET(ctx_Dict_New); SET(ctx_Dict_Check); SET(ctx_Contains);
     SET(ctx_Unicode_FromString); SET(ctx_Unicode_Check); SET(ctx_Unicode_AsUTF8AndSize);
     SET(ctx_Tuple_FromArray); SET(ctx_Tuple_Check); SET(ctx_List_New); SET(ctx_List_Check); SET(ctx_List_Append);
     SET(ctx_GetItem); SET(ctx_GetItem_i); SET(ctx_SetItem); SET(ctx_SetItem_i);

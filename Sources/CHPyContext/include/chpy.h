@@ -33,6 +33,7 @@ typedef uint64_t (*chpy_allocate)(void *_Nonnull allocator, uint64_t type);
 struct chpy_builtins {
     uint64_t none, true_object, false_object, exception;
     uint64_t type_type, object_type, none_type, bool_type, int_type, float_type, str_type, tuple_type, list_type, module_type;
+    uint64_t dict_type;
 };
 
 /// What one thread's calls did, by kind. `open` counts every handle the context opened on an

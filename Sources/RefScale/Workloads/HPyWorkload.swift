@@ -106,7 +106,7 @@ public struct HPyWorkload: Workload {
 /// The objects every module reaches, made by the main thread as pool objects `0..<count`.
 enum Builtin: Int, CaseIterable {
     case none, trueObject, falseObject, exception
-    case typeType, objectType, noneType, boolType, intType, floatType, strType, tupleType, listType, moduleType
+    case typeType, objectType, noneType, boolType, intType, floatType, strType, tupleType, listType, moduleType, dictType
 
     static let count = allCases.count
 
