@@ -97,6 +97,7 @@ FUNCTIONS = (
     ("listwalk", "reverse", "list:100"),
     ("listwalk", "maximum", "list:100"),
     ("listwalk", "index", "list:100,50"),
+    ("listwalk", "histogram", "list:100"),
 )
 # Modules whose every refscale run ends invalid for this one reason alone (see above).
 LEAKS_ITS_TYPE = {"hpy_simple"}
