@@ -61,6 +61,9 @@ for scheme in gil atomic biased perthread handle-local arena handle-table; do
     expect_valid "$scheme $context pairs" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" pairs list:21)
     expect_valid "$scheme $context reverse" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" reverse list:9)
     expect_valid "$scheme $context newPerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" newPerson)
+    expect_valid "$scheme $context makePerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" makePerson str:Ada)
+    expect_valid "$scheme $context maximum" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" maximum list:30)
+    expect_valid "$scheme $context histogram" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" histogram list:30)
   done
 done
 expect_valid "nonatomic on one thread" --scheme nonatomic --threads 1 $(hpy "$lists" squares 30)
@@ -82,6 +85,108 @@ expect_stderr "reverse's counts (items replaced)" "reverse\(list:4\): 1 dup, 5 c
 allocated="$(column "$work/total.csv" objects_allocated)"
 ops="$(column "$work/total.csv" run_ops)"
 if [ "$allocated" -gt 0 ] && [ "$ops" -gt "$allocated" ]; then pass; else fail "total: objects_allocated $allocated, run_ops $ops"; fi
+
+# The same counts as CSV columns, per call over every worker's calls of the run (the trampoline's
+# close of the returned handle is the call's), each value what the module's C source makes the
+# call do. expect_per_call NAME "COLUMN=VALUE ..." ARGS...: the run is valid, on every row each
+# column holds its value and hpy_calls is a whole number of passes (--calls 64) of each worker.
+# References ended by a call include what its drain ends for objects freed elsewhere (a lazy
+# table's flush, another worker's arguments freed at its teardown while this one still calls):
+# hpy_ended_per_call is checked on 1-thread rows only, under atomic, where every free is at once.
+expect_per_call() {
+  local name="$1" expected="$2"; shift 2
+  rm -f "$work/out.csv"
+  if ! timeout 120 "$refscale" run "${quick[@]}" --csv "$work/out.csv" "$@" >/dev/null 2>"$work/stderr"; then
+    fail "$name: exit status not 0 ($(grep error "$work/stderr" | head -1 | cut -c1-300))"; return
+  fi
+  local problems
+  problems="$(python3 - "$work/out.csv" "$expected" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+expected = dict(pair.split("=") for pair in sys.argv[2].split())
+problems = []
+for row in rows:
+    if row["valid"] != "true":
+        problems.append(f"a row is not valid: {row['validation_error']}")
+    calls = int(row["hpy_calls"] or 0)
+    if calls < 64 * int(row["threads"]) or calls % 64 != 0:
+        problems.append(f"hpy_calls {calls} is not a whole number of passes, at least one of each of {row['threads']} worker(s)")
+    for column, value in expected.items():
+        if column == "hpy_ended_per_call" and row["threads"] != "1":
+            continue
+        if row[column] == "" or float(row[column]) != float(value):
+            problems.append(f"{column} {row[column]!r}, expected {value} (threads {row['threads']})")
+print("; ".join(problems))
+PY
+)"
+  if [ -n "$problems" ]; then fail "$name: $problems"; else pass; fi
+}
+none="hpy_dup_per_call=0 hpy_field_store_per_call=0 hpy_field_load_per_call=0 hpy_global_store_per_call=0 hpy_global_load_per_call=0"
+# total(list:100): an item opened and closed per element, one int made for the sum.
+expect_per_call "total per call, atomic" "$none hpy_close_per_call=101 hpy_open_per_call=100 hpy_objects_per_call=1 hpy_kept_per_call=0 hpy_ended_per_call=0" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" total list:100)
+expect_per_call "total per call, handle-local under debug" "$none hpy_close_per_call=101 hpy_open_per_call=100 hpy_objects_per_call=1" \
+  --scheme handle-local --context debug --threads 2 $(hpy "$lists" total list:100)
+# squares(30): the list and 30 ints made, each int appended (kept by the list) and closed; the
+# returned list closed by the trampoline ends its 30 items (at once under atomic).
+expect_per_call "squares per call" "$none hpy_close_per_call=31 hpy_open_per_call=0 hpy_objects_per_call=31 hpy_kept_per_call=30 hpy_ended_per_call=30" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" squares 30)
+# pairs(list:21): 10 pairs of items opened, 10 tuples and the list made; 2 items per tuple and
+# 10 tuples in the list kept, all ended with the list.
+expect_per_call "pairs per call" "$none hpy_close_per_call=31 hpy_open_per_call=20 hpy_objects_per_call=11 hpy_kept_per_call=30 hpy_ended_per_call=30" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" pairs list:21)
+# reverse(list:9): 4 swaps, each two items opened, set (kept, the replaced ended) and closed;
+# HPy_Dup of None returned.
+expect_per_call "reverse per call" "hpy_dup_per_call=1 hpy_close_per_call=9 hpy_open_per_call=8 hpy_objects_per_call=0 hpy_kept_per_call=8 hpy_ended_per_call=8" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" reverse list:9)
+expect_per_call "reverse per call, handle-local" "hpy_dup_per_call=1 hpy_close_per_call=9 hpy_open_per_call=8 hpy_objects_per_call=0 hpy_kept_per_call=8" \
+  --scheme handle-local --threads 2 $(hpy "$lists" reverse list:9)
+# maximum(list:100) (HPy_RichCompareBool): every item opened; on 0..99 each is greater than the
+# best so far, whose handle is closed, and the last is returned. index(list:100, 50)
+# (HPy_RichCompare): items 0..50 opened, each compared into a bool handle, both closed, the index
+# made.
+expect_per_call "maximum per call" "$none hpy_close_per_call=100 hpy_open_per_call=100 hpy_objects_per_call=0 hpy_kept_per_call=0 hpy_ended_per_call=0" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" maximum list:100)
+expect_per_call "index per call" "$none hpy_close_per_call=103 hpy_open_per_call=102 hpy_objects_per_call=1 hpy_kept_per_call=0 hpy_ended_per_call=0" \
+  --scheme handle-local --threads 1,2 $(hpy "$lists" index list:100,50)
+# histogram(list:100): the dict made; per item, the item opened and closed, its digit made as the
+# key, HPy_Contains, for the 90 items after the first ten the old count opened (HPy_GetItem) and
+# closed, the new count made, HPy_SetItem keeping it (and the key, for the first ten) and ending
+# the old; key and count closed. The returned dict, closed, ends its 10 keys and 10 counts.
+expect_per_call "histogram per call (a dict)" "$none hpy_close_per_call=391 hpy_open_per_call=190 hpy_objects_per_call=201 hpy_kept_per_call=110 hpy_ended_per_call=110" \
+  --scheme atomic --threads 1,2 $(hpy "$lists" histogram list:100)
+# setNameField: one HPyField_Store and None returned by HPy_Dup; newPerson: one HPyGlobal_Load
+# (a handle opened on the type, then closed) and the instance made.
+expect_per_call "setNameField per call" "hpy_dup_per_call=1 hpy_close_per_call=1 hpy_open_per_call=0 hpy_field_store_per_call=1 hpy_field_load_per_call=0 hpy_kept_per_call=1" \
+  --scheme biased --threads 2 $(hpy "$seed" Person.setNameField str:Ada)
+expect_per_call "newPerson per call" "hpy_dup_per_call=0 hpy_close_per_call=2 hpy_open_per_call=1 hpy_objects_per_call=1 hpy_global_load_per_call=1 hpy_global_store_per_call=0" \
+  --scheme arena --threads 2 $(hpy "$seed" newPerson)
+# A type called, as Python calls it: HPy_New then the type's tp_init (Person(name) keeps the name
+# in its HPyField), directly (--function Person) or by extension code (makePerson: HPyGlobal_Load
+# of the type, a tuple of the name, HPy_CallTupleDict, whose item handle is opened and closed).
+expect_per_call "Person(name): tp_init" "hpy_dup_per_call=0 hpy_close_per_call=1 hpy_open_per_call=0 hpy_objects_per_call=1 hpy_field_store_per_call=1 hpy_kept_per_call=1 hpy_ended_per_call=1" \
+  --scheme atomic --threads 1,2 $(hpy "$seed" Person str:Ada)
+expect_per_call "makePerson: the type called by the module" "hpy_dup_per_call=0 hpy_close_per_call=4 hpy_open_per_call=2 hpy_objects_per_call=2 hpy_field_store_per_call=1 hpy_global_load_per_call=1 hpy_kept_per_call=2 hpy_ended_per_call=2" \
+  --scheme atomic --threads 1,2 $(hpy "$seed" makePerson str:Ada)
+# HPy's own types: pof's Point has a tp_new (HPyArg_Parse of two floats, HPy_New), step_03's a
+# tp_init (HPyArg_ParseKeywordsDict, the third argument None kept in an HPyField).
+expect_per_call "pof Point(1.5, 2.5): tp_new" "hpy_close_per_call=1 hpy_objects_per_call=1 hpy_field_store_per_call=0" \
+  --scheme handle-local --context debug --threads 2 $(hpy "$modules/pof.hpy0.so" Point 1.5,2.5)
+rm -f "$work/out.csv"
+"$refscale" run "${quick[@]}" --csv "$work/out.csv" --scheme atomic --threads 2 $(hpy "$modules/step_03_hpy_final.hpy0.so" Point 1.5,2.5) >/dev/null 2>"$work/stderr"
+found="$(column "$work/out.csv" hpy_field_store_per_call) $(column "$work/out.csv" hpy_objects_per_call) $(column "$work/out.csv" validation_error)"
+if [[ "$found" =~ ^1\.0\ 1\.0\ 1\ problem\(s\):\ object\ [0-9]+\ never\ freed\ \(count\ 1\)$ ]]; then pass; else fail "step_03 Point(1.5, 2.5): '$found'"; fi
+expect_error "index of a value not in the list" --scheme atomic $(hpy "$lists" index list:5,str:x)
+expect_stderr "index's ValueError named" "index: the value is not in the list"
+expect_error "a type called with arguments its tp_init refuses" --scheme atomic $(hpy "$seed" Person)
+expect_stderr "the type's refusal named" "Person\(\): the function raised an exception: Person takes one argument"
+expect_error "a type without tp_new or tp_init called with arguments" --scheme atomic $(hpy "$modules/hpy_simple.hpy0.so" Foo 1)
+expect_stderr "Foo takes no arguments" "hpy_simple.Foo\(\) takes no arguments"
+
+# A workload without extension calls leaves the columns blank.
+rm -f "$work/out.csv"
+"$refscale" run "${quick[@]}" --csv "$work/out.csv" --scheme atomic --workload private --threads 1 >/dev/null 2>&1
+if [ -z "$(column "$work/out.csv" hpy_calls)$(column "$work/out.csv" hpy_close_per_call)" ]; then pass; else fail "private: hpy columns not blank"; fi
 
 # The debug context on the contract's breaches, each named with its function.
 breach() {

@@ -3,7 +3,8 @@
 // forbids and `--context debug` must report, beside setNameField, which keeps it as HPy asks.
 // closeTwice, useAfterClose and stash break the contract in the other ways the debug context
 // checks; run them under `--context debug` only (elsewhere they corrupt the counts). firstByte
-// calls a function refscale's context does not implement.
+// calls a function refscale's context does not implement. makePerson calls the type Person with
+// HPy_CallTupleDict, which runs its tp_init.
 #include "hpy.h"
 
 HPyDef_METH(add, "add", HPyFunc_VARARGS)
@@ -65,6 +66,20 @@ static HPy Person_getName_impl(HPyContext *ctx, HPy self)
     return HPyField_Load(ctx, self, person->name);
 }
 
+// Person(name): the name kept in the HPyField, as setNameField keeps it. Person has no tp_new, so
+// calling the type makes an instance with HPy_New and then runs this.
+HPyDef_SLOT(Person_init, HPy_tp_init)
+static int Person_init_impl(HPyContext *ctx, HPy self, const HPy *args, HPy_ssize_t nargs, HPy kw)
+{
+    if (nargs != 1 || !HPy_IsNull(kw)) {
+        HPyErr_SetString(ctx, ctx->h_TypeError, "Person takes one argument, the name");
+        return -1;
+    }
+    PersonObject *person = PersonObject_AsStruct(ctx, self);
+    HPyField_Store(ctx, self, &person->name, args[0]);
+    return 0;
+}
+
 HPyDef_SLOT(Person_traverse, HPy_tp_traverse)
 static int Person_traverse_impl(void *self, HPyFunc_visitproc visit, void *arg)
 {
@@ -72,7 +87,7 @@ static int Person_traverse_impl(void *self, HPyFunc_visitproc visit, void *arg)
     return 0;
 }
 
-static HPyDef *Person_defines[] = { &Person_setName, &Person_setNameField, &Person_getName, &Person_traverse, NULL };
+static HPyDef *Person_defines[] = { &Person_setName, &Person_setNameField, &Person_getName, &Person_init, &Person_traverse, NULL };
 
 static HPyType_Spec Person_spec = {
     .name = "seedexample.Person",
@@ -90,6 +105,20 @@ static HPy newPerson_impl(HPyContext *ctx, HPy self)
     HPy type = HPyGlobal_Load(ctx, PersonType);
     PersonObject *person;
     HPy result = HPy_New(ctx, type, &person);
+    HPy_Close(ctx, type);
+    return result;
+}
+
+// makePerson(name): the type called from extension code, as Python calls it: Person(name).
+HPyDef_METH(makePerson, "makePerson", HPyFunc_O)
+static HPy makePerson_impl(HPyContext *ctx, HPy self, HPy name)
+{
+    HPy type = HPyGlobal_Load(ctx, PersonType);
+    HPy args = HPyTuple_FromArray(ctx, &name, 1);
+    HPy result = HPy_NULL;
+    if (!HPy_IsNull(args))
+        result = HPy_CallTupleDict(ctx, type, args, HPy_NULL);
+    HPy_Close(ctx, args);
     HPy_Close(ctx, type);
     return result;
 }
@@ -145,7 +174,7 @@ static HPy firstByte_impl(HPyContext *ctx, HPy self, HPy bytes)
 }
 
 static HPyDef *module_defines[] = {
-    &add, &add_longs, &newPerson, &closeTwice, &useAfterClose, &stash, &firstByte, &seedexample_exec, NULL
+    &add, &add_longs, &newPerson, &makePerson, &closeTwice, &useAfterClose, &stash, &firstByte, &seedexample_exec, NULL
 };
 
 static HPyGlobal *module_globals[] = { &PersonType, NULL };

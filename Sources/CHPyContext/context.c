@@ -27,7 +27,7 @@ enum record_kind { RECORD_STR = 1, RECORD_SEQUENCE, RECORD_TYPE, RECORD_INSTANCE
 struct record { int kind; };
 struct str_record { int kind; size_t length; char text[]; };
 struct sequence_record { int kind; int64_t count, capacity; uint64_t *items; };
-struct type_record { int kind; const struct chpy_type_spec *spec; void *traverse; void *new_slot; };
+struct type_record { int kind; const struct chpy_type_spec *spec; void *traverse; void *new_slot, *init_slot; };
 /// `traverse` is the type's, copied: a scheme that does not count an instance's reference to its
 /// type may free the type first.
 struct instance_record { int kind; uint64_t type; void *traverse; _Alignas(16) unsigned char data[]; };
@@ -38,8 +38,11 @@ struct chpy_module {
     void *library;
     const struct chpy_module_def *def;
     char name[128];
-    /// The method's type (`Type.method`), empty for a module function.
+    /// The method's type (`Type.method`), or the type called (`Type`: calls_type); empty for a
+    /// module function.
     char type_name[128];
+    /// A call makes an instance of the module's type `type_name`, as calling the type does.
+    bool calls_type;
     char method_name[128];
     /// `module.function` or `module.Type.method`: what a report names.
     char label[400];
@@ -54,6 +57,8 @@ struct chpy_thread {
     chpy_allocate allocate;
     void *allocator;
     struct chpy_counts counts;
+    /// The counts at chpy_calls_begin.
+    struct chpy_counts calls_mark;
     const char *function;
     bool error_set;
     char error[256];
@@ -63,6 +68,7 @@ static struct chpy_builtins builtins;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static char run_failure[512];
 static bool run_failed;
+static struct chpy_counts run_call_counts;
 static uint64_t *pending;
 static size_t pending_count, pending_capacity;
 
@@ -116,7 +122,7 @@ static void ctx_Close(struct chpy_context *ctx, chpy_handle h) {
 
 // MARK: - Kinds of object
 
-enum kind { KIND_NONE, KIND_BOOL, KIND_INT, KIND_FLOAT, KIND_STR, KIND_TUPLE, KIND_LIST, KIND_TYPE, KIND_INSTANCE, KIND_MODULE, KIND_OTHER };
+enum kind { KIND_NONE, KIND_BOOL, KIND_INT, KIND_FLOAT, KIND_STR, KIND_TUPLE, KIND_LIST, KIND_TYPE, KIND_INSTANCE, KIND_MODULE, KIND_DICT, KIND_OTHER };
 
 static enum kind kind_of(uint64_t object) {
     uint64_t type = type_of(object);
@@ -128,6 +134,7 @@ static enum kind kind_of(uint64_t object) {
     if (type == builtins.tuple_type) return KIND_TUPLE;
     if (type == builtins.list_type) return KIND_LIST;
     if (type == builtins.module_type) return KIND_MODULE;
+    if (type == builtins.dict_type) return KIND_DICT;
     if (type == builtins.type_type || type == builtins.object_type) return KIND_TYPE;
     struct record *record = record_of(object);
     if (record && record->kind == RECORD_TYPE) return KIND_TYPE;
@@ -136,7 +143,7 @@ static enum kind kind_of(uint64_t object) {
 }
 
 static const char *kind_name(enum kind kind) {
-    static const char *names[] = { "None", "bool", "int", "float", "str", "tuple", "list", "type", "instance", "module", "object" };
+    static const char *names[] = { "None", "bool", "int", "float", "str", "tuple", "list", "type", "instance", "module", "dict", "object" };
     return names[kind];
 }
 
@@ -291,7 +298,7 @@ static int ctx_IsTrue(struct chpy_context *ctx, chpy_handle h) {
     case KIND_BOOL: case KIND_INT: return payload(object) != 0;
     case KIND_FLOAT: return float_value(object) != 0;
     case KIND_STR: return ((struct str_record *)record_of(object))->length != 0;
-    case KIND_TUPLE: case KIND_LIST: return ((struct sequence_record *)record_of(object))->count != 0;
+    case KIND_TUPLE: case KIND_LIST: case KIND_DICT: return ((struct sequence_record *)record_of(object))->count != 0;
     default: return 1;
     }
 }
@@ -333,6 +340,70 @@ static chpy_handle concatenate(struct chpy_thread *t, uint64_t a, uint64_t b) {
     free(text);
     return h;
 }
+// MARK: - Comparisons
+
+/// HPy_LT ... HPy_GE (hpy/devel/include/hpy/macros.h: Python's Py_LT ... Py_GE).
+enum comparison { COMPARE_LT, COMPARE_LE, COMPARE_EQ, COMPARE_NE, COMPARE_GT, COMPARE_GE };
+static const char *comparison_names[] = { "<", "<=", "==", "!=", ">", ">=" };
+
+static int compared(int order, int op) {
+    switch (op) {
+    case COMPARE_LT: return order < 0;
+    case COMPARE_LE: return order <= 0;
+    case COMPARE_EQ: return order == 0;
+    case COMPARE_NE: return order != 0;
+    case COMPARE_GT: return order > 0;
+    default: return order >= 0;
+    }
+}
+
+/// Python's comparison of two of refscale's objects: ints, bools and floats by value (two ints
+/// exactly, as 64-bit ints), strs by their bytes; any other pair equal only when it is one object
+/// (== and !=), and unordered (a TypeError), as CPython's default comparison
+/// (Objects/object.c, do_richcompare). 1 or 0; -1 with the error set.
+static int compare_objects(struct chpy_thread *t, uint64_t x, uint64_t y, int op) {
+    if (op < COMPARE_LT || op > COMPARE_GE) { fail(t, "SystemError: comparison operator %d", op); return -1; }
+    enum kind kx = kind_of(x), ky = kind_of(y);
+    bool x_int = kx == KIND_INT || kx == KIND_BOOL, y_int = ky == KIND_INT || ky == KIND_BOOL;
+    if (x_int && y_int) {
+        int64_t u = (int64_t)payload(x), v = (int64_t)payload(y);
+        return compared((u > v) - (u < v), op);
+    }
+    double u, v;
+    bool u_float, v_float;
+    if (number_of(t, x, &u, &u_float) && number_of(t, y, &v, &v_float)) {
+        if (u != u || v != v) return op == COMPARE_NE;
+        return compared((u > v) - (u < v), op);
+    }
+    if (kx == KIND_STR && ky == KIND_STR) {
+        struct str_record *p = record_of(x), *q = record_of(y);
+        size_t shorter = p->length < q->length ? p->length : q->length;
+        int order = memcmp(p->text, q->text, shorter);
+        if (order == 0) order = (p->length > q->length) - (p->length < q->length);
+        return compared(order, op);
+    }
+    if (op == COMPARE_EQ || op == COMPARE_NE) return (x == y) == (op == COMPARE_EQ);
+    fail(t, "TypeError: '%s' not supported between instances of '%s' and '%s'", comparison_names[op], kind_name(kx), kind_name(ky));
+    return -1;
+}
+static int rich_compare(struct chpy_thread *t, chpy_handle a, chpy_handle b, int op) {
+    uint64_t x = object_of(t, a), y = object_of(t, b);
+    return x && y ? compare_objects(t, x, y, op) : -1;
+}
+static chpy_handle ctx_RichCompare(struct chpy_context *ctx, chpy_handle a, chpy_handle b, int op) {
+    int result = rich_compare(THREAD(ctx), a, b, op);
+    return result < 0 ? (chpy_handle){ 0 } : ctx_Bool_FromBool(ctx, result);
+}
+/// As CPython's PyObject_RichCompareBool: one object is equal to itself, whatever its kind.
+static int ctx_RichCompareBool(struct chpy_context *ctx, chpy_handle a, chpy_handle b, int op) {
+    struct chpy_thread *t = THREAD(ctx);
+    if (op == COMPARE_EQ || op == COMPARE_NE) {
+        uint64_t x = object_of(t, a), y = object_of(t, b);
+        if (x && x == y) return op == COMPARE_EQ;
+    }
+    return rich_compare(t, a, b, op);
+}
+
 static chpy_handle ctx_Unicode_FromString(struct chpy_context *ctx, const char *text) { return make_str(THREAD(ctx), text, strlen(text)); }
 static int ctx_Unicode_Check(struct chpy_context *ctx, chpy_handle h) { return kind_of(object_of(THREAD(ctx), h)) == KIND_STR; }
 static const char *ctx_Unicode_AsUTF8AndSize(struct chpy_context *ctx, chpy_handle h, intptr_t *size) {
@@ -402,10 +473,78 @@ static struct sequence_record *sequence(struct chpy_thread *t, chpy_handle h, co
     fail(t, "TypeError: '%s' object %s", kind_name(kind), operation);
     return NULL;
 }
+// MARK: - Dicts
+
+/// A dict is a sequence record of its keys and values in turn (k0, v0, k1, v1, ...: count is
+/// twice the entries), each a reference the dict holds, ended when it dies as a list's items are.
+/// Keys are found by equality as HPy_RichCompareBool finds them (one object is equal to itself),
+/// in insertion order, with no hash table: the dicts of extension calls are small.
+static chpy_handle ctx_Dict_New(struct chpy_context *ctx) { return make_sequence(THREAD(ctx), builtins.dict_type, NULL, 0); }
+static int ctx_Dict_Check(struct chpy_context *ctx, chpy_handle h) { return kind_of(object_of(THREAD(ctx), h)) == KIND_DICT; }
+
+/// The index of `key`'s entry (of its key, in items), -1 when absent, -2 with the error set.
+static int64_t dict_find(struct chpy_thread *t, struct sequence_record *dict, uint64_t key) {
+    enum kind kind = kind_of(key);
+    if (kind == KIND_LIST || kind == KIND_DICT) { fail(t, "TypeError: unhashable type: '%s'", kind_name(kind)); return -2; }
+    for (int64_t i = 0; i < dict->count; i += 2) {
+        if (dict->items[i] == key) return i;
+        int equal = compare_objects(t, dict->items[i], key, COMPARE_EQ);
+        if (equal < 0) return -2;
+        if (equal) return i;
+    }
+    return -1;
+}
+static chpy_handle dict_get(struct chpy_thread *t, uint64_t dict, uint64_t key) {
+    struct sequence_record *record = record_of(dict);
+    int64_t i = dict_find(t, record, key);
+    if (i == -1) fail(t, "KeyError: a key not in the dict");
+    return i < 0 ? (chpy_handle){ 0 } : open_object(t, record->items[i + 1]);
+}
+static int dict_set(struct chpy_thread *t, uint64_t dict, uint64_t key, uint64_t value) {
+    struct sequence_record *record = record_of(dict);
+    int64_t i = dict_find(t, record, key);
+    if (i == -2) return -1;
+    retain(t, value);
+    if (i >= 0) {
+        uint64_t previous = record->items[i + 1];
+        record->items[i + 1] = value;
+        release(t, previous);
+        return 0;
+    }
+    if (record->count + 2 > record->capacity) {
+        record->capacity *= 2;
+        record->items = realloc(record->items, (size_t)record->capacity * sizeof(uint64_t));
+    }
+    retain(t, key);
+    record->items[record->count++] = key;
+    record->items[record->count++] = value;
+    return 0;
+}
+/// HPy_Contains: a dict's keys, or a tuple's or list's items, compared as HPy_RichCompareBool.
+static int ctx_Contains(struct chpy_context *ctx, chpy_handle container, chpy_handle h) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, container), key = object_of(t, h);
+    if (!object || !key) return -1;
+    enum kind kind = kind_of(object);
+    if (kind == KIND_DICT) {
+        int64_t i = dict_find(t, record_of(object), key);
+        return i == -2 ? -1 : i >= 0;
+    }
+    if (kind != KIND_TUPLE && kind != KIND_LIST) { fail(t, "TypeError: argument of type '%s' is not iterable", kind_name(kind)); return -1; }
+    struct sequence_record *record = record_of(object);
+    for (int64_t i = 0; i < record->count; i++) {
+        if (record->items[i] == key) return 1;
+        int equal = compare_objects(t, record->items[i], key, COMPARE_EQ);
+        if (equal != 0) return equal;
+    }
+    return 0;
+}
+
 static intptr_t ctx_Length(struct chpy_context *ctx, chpy_handle h) {
     struct chpy_thread *t = THREAD(ctx);
     uint64_t object = object_of(t, h);
     if (object && kind_of(object) == KIND_STR) return (intptr_t)((struct str_record *)record_of(object))->length;
+    if (object && kind_of(object) == KIND_DICT) return (intptr_t)((struct sequence_record *)record_of(object))->count / 2;
     struct sequence_record *record = sequence(t, h, "has no len()");
     return record ? (intptr_t)record->count : -1;
 }
@@ -418,6 +557,12 @@ static chpy_handle ctx_GetItem_i(struct chpy_context *ctx, chpy_handle h, intptr
     return open_object(t, record->items[index]);
 }
 static chpy_handle ctx_GetItem(struct chpy_context *ctx, chpy_handle h, chpy_handle key) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, h);
+    if (object && kind_of(object) == KIND_DICT) {
+        uint64_t k = object_of(t, key);
+        return k ? dict_get(t, object, k) : (chpy_handle){ 0 };
+    }
     int64_t index;
     if (!int_of(THREAD(ctx), key, &index)) return (chpy_handle){ 0 };
     return ctx_GetItem_i(ctx, h, (intptr_t)index);
@@ -437,6 +582,12 @@ static int ctx_SetItem_i(struct chpy_context *ctx, chpy_handle h, intptr_t index
     return 0;
 }
 static int ctx_SetItem(struct chpy_context *ctx, chpy_handle h, chpy_handle key, chpy_handle value) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, h);
+    if (object && kind_of(object) == KIND_DICT) {
+        uint64_t k = object_of(t, key), v = object_of(t, value);
+        return k && v ? dict_set(t, object, k, v) : -1;
+    }
     int64_t index;
     if (!int_of(THREAD(ctx), key, &index)) return -1;
     return ctx_SetItem_i(ctx, h, (intptr_t)index, value);
@@ -523,13 +674,23 @@ static chpy_handle ctx_Type_FromSpec(struct chpy_context *ctx, struct chpy_type_
     record->spec = spec;
     record->traverse = find_slot(spec, CHPY_SLOT_TP_TRAVERSE);
     record->new_slot = find_slot(spec, CHPY_SLOT_TP_NEW);
+    record->init_slot = find_slot(spec, CHPY_SLOT_TP_INIT);
     chpy_handle h = make(t, builtins.type_type, (uint64_t)(uintptr_t)record, true);
     if (h._i == 0) free(record);
     return h;
 }
 
+static bool is_builtin(uint64_t object) {
+    const uint64_t *each = (const uint64_t *)&builtins;
+    for (size_t i = 0; i < sizeof builtins / sizeof *each; i++) if (each[i] == object) return true;
+    return false;
+}
+
+/// The record of a type made by HPyType_FromSpec; NULL for any other object (only such a type is
+/// a type object with a record: a builtin's payload and an int's value are no record).
 static struct type_record *type_record(uint64_t type) {
-    struct record *record = type ? record_of(type) : NULL;
+    if (!type || type_of(type) != builtins.type_type || is_builtin(type)) return NULL;
+    struct record *record = record_of(type);
     return record && record->kind == RECORD_TYPE ? (struct type_record *)record : NULL;
 }
 
@@ -564,22 +725,98 @@ static void *ctx_AsStruct(struct chpy_context *ctx, chpy_handle h) {
     return ((struct instance_record *)record_of(object))->data;
 }
 
-static void ctx_Field_Store(struct chpy_context *ctx, chpy_handle owner, chpy_handle *field, chpy_handle h) {
+typedef chpy_handle (*new_slot_function)(struct chpy_context *, chpy_handle, const chpy_handle *, intptr_t, chpy_handle);
+typedef int (*init_slot_function)(struct chpy_context *, chpy_handle, const chpy_handle *, intptr_t, chpy_handle);
+
+/// What calling a type made by HPyType_FromSpec does, in the order CPython's type_call does it
+/// (Objects/typeobject.c): the type's tp_new, or without one object's (HPy_New, the instance
+/// zeroed; arguments then only when the type has a tp_init, as object_new requires), then its
+/// tp_init when the result is an instance of the type. No keywords.
+static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const chpy_handle *args, intptr_t nargs) {
+    uint64_t type_object = object_of(t, type);
+    struct type_record *record = type_record(type_object);
+    if (!record) {
+        if (type_object) fail(t, "TypeError: a %s called; refscale's HPyContext calls only types made by HPyType_FromSpec", kind_name(kind_of(type_object)));
+        return (chpy_handle){ 0 };
+    }
+    chpy_handle instance;
+    if (record->new_slot) {
+        instance = ((new_slot_function)record->new_slot)(&t->ctx, type, args, nargs, (chpy_handle){ 0 });
+    } else if (nargs > 0 && !record->init_slot) {
+        fail(t, "TypeError: %s() takes no arguments", record->spec->name);
+        return (chpy_handle){ 0 };
+    } else {
+        instance = ctx_New(&t->ctx, type, NULL);
+    }
+    if (instance._i == 0 || t->error_set) {
+        if (instance._i) ctx_Close(&t->ctx, instance);
+        return (chpy_handle){ 0 };
+    }
+    uint64_t made = object_of(t, instance);
+    if (record->init_slot && made && type_of(made) == type_object) {
+        int status = ((init_slot_function)record->init_slot)(&t->ctx, instance, args, nargs, (chpy_handle){ 0 });
+        if (status < 0 || t->error_set) {
+            if (!t->error_set) fail(t, "%s's tp_init returned %d with no error set", record->spec->name, status);
+            ctx_Close(&t->ctx, instance);
+            return (chpy_handle){ 0 };
+        }
+    }
+    return instance;
+}
+
+/// HPy_CallTupleDict of a module's own type with a tuple of arguments and no keywords: the type
+/// is called (instantiate). Any other callable needs an interpreter.
+static chpy_handle ctx_CallTupleDict(struct chpy_context *ctx, chpy_handle callable, chpy_handle args, chpy_handle kw) {
     struct chpy_thread *t = THREAD(ctx);
-    (void)owner;
+    uint64_t object = object_of(t, callable);
+    if (!object) return (chpy_handle){ 0 };
+    if (!type_record(object)) {
+        fail(t, "the context function ctx_CallTupleDict is not implemented by refscale's HPyContext for a callable of kind %s (only a module's own types are called)", kind_name(kind_of(object)));
+        return (chpy_handle){ 0 };
+    }
+    if (kw._i) { fail(t, "the context function ctx_CallTupleDict with keywords is not implemented by refscale's HPyContext"); return (chpy_handle){ 0 }; }
+    if (args._i == 0) return instantiate(t, callable, NULL, 0);
+    uint64_t tuple = object_of(t, args);
+    if (!tuple || kind_of(tuple) != KIND_TUPLE) { fail(t, "TypeError: HPy_CallTupleDict's arguments must be a tuple"); return (chpy_handle){ 0 }; }
+    struct sequence_record *items = record_of(tuple);
+    chpy_handle *handles = calloc((size_t)items->count + 1, sizeof(chpy_handle));
+    for (int64_t i = 0; i < items->count; i++) handles[i] = open_object(t, items->items[i]);
+    chpy_handle instance = instantiate(t, callable, handles, items->count);
+    for (int64_t i = 0; i < items->count; i++) ctx_Close(ctx, handles[i]);
+    free(handles);
+    return instance;
+}
+
+// A field and a global are one word holding an object's address and a reference to it.
+static void store_reference(struct chpy_thread *t, chpy_handle *slot, chpy_handle h) {
     uint64_t object = h._i ? object_of(t, h) : 0;
     if (object) retain(t, object);
-    uint64_t previous = (uint64_t)field->_i;
-    field->_i = (intptr_t)object;
+    uint64_t previous = (uint64_t)slot->_i;
+    slot->_i = (intptr_t)object;
     if (previous) release(t, previous);
+}
+static chpy_handle load_reference(struct chpy_thread *t, chpy_handle slot) {
+    if (slot._i == 0) return (chpy_handle){ 0 };
+    return open_object(t, (uint64_t)slot._i);
+}
+static void ctx_Field_Store(struct chpy_context *ctx, chpy_handle owner, chpy_handle *field, chpy_handle h) {
+    (void)owner;
+    THREAD(ctx)->counts.field_store++;
+    store_reference(THREAD(ctx), field, h);
 }
 static chpy_handle ctx_Field_Load(struct chpy_context *ctx, chpy_handle owner, chpy_handle field) {
     (void)owner;
-    if (field._i == 0) return (chpy_handle){ 0 };
-    return open_object(THREAD(ctx), (uint64_t)field._i);
+    THREAD(ctx)->counts.field_load++;
+    return load_reference(THREAD(ctx), field);
 }
-static void ctx_Global_Store(struct chpy_context *ctx, chpy_handle *global, chpy_handle h) { ctx_Field_Store(ctx, (chpy_handle){ 0 }, global, h); }
-static chpy_handle ctx_Global_Load(struct chpy_context *ctx, chpy_handle global) { return ctx_Field_Load(ctx, (chpy_handle){ 0 }, global); }
+static void ctx_Global_Store(struct chpy_context *ctx, chpy_handle *global, chpy_handle h) {
+    THREAD(ctx)->counts.global_store++;
+    store_reference(THREAD(ctx), global, h);
+}
+static chpy_handle ctx_Global_Load(struct chpy_context *ctx, chpy_handle global) {
+    THREAD(ctx)->counts.global_load++;
+    return load_reference(THREAD(ctx), global);
+}
 
 static struct module_record *module_record(struct chpy_thread *t, chpy_handle h) {
     uint64_t object = object_of(t, h);
@@ -673,13 +910,14 @@ static void fill(struct chpy_thread *t) {
     t->ctx.ctx_InPlaceAdd = (chpy_function)ctx_Add;
     t->ctx.ctx_InPlaceSubtract = (chpy_function)ctx_Subtract;
     t->ctx.ctx_InPlaceMultiply = (chpy_function)ctx_Multiply;
-    SET(ctx_IsTrue); SET(ctx_Is); SET(ctx_Type); SET(ctx_TypeCheck);
+    SET(ctx_IsTrue); SET(ctx_Is); SET(ctx_Type); SET(ctx_TypeCheck); SET(ctx_RichCompare); SET(ctx_RichCompareBool);
+    SET(ctx_Dict_New); SET(ctx_Dict_Check); SET(ctx_Contains);
     SET(ctx_Unicode_FromString); SET(ctx_Unicode_Check); SET(ctx_Unicode_AsUTF8AndSize);
     SET(ctx_Tuple_FromArray); SET(ctx_Tuple_Check); SET(ctx_List_New); SET(ctx_List_Check); SET(ctx_List_Append);
     SET(ctx_GetItem); SET(ctx_GetItem_i); SET(ctx_SetItem); SET(ctx_SetItem_i);
     SET(ctx_TupleBuilder_New); SET(ctx_TupleBuilder_Set); SET(ctx_TupleBuilder_Build); SET(ctx_TupleBuilder_Cancel);
     SET(ctx_Tracker_New); SET(ctx_Tracker_Add); SET(ctx_Tracker_ForgetAll); SET(ctx_Tracker_Close);
-    SET(ctx_Type_FromSpec); SET(ctx_New);
+    SET(ctx_Type_FromSpec); SET(ctx_New); SET(ctx_CallTupleDict);
     t->ctx.ctx_AsStruct_Object = (chpy_function)ctx_AsStruct;
     t->ctx.ctx_AsStruct_Legacy = (chpy_function)ctx_AsStruct;
     SET(ctx_Field_Store); SET(ctx_Field_Load); SET(ctx_Global_Store); SET(ctx_Global_Load);
@@ -706,6 +944,26 @@ void chpy_thread_bind(struct chpy_thread *t, struct chpy_scheme scheme, chpy_all
 
 struct chpy_counts chpy_thread_counts(const struct chpy_thread *t) { return t->counts; }
 
+void chpy_calls_begin(struct chpy_thread *t) { t->calls_mark = t->counts; }
+
+void chpy_calls_end(struct chpy_thread *t) {
+    struct chpy_counts now = t->counts, mark = t->calls_mark;
+    pthread_mutex_lock(&run_lock);
+#define ADD(field) run_call_counts.field += now.field - mark.field;
+    ADD(dup) ADD(close) ADD(open) ADD(new_object) ADD(retain) ADD(release) ADD(calls) ADD(failed_calls)
+    ADD(field_store) ADD(field_load) ADD(global_store) ADD(global_load)
+#undef ADD
+    pthread_mutex_unlock(&run_lock);
+    t->calls_mark = now;
+}
+
+struct chpy_counts chpy_run_call_counts(void) {
+    pthread_mutex_lock(&run_lock);
+    struct chpy_counts counts = run_call_counts;
+    pthread_mutex_unlock(&run_lock);
+    return counts;
+}
+
 const char *chpy_current_function(void) {
     pthread_once(&thread_key_once, make_thread_key);
     struct chpy_thread *t = pthread_getspecific(thread_key);
@@ -719,6 +977,7 @@ void chpy_run_begin(const struct chpy_builtins *b) {
     builtins = *b;
     run_failed = false;
     run_failure[0] = 0;
+    run_call_counts = (struct chpy_counts){ 0 };
     pthread_mutex_unlock(&run_lock);
 }
 
@@ -809,6 +1068,12 @@ void chpy_drain(struct chpy_thread *t) { drain(t); }
 
 // MARK: - Modules
 
+static bool has_exec_slot(const struct chpy_module_def *def) {
+    for (struct chpy_def **d = def->defines; d && *d; d++)
+        if ((*d)->kind == CHPY_DEF_SLOT && (*d)->slot.slot == CHPY_SLOT_MOD_EXEC) return true;
+    return false;
+}
+
 static const struct chpy_def *find_method(struct chpy_def **defines, const char *name) {
     for (struct chpy_def **d = defines; d && *d; d++)
         if ((*d)->kind == CHPY_DEF_METH && strcmp((*d)->meth.name, name) == 0) return *d;
@@ -865,7 +1130,7 @@ struct chpy_module *chpy_module_load(const char *path, const char *function, cha
     snprintf(module->label, sizeof module->label, "%s.%s", name, function);
     snprintf(module->exec_label, sizeof module->exec_label, "%s's exec slot", name);
     module->function = find_method(def->defines, function);
-    if (!module->function) {
+    if (!module->function && !has_exec_slot(def)) {
         char names[1024] = "";
         for (struct chpy_def **d = def->defines; d && *d; d++)
             if ((*d)->kind == CHPY_DEF_METH) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", (*d)->meth.name);
@@ -873,12 +1138,19 @@ struct chpy_module *chpy_module_load(const char *path, const char *function, cha
         free(module);
         return NULL;
     }
+    if (!module->function) {
+        // Perhaps a type its exec slots make: called as Python calls a type (chpy_module_create
+        // finds it, or refuses the name with the module's functions).
+        module->calls_type = true;
+        snprintf(module->type_name, sizeof module->type_name, "%s", function);
+    }
     return module;
 }
 
-int chpy_module_arity_known(const struct chpy_module *module) { return module->function != NULL; }
+int chpy_module_arity_known(const struct chpy_module *module) { return module->function != NULL || module->calls_type; }
 
 int chpy_module_arity(const struct chpy_module *module) {
+    if (module->calls_type) return -1;
     switch (module->function->meth.signature) {
     case CHPY_SIG_NOARGS: return 0;
     case CHPY_SIG_O: return 1;
@@ -912,7 +1184,18 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
             return 0;
         }
     }
-    if (module->type_name[0]) {
+    if (module->calls_type) {
+        if (!type_record(module_attribute(record, module->type_name))) {
+            char names[1024] = "";
+            for (struct chpy_def **d = module->def->defines; d && *d; d++)
+                if ((*d)->kind == CHPY_DEF_METH) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", (*d)->meth.name);
+            fail(t, "module %s has no function or type '%s'; its functions: %s (a type's method: Type.method)", module->name, module->type_name, names[0] ? names : "none");
+            note_failure(t, "finding the function");
+            ctx_Close(&t->ctx, m);
+            drain(t);
+            return 0;
+        }
+    } else if (module->type_name[0]) {
         uint64_t type = module_attribute(record, module->type_name);
         struct type_record *spec = type_record(type);
         module->function = spec ? find_method(spec->spec->defines, module->method_name) : NULL;
@@ -933,6 +1216,8 @@ uint64_t chpy_module_self(struct chpy_thread *t, struct chpy_module *module, uin
     if (!module->type_name[0]) return (uint64_t)ctx_Dup(&t->ctx, m)._i;
     t->error_set = false;
     chpy_handle type = ctx_GetAttr_s(&t->ctx, m, module->type_name);
+    // A type called is its own call's self.
+    if (module->calls_type) return (uint64_t)type._i;
     chpy_handle instance = type._i ? ctx_New(&t->ctx, type, NULL) : (chpy_handle){ 0 };
     if (type._i) ctx_Close(&t->ctx, type);
     if (instance._i == 0) note_failure(t, "making the method's instance");
@@ -1022,7 +1307,8 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     jmp_buf landing;
     abandon_call = &landing;
     if (setjmp(landing) == 0) {
-        switch (def->meth.signature) {
+        if (module->calls_type) result = instantiate(t, s, args, (intptr_t)count);
+        else switch (def->meth.signature) {
         case CHPY_SIG_NOARGS: result = ((noargs_function)def->meth.impl)(&t->ctx, s); break;
         case CHPY_SIG_O: result = ((o_function)def->meth.impl)(&t->ctx, s, args[0]); break;
         case CHPY_SIG_VARARGS: result = ((varargs_function)def->meth.impl)(&t->ctx, s, args, count); break;
@@ -1033,7 +1319,8 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     abandon_call = NULL;
     if (result._i == 0 || t->error_set) {
         char what[300];
-        snprintf(what, sizeof what, "%s%s%s", module->type_name, module->type_name[0] ? "." : "", def->meth.name);
+        if (module->calls_type) snprintf(what, sizeof what, "%s()", module->type_name);
+        else snprintf(what, sizeof what, "%s%s%s", module->type_name, module->type_name[0] ? "." : "", def->meth.name);
         note_failure(t, what);
     }
     if (result._i != 0) ctx_Close(&t->ctx, (chpy_handle){ result._i });

@@ -69,6 +69,8 @@ public struct RunOutcome: Sendable {
     public var opensPerPass = 0.0
     /// Objects each replica of the workload's streams has a copy of (`Workload.replicatedObjects`).
     public var replicatedObjects: Int? = nil
+    /// What the workers' extension calls did (`Workload.extensionCalls`); nil for other workloads.
+    public var extensionCalls: ExtensionCallCounts? = nil
     /// Each object's costs under the `attribute` context; nil under the others.
     public var attribution: ObjectAttribution? = nil
     /// What the trace contexts counted; nil under the contexts that do not trace.
@@ -284,6 +286,7 @@ final class RunSession<S: CountingScheme>: @unchecked Sendable {
             retention: retention,
             opensPerPass: workerPrograms.isEmpty ? 0 : Double(workerPrograms.reduce(0) { $0 + $1.passOpens }) / Double(workerPrograms.count),
             replicatedObjects: workload.replicatedObjects(threads: threads),
+            extensionCalls: workload.extensionCalls(),
             attribution: S.attribution(of: shared),
             trace: S.traceSummary(of: shared),
             objectsAllocated: pool.totalBirths(),

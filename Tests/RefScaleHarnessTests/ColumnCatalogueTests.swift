@@ -42,6 +42,10 @@ import Testing
         #expect(record["gil_slice"] == .blank)
         #expect(record["args"] == .blank)
         #expect(record["threads"] == .integer(1))
+        // The per-call counts of extension calls are `hpy`'s: blank for a workload without calls.
+        for name in ColumnCatalogue.names where name.hasPrefix("hpy_") && name != "hpy_args" {
+            #expect(record[name] == .blank, "\(name) is not blank for mixed")
+        }
         try CSVWriter(path: path).append(record)
         let rows = try CSVReader.rows(path: path)
         let header = try #require(String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first)
@@ -51,6 +55,16 @@ import Testing
         #expect(rows[0]["shared_fraction"] == "0.1", "an option not given is written with its declared default")
         #expect(rows[0]["handle_index"] == "low4")
         #expect(rows[0]["valid"] == "true")
+    }
+
+    @Test func extensionCallCountsAreDividedByTheCallsAndBlankWithoutOne() {
+        var counts = ExtensionCallCounts()
+        counts.calls = 4
+        counts.closes = 404
+        #expect(counts.perCall(counts.closes) == 101)
+        #expect(counts.perCall(counts.dups) == 0)
+        counts.calls = 0
+        #expect(counts.perCall(counts.closes) == nil)
     }
 
     @Test func anOptionOutOfItsRangeIsRefusedWhereverItIsGiven() throws {

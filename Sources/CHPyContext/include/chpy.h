@@ -33,11 +33,15 @@ typedef uint64_t (*chpy_allocate)(void *_Nonnull allocator, uint64_t type);
 struct chpy_builtins {
     uint64_t none, true_object, false_object, exception;
     uint64_t type_type, object_type, none_type, bool_type, int_type, float_type, str_type, tuple_type, list_type, module_type;
+    uint64_t dict_type;
 };
 
-/// What one thread's calls did, by kind.
+/// What one thread's calls did, by kind. `open` counts every handle the context opened on an
+/// object that exists (an item, an attribute, a field's or global's load among them); the
+/// field and global counts are HPyField_Store/Load and HPyGlobal_Store/Load calls.
 struct chpy_counts {
     uint64_t dup, close, open, new_object, retain, release, calls, failed_calls;
+    uint64_t field_store, field_load, global_store, global_load;
 };
 
 /// The context of the calling thread (made on its first use, freed when the thread ends).
@@ -47,6 +51,13 @@ struct chpy_thread *_Nonnull chpy_thread_current(void);
 void chpy_thread_bind(struct chpy_thread *_Nonnull thread, struct chpy_scheme scheme, chpy_allocate _Nonnull allocate,
                       void *_Nonnull allocator);
 struct chpy_counts chpy_thread_counts(const struct chpy_thread *_Nonnull thread);
+/// Marks where the thread's counted calls begin: what it does from here to chpy_calls_end is
+/// added to the run's call counts (chpy_run_call_counts). A worker marks after its set-up and
+/// ends before its teardown, so the counts are those of its calls alone, read outside the loop.
+void chpy_calls_begin(struct chpy_thread *_Nonnull thread);
+void chpy_calls_end(struct chpy_thread *_Nonnull thread);
+/// What the counted calls of every thread did since chpy_run_begin, by kind.
+struct chpy_counts chpy_run_call_counts(void);
 
 /// The extension function the thread called last (`module.function`), or what the context was
 /// doing for the run (making an argument); NULL before the thread's first step. Static text.

@@ -11,7 +11,7 @@ enum { CHPY_DEF_SLOT = 1, CHPY_DEF_METH = 2, CHPY_DEF_MEMBER = 3, CHPY_DEF_GETSE
 /// HPyFunc_Signature of methods.
 enum { CHPY_SIG_VARARGS = 1, CHPY_SIG_KEYWORDS = 2, CHPY_SIG_NOARGS = 3, CHPY_SIG_O = 4 };
 /// HPySlot_Slot values refscale reads.
-enum { CHPY_SLOT_TP_NEW = 65, CHPY_SLOT_TP_TRAVERSE = 71, CHPY_SLOT_MOD_EXEC = 2001 };
+enum { CHPY_SLOT_TP_INIT = 60, CHPY_SLOT_TP_NEW = 65, CHPY_SLOT_TP_TRAVERSE = 71, CHPY_SLOT_MOD_EXEC = 2001 };
 /// HPY_ABI_VERSION of every 0.9 module.
 enum { CHPY_ABI_MAJOR = 0 };
 

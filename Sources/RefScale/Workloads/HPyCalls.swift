@@ -129,7 +129,9 @@ enum HPyCalls {
                     keep(chpy_make_argument(thread, module.bits, text), in: memory.fields + 1 + index, caller: caller)
                 }
                 caller.close(module)
+                chpy_calls_begin(thread)
             case .workerTeardown:
+                chpy_calls_end(thread)
                 chpy_close_constants(thread)
                 chpy_drain(thread)
             case .mainTeardown:
@@ -165,7 +167,7 @@ enum HPyCalls {
             none: objects[0].word, true_object: objects[1].word, false_object: objects[2].word, exception: objects[3].word,
             type_type: objects[4].word, object_type: objects[5].word, none_type: objects[6].word, bool_type: objects[7].word,
             int_type: objects[8].word, float_type: objects[9].word, str_type: objects[10].word, tuple_type: objects[11].word,
-            list_type: objects[12].word, module_type: objects[13].word)
+            list_type: objects[12].word, module_type: objects[13].word, dict_type: objects[14].word)
         chpy_run_begin(&builtins)
         chpy_open_constants(thread)
         caller.enterScope()

@@ -19,7 +19,8 @@ import CHPyContext
 ///   arguments are loaded from the fields at its entry and closed at its exit, the function is
 ///   called with them, and the handle it returns is closed.
 /// - What a call did is counted by kind in its thread's context; the handle operations it made
-///   are the operations of the run. After the run, as for every workload, every object's count
+///   are the operations of the run. A worker's counts from the end of its set-up to the start of
+///   its teardown are added to the run's (`extensionCalls`), read outside the timed loop. After the run, as for every workload, every object's count
 ///   is back and every object was freed exactly once.
 public struct HPyWorkload: Workload {
     public static let name = "hpy"
@@ -79,6 +80,24 @@ public struct HPyWorkload: Workload {
 
     public func setupFailure() -> String? { chpy_run_failure().map { String(cString: $0) } }
 
+    /// The workers' calls, counted between each worker's set-up and teardown (`chpy_calls_begin`).
+    public func extensionCalls() -> ExtensionCallCounts? {
+        let counts = chpy_run_call_counts()
+        var calls = ExtensionCallCounts()
+        calls.calls = Int(counts.calls)
+        calls.dups = Int(counts.dup)
+        calls.closes = Int(counts.close)
+        calls.opens = Int(counts.open)
+        calls.objectsMade = Int(counts.new_object)
+        calls.fieldStores = Int(counts.field_store)
+        calls.fieldLoads = Int(counts.field_load)
+        calls.globalStores = Int(counts.global_store)
+        calls.globalLoads = Int(counts.global_load)
+        calls.referencesKept = Int(counts.retain)
+        calls.referencesEnded = Int(counts.release)
+        return calls
+    }
+
     public func validate(afterWorkers run: WorkersFinished) -> String? {
         chpy_run_failure().map { "a call failed: " + String(cString: $0) }
     }
@@ -87,7 +106,7 @@ public struct HPyWorkload: Workload {
 /// The objects every module reaches, made by the main thread as pool objects `0..<count`.
 enum Builtin: Int, CaseIterable {
     case none, trueObject, falseObject, exception
-    case typeType, objectType, noneType, boolType, intType, floatType, strType, tupleType, listType, moduleType
+    case typeType, objectType, noneType, boolType, intType, floatType, strType, tupleType, listType, moduleType, dictType
 
     static let count = allCases.count
 

@@ -43,6 +43,9 @@ public protocol Workload: Sendable {
     /// How many objects of the workload's source each replica of its streams has a copy of
     /// (`trace` above its traced thread count); nil for a workload that does not replicate.
     func replicatedObjects(threads: Int) -> Int?
+    /// What the workers' extension calls did, by kind (`hpy`), once every worker has returned;
+    /// nil for a workload that makes no extension calls.
+    func extensionCalls() -> ExtensionCallCounts?
     /// The workers' passes with their last drops marked (`LastDrops.mark`), and the digest of
     /// every program: a workload whose programs are built once (`trace`) keeps them too, since
     /// both walk every operation before each run.
@@ -70,6 +73,7 @@ extension Workload {
     public func validate(afterWorkers run: WorkersFinished) -> String? { nil }
     public func setupFailure() -> String? { nil }
     public func replicatedObjects(threads: Int) -> Int? { nil }
+    public func extensionCalls() -> ExtensionCallCounts? { nil }
     public func lastDropsMarked(_ workers: [ThreadProgram], stamping: Bool) -> [[Operation]] {
         LastDrops.mark(workers.map(\.pass), stamping: stamping)
     }

@@ -93,7 +93,30 @@ public enum ColumnCatalogue {
         Column("trace_replicated_objects", .measurement, .integer) { $0.outcome.replicatedObjects.map { .integer($0) } ?? .blank },
         Column("opens_per_pass", .measurement, .number) { .number($0.outcome.opensPerPass, decimals: 3) },
         Column("objects_allocated", .measurement, .integer) { .integer($0.outcome.objectsAllocated) },
-    ] + retentionColumns
+    ] + extensionCallColumns + retentionColumns
+
+    /// What one extension call did on average (`hpy`: the workers' calls over the whole run),
+    /// by kind; blank for the other workloads.
+    static let extensionCallColumns: [Column] = [
+        Column("hpy_calls", .measurement, .integer) { $0.outcome.extensionCalls.map { .integer($0.calls) } ?? .blank },
+        Column("hpy_ns_per_call", .measurement, .number) { $0.nanosecondsPerExtensionCall.map { .number($0, decimals: 3) } ?? .blank },
+        perCall("hpy_dup_per_call") { $0.dups },
+        perCall("hpy_close_per_call") { $0.closes },
+        perCall("hpy_open_per_call") { $0.opens },
+        perCall("hpy_objects_per_call") { $0.objectsMade },
+        perCall("hpy_field_store_per_call") { $0.fieldStores },
+        perCall("hpy_field_load_per_call") { $0.fieldLoads },
+        perCall("hpy_global_store_per_call") { $0.globalStores },
+        perCall("hpy_global_load_per_call") { $0.globalLoads },
+        perCall("hpy_kept_per_call") { $0.referencesKept },
+        perCall("hpy_ended_per_call") { $0.referencesEnded },
+    ]
+
+    static func perCall(_ name: String, _ count: @escaping @Sendable (ExtensionCallCounts) -> Int) -> Column {
+        Column(name, .measurement, .number) { record in
+            record.outcome.extensionCalls.flatMap { $0.perCall(count($0)) }.map { .number($0, decimals: 6) } ?? .blank
+        }
+    }
 
     /// What deferral keeps alive (`Retention`), over the whole run like the counters.
     static let retentionColumns: [Column] = [

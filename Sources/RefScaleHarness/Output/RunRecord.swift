@@ -48,6 +48,15 @@ public struct RunRecord: Sendable {
     public var nanosecondsPerOperation: Double? {
         measuredOperations > 0 ? Double(request.threads) * Double(elapsedNanoseconds) / Double(measuredOperations) : nil
     }
+    /// Per thread, as `nanosecondsPerOperation`: ns/op times the operations of one call (the
+    /// run's operations over its calls, both over the whole run: every pass makes the same calls,
+    /// and the interval is measured in whole passes). The call's own handle operations and the
+    /// trampoline's (its arguments' handles opened and closed) are its operations. Nil without
+    /// extension calls.
+    public var nanosecondsPerExtensionCall: Double? {
+        guard let calls = outcome.extensionCalls?.calls, calls > 0, let perOperation = nanosecondsPerOperation else { return nil }
+        return perOperation * Double(outcome.workerOperations.reduce(0, +)) / Double(calls)
+    }
     public var isOversubscribed: Bool { request.threads > machine.onlineCPUs }
 
     /// Why the row is not valid: failed count checks, and contract violations. A run whose debug
