@@ -61,6 +61,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "Experiments"))
 from refscale_plot import intervals  # noqa: E402  (the project's order-statistic interval)
+sys.path.insert(0, os.path.join(REPO, "Tools", "hpy-trace"))
+from measure import bounded_integer  # noqa: E402  (hpy-trace's argument check, shared)
 
 HPY_VERSION = "0.9.0"
 PYTHON_VERSION = (3, 11)
@@ -127,18 +129,6 @@ def fail(message, status=EXIT_FAILED):
 def name_of(entry):
     module, function, _ = entry
     return f"{module}.{function}"
-
-
-def bounded_integer(low, high):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not an integer")
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is outside {low}...{high}")
-        return value
-    return parse
 
 
 def seconds(minimum_exclusive):

@@ -20,20 +20,7 @@ hpy_version=0.9.0
 
 "$python" "$here/percall.py" --check-args "$@"
 
-installed() {
-  "$python" - "$hpy_version" <<'PY'
-import sys
-from importlib.metadata import PackageNotFoundError, version
-try:
-    sys.exit(0 if version("hpy") == sys.argv[1] and version("setuptools") else 1)
-except PackageNotFoundError:
-    sys.exit(1)
-PY
-}
-if ! installed; then
-  echo "hpy-percall: installing hpy==$hpy_version and setuptools with pip" >&2
-  "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore "hpy==$hpy_version" setuptools >&2
-fi
+"$repo/Tools/hpy-trace/install-hpy.sh" hpy-percall
 
 sdist="$("$repo/Tools/hpy-modules/fetch.sh")"
 sources=("$sdist/microbench/src/hpy_simple.c" "$repo/Experiments/hpy/listwalk.c")

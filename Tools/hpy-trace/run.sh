@@ -16,20 +16,7 @@ hpy_version=0.9.0
 
 "$python" "$here/measure.py" --check-args "$@"
 
-installed() {
-  "$python" - "$hpy_version" <<'PY'
-import sys
-from importlib.metadata import PackageNotFoundError, version
-try:
-    sys.exit(0 if version("hpy") == sys.argv[1] and version("setuptools") else 1)
-except PackageNotFoundError:
-    sys.exit(1)
-PY
-}
-if ! installed; then
-  echo "hpy-trace: installing hpy==$hpy_version and setuptools with pip" >&2
-  "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore "hpy==$hpy_version" setuptools >&2
-fi
+"$here/install-hpy.sh" hpy-trace
 
 hash="$( (cat "$here/hpytrace_loop.c" "$here/setup.py"; echo "$hpy_version"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/refscale/hpy-trace-$hash"
