@@ -16,40 +16,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
-hpy_version=0.9.0
 
 "$python" "$here/percall.py" --check-args "$@"
 
 "$repo/Tools/hpy-trace/install-hpy.sh" hpy-percall
 
 sdist="$("$repo/Tools/hpy-modules/fetch.sh")"
-sources=("$sdist/microbench/src/hpy_simple.c" "$repo/Experiments/hpy/listwalk.c")
-hash="$( (cat "${sources[@]}" "$here/setup.py" "$0"; echo "$hpy_version"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/refscale/hpy-percall-$hash"
-if [ ! -f "$cache/complete" ]; then
-  mkdir -p "$(dirname "$cache")"
-  # One build at a time: a second caller waits for the first and uses its build.
-  exec 9>"$(dirname "$cache")/hpy-percall.lock"
-  flock 9
-  if [ ! -f "$cache/complete" ]; then
-    # Builds of other sources are of no further use.
-    rm -rf "${cache%-*}"-*
-    mkdir -p "$cache"
-    work="$(mktemp -d "$cache.work.XXXXXX")"
-    trap 'rm -rf "$work"' EXIT
-    cp "${sources[@]}" "$here/setup.py" "$work/"
-    if ! (cd "$work" && "$python" setup.py --hpy-abi=universal build_ext --inplace) >"$cache/build.log" 2>&1; then
-      echo "hpy-percall: building the CPython modules failed; the last lines of $cache/build.log:" >&2
-      tail -15 "$cache/build.log" >&2
-      exit 1
-    fi
-    cp "$work"/hpy_simple.py "$work"/hpy_simple.hpy0.so "$work"/listwalk.py "$work"/listwalk.hpy0.so "$cache/"
-    rm -rf "$work"
-    trap - EXIT
-    touch "$cache/complete"
-  fi
-  exec 9>&-
-fi
+cache="$("$repo/Tools/hpy-trace/build-universal.sh" hpy-percall "$here/setup.py" "$sdist/microbench/src/hpy_simple.c" "$repo/Experiments/hpy/listwalk.c")"
 modules="$("$repo/Tools/hpy-modules/build.sh")"
 
 exec "$python" "$here/percall.py" --cpython-modules "$cache" --refscale-modules "$modules" "$@"

@@ -12,37 +12,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-python3}"
-hpy_version=0.9.0
 
 "$python" "$here/measure.py" --check-args "$@"
 
 "$here/install-hpy.sh" hpy-trace
 
-hash="$( (cat "$here/hpytrace_loop.c" "$here/setup.py"; echo "$hpy_version"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/refscale/hpy-trace-$hash"
-if [ ! -f "$cache/complete" ]; then
-  mkdir -p "$(dirname "$cache")"
-  # One build at a time: a second caller waits for the first and uses its build.
-  exec 9>"$(dirname "$cache")/hpy-trace.lock"
-  flock 9
-  if [ ! -f "$cache/complete" ]; then
-    # Builds of other sources are of no further use.
-    rm -rf "${cache%-*}"-*
-    mkdir -p "$cache"
-    work="$(mktemp -d "$cache.work.XXXXXX")"
-    trap 'rm -rf "$work"' EXIT
-    cp "$here/hpytrace_loop.c" "$here/setup.py" "$work/"
-    if ! (cd "$work" && "$python" setup.py --hpy-abi=universal build_ext --inplace) >"$cache/build.log" 2>&1; then
-      echo "hpy-trace: building hpytrace_loop failed; the last lines of $cache/build.log:" >&2
-      tail -15 "$cache/build.log" >&2
-      exit 1
-    fi
-    cp "$work"/hpytrace_loop.py "$work"/hpytrace_loop.hpy0.so "$cache/"
-    rm -rf "$work"
-    trap - EXIT
-    touch "$cache/complete"
-  fi
-  exec 9>&-
-fi
+cache="$("$here/build-universal.sh" hpy-trace "$here/setup.py" "$here/hpytrace_loop.c")"
 
 exec "$python" "$here/measure.py" --module-dir "$cache" "$@"
