@@ -260,9 +260,9 @@ public struct CPython313tScheme: CountingScheme {
         crefscale_py313t_tracer_note(tracer, object.address)
         if object.isDeferred { return makeClass(object) }
         if object.isExtensionType { return makeExtensionType(object) }
-        let type = object.typeWord.pointee.load(ordering: .relaxed)
-        if type != 0, ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type).unsafelyUnwrapped).isExtensionType {
-            return makeInstance(object, of: ObjectRef(address: UnsafeMutableRawPointer(bitPattern: type).unsafelyUnwrapped))
+        if let type = UnsafeMutableRawPointer(bitPattern: object.typeWord.pointee.load(ordering: .relaxed)).map(ObjectRef.init(address:)),
+           type.isExtensionType {
+            return makeInstance(object, of: type)
         }
         var made = crefscale_py_make(kind, object.address)
         if made == nil {
@@ -274,6 +274,12 @@ public struct CPython313tScheme: CountingScheme {
             preconditionFailure("cpython-313t: making a Python int failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
         }
         precondition(Py_REFCNT(made) == 1, "cpython-313t: a new object has Py_REFCNT \(Py_REFCNT(made)), not 1")
+        return recorded(made, in: object)
+    }
+
+    /// Records a new `PyObject` in its pool object; an object the workload marks immortal gets one
+    /// reference more that is never given back.
+    func recorded(_ made: UnsafeMutablePointer<PyObject>, in object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
         if object.isImmortal { Py_INCREF(made) }
         object.payload = UInt64(UInt(bitPattern: made))
         return made
@@ -305,9 +311,7 @@ public struct CPython313tScheme: CountingScheme {
         if let problem = CPython313tScheme.problemAtBirth(ofExtensionType: made) {
             shared.takeUnretainedValue().record("cpython-313t: a new extension type \(problem)")
         }
-        if object.isImmortal { Py_INCREF(made) }
-        object.payload = UInt64(UInt(bitPattern: made))
-        return made
+        return recorded(made, in: object)
     }
 
     /// What is wrong with a type just made by `PyType_FromSpec` on this thread, or nil: it must be
@@ -333,9 +337,7 @@ public struct CPython313tScheme: CountingScheme {
             preconditionFailure("cpython-313t: making an instance of an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
         }
         precondition(Py_REFCNT(made) == 1, "cpython-313t: a new instance has Py_REFCNT \(Py_REFCNT(made)), not 1")
-        if object.isImmortal { Py_INCREF(made) }
-        object.payload = UInt64(UInt(bitPattern: made))
-        return made
+        return recorded(made, in: object)
     }
 
     @inline(__always)
