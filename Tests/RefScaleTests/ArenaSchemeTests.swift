@@ -163,7 +163,9 @@ struct ArenaSchemeTests {
         fixture.context.enterScope()
         let count = Arena<AtomicRuntime>.initialArenaCapacity * 3 + 5
         let handles = (0..<count).map { fixture.context.dup(held[$0 % 2]) }
-        #expect(fixture.context.arena.capacity >= count)
+        // The held handles are non-local (made outside any scope), so the arena holds exactly the
+        // scope's dups: one entry each, however often it grew.
+        #expect(fixture.context.arena.count == count, "\(fixture.context.arena.count) entries for \(count) dups")
         #expect(handles.indices.allSatisfy { fixture.context.object(of: handles[$0]) == objects[$0 % 2] })
         fixture.context.exitScope()
         #expect(fixture.context.arena.count == 0)
