@@ -4,6 +4,7 @@ its interval, the band of agreement is drawn, and a cell that cannot run has no 
 status."""
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -27,12 +28,21 @@ def test_the_kind_of_csv_is_told_by_its_columns():
     assert not attribution.is_attribution(VALIDATION_FIXTURE)
 
 
-def test_the_fixture_holds_measured_cells_and_cells_that_cannot_run_with_their_reason():
-    rows = fixture_rows()
-    statuses = {row["status"] for row in rows}
-    assert {"measured", "cannot run"} <= statuses
-    assert all(row["reason"] for row in rows if row["status"] == "cannot run")
-    assert all(float(row["ratio"]) > 0 for row in rows if row["status"] == "measured")
+def test_the_reader_keeps_every_cell_with_its_status_reason_and_numbers():
+    """validation.read against the csv module's own reading of the same file: every cell, in order,
+    with its words as written and its numbers as floats (NaN where blank), measured cells and
+    cells that cannot run (with their reason) among them."""
+    written = fixture_rows()
+    read = validation.read(VALIDATION_FIXTURE)
+    assert [(row["cell"], row["status"], row["reason"]) for row in read] == \
+        [(row["cell"], row["status"], row["reason"]) for row in written]
+    assert {"measured", "cannot run"} <= {row["status"] for row in read}
+    assert all(row["reason"] for row in read if row["status"] == "cannot run")
+    for mine, theirs in zip(read, written):
+        for column in ("model_ns_per_op", "real_ns_per_op", "ratio", "ratio_low", "ratio_high", "ratio_coverage",
+                       "model_atomics_per_op", "births_per_op"):
+            expected = float(theirs[column]) if theirs[column] else math.nan
+            assert mine[column] == pytest.approx(expected, nan_ok=True), (theirs["cell"], column, mine[column])
 
 
 def test_a_point_per_measured_cell_at_its_ratio_and_the_band_of_agreement():
