@@ -21,10 +21,35 @@
 /// index), so under it nothing is marked but positions (`stamping: false`), and the delay
 /// columns of debug rows are 0.
 public enum LastDrops {
-    private final class Reference {
-        var count = 1
-        var followed = true
-        init(followed: Bool) { self.followed = followed }
+    /// The references the walk follows, by number: a register or a field holds a number, and
+    /// every holder of one reference shares its count. Number 0 is every reference not followed;
+    /// `none` is an empty register or field.
+    private struct References {
+        static let none: Int32 = -1
+        static let unfollowed: Int32 = 0
+        private var counts: [Int] = [1]
+        private var followed: [Bool] = [false]
+
+        mutating func new(followed isFollowed: Bool = true) -> Int32 {
+            counts.append(1)
+            followed.append(isFollowed)
+            return Int32(counts.count - 1)
+        }
+
+        func isFollowed(_ reference: Int32) -> Bool { reference > 0 && followed[Int(reference)] }
+        func count(_ reference: Int32) -> Int { counts[Int(reference)] }
+        mutating func unfollow(_ reference: Int32) { if reference >= 0 { followed[Int(reference)] = false } }
+
+        /// A holder takes another reference.
+        mutating func add(_ reference: Int32) { if isFollowed(reference) { counts[Int(reference)] += 1 } }
+
+        /// A holder gives its reference up; whether that was the last one.
+        mutating func end(_ reference: Int32) -> Bool {
+            guard isFollowed(reference) else { return false }
+            counts[Int(reference)] -= 1
+            if counts[Int(reference)] < 0 { followed[Int(reference)] = false }
+            return counts[Int(reference)] == 0
+        }
     }
 
     /// The passes, one per worker, with their last drops marked.
@@ -39,17 +64,26 @@ public enum LastDrops {
     }
 
     private static func walk(_ pass: [Operation], unfollowedChannels: inout Set<Int>, marking: Bool, stamping: Bool) -> [Operation] {
-        var registers: [Int: Reference] = [:]
-        var fields: [Int: Reference] = [:]
-        var marked = pass
-        let unfollowed = Reference(followed: false)
-
-        func end(_ reference: Reference?) -> Bool {
-            guard let reference, reference.followed else { return false }
-            reference.count -= 1
-            if reference.count < 0 { reference.followed = false }
-            return reference.count == 0
+        var registerCount = 0
+        var fieldCount = 0
+        for operation in pass {
+            registerCount = max(registerCount, operation.register + 1)
+            switch operation.code {
+            case Operation.Code.dup.rawValue:
+                registerCount = max(registerCount, operation.source + 1)
+            case Operation.Code.load.rawValue, Operation.Code.store.rawValue, Operation.Code.clear.rawValue:
+                if operation.source & Slot.globalBit == 0 { fieldCount = max(fieldCount, operation.source + 1) }
+            default:
+                break
+            }
         }
+        var references = References()
+        var registers = [Int32](repeating: References.none, count: registerCount)
+        var fields = [Int32](repeating: References.none, count: fieldCount)
+        var marked = pass
+
+        /// What a register or field holds, an empty one read as a reference not followed.
+        func held(_ reference: Int32) -> Int32 { reference == References.none ? References.unfollowed : reference }
 
         for round in 0..<2 {
             var position = 0
@@ -60,48 +94,48 @@ public enum LastDrops {
                 var replacement: Operation?
                 switch operation.code {
                 case Operation.Code.create.rawValue, Operation.Code.createNamed.rawValue, Operation.Code.new.rawValue:
-                    registers[register] = Reference(followed: true)
+                    registers[register] = references.new()
                 case Operation.Code.open.rawValue:
-                    registers[register] = unfollowed
+                    registers[register] = References.unfollowed
                 case Operation.Code.dup.rawValue:
-                    let reference = registers[source] ?? unfollowed
-                    if reference.followed { reference.count += 1 }
+                    let reference = held(registers[source])
+                    references.add(reference)
                     registers[register] = reference
                 case Operation.Code.close.rawValue:
-                    if end(registers[register]) { replacement = .closeLast(register, at: position) }
-                    registers[register] = nil
+                    if references.end(registers[register]) { replacement = .closeLast(register, at: position) }
+                    registers[register] = References.none
                 case Operation.Code.load.rawValue:
-                    let reference = isGlobal ? unfollowed : (fields[source] ?? unfollowed)
-                    if reference.followed { reference.count += 1 }
+                    let reference = isGlobal ? References.unfollowed : held(fields[source])
+                    references.add(reference)
                     registers[register] = reference
                 case Operation.Code.store.rawValue:
-                    let reference = registers[register] ?? unfollowed
+                    let reference = held(registers[register])
                     if isGlobal {
-                        reference.followed = false
+                        references.unfollow(reference)
                     } else {
-                        if reference.followed { reference.count += 1 }
+                        references.add(reference)
                         let previous = fields[source]
                         fields[source] = reference
-                        if end(previous) { replacement = flagged(operation) }
+                        if references.end(previous) { replacement = flagged(operation) }
                     }
                 case Operation.Code.clear.rawValue:
                     if !isGlobal {
-                        if end(fields[source]) { replacement = flagged(operation) }
-                        fields[source] = nil
+                        if references.end(fields[source]) { replacement = flagged(operation) }
+                        fields[source] = References.none
                     }
                 case Operation.Code.send.rawValue:
-                    let reference = registers[register] ?? unfollowed
-                    if !(reference.followed && reference.count == 1) {
+                    let reference = held(registers[register])
+                    if !(references.isFollowed(reference) && references.count(reference) == 1) {
                         unfollowedChannels.insert(source)
-                        reference.followed = false
+                        references.unfollow(reference)
                     }
-                    registers[register] = nil
+                    registers[register] = References.none
                 case Operation.Code.receive.rawValue:
-                    registers[register] = unfollowedChannels.contains(source) ? unfollowed : Reference(followed: true)
+                    registers[register] = unfollowedChannels.contains(source) ? References.unfollowed : references.new()
                 case Operation.Code.receiveAll.rawValue:
                     if !unfollowedChannels.contains(source) { replacement = flagged(operation) }
                 case Operation.Code.storeUnconverted.rawValue, Operation.Code.sendUnconverted.rawValue:
-                    registers[register]?.followed = false
+                    references.unfollow(registers[register])
                 case Operation.Code.enter.rawValue:
                     replacement = .positioned(.enter, at: position)
                 case Operation.Code.exit.rawValue:
