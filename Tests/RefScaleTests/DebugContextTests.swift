@@ -333,7 +333,8 @@ func onHandleSchemes(_ body: (any UniversalScheme.Type) throws -> Void) rethrows
 
 @Suite struct DebugBacktraceTests {
     /// Opens a handle the caller then leaks; a named function, so the opening stack can be checked.
-    @inline(never)
+    /// Unoptimised, so an optimised build keeps its frame (no inlining, no tail call into `open`).
+    @_optimize(none)
     static func openTheHandleThatLeaks<S: UniversalScheme>(_ context: inout DebugContext<S>, _ object: ObjectRef) -> Handle {
         context.open(object)
     }
