@@ -53,19 +53,58 @@ lists="$modules/listwalk.hpy0.so"
 hpy() { echo --workload hpy --module "$1" --function "$2" ${3:+--hpy-args "$3"}; }
 
 # Every scheme that can hold an extension's objects, every context: ints and floats, an
-# instance's HPyField, lists and tuples made, walked and freed.
-for scheme in gil atomic biased perthread handle-local arena handle-table; do
-  for context in direct universal debug trace; do
-    expect_valid "$scheme $context add" --scheme "$scheme" --context "$context" --threads 1,2 $(hpy "$seed" add 2,3.5)
-    expect_valid "$scheme $context setNameField" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" Person.setNameField str:Ada)
-    expect_valid "$scheme $context pairs" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" pairs list:21)
-    expect_valid "$scheme $context reverse" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" reverse list:9)
-    expect_valid "$scheme $context newPerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" newPerson)
-    expect_valid "$scheme $context makePerson" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$seed" makePerson str:Ada)
-    expect_valid "$scheme $context maximum" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" maximum list:30)
-    expect_valid "$scheme $context histogram" --scheme "$scheme" --context "$context" --threads 2 $(hpy "$lists" histogram list:30)
-  done
-done
+# instance's HPyField, lists and tuples made, walked and freed. One sweep (one process) per
+# thread list; every combination must have its row, and every row must be valid.
+matrix_sweep() {
+  local name="$1" threads="$2"; shift 2
+  local out="$work/matrix-$name"
+  python3 - "$out.json" "$threads" "$@" <<'PY'
+import json, sys
+path, threads, calls = sys.argv[1], sys.argv[2], sys.argv[3:]
+workloads = []
+for call in calls:
+    module, function, arguments = (call.split("|") + ["none"])[:3]
+    workloads.append({"name": "hpy", "module": module, "function": function, "hpy_args": arguments or "none"})
+json.dump({"name": "hpy-matrix", "schemes": ["gil", "atomic", "biased", "perthread", "handle-local", "arena", "handle-table"],
+           "context": ["direct", "universal", "debug", "trace"], "workloads": workloads,
+           "threads": [int(t) for t in threads.split(",")], "repetitions": 1, "duration": 0.03, "warmup": 0.005, "seed": 1},
+          open(path, "w"))
+PY
+  mkdir -p "$out"
+  if ! timeout 600 "$refscale" sweep "$out.json" --out "$out" >"$work/stdout" 2>"$work/stderr"; then
+    fail "matrix $name: the sweep exited non-zero ($(grep error "$work/stderr" | head -1 | cut -c1-300))"; return
+  fi
+  local csv
+  csv="$(ls "$out"/*.csv)"
+  local results
+  results="$(python3 - "$csv" "$threads" "$@" <<'PY'
+import csv, sys
+path, threads, calls = sys.argv[1], sys.argv[2].split(","), sys.argv[3:]
+rows = list(csv.DictReader(open(path)))
+seen = {}
+for row in rows:
+    seen[(row["scheme"], row["context"], row["function"], row["threads"])] = row
+for scheme in ["gil", "atomic", "biased", "perthread", "handle-local", "arena", "handle-table"]:
+    for context in ["direct", "universal", "debug", "trace"]:
+        for call in calls:
+            function = call.split("|")[1]
+            name = f"{scheme} {context} {function}"
+            runs = [seen.get((scheme, context, function, t)) for t in threads]
+            if any(row is None for row in runs):
+                print(f"FAIL {name}: no row at threads {threads}")
+            elif any(row["valid"] != "true" for row in runs):
+                print(f"FAIL {name}: " + "; ".join(row["validation_error"] for row in runs if row["valid"] != "true")[:300])
+            else:
+                print("PASS")
+PY
+)"
+  while read -r verdict rest; do
+    if [ "$verdict" = PASS ]; then pass; else fail "$rest"; fi
+  done <<<"$results"
+}
+matrix_sweep add 1,2 "$seed|add|2,3.5"
+matrix_sweep functions 2 "$seed|Person.setNameField|str:Ada" "$lists|pairs|list:21" "$lists|reverse|list:9" "$seed|newPerson" \
+  "$seed|makePerson|str:Ada" "$lists|maximum|list:30" "$lists|histogram|list:30"
 expect_valid "nonatomic on one thread" --scheme nonatomic --threads 1 $(hpy "$lists" squares 30)
 expect_valid "handle-local eager, atomic runtime" --scheme handle-local --release eager --runtime atomic --threads 2 $(hpy "$lists" squares 30)
 
