@@ -516,4 +516,30 @@ func biasedWord(count: Int, _ flag: Int) -> Int { count << BiasedScheme.flagBits
         _ = f.other.dup(handle)
         #expect(BiasedScheme.referenceCount(of: object) == 3)
     }
+
+    /// 3.13t around a blocking call (`detach_thread`, `_PyThreadState_Attach`, Python/pystate.c):
+    /// suspend takes the thread's QSBR sequence offline and stores DETACHED; a second suspend
+    /// (the runner gives up its slice at every wait) changes nothing; resume compare-and-swaps
+    /// back to ATTACHED and copies the shared write sequence into the thread's. Only the
+    /// suspending thread's words change, and no counter moves.
+    @Test func suspendDetachesTheThreadStateAndResumeAttachesItByCompareAndSwap() {
+        let f = BiasedFixture()
+        let states = f.shared.threadStates
+        #expect([1, 2, 3].map { states.currentState(of: $0) } == [ThreadStates.ATTACHED, ThreadStates.ATTACHED, ThreadStates.ATTACHED])
+        #expect(states.readSequence(of: 2).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_INITIAL)
+        f.other.suspend()
+        f.other.suspend()
+        #expect([1, 2, 3].map { states.currentState(of: $0) } == [ThreadStates.ATTACHED, ThreadStates.DETACHED, ThreadStates.ATTACHED])
+        #expect(states.readSequence(of: 2).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_OFFLINE)
+        #expect(states.readSequence(of: 1).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_INITIAL)
+        states.writeSequence.pointee.store(ThreadStates.QSBR_INITIAL + 2, ordering: .relaxed)
+        f.other.resume()
+        #expect(states.currentState(of: 2) == ThreadStates.ATTACHED)
+        #expect(states.readSequence(of: 2).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_INITIAL + 2, "QSBR online at the current write sequence")
+        f.other.resume()
+        #expect(states.currentState(of: 2) == ThreadStates.ATTACHED)
+        #expect(f.other.counters == SchemeCounters())
+        f.other.threadExit()
+        #expect(states.readSequence(of: 2).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_OFFLINE, "an exiting thread goes offline")
+    }
 }

@@ -350,4 +350,86 @@ import Testing
         a.threadExit()
         b.threadExit()
     }
+
+    /// `tstate_wait_attach` (Python/pystate.c): a requester that stops the world moves a detached
+    /// thread's state to SUSPENDED by compare-and-swap (`park_detached_threads`); that thread's
+    /// attach then fails its compare-and-swap and waits until `start_the_world` stores DETACHED,
+    /// so it cannot touch its array while the world is stopped. B detaches, A's stop suspends it,
+    /// B tries to attach (its `resume`, then an allocation into its array) on a thread of its own;
+    /// for as long as the world stays stopped B must neither attach nor write its entry.
+    @Test func aDetachedThreadsAttachDuringAStopWaitsUntilTheWorldRestarts() throws {
+        let fixture = try Fixture(workers: 2, objects: 3)
+        let state = fixture.shared.state
+        let states = state.threadStates
+        var main = fixture.context(1)
+        let (type, _) = fixture.makeType(0, by: &main)
+        var a = fixture.context(2)
+        var b = fixture.context(3)
+        _ = fixture.makeInstance(1, of: type, by: &b)
+        b.suspend()
+        #expect(states.currentState(of: 3) == ThreadStates.DETACHED)
+        #expect(states.readSequence(of: 3).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_OFFLINE, "a detach takes QSBR offline")
+
+        pthread_mutex_lock(state.mutex)
+        state.stopTheWorld(requester: 2)
+        pthread_mutex_unlock(state.mutex)
+        #expect(states.currentState(of: 3) == ThreadStates.SUSPENDED, "the requester took the detached thread by compare-and-swap")
+        #expect(state.countdown.pointee.load(ordering: .relaxed) == 0)
+
+        let mailbox = Mailbox(slots: 0, flags: 2)
+        let attaching = 0, attached = 1
+        let bThread = WorkerThread {
+            mailbox.raise(attaching)
+            b.resume()
+            mailbox.raise(attached)
+            _ = fixture.makeInstance(2, of: type, by: &b)
+        }
+        mailbox.wait(for: attaching)
+        usleep(50_000)
+        let attachedDuringTheStop = mailbox.isRaised(attached)
+        let entryDuringTheStop = fixture.entry(of: 3, for: type)
+        try #require(!attachedDuringTheStop, "B attached while the world was stopped")
+        #expect(states.currentState(of: 3) == ThreadStates.SUSPENDED)
+        #expect(entryDuringTheStop == 1, "B's array untouched while the world is stopped")
+
+        pthread_mutex_lock(state.mutex)
+        state.startTheWorld(requester: 2)
+        pthread_mutex_unlock(state.mutex)
+        bThread.join()
+        #expect(mailbox.isRaised(attached))
+        #expect(states.currentState(of: 3) == ThreadStates.ATTACHED)
+        #expect(states.readSequence(of: 3).pointee.load(ordering: .relaxed) == ThreadStates.QSBR_INITIAL, "an attach brings QSBR online")
+        #expect(fixture.entry(of: 3, for: type) == 2, "B counts in its array again after the restart")
+        a.threadExit()
+        b.threadExit()
+    }
+
+    /// A thread that was attached when the stop began and detaches without reaching a check (it
+    /// blocks) wakes no one: the requester finds it DETACHED at its next scan (every 1 ms,
+    /// `stop_the_world`) and suspends it, so the collection ends without that thread's help.
+    @Test func aThreadThatDetachesDuringAStopIsSuspendedAtTheRequestersNextScan() throws {
+        let fixture = try Fixture(gcThreshold: 100, workers: 2, objects: 1 + PerThreadState.localAllocationFlush + 1)
+        let state = fixture.shared.state
+        var main = fixture.context(1)
+        let (type, _) = fixture.makeType(0, by: &main)
+        var a = fixture.context(2)
+        var b = fixture.context(3)
+        _ = fixture.makeInstance(1 + PerThreadState.localAllocationFlush, of: type, by: &b)
+        var pauses = 0
+        let aThread = WorkerThread {
+            for index in 0..<PerThreadState.localAllocationFlush { _ = fixture.makeInstance(1 + index, of: type, by: &a) }
+            a.safePoint()
+            pauses = a.counters.mergePauses
+        }
+        while state.stopRequested.pointee.load(ordering: .relaxed) == 0 { sched_yield() }
+        #expect(state.threadStates.currentState(of: 3) == ThreadStates.ATTACHED, "B is attached: the requester waits for it")
+        b.suspend()
+        aThread.join()
+        #expect(pauses == 1)
+        #expect(fixture.entry(of: 3, for: type) == 0, "B's array was merged while B was suspended")
+        #expect(state.threadStates.currentState(of: 3) == ThreadStates.DETACHED, "restored to DETACHED at the restart")
+        b.resume()
+        a.threadExit()
+        b.threadExit()
+    }
 }

@@ -58,10 +58,21 @@ import Synchronization
 ///   `BiasedRuntime`, runs at 0); the operation stream of every scheme is unchanged.
 /// - A load from a field or global is `_Py_TryIncrefCompare`, falling back, when it refuses,
 ///   to the container's locked path (`_Py_NewRefWithLock`).
-/// - Not modelled, named until they are: a blocking thread's detach and attach (3.13t: a store
-///   and a compare-and-swap on its own thread state, `detach_thread` and `tstate_try_attach`,
-///   Python/pystate.c), which `biased` skips entirely; and 3.13t's collections, which the same
-///   allocation trigger as 3.14t's schedules (`record_allocation`, `gc_should_collect`,
+/// - A worker detaches before it blocks (`suspend`: the start barrier, a full or empty channel)
+///   and attaches after (`resume`), as 3.13t's `PyEval_SaveThread` and `PyEval_RestoreThread`
+///   do around a blocking call, with the steps of `ThreadStates` (Python/pystate.c,
+///   Python/qsbr.c): detach (`detach_thread`) is `_Py_qsbr_detach`, a release store of
+///   QSBR_OFFLINE into the thread's QSBR sequence, then `tstate_set_detached`, a sequentially
+///   consistent store of DETACHED into its state word; attach (`_PyThreadState_Attach`) is
+///   `tstate_try_attach`, a compare-and-swap DETACHED → ATTACHED, then `_Py_qsbr_attach`, a
+///   load of the shared write sequence and a sequentially consistent store of it. A context
+///   attaches its new thread state when it is made, and its exit takes the thread's QSBR
+///   sequence offline (`_PyThreadState_DeleteCurrent`). Nothing in `biased` stops the world,
+///   so no other thread ever moves a state to SUSPENDED and the compare-and-swap always
+///   succeeds (checked: a failure stops the run); `tstate_wait_attach` is `perthread`'s. No
+///   counter column counts these steps.
+/// - Not modelled, named until they are: 3.13t's collections, which the same allocation trigger
+///   as 3.14t's schedules (`record_allocation`, `gc_should_collect`,
 ///   Python/gc_free_threading.c) and which stop the world: `biased`'s figures carry no
 ///   collection pause, `perthread`'s do (`--gc-threshold 0` removes them there).
 /// - A handle moves between threads (`send`) as the counted reference it is: a reference in the
@@ -89,14 +100,20 @@ public struct BiasedScheme: AddressHandleScheme {
 
     public final class Shared {
         let queues: BiasedMergeQueues
+        /// Every thread's state word and QSBR sequence: what a detach and an attach write.
+        let threadStates: ThreadStates
         let weakrefShare: Double
 
         init(threadIDs: Int, weakrefShare: Double = 0) {
             queues = BiasedMergeQueues(threadIDs: threadIDs)
+            threadStates = ThreadStates(threadIDs: threadIDs)
             self.weakrefShare = weakrefShare
         }
 
-        deinit { queues.deallocate() }
+        deinit {
+            queues.deallocate()
+            threadStates.deallocate()
+        }
     }
 
     let threadID: UInt
@@ -108,13 +125,14 @@ public struct BiasedScheme: AddressHandleScheme {
     /// untouched at share 0.
     var weakrefCredit = 0.0
     var memory: AtomicBiasedMemory
+    let threadStates: ThreadStates
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
         Shared(threadIDs: threads + 2, weakrefShare: options[weakrefShare])
     }
 
-    /// `_Py_brc_init_thread`: the thread enters its bucket.
+    /// `_Py_brc_init_thread`: the thread enters its bucket; its new thread state is attached.
     public init(shared: Shared, threadID: Int) {
         self.init(shared: shared, threadID: threadID, perThread: nil)
     }
@@ -128,6 +146,8 @@ public struct BiasedScheme: AddressHandleScheme {
         memory = AtomicBiasedMemory(queues: shared.queues, thread: UInt(threadID), perThread: perThread)
         memory.recordThreadIdentity(of: self.threadID)
         BiasedCounting.registerThread(self.threadID, memory: &memory, counters: &counters)
+        threadStates = shared.threadStates
+        threadStates.attachNew(threadID)
     }
 
     /// `_Py_NewReference`: owned by the creating thread, local 1, shared 0; immortal for objects
@@ -251,10 +271,32 @@ public struct BiasedScheme: AddressHandleScheme {
         BiasedCounting.handlePending(thread: threadID, memory: &memory, counters: &counters)
     }
 
+    /// Blocking (the start barrier, a full or empty channel): `PyEval_SaveThread` →
+    /// `_PyThreadState_Detach` (`ThreadStates.detach`). A thread already detached stays so: the
+    /// runner may give up a slice more than once while it waits.
+    public mutating func suspend() {
+        let thread = Int(threadID)
+        if threadStates.currentState(of: thread) == ThreadStates.ATTACHED { threadStates.detach(thread) }
+    }
+
+    /// `PyEval_RestoreThread` → `_PyThreadState_Attach`: the compare-and-swap from DETACHED, then
+    /// `_Py_qsbr_attach`. Nothing here stops the world, so no other thread ever moves this one's
+    /// state to SUSPENDED and the compare-and-swap cannot fail; `tstate_wait_attach` is
+    /// `perthread`'s (`PerThreadState.attach`).
+    public mutating func resume() {
+        let thread = Int(threadID)
+        guard threadStates.currentState(of: thread) != ThreadStates.ATTACHED else { return }
+        let (exchanged, found) = threadStates.tryAttach(thread)
+        precondition(exchanged, "biased: thread \(thread) attaches from state \(found): nothing stops the world in biased")
+        threadStates.qsbrAttach(thread)
+    }
+
     /// `_Py_brc_remove_thread`: merges until the queue is empty and leaves the bucket; objects
-    /// queued for this thread afterwards are merged by the thread that queues them.
+    /// queued for this thread afterwards are merged by the thread that queues them. Then
+    /// `_PyThreadState_DeleteCurrent`'s `_Py_qsbr_detach`.
     public mutating func threadExit() {
         BiasedCounting.removeThread(threadID, memory: &memory, counters: &counters)
+        threadStates.qsbrDetach(Int(threadID))
     }
 
     /// `(shared >> 2) + local`, nil for an immortal object.

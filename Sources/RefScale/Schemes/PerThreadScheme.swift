@@ -35,24 +35,35 @@ import Synchronization
 /// thread's allocation count, added to the young count every ±512 (`record_allocation`); an
 /// allocation that takes the young count past `--gc-threshold` (2000, CPython's) schedules a
 /// collection, which runs at the thread's next eval-breaker check (as `_Py_ScheduleGC` sets the
-/// eval-breaker bit). The collecting thread stops the world — every other worker parks at its
-/// next check, or counts as stopped while it is detached (blocked, `suspend`) — merges every
-/// thread's array in turn, restarts the world, and records the pause (`merge_pauses`,
-/// `merge_pause_ns`). A worker merges its own array when it exits. The run's main thread only
-/// makes and releases the objects: its final merge, after every worker has exited, frees the
-/// objects with an id whose count is then 0 and turns the others into ordinary merged objects.
+/// eval-breaker bit). The collecting thread stops the world — every other worker suspends
+/// itself at its next check, or, while it is detached (blocked, `suspend`), is suspended by the
+/// collector's compare-and-swap on its state word — merges every thread's array in turn,
+/// restarts the world, and records the pause (`merge_pauses`, `merge_pause_ns`). A worker
+/// merges its own array when it exits. The run's main thread only makes and releases the
+/// objects: its final merge, after every worker has exited, frees the objects with an id whose
+/// count is then 0 and turns the others into ordinary merged objects; it takes no part in a stop.
+///
+/// Detach and attach, as 3.14t's `_PyThreadState_Detach` and `_PyThreadState_Attach`
+/// (Python/pystate.c; `ThreadStates`, `PerThreadState`): a worker detaches in `suspend` —
+/// `_Py_qsbr_detach` (Python/qsbr.c), a release store of QSBR_OFFLINE, then
+/// `tstate_set_detached`, a store of DETACHED into its own state word, no lock and no wake-up —
+/// and attaches in `resume`, or at its first allocation, type drop, check or exit after a wait
+/// the runner did not end with `resume` — `tstate_try_attach`, a compare-and-swap DETACHED →
+/// ATTACHED, then `_Py_qsbr_attach`. A collector moves each detached thread to SUSPENDED by
+/// compare-and-swap (`park_detached_threads`) and back to DETACHED when it restarts the world
+/// (`start_the_world`); an attach that finds SUSPENDED waits for that store
+/// (`tstate_wait_attach`), so no thread touches its array while the world is stopped. A thread
+/// that detaches during a stop wakes no one: the collector finds it at its next scan, 1 ms
+/// later at most (`PyEvent_WaitTimed` in `stop_the_world`), which the pause includes, as in
+/// CPython.
 ///
 /// Where the model is a choice: a collection frees nothing but merges; the objects with ids
 /// are kept by the main thread for the whole run, so no collection during it could free one.
 /// CPython's collector also merges the biased queues of every thread; here each thread merges
-/// its own at its checks. Three differences remain, named here until they are modelled:
-/// - Detach and attach go through the run's mutex with a broadcast (`PerThreadState.detach`,
-///   `attachIfDetached`); CPython's are a store and a compare-and-swap on the thread's own
-///   state word (`detach_thread`, `tstate_try_attach`, Python/pystate.c), and the collector
-///   moves a detached thread to SUSPENDED by CAS (`park_detached_threads`). The mutex is taken
-///   only when a worker blocks (a full or empty channel, the start barrier), so `private`,
-///   `shared-hot`, `mixed` and `churn` without remote frees never take it; `handoff` takes it at
-///   every wait.
+/// its own at its checks. The please-stop bit CPython sets in each attached thread's eval
+/// breaker is one run-wide word every worker loads at its checks. When a check finds the stop
+/// already over, CPython still detaches and attaches once; the model skips that pair. Two
+/// differences remain, named here until they are modelled:
 /// - Every allocation counts toward a collection; CPython counts only GC-tracked ones
 ///   (`record_allocation` from `gc_alloc`, Python/gc_free_threading.c) and also requires the
 ///   young count to pass `long_lived_total / 4` (`gc_should_collect`): with nothing long-lived
@@ -91,7 +102,7 @@ public struct PerThreadScheme: AddressHandleScheme {
 
         init(options: SchemeOptions, threadIDs: Int) {
             biased = BiasedScheme.makeShared(options: options, threads: threadIDs - 2)
-            state = PerThreadState(threadIDs: threadIDs, gcThreshold: options[PerThreadScheme.gcThreshold])
+            state = PerThreadState(threadIDs: threadIDs, gcThreshold: options[PerThreadScheme.gcThreshold], threadStates: biased.threadStates)
             uniqueIDs = options[PerThreadScheme.uniqueIDs]
         }
 
@@ -220,13 +231,21 @@ public struct PerThreadScheme: AddressHandleScheme {
         ownCounters.mergePauseNanoseconds &+= pause
     }
 
-    /// Blocking (the start barrier, a full or empty channel): the thread detaches.
+    /// Blocking (the start barrier, a full or empty channel): the thread detaches
+    /// (`_PyThreadState_Detach`: QSBR offline, a store of DETACHED).
     public mutating func suspend() {
         if isWorker { state.detach(thread: threadID) }
     }
 
+    /// After blocking: the thread attaches (`_PyThreadState_Attach`: a compare-and-swap from
+    /// DETACHED, which waits out a stop that suspended the thread, then QSBR online).
+    public mutating func resume() {
+        if isWorker { state.attachIfDetached(thread: threadID) }
+    }
+
     /// A worker merges its array and leaves; the main thread makes the final merge.
     public mutating func threadExit() {
+        if isWorker { state.attachIfDetached(thread: threadID) }
         biased.threadExit()
         if isWorker {
             ownCounters.atomicRMW &+= state.leave(thread: threadID)
