@@ -10,9 +10,12 @@
 # workload and thread count (the parameters reach bin/refscale-313t whole); every workload that
 # takes --shared-kind runs ext-type (real PyType_FromSpec types and instances) at 1 and 2 threads
 # in valid rows, the stream biased runs, every object born freed by the interpreter, the types at
-# the collection that ends their lives; planted defects (no collection, a deferred class in place
-# of an extension type, an extra reference at birth) fail; every committed experiment file that
-# names cpython-313t loads in that build;
+# the collection that ends their lives; churn and handoff with --shared-kind class make real
+# instances of the (immortal) class, checked so at birth, in valid rows on biased's stream, every
+# instance freed by the interpreter and the class never; planted defects (no collection, a
+# deferred class in place of an extension type, an extra reference at birth, ints, strs and
+# tuples in place of a class's instances) fail; every committed experiment file that names
+# cpython-313t loads in that build;
 # `validate` of biased beside cpython-313t measures every cell it can run, shared-hot/ext-type
 # included, and Experiments/programs_313t.py runs the real programs beside its trace cells.
 # Usage: Tests/cpython-313t-tests.sh path/to/refscale [--build]
@@ -103,6 +106,44 @@ for row in real:
     if row["workload"] in ("churn", "handoff"):  # instances, and their one type
         assert int(row["frees"]) > 1, (key, row["frees"])
 PY
+  # --shared-kind class in churn and handoff: each created object is a real instance of the class
+  # (pool object 0: a class statement's class, immortal), made by its tp_alloc; the scheme checks at
+  # each birth that its type is the class, its count 1, its owner the maker, that the collector
+  # tracks it and the class is immortal, and stops the run otherwise (the planted defect
+  # data-for-class-instance below shows that check failing). Every row valid, on biased's stream,
+  # every instance freed once by the interpreter and the class never: frees == objects_allocated - 1.
+  classes=(--duration 0.05 --warmup 0.01 --reps 1 --shared-kind class)
+  for workload in churn handoff; do
+    threads=1,2
+    [ "$workload" = handoff ] && threads=2  # a producer and a consumer at least
+    for scheme in cpython-313t biased; do
+      "$refscale" run --scheme "$scheme" --workload "$workload" --threads "$threads" "${classes[@]}" --csv "$work/class-$scheme.csv" \
+        >"$work/out" 2>&1 && pass || fail "$scheme on $workload --shared-kind class: $(tail -3 "$work/out")"
+    done
+  done
+  python3 - "$work/class-cpython-313t.csv" "$work/class-biased.csv" <<'PY' && pass || fail "cpython-313t class rows"
+import csv, sys
+real = list(csv.DictReader(open(sys.argv[1])))
+model = {(r["workload"], r["threads"]): r for r in csv.DictReader(open(sys.argv[2]))}
+expected = [("churn", "1"), ("churn", "2"), ("handoff", "2")]
+assert sorted((r["workload"], r["threads"]) for r in real) == expected, [(r["workload"], r["threads"]) for r in real]
+assert sorted(model) == expected, sorted(model)
+for row in real:
+    key = (row["workload"], row["threads"])
+    assert row["scheme"] == "cpython-313t" and row["shared_kind"] == "class", (key, row["scheme"], row["shared_kind"])
+    assert row["valid"] == "true", (key, row.get("validation_error"))
+    assert int(row["frees"]) == int(row["objects_allocated"]) - 1 > 0, (key, row["frees"], row["objects_allocated"])
+    assert row["stream_digest"] == model[key]["stream_digest"], (key, row["stream_digest"], model[key]["stream_digest"])
+PY
+  # Ints, strs and tuples in place of the class's instances (what the scheme made before): the
+  # birth check finds the first one's type; the run stops, no row.
+  REFSCALE_PLANTED_313T_DEFECT=data-for-class-instance "$refscale" run --scheme cpython-313t --workload churn --threads 1 \
+    "${classes[@]}" --csv "$work/planted-data-for-class-instance.csv" >"$work/out" 2>&1
+  status=$?
+  [ "$status" -eq 1 ] && grep -q "a new instance of a class is not an instance of it: its type is \(int\|str\|tuple\)" "$work/out" \
+    && [ ! -s "$work/planted-data-for-class-instance.csv" ] && pass \
+    || fail "planted data-for-class-instance: exit $status, expected 1, the birth check's line and no row: $(tail -3 "$work/out")"
+
   # Planted defects, each of which the checks above must catch.
   planted() {  # planted NAME EXPECTED-STATUS PATTERN
     REFSCALE_PLANTED_313T_DEFECT="$1" "$refscale" run --scheme cpython-313t --workload shared-hot --threads 2 "${short[@]}" \

@@ -2,9 +2,9 @@
 // refscale made with REFSCALE_CPYTHON_313T (Package.swift). It has every helper of the 3.11
 // module (crefscale_python.h: the same kinds of object, made and named the same way) and what
 // only the 3.13t scheme needs: a reference tracer that tells the harness when the interpreter
-// deallocates one of its objects, the eval breaker's event bits, classes and extension types
-// (PyType_FromSpec) with their instances, and the count of the references a type's own parts
-// hold to it. Py_INCREF, Py_DECREF and
+// deallocates one of its objects, the eval breaker's event bits, classes (with the base their
+// instances' layout comes from) and extension types (PyType_FromSpec), the instances of both, and
+// the count of the references a type's own parts hold to it. Py_INCREF, Py_DECREF and
 // Py_REFCNT are 3.13t's own static inline functions (Include/object.h) and import as they are.
 #ifndef CREFSCALE_PYTHON313T_H
 #define CREFSCALE_PYTHON313T_H
@@ -64,15 +64,17 @@ static inline void crefscale_py313t_tracer_note(struct crefscale_py313t_tracer *
 }
 
 /// A class named "refscale object <hex address>", as a `class` statement makes it: type(name,
-/// (), {}), which runs type_new as __build_class__ does (Objects/typeobject.c type_new_impl; its
-/// type_new_alloc gives it a deferred count, _PyObject_SetDeferredRefcount). NULL with a Python
-/// error set when making it fails. Needs an attached thread state.
-static inline PyObject *crefscale_py313t_make_class(void *pool_address) {
+/// (base,), {}), which runs type_new as __build_class__ does (Objects/typeobject.c type_new_impl; its
+/// type_new_alloc gives it a deferred count, _PyObject_SetDeferredRefcount, and sets tp_alloc =
+/// PyType_GenericAlloc and tp_dealloc = subtype_dealloc). `base` is crefscale_py313t_instance_base,
+/// as in `class C(Base): pass`, so an instance has the layout crefscale_py313t_instance. NULL with a
+/// Python error set when making it fails. Needs an attached thread state.
+static inline PyObject *crefscale_py313t_make_class(PyObject *base, void *pool_address) {
     char name[64];
     snprintf(name, sizeof name, "%s%llx", crefscale_py_str_prefix, (unsigned long long)(uintptr_t)pool_address);
     PyObject *namespace = PyDict_New();
     if (namespace == NULL) return NULL;
-    PyObject *made = PyObject_CallFunction((PyObject *)&PyType_Type, "s()O", name, namespace);
+    PyObject *made = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O)O", name, base, namespace);
     Py_DECREF(namespace);
     return made;
 }
@@ -81,6 +83,16 @@ static inline PyObject *crefscale_py313t_make_class(void *pool_address) {
 /// marks an object with a deferred count (_PyObject_SetDeferredRefcount). The internal header
 /// needs Py_BUILD_CORE, so the value is named here.
 #define CREFSCALE_PY313T_GC_BITS_DEFERRED ((uint8_t)64)
+
+/// _PyGC_BITS_TRACKED of the same header: the bit of ob_gc_bits that says the cycle collector
+/// tracks the object (_PyObject_GC_IS_TRACKED).
+#define CREFSCALE_PY313T_GC_BITS_TRACKED ((uint8_t)1)
+
+/// Whether the cycle collector tracks `object`, read as _PyObject_GC_IS_TRACKED reads it; an
+/// object whose type is not collected is never tracked.
+static inline int crefscale_py313t_is_tracked(PyObject *object) {
+    return (__atomic_load_n(&object->ob_gc_bits, __ATOMIC_RELAXED) & CREFSCALE_PY313T_GC_BITS_TRACKED) != 0;
+}
 
 /// Whether `object` has a deferred count: ob_gc_bits has _PyGC_BITS_DEFERRED, as
 /// _PyObject_HasDeferredRefcount (Include/internal/pycore_object.h) reads it.
@@ -99,12 +111,43 @@ static inline int crefscale_py313t_is_owned_here(PyObject *object) {
     return _Py_IsOwnedByCurrentThread(object);
 }
 
-/// An instance of an extension type made by crefscale_py313t_make_extension_type: the header and
-/// the pool object it names.
+/// An instance of an extension type made by crefscale_py313t_make_extension_type or of a class
+/// made by crefscale_py313t_make_class: the header and the pool object it names, a word that is
+/// no object, which neither the collector (tp_traverse) nor a deallocator reads.
 typedef struct {
     PyObject_HEAD
     void *pool_address;
 } crefscale_py313t_instance;
+
+/// The deallocator of crefscale_py313t_instance_base, as `object`'s (object_dealloc,
+/// Objects/typeobject.c): free the instance with its type's tp_free. Its class's subtype_dealloc
+/// calls it last and then drops the instance's reference to the class (Py_DECREF(type): the base
+/// is not a heap type, so subtype_dealloc's type_needs_decref holds).
+static inline void crefscale_py313t_instance_base_dealloc(PyObject *self) {
+    Py_TYPE(self)->tp_free(self);
+}
+
+/// The base of every class crefscale_py313t_make_class makes: a static type, as `object` is, whose
+/// instances have one word more, the pool object's address. A class statement's class gets its
+/// layout from its base; a class of `object` alone has no word of its own (its instance's body is
+/// inline attribute values, each an object), so without this base an instance could not name its
+/// pool object as an extension type's instance does. What changes against `class C: pass`: the
+/// instances keep their attributes in a dict made on demand, not inline (type_ready_managed_dict
+/// gives Py_TPFLAGS_INLINE_VALUES only to a basic size of sizeof(PyObject)); their counting does
+/// not change. One static type per unit that includes this header: call it from one place, once,
+/// before any thread uses it (PyType_Ready is not safe to race). NULL with a Python error set when
+/// PyType_Ready fails. Needs an attached thread state.
+static inline PyObject *crefscale_py313t_instance_base(void) {
+    static PyTypeObject base = {
+        PyVarObject_HEAD_INIT(NULL, 0)
+        .tp_name = "refscale.InstanceBase",
+        .tp_basicsize = sizeof(crefscale_py313t_instance),
+        .tp_dealloc = crefscale_py313t_instance_base_dealloc,
+        .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    };
+    if (PyType_Ready(&base) < 0) return NULL;
+    return (PyObject *)&base;
+}
 
 /// The tp_dealloc of those types, as an extension writes one for a heap type: free the instance,
 /// then drop the reference to its type that allocation took (PyType_GenericAlloc → _PyObject_Init's
@@ -137,10 +180,14 @@ static inline PyObject *crefscale_py313t_make_extension_type(void *pool_address)
     return PyType_FromSpec(&spec);
 }
 
-/// A new instance of `type` (made by crefscale_py313t_make_extension_type) naming `pool_address`:
-/// PyType_GenericAlloc, the allocation an extension's tp_new makes, whose _PyObject_Init takes a
-/// reference to the type (Py_INCREF(type), biased: an atomic for every thread but the type's
-/// owner). NULL with a Python error set when it fails. Needs an attached thread state.
+/// A new instance of `type` (made by crefscale_py313t_make_extension_type or
+/// crefscale_py313t_make_class) naming `pool_address`: PyType_GenericAlloc, the tp_alloc of both
+/// (inherited from `object` by an extension type; set by type_new for a class), which object_new
+/// calls and an extension's tp_new calls. Its _PyObject_Init takes a reference to the type,
+/// Py_INCREF(type): biased for an extension type (an atomic for every thread but the type's
+/// owner), nothing for a class, immortal. It tracks a class's instance for the cycle collector
+/// (a class is collected: type_new_alloc sets Py_TPFLAGS_HAVE_GC). NULL with a Python error set
+/// when it fails. Needs an attached thread state.
 static inline PyObject *crefscale_py313t_make_instance(PyObject *type, void *pool_address) {
     PyObject *made = PyType_GenericAlloc((PyTypeObject *)type, 0);
     if (made != NULL) ((crefscale_py313t_instance *)made)->pool_address = pool_address;
@@ -190,10 +237,10 @@ static inline Py_ssize_t crefscale_py313t_references_within(PyObject *target) {
     return walk.references;
 }
 
-/// Whether `object` is an instance of a type crefscale_py313t_make_extension_type made: its type
-/// is a heap type of that basic size whose name has the prefix. Not the deallocator's address:
-/// a static function of this header has one copy in each unit that includes it. Reads only the
-/// type, which the instance keeps alive.
+/// Whether `object` is an instance of a type crefscale_py313t_make_extension_type or
+/// crefscale_py313t_make_class made: its type is a heap type of that basic size whose name has the
+/// prefix. Not the deallocator's address: a static function of this header has one copy in each
+/// unit that includes it. Reads only the type, which the instance keeps alive.
 static inline int crefscale_py313t_is_instance(PyObject *object) {
     PyTypeObject *type = Py_TYPE(object);
     return type->tp_basicsize == (Py_ssize_t)sizeof(crefscale_py313t_instance) && PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)

@@ -34,9 +34,13 @@ public enum CPython313tIdentity {
 ///   and counted biased, their types static and immortal. Every mortal object is born with
 ///   `Py_REFCNT` 1 (checked at birth), owned by the thread that made it (`ob_tid`).
 /// - An object of kind `class` (`--shared-kind class`) is a class made as a `class` statement makes
-///   it (`type(name, (), {})`, named "refscale object <address>"): deferred, so immortal in 3.13t
-///   once a second thread has started (checked at birth; the pool object is then marked immortal,
-///   as `biased` marks it). Its duplicates and closes are 3.13t's no-ops on an immortal object.
+///   it (`type(name, (base,), {})`, named "refscale object <address>"): deferred, so immortal in
+///   3.13t once a second thread has started (checked at birth; the pool object is then marked
+///   immortal, as `biased` marks it). Its duplicates and closes are 3.13t's no-ops on an immortal
+///   object. Its base (crefscale_python313t.h `crefscale_py313t_instance_base`, one static type
+///   for the process, as `object` is one) gives its instances one word for their pool object's
+///   address, as in `class C(Base): pass` over an extension's base; a class of `object` alone
+///   has no such word.
 /// - An object of kind `ext-type` is an extension type made as an extension makes one:
 ///   `PyType_FromSpec` (crefscale_python313t.h `crefscale_py313t_make_extension_type`; Objects/
 ///   typeobject.c `_PyType_FromMetaclass_impl`), named "refscale object <address>.Instance", its
@@ -52,12 +56,19 @@ public enum CPython313tIdentity {
 ///   its `tp_dict`). A failed check stops the run (`failure(of:)`). The pool object's count that
 ///   validation expects back after the workers is `Py_REFCNT` read after set-up, so it includes
 ///   those references.
-/// - Where a workload makes instances of such a type (`churn`, `handoff`: the created object's
-///   `ObjectRef.typeWord` names a pool object of kind `ext-type`), each is a real instance:
+/// - Where a workload makes instances of a type (`churn`, `handoff`: the created object's
+///   `ObjectRef.typeWord` names a pool object of kind `ext-type` or `class`), each is a real
+///   instance, made by the type's `tp_alloc` as `object_new` and an extension's `tp_new` make it:
 ///   `PyType_GenericAlloc` (Objects/typeobject.c), whose `_PyObject_Init` is 3.13t's own
-///   `Py_INCREF(type)`, and whose deallocation is the `tp_dealloc` above, 3.13t's own
-///   `Py_DECREF(type)`: both biased, atomics for every thread but the type's maker. The instance
-///   keeps its pool object's address in its body, which the tracer reads.
+///   `Py_INCREF(type)`. For an extension type its deallocation is the `tp_dealloc` above, 3.13t's
+///   own `Py_DECREF(type)`: both biased, atomics for every thread but the type's maker. For a
+///   class the allocation also tracks the instance for the cycle collector, and its deallocation is
+///   the class's `subtype_dealloc`, which calls the base's deallocator (`tp_free`, as
+///   `object_dealloc`) and then `Py_DECREF(type)`: both on an immortal class, so both 3.13t's
+///   no-ops. Either instance keeps its pool object's address in its body (`crefscale_py313t_instance`,
+///   one layout for both), which the tracer reads. At birth the scheme checks its type, its
+///   `Py_REFCNT` 1 and its owner; for a class's, that the collector tracks it and the class is
+///   immortal. A failed check stops the run.
 /// - How an extension type's life ends. Its own parts hold it (`tp_mro`'s first item is the type
 ///   itself), so the harness's last `Py_DECREF` leaves `Py_REFCNT` at those references and frees
 ///   nothing: the type and its parts are then a cycle nothing else reaches, which only a
@@ -74,7 +85,9 @@ public enum CPython313tIdentity {
 ///   must then fail: `no-collection` (the maker runs no collection: every extension type is
 ///   reported never freed), `class-for-ext-type` (a class of a `class` statement in place of an
 ///   extension type: the birth check finds it immortal), `extra-type-reference` (one reference
-///   more at birth: the birth check finds the count).
+///   more at birth: the birth check finds the count), `data-for-class-instance` (an int, a str or a
+///   tuple, as made before a class had instances, in place of each instance of a class: the
+///   instance's birth check finds its type).
 /// - The pool object's life ends when 3.13t deallocates its `PyObject`, wherever that happens:
 ///   in the `Py_DECREF` of the owner, of another thread (`_Py_DecRefShared`), in a merge of the
 ///   owner's queue, at thread exit. A reference tracer (`PyRefTracer_SetTracer`, 3.13; called by
@@ -87,7 +100,8 @@ public enum CPython313tIdentity {
 ///   deallocation it reads the dying object's value, or for an object of another type its type's
 ///   size, and one word of the pool object); each `new` may widen the tracer's span of pool
 ///   memory (two relaxed loads, a store only while it grows). A `new` of an object that is not a
-///   type loads its type word to tell an instance of an extension type.
+///   type loads its type word to tell an instance of an extension type or a class; an instance's
+///   birth check reads its header and its type's.
 /// - No GIL and no slices: a thread attaches its thread state when its context is made
 ///   (`PyGILState_Ensure`: in a free-threaded build it makes and attaches a thread state, it takes
 ///   no lock), detaches it in `suspend()` (`PyEval_SaveThread`) so that a stop-the-world pause
@@ -126,6 +140,7 @@ public struct CPython313tScheme: CountingScheme {
         case noCollection = "no-collection"
         case classForExtensionType = "class-for-ext-type"
         case extraTypeReference = "extra-type-reference"
+        case dataForClassInstance = "data-for-class-instance"
     }
 
     public final class Shared {
@@ -261,8 +276,8 @@ public struct CPython313tScheme: CountingScheme {
         if object.isDeferred { return makeClass(object) }
         if object.isExtensionType { return makeExtensionType(object) }
         if let type = UnsafeMutableRawPointer(bitPattern: object.typeWord.pointee.load(ordering: .relaxed)).map(ObjectRef.init(address:)),
-           type.isExtensionType {
-            return makeInstance(object, of: type)
+           type.isExtensionType || type.isDeferred {
+            return makeInstance(object, of: type, kind: kind)
         }
         var made = crefscale_py_make(kind, object.address)
         if made == nil {
@@ -288,7 +303,7 @@ public struct CPython313tScheme: CountingScheme {
     /// A class for an object of kind `class`; immortal, as 3.13t makes a deferred object once a
     /// second thread has started.
     mutating func makeClass(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
-        guard let made = crefscale_py313t_make_class(object.address) else {
+        guard let made = crefscale_py313t_make_class(EmbeddedPython313t.instanceBase, object.address) else {
             preconditionFailure("cpython-313t: making a class failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
         }
         precondition(_Py_IsImmortal(made) != 0, "cpython-313t: a new class is not immortal (Py_REFCNT \(Py_REFCNT(made))): no second thread has started")
@@ -302,7 +317,8 @@ public struct CPython313tScheme: CountingScheme {
     mutating func makeExtensionType(_ object: ObjectRef) -> UnsafeMutablePointer<PyObject> {
         let planted = shared.takeUnretainedValue().plantedDefect
         let made = planted == .classForExtensionType
-            ? crefscale_py313t_make_class(object.address) : crefscale_py313t_make_extension_type(object.address)
+            ? crefscale_py313t_make_class(EmbeddedPython313t.instanceBase, object.address)
+            : crefscale_py313t_make_extension_type(object.address)
         guard let made else {
             preconditionFailure("cpython-313t: making an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
         }
@@ -330,14 +346,41 @@ public struct CPython313tScheme: CountingScheme {
         return nil
     }
 
-    /// A real instance of the extension type `type` (a pool object of kind `ext-type`), which takes
-    /// its reference to the type in 3.13t's own allocation.
-    mutating func makeInstance(_ object: ObjectRef, of type: ObjectRef) -> UnsafeMutablePointer<PyObject> {
-        guard let made = crefscale_py313t_make_instance(CPython313tScheme.pythonObject(of: type), object.address) else {
-            preconditionFailure("cpython-313t: making an instance of an extension type failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+    /// A real instance of `type`, a pool object of kind `ext-type` or `class`, made by the type's own
+    /// allocation, which takes the instance's reference to the type (`_PyObject_Init`); checked at
+    /// birth, a failed check being the run's failure. `kind` is what `make` would make otherwise,
+    /// which the planted defect `data-for-class-instance` makes in place of a class's instance.
+    mutating func makeInstance(_ object: ObjectRef, of type: ObjectRef, kind: Int32) -> UnsafeMutablePointer<PyObject> {
+        let python = CPython313tScheme.pythonObject(of: type)
+        let isClass = type.isDeferred
+        let made = isClass && shared.takeUnretainedValue().plantedDefect == .dataForClassInstance
+            ? crefscale_py_make(kind, object.address) : crefscale_py313t_make_instance(python, object.address)
+        guard let made else {
+            preconditionFailure("cpython-313t: making an instance of \(isClass ? "a class" : "an extension type") failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
         }
-        precondition(Py_REFCNT(made) == 1, "cpython-313t: a new instance has Py_REFCNT \(Py_REFCNT(made)), not 1")
+        if let problem = CPython313tScheme.problemAtBirth(ofInstance: made, of: python, isClass: isClass) {
+            shared.takeUnretainedValue().record("cpython-313t: a new instance of \(isClass ? "a class" : "an extension type") \(problem)")
+        }
         return recorded(made, in: object)
+    }
+
+    /// What is wrong with `instance`, just made on this thread as an instance of `type`, or nil: its
+    /// type must be `type`, its `Py_REFCNT` 1 and its owner this thread; an instance of a class must
+    /// be tracked by the cycle collector, as every instance of a class statement's class is, and
+    /// its class immortal, so that the reference its allocation took was 3.13t's no-op.
+    static func problemAtBirth(ofInstance instance: UnsafeMutablePointer<PyObject>, of type: UnsafeMutablePointer<PyObject>, isClass: Bool) -> String? {
+        let instanceType = Py_TYPE(instance)
+        if UnsafeMutableRawPointer(instanceType) != UnsafeMutableRawPointer(type) {
+            let name = instanceType.flatMap { $0.pointee.tp_name }.map { String(cString: $0) } ?? "no type"
+            return "is not an instance of it: its type is \(name)"
+        }
+        if Py_REFCNT(instance) != 1 { return "has Py_REFCNT \(Py_REFCNT(instance)), not 1" }
+        if crefscale_py313t_is_owned_here(instance) == 0 { return "is not owned by the thread that made it (ob_tid \(instance.pointee.ob_tid))" }
+        if isClass {
+            if crefscale_py313t_is_tracked(instance) == 0 { return "is not tracked by the cycle collector" }
+            if _Py_IsImmortal(type) == 0 { return "has a class that is not immortal (Py_REFCNT \(Py_REFCNT(type)))" }
+        }
+        return nil
     }
 
     @inline(__always)
@@ -458,6 +501,15 @@ enum EmbeddedPython313t {
     }
 
     static func startSecondThread() { secondThreadStarted }
+
+    /// The base of every class the scheme makes (crefscale_py313t_instance_base), readied once per
+    /// process, before the first class, and never freed (a static type, immortal).
+    nonisolated(unsafe) static let instanceBase: UnsafeMutablePointer<PyObject> = withAttachedThread {
+        guard let base = crefscale_py313t_instance_base() else {
+            preconditionFailure("cpython-313t: readying the classes' base failed: \(EmbeddedPython.takeError() ?? "no Python error set")")
+        }
+        return base
+    }
 
     /// Handles the calling thread's pending eval-breaker events, as the eval loop does at RESUME;
     /// Python's error when that fails. Needs an attached thread state.
