@@ -79,15 +79,23 @@ PY
   # counted 1 + what its own parts hold (the scheme stops the run otherwise); the types' lives end
   # at the collection the main thread runs at its exit. Every row valid, on biased's stream, and
   # every object born (types included) freed once by the interpreter: frees == objects_allocated.
-  short=(--duration 0.05 --warmup 0.01 --reps 1 --shared-kind ext-type)
-  for workload in shared-hot churn mixed handoff; do
-    threads=1,2
-    [ "$workload" = handoff ] && threads=2  # a producer and a consumer at least
-    for scheme in cpython-313t biased; do
-      "$refscale" run --scheme "$scheme" --workload "$workload" --threads "$threads" "${short[@]}" --csv "$work/ext-$scheme.csv" \
-        >"$work/out" 2>&1 && pass || fail "$scheme on $workload --shared-kind ext-type: $(tail -3 "$work/out")"
+  # run_kind KIND PREFIX WORKLOAD...: each workload with --shared-kind KIND under cpython-313t and
+  # biased, at 1 and 2 threads (handoff at 2: a producer and a consumer at least), into
+  # PREFIX-SCHEME.csv.
+  run_kind() {
+    local kind="$1" prefix="$2"; shift 2
+    local workload scheme threads
+    for workload in "$@"; do
+      threads=1,2
+      [ "$workload" = handoff ] && threads=2
+      for scheme in cpython-313t biased; do
+        "$refscale" run --scheme "$scheme" --workload "$workload" --threads "$threads" --duration 0.05 --warmup 0.01 --reps 1 \
+          --shared-kind "$kind" --csv "$prefix-$scheme.csv" >"$work/out" 2>&1 \
+          && pass || fail "$scheme on $workload --shared-kind $kind: $(tail -3 "$work/out")"
+      done
     done
-  done
+  }
+  run_kind ext-type "$work/ext" shared-hot churn mixed handoff
   python3 - "$work/ext-cpython-313t.csv" "$work/ext-biased.csv" <<'PY' && pass || fail "cpython-313t ext-type rows"
 import csv, sys
 real = list(csv.DictReader(open(sys.argv[1])))
@@ -110,15 +118,7 @@ PY
   # tracks it and the class is immortal, and stops the run otherwise (the planted defect
   # data-for-class-instance below shows that check failing). Every row valid, on biased's stream,
   # every instance freed once by the interpreter and the class never: frees == objects_allocated - 1.
-  classes=(--duration 0.05 --warmup 0.01 --reps 1 --shared-kind class)
-  for workload in churn handoff; do
-    threads=1,2
-    [ "$workload" = handoff ] && threads=2  # a producer and a consumer at least
-    for scheme in cpython-313t biased; do
-      "$refscale" run --scheme "$scheme" --workload "$workload" --threads "$threads" "${classes[@]}" --csv "$work/class-$scheme.csv" \
-        >"$work/out" 2>&1 && pass || fail "$scheme on $workload --shared-kind class: $(tail -3 "$work/out")"
-    done
-  done
+  run_kind class "$work/class" churn handoff
   python3 - "$work/class-cpython-313t.csv" "$work/class-biased.csv" <<'PY' && pass || fail "cpython-313t class rows"
 import csv, sys
 real = list(csv.DictReader(open(sys.argv[1])))
@@ -135,7 +135,7 @@ PY
   # Ints, strs and tuples in place of the class's instances (what the scheme made before): the
   # birth check finds the first one's type; the run stops, no row.
   REFSCALE_PLANTED_313T_DEFECT=data-for-class-instance "$refscale" run --scheme cpython-313t --workload churn --threads 1 \
-    "${classes[@]}" --csv "$work/planted-data-for-class-instance.csv" >"$work/out" 2>&1
+    --duration 0.05 --warmup 0.01 --reps 1 --shared-kind class --csv "$work/planted-data-for-class-instance.csv" >"$work/out" 2>&1
   status=$?
   [ "$status" -eq 1 ] && grep -q "a new instance of a class is not an instance of it: its type is \(int\|str\|tuple\)" "$work/out" \
     && [ ! -s "$work/planted-data-for-class-instance.csv" ] && pass \
@@ -143,8 +143,8 @@ PY
 
   # Planted defects, each of which the checks above must catch.
   planted() {  # planted NAME EXPECTED-STATUS PATTERN
-    REFSCALE_PLANTED_313T_DEFECT="$1" "$refscale" run --scheme cpython-313t --workload shared-hot --threads 2 "${short[@]}" \
-      --csv "$work/planted-$1.csv" >"$work/out" 2>&1
+    REFSCALE_PLANTED_313T_DEFECT="$1" "$refscale" run --scheme cpython-313t --workload shared-hot --threads 2 \
+      --duration 0.05 --warmup 0.01 --reps 1 --shared-kind ext-type --csv "$work/planted-$1.csv" >"$work/out" 2>&1
     local status=$?
     [ "$status" -eq "$2" ] && grep -q "$3" "$work/out" && pass \
       || fail "planted $1: exit $status, expected $2 and '$3': $(tail -3 "$work/out")"
