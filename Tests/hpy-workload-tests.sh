@@ -77,17 +77,17 @@ PY
   local csv
   csv="$(ls "$out"/*.csv)"
   local results
-  results="$(python3 - "$csv" "$threads" "$@" <<'PY'
-import csv, sys
-path, threads, calls = sys.argv[1], sys.argv[2].split(","), sys.argv[3:]
-rows = list(csv.DictReader(open(path)))
+  results="$(python3 - "$csv" "$out.json" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+experiment = json.load(open(sys.argv[2]))
+threads = [str(t) for t in experiment["threads"]]
 seen = {}
 for row in rows:
     seen[(row["scheme"], row["context"], row["function"], row["threads"])] = row
-for scheme in ["gil", "atomic", "biased", "perthread", "handle-local", "arena", "handle-table"]:
-    for context in ["direct", "universal", "debug", "trace"]:
-        for call in calls:
-            function = call.split("|")[1]
+for scheme in experiment["schemes"]:
+    for context in experiment["context"]:
+        for function in (workload["function"] for workload in experiment["workloads"]):
             name = f"{scheme} {context} {function}"
             runs = [seen.get((scheme, context, function, t)) for t in threads]
             if any(row is None for row in runs):
