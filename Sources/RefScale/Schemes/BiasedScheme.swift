@@ -132,6 +132,9 @@ public struct BiasedScheme: AddressHandleScheme {
     var weakrefCredit = 0.0
     var memory: AtomicBiasedMemory
     let threadStates: ThreadStates
+    /// The raw blocks `memory` and `threadStates` point into live as long as their owner: a
+    /// context keeps it alive, so one outliving its maker's reference (a test's) stays valid.
+    let owner: Shared
     public var counters = SchemeCounters()
 
     public static func makeShared(options: SchemeOptions, threads: Int) -> Shared {
@@ -153,6 +156,7 @@ public struct BiasedScheme: AddressHandleScheme {
         memory.recordThreadIdentity(of: self.threadID)
         BiasedCounting.registerThread(self.threadID, memory: &memory, counters: &counters)
         threadStates = shared.threadStates
+        owner = shared
         threadStates.attachNew(threadID)
     }
 

@@ -111,6 +111,8 @@ public struct PerThreadScheme: AddressHandleScheme {
 
     var biased: BiasedScheme
     let state: PerThreadState
+    /// Keeps `state`'s raw block alive as long as this context (`BiasedScheme.owner`).
+    let owner: Shared
     let threadID: Int
     let uniqueIDs: UniqueIDPolicy
     /// An allocation passed the threshold: collect at the next eval-breaker check.
@@ -125,6 +127,7 @@ public struct PerThreadScheme: AddressHandleScheme {
 
     public init(shared: Shared, threadID: Int) {
         state = shared.state
+        owner = shared
         biased = BiasedScheme(shared: shared.biased, threadID: threadID, perThread: state)
         self.threadID = threadID
         uniqueIDs = shared.uniqueIDs
