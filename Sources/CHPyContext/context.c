@@ -59,6 +59,12 @@ struct chpy_thread {
     struct chpy_counts counts;
     /// The counts at chpy_calls_begin.
     struct chpy_counts calls_mark;
+    /// What a worker's calls use, bound once at its set-up (chpy_thread_bind_calls).
+    struct chpy_module *calls_module;
+    size_t calls_argument_count;
+    struct chpy_scheme calls_scheme;
+    chpy_allocate calls_allocate;
+    void *calls_allocator;
     const char *function;
     bool error_set;
     char error[256];
@@ -70,6 +76,8 @@ static char run_failure[512];
 static bool run_failed;
 static struct chpy_counts run_call_counts;
 static uint64_t *pending;
+/// Written under run_lock; read without it by drain's test for an empty list (an atomic load),
+/// so a call that has nothing to end takes no lock.
 static size_t pending_count, pending_capacity;
 
 #define THREAD(ctx) ((struct chpy_thread *)(ctx))
@@ -925,7 +933,11 @@ static void fill(struct chpy_thread *t) {
     SET(ctx_Err_SetString); SET(ctx_Err_SetObject); SET(ctx_Err_Occurred); SET(ctx_Err_Clear); SET(ctx_Err_NoMemory); SET(ctx_FatalError);
 }
 
+/// The calling thread's context, found without a call into the thread library after its first use.
+static _Thread_local struct chpy_thread *current_thread;
+
 struct chpy_thread *chpy_thread_current(void) {
+    if (current_thread) return current_thread;
     pthread_once(&thread_key_once, make_thread_key);
     struct chpy_thread *t = pthread_getspecific(thread_key);
     if (!t) {
@@ -933,6 +945,7 @@ struct chpy_thread *chpy_thread_current(void) {
         fill(t);
         pthread_setspecific(thread_key, t);
     }
+    current_thread = t;
     return t;
 }
 
@@ -940,6 +953,31 @@ void chpy_thread_bind(struct chpy_thread *t, struct chpy_scheme scheme, chpy_all
     t->scheme = scheme;
     t->allocate = allocate;
     t->allocator = allocator;
+}
+
+void chpy_thread_bind_calls(struct chpy_thread *t, struct chpy_scheme scheme, struct chpy_module *module, size_t argument_count,
+                            chpy_allocate allocate, void *allocator) {
+    t->calls_scheme = scheme;
+    t->calls_module = module;
+    t->calls_argument_count = argument_count;
+    t->calls_allocate = allocate;
+    t->calls_allocator = allocator;
+}
+
+void *chpy_thread_unbind_calls(struct chpy_thread *t) {
+    void *allocator = t->calls_allocator;
+    t->calls_module = NULL;
+    t->calls_allocate = NULL;
+    t->calls_allocator = NULL;
+    return allocator;
+}
+
+uint64_t chpy_call_bound(struct chpy_thread *t, void *state, const uint64_t *registers) {
+    t->scheme = t->calls_scheme;
+    t->scheme.state = state;
+    t->allocate = t->calls_allocate;
+    t->allocator = t->calls_allocator;
+    return chpy_call(t, t->calls_module, registers[0], registers + 1, t->calls_argument_count);
 }
 
 struct chpy_counts chpy_thread_counts(const struct chpy_thread *t) { return t->counts; }
@@ -1017,7 +1055,8 @@ static void add_pending(uint64_t object) {
         pending_capacity = pending_capacity ? pending_capacity * 2 : 256;
         pending = realloc(pending, pending_capacity * sizeof(uint64_t));
     }
-    pending[pending_count++] = object;
+    pending[pending_count] = object;
+    __atomic_store_n(&pending_count, pending_count + 1, __ATOMIC_RELAXED);
 }
 
 static int visit_field(chpy_handle *field, void *unused) {
@@ -1056,12 +1095,17 @@ void chpy_object_freed(void *address) {
 
 uint64_t chpy_take_pending_release(void) {
     pthread_mutex_lock(&run_lock);
-    uint64_t object = pending_count ? pending[--pending_count] : 0;
+    uint64_t object = 0;
+    if (pending_count) {
+        object = pending[pending_count - 1];
+        __atomic_store_n(&pending_count, pending_count - 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&run_lock);
     return object;
 }
 
 static void drain(struct chpy_thread *t) {
+    if (__atomic_load_n(&pending_count, __ATOMIC_RELAXED) == 0) return;
     for (uint64_t object; (object = chpy_take_pending_release()) != 0;) release(t, object);
 }
 void chpy_drain(struct chpy_thread *t) { drain(t); }

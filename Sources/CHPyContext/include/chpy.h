@@ -50,6 +50,12 @@ struct chpy_thread *_Nonnull chpy_thread_current(void);
 /// Points the thread's context at the scheme and allocator for the next calls.
 void chpy_thread_bind(struct chpy_thread *_Nonnull thread, struct chpy_scheme scheme, chpy_allocate _Nonnull allocate,
                       void *_Nonnull allocator);
+struct chpy_module;
+/// Binds what a worker's calls use for the whole run: the scheme's entries, the module, its
+/// arguments' count and an allocator that lives until chpy_thread_unbind_calls, which returns it.
+void chpy_thread_bind_calls(struct chpy_thread *_Nonnull thread, struct chpy_scheme scheme, struct chpy_module *_Nonnull module,
+                            size_t argument_count, chpy_allocate _Nonnull allocate, void *_Nonnull allocator);
+void *_Nullable chpy_thread_unbind_calls(struct chpy_thread *_Nonnull thread);
 struct chpy_counts chpy_thread_counts(const struct chpy_thread *_Nonnull thread);
 /// Marks where the thread's counted calls begin: what it does from here to chpy_calls_end is
 /// added to the run's call counts (chpy_run_call_counts). A worker marks after its set-up and
@@ -102,6 +108,12 @@ void chpy_drain(struct chpy_thread *_Nonnull thread);
 /// Calls the function; the result's handle is closed. Returns the handle operations the call made.
 uint64_t chpy_call(struct chpy_thread *_Nonnull thread, struct chpy_module *_Nonnull module, uint64_t self,
                    const uint64_t *_Nonnull arguments, size_t count);
+
+/// chpy_call of the module bound by chpy_thread_bind_calls on registers[0] (self) and the
+/// arguments after it, with the bound scheme entries on `state`, the scheme's state for this
+/// call (it may move between calls), and the bound allocator: a worker's call in the timed
+/// loop, with no lookup of the thread's plan.
+uint64_t chpy_call_bound(struct chpy_thread *_Nonnull thread, void *_Nonnull state, const uint64_t *_Nonnull registers);
 
 /// The references a freed object held (a tuple's or list's items, an instance's HPyFields, a
 /// module's attributes) wait here for a thread to end them with its scheme: ObjectPool calls

@@ -85,6 +85,9 @@ enum HPyCalls {
     /// Runs one step on the thread's scheme; returns the handle operations it made (those of the
     /// call, for `call`).
     static func perform<S: CountingScheme>(_ operation: Operation, on scheme: inout S, memory: ThreadMemory) -> Int {
+        if operation.register == HPyStep.call.rawValue {
+            return scheme.withTableCaller { call(caller: $0, memory: memory) }
+        }
         guard operation.register == HPyStep.settle.rawValue else {
             return scheme.withTableCaller { perform(operation, caller: $0, memory: memory) }
         }
@@ -106,6 +109,15 @@ enum HPyCalls {
         }
     }
 
+    /// A worker's call in the timed loop: what it reaches was bound at the worker's set-up
+    /// (`chpy_thread_bind_calls`), so the call copies no plan or pool and takes no reference.
+    @inline(__always)
+    static func call(caller: TableCaller, memory: ThreadMemory) -> Int {
+        memory.registers.withMemoryRebound(to: UInt64.self, capacity: 1) { registers in
+            Int(chpy_call_bound(chpy_thread_current(), caller.state, registers))
+        }
+    }
+
     static func perform(_ operation: Operation, caller: TableCaller, memory: ThreadMemory) -> Int {
         let plan = HPyPlans.snapshot[operation.source]
         var allocator = HPyAllocator(pool: memory.pool, threadID: memory.threadID)
@@ -114,11 +126,7 @@ enum HPyCalls {
             chpy_thread_bind(thread, caller.hpyScheme, HPyAllocator.allocate, allocator)
             switch HPyStep(rawValue: operation.register)! {
             case .call:
-                let count = plan.arguments.count
-                return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(1, count)) { arguments in
-                    for index in 0..<count { arguments[index] = memory.registers[1 + index].bits }
-                    return Int(chpy_call(thread, plan.module, memory.registers[0].bits, arguments.baseAddress!, count))
-                }
+                preconditionFailure("a worker's call runs through call(caller:memory:)")
             case .mainSetup:
                 mainSetup(plan, thread: thread, caller: caller, memory: memory)
             case .workerSetup:
@@ -129,9 +137,17 @@ enum HPyCalls {
                     keep(chpy_make_argument(thread, module.bits, text), in: memory.fields + 1 + index, caller: caller)
                 }
                 caller.close(module)
+                let calls = UnsafeMutablePointer<HPyAllocator>.allocate(capacity: 1)
+                calls.initialize(to: allocator.pointee)
+                chpy_thread_bind_calls(thread, caller.hpyScheme, plan.module, plan.arguments.count, HPyAllocator.allocate, calls)
                 chpy_calls_begin(thread)
             case .workerTeardown:
                 chpy_calls_end(thread)
+                if let calls = chpy_thread_unbind_calls(thread) {
+                    let allocator = calls.assumingMemoryBound(to: HPyAllocator.self)
+                    allocator.deinitialize(count: 1)
+                    allocator.deallocate()
+                }
                 chpy_close_constants(thread)
                 chpy_drain(thread)
             case .mainTeardown:
