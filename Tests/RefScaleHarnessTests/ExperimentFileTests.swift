@@ -66,6 +66,29 @@ struct ExperimentFileTests {
         #expect(runs.count == 6 * 2 * 2 + 6 * 2 * 2 * 2)
     }
 
+    /// Repetition r of every combination runs before repetition r + 1 of any, in the same order
+    /// each round, so no scheme's repetitions are bunched in one stretch of the sitting.
+    @Test func repetitionsRunInRoundsOverEveryCombination() throws {
+        let experiment = try ExperimentFile.parse(json("""
+            {"name": "rounds", "schemes": ["noop", "atomic", "biased"], "workloads": [{"name": "private"}, {"name": "call"}],
+             "threads": [1, 2], "repetitions": 3}
+            """))
+        let runs = try experiment.requests(onlineCPUs: 2).runs
+        let combinations = 3 * 2 * 2
+        #expect(runs.count == combinations * 3)
+        #expect(runs.map(\.repetition) == (1...3).flatMap { Array(repeating: $0, count: combinations) })
+        let combinationOf = { (run: RunRequest) -> String in
+            var combination = run
+            combination.repetition = 0
+            return describe([combination])[0]
+        }
+        let firstRound = runs.prefix(combinations).map(combinationOf)
+        for round in 1..<3 {
+            #expect(runs[(round * combinations)..<((round + 1) * combinations)].map(combinationOf) == firstRound)
+        }
+        #expect(Set(firstRound).count == combinations)
+    }
+
     @Test func powersOfTwoEndAtTheOnlineCPUs() {
         #expect(Experiment.ThreadCounts.powersOfTwo.resolve(onlineCPUs: 6) == [1, 2, 4, 6])
         #expect(Experiment.ThreadCounts.powersOfTwo.resolve(onlineCPUs: 8) == [1, 2, 4, 8])

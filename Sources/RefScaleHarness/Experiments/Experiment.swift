@@ -68,8 +68,14 @@ public struct Experiment: Sendable {
     /// The runs, in order, and the combinations left out: a thread-unsafe scheme on objects
     /// threads share, or a thread count the workload cannot use, is skipped, not run and
     /// reported invalid.
+    ///
+    /// The runs go in rounds: repetition 1 of every combination, then repetition 2 of every
+    /// combination, and so on. A shared host changes speed for minutes at a time (README, "The
+    /// floor"); run back to back, one scheme's repetitions can all meet a slow spell that the
+    /// next scheme's all miss, and a ratio of their medians then measures the host. In rounds,
+    /// every combination's repetitions are spread over the whole sitting alike.
     public func requests(onlineCPUs: Int = MachineInfo.current.onlineCPUs) throws -> (runs: [RunRequest], skipped: [String]) {
-        var requests: [RunRequest] = []
+        var combinations: [RunRequest] = []
         var skipped: [String] = []
         for workload in workloads {
             let workloadEntry = try Registry.workload(named: workload.name)
@@ -78,7 +84,7 @@ public struct Experiment: Sendable {
                 for options in variants(of: scheme) {
                     for context in contexts {
                         for (threadCount, pin, placement) in placedThreadCounts(onlineCPUs: onlineCPUs) {
-                            var request = RunRequest(
+                            let request = RunRequest(
                                 scheme: scheme, workload: workloadEntry, workloadOptions: workload.options,
                                 schemeOptions: options, threads: threadCount, duration: duration, warmup: warmup, seed: seed,
                                 pin: pin, placement: placement, context: context)
@@ -90,16 +96,20 @@ public struct Experiment: Sendable {
                                 }
                                 continue
                             }
-                            for repetition in 1...repetitions {
-                                request.repetition = repetition
-                                requests.append(request)
-                            }
+                            combinations.append(request)
                         }
                     }
                 }
             }
         }
-        return (requests, skipped)
+        let rounds = (1...repetitions).flatMap { repetition in
+            combinations.map { combination in
+                var request = combination
+                request.repetition = repetition
+                return request
+            }
+        }
+        return (rounds, skipped)
     }
 
     /// Every thread count with every pinning and placement policy, in that order.
