@@ -65,9 +65,12 @@ struct HPyAllocator {
     let threadID: Int
 
     static let allocate: chpy_allocate = { allocator, word in
-        let region = allocator.assumingMemoryBound(to: HPyAllocator.self).pointee
+        // Read in place: a copy of the allocator would copy the pool and retain what it holds.
+        let region = allocator.assumingMemoryBound(to: HPyAllocator.self)
         let flags: ObjectFlags = word & 1 != 0 ? .holdsRecord : []
-        guard let object = region.pool.allocate(thread: region.threadID, flags: flags, type: UInt(word & ~1)) else { return 0 }
+        guard let object = region.pointee.pool.allocate(thread: region.pointee.threadID, flags: flags, type: UInt(word & ~1)) else {
+            return 0
+        }
         return object.word
     }
 }
