@@ -7,21 +7,8 @@ import RefScale
 /// interval, then has the run validated. It knows nothing of any scheme or workload.
 public enum Runner {
     public static func run(_ request: RunRequest, machine: MachineInfo = .current) throws -> RunRecord {
-        let workload = try request.workload.make(request.workloadOptions)
-        let config = RunConfig(
-            threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
-            poolMemory: request.placement.poolMemory(), context: request.context)
+        let session = try prepare(request)
         let cpus = request.pin.cpus(workers: request.threads)
-        let session: PreparedRun
-        do {
-            session = try request.scheme.prepare(config)
-        } catch let failure as RunFailure {
-            throw HarnessError(failure.description)
-        } catch let refusal as ConfigurationError {
-            // The main thread's set-up refused its input (`hpy`: a function failing on its
-            // arguments): bad input, found before any worker starts.
-            throw UsageError(refusal.description)
-        }
         let control = RunControl(workers: request.threads)
         let signals = control.signals
 
@@ -62,6 +49,29 @@ public enum Runner {
         record.otherLoad = MachineLoad.otherCPUs(from: startLoad, to: endLoad, seconds: record.elapsedSeconds)
         record.sliceNanosecondsPerOperation = (slices.percentile(0.1), slices.percentile(0.9))
         return record
+    }
+
+    /// Prepares the run (allocation, streams, the main thread's set-up: `hpy`'s trial call) and
+    /// ends it without starting a worker: throws what `run` throws before its workers start, so
+    /// a command running several requests can check each of them before any thread starts.
+    public static func trial(_ request: RunRequest) throws {
+        _ = try prepare(request).finish()
+    }
+
+    static func prepare(_ request: RunRequest) throws -> PreparedRun {
+        let workload = try request.workload.make(request.workloadOptions)
+        let config = RunConfig(
+            threads: request.threads, seed: request.seed, scheme: request.schemeOptions, workload: workload,
+            poolMemory: request.placement.poolMemory(), context: request.context)
+        do {
+            return try request.scheme.prepare(config)
+        } catch let failure as RunFailure {
+            throw HarnessError(failure.description)
+        } catch let refusal as ConfigurationError {
+            // The main thread's set-up refused its input (`hpy`: a function failing on its
+            // arguments): bad input, found before any worker starts.
+            throw UsageError(refusal.description)
+        }
     }
 
     /// Sleeps for `seconds`, never trapping: `nan` and values of zero or less return at once, and
