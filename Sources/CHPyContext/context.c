@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "chpy.h"
 #include "chpy_definitions.h"
+#include "handle_tracker.h"
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
@@ -49,6 +50,12 @@ struct chpy_module {
     /// What a report names while the exec slots run.
     char exec_label[200];
     const struct chpy_def *function;
+    /// The handles the exec slots left open when the module object was last made (their bits),
+    /// for the run to close on the module's behalf (chpy_module_exec_slot_leak).
+    uint64_t *exec_leaks;
+    size_t exec_leak_count;
+    /// The line that names them (chpy_module_exec_slot_leak_report), made while they were open.
+    char exec_leak_report[800];
 };
 
 struct chpy_thread {
@@ -68,6 +75,8 @@ static struct chpy_builtins builtins;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static char run_failure[512];
 static bool run_failed;
+/// Handles the module's exec slots left open in this run (chpy_run_exec_slot_leaks).
+static uint64_t run_exec_slot_leaks;
 static struct chpy_counts run_call_counts;
 static uint64_t *pending;
 static size_t pending_count, pending_capacity;
@@ -978,10 +987,13 @@ void chpy_run_begin(const struct chpy_builtins *b) {
     run_failed = false;
     run_failure[0] = 0;
     run_call_counts = (struct chpy_counts){ 0 };
+    run_exec_slot_leaks = 0;
     pthread_mutex_unlock(&run_lock);
 }
 
 const char *chpy_run_failure(void) { return run_failed ? run_failure : NULL; }
+
+uint64_t chpy_run_exec_slot_leaks(void) { return run_exec_slot_leaks; }
 
 static void note_failure(struct chpy_thread *t, const char *what) {
     pthread_mutex_lock(&run_lock);
@@ -1158,6 +1170,53 @@ int chpy_module_arity(const struct chpy_module *module) {
     }
 }
 
+/// What a leaked handle's object is, for the report: a type by its spec's name, an instance by
+/// its type's, anything else by its kind.
+static void describe_object(uint64_t object, char *text, size_t size) {
+    struct type_record *type = type_record(object);
+    if (type) { snprintf(text, size, "the type %s", type->spec->name); return; }
+    if (kind_of(object) == KIND_INSTANCE) {
+        struct type_record *of = type_record(((struct instance_record *)record_of(object))->type);
+        snprintf(text, size, "an instance of %s", of ? of->spec->name : "a freed type");
+        return;
+    }
+    snprintf(text, size, "a %s", kind_name(kind_of(object)));
+}
+
+/// Keeps the handles the exec slots left open (the tracker's remaining notes) for the run to
+/// close on the module's behalf (chpy_module_exec_slot_leak), counts them for the run's row, and
+/// writes the line that names their objects while the handles still reach them.
+static void keep_exec_slot_leaks(struct chpy_thread *t, struct chpy_module *module, struct chpy_handle_tracker *tracker) {
+    free(module->exec_leaks);
+    module->exec_leaks = NULL;
+    module->exec_leak_count = tracker->count;
+    module->exec_leak_report[0] = 0;
+    if (tracker->count == 0) return;
+    module->exec_leaks = malloc(tracker->count * sizeof(uint64_t));
+    memcpy(module->exec_leaks, tracker->open, tracker->count * sizeof(uint64_t));
+    pthread_mutex_lock(&run_lock);
+    run_exec_slot_leaks += tracker->count;
+    pthread_mutex_unlock(&run_lock);
+    char objects[512] = "";
+    for (size_t i = 0; i < tracker->count; i++) {
+        char one[200];
+        describe_object(t->scheme.object(t->scheme.state, tracker->open[i]), one, sizeof one);
+        snprintf(objects + strlen(objects), sizeof objects - strlen(objects), "%s%s", i ? ", " : "", one);
+    }
+    snprintf(module->exec_leak_report, sizeof module->exec_leak_report,
+             "hpy: %s left %zu handle(s) open at its exit (%s): the module's contract violation, not the run's; "
+             "refscale closed them on the module's behalf", module->exec_label, tracker->count, objects);
+}
+
+const char *chpy_module_exec_slot_leak_report(const struct chpy_module *module) {
+    return module->exec_leak_count ? module->exec_leak_report : NULL;
+}
+
+size_t chpy_module_exec_slot_leak_count(const struct chpy_module *module) { return module->exec_leak_count; }
+uint64_t chpy_module_exec_slot_leak(const struct chpy_module *module, size_t index) {
+    return index < module->exec_leak_count ? module->exec_leaks[index] : 0;
+}
+
 uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
     t->error_set = false;
     t->function = module->exec_label;
@@ -1170,6 +1229,10 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
     record->kind = RECORD_MODULE;
     chpy_handle m = make(t, builtins.module_type, (uint64_t)(uintptr_t)record, true);
     if (m._i == 0) { free(record); note_failure(t, "making the module"); return 0; }
+    volatile bool exec_failed = false;
+    struct chpy_handle_tracker tracker;
+    struct chpy_scheme scheme = t->scheme;
+    t->scheme = chpy_tracker_start(&tracker, scheme);
     for (struct chpy_def **d = module->def->defines; d && *d; d++) {
         if ((*d)->kind != CHPY_DEF_SLOT || (*d)->slot.slot != CHPY_SLOT_MOD_EXEC) continue;
         jmp_buf landing;
@@ -1177,12 +1240,16 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
         abandon_call = &landing;
         if (setjmp(landing) == 0) status = ((int (*)(struct chpy_context *, chpy_handle))(*d)->slot.impl)(&t->ctx, m);
         abandon_call = NULL;
-        if (status != 0 || t->error_set) {
-            note_failure(t, "the module's exec slot");
-            ctx_Close(&t->ctx, m);
-            drain(t);
-            return 0;
-        }
+        if (status != 0 || t->error_set) { exec_failed = true; break; }
+    }
+    t->scheme = scheme;
+    keep_exec_slot_leaks(t, module, &tracker);
+    chpy_tracker_end(&tracker);
+    if (exec_failed) {
+        note_failure(t, "the module's exec slot");
+        ctx_Close(&t->ctx, m);
+        drain(t);
+        return 0;
     }
     if (module->calls_type) {
         if (!type_record(module_attribute(record, module->type_name))) {

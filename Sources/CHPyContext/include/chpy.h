@@ -84,7 +84,17 @@ const char *_Nullable chpy_run_failure(void);
 void chpy_open_constants(struct chpy_thread *_Nonnull thread);
 void chpy_close_constants(struct chpy_thread *_Nonnull thread);
 /// Makes the module object and runs its exec slots; returns the module's handle (0: failed).
+/// The handles the exec slots left open stay open, kept for the caller to close on the module's
+/// behalf inside the slots' scope (chpy_module_exec_slot_leak).
 uint64_t chpy_module_create(struct chpy_thread *_Nonnull thread, struct chpy_module *_Nonnull module);
+/// The handles the exec slots left open at the module object's last making, and each one's bits.
+size_t chpy_module_exec_slot_leak_count(const struct chpy_module *_Nonnull module);
+uint64_t chpy_module_exec_slot_leak(const struct chpy_module *_Nonnull module, size_t index);
+/// One line (no newline) naming the module's exec slot and the objects of the handles it left
+/// open at the module object's last making; NULL when it left none.
+const char *_Nullable chpy_module_exec_slot_leak_report(const struct chpy_module *_Nonnull module);
+/// The handles the module's exec slots left open in this run (since chpy_run_begin).
+uint64_t chpy_run_exec_slot_leaks(void);
 /// The `self` of the function: the module object, or a new instance of the method's type.
 uint64_t chpy_module_self(struct chpy_thread *_Nonnull thread, struct chpy_module *_Nonnull module, uint64_t module_handle);
 /// Ends the module's HPyGlobals (their references), at the end of a run.

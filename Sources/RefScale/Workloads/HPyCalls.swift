@@ -172,6 +172,12 @@ enum HPyCalls {
         chpy_open_constants(thread)
         caller.enterScope()
         let created = chpy_module_create(thread, plan.module)
+        // What the exec slots left open is the module's breach of the contract, not the run's:
+        // closed here, inside their scope, on the module's behalf (the debug context reports
+        // each as its leak, without counting it), and named once the run goes on.
+        for index in 0..<chpy_module_exec_slot_leak_count(plan.module) {
+            caller.closeOnBehalf(Handle(bits: chpy_module_exec_slot_leak(plan.module, index)))
+        }
         let module = created == 0 ? 0 : caller.returning(Handle(bits: created)).bits
         caller.exitScope()
         guard module != 0 else { return }
@@ -193,7 +199,11 @@ enum HPyCalls {
         for handle in arguments where handle != 0 { caller.close(Handle(bits: handle)) }
         caller.close(Handle(bits: this))
         chpy_drain(thread)
-        if chpy_run_failure() == nil { report(plan, before: before, after: after) }
+        if chpy_run_failure() == nil {
+            report(plan, before: before, after: after)
+            // Once per run, so a run that is refused prints its refusal alone.
+            if let leaks = chpy_module_exec_slot_leak_report(plan.module) { fputs(String(cString: leaks) + "\n", stderr) }
+        }
     }
 
     nonisolated(unsafe) static var reported = Set<String>()

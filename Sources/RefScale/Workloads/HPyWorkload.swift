@@ -95,6 +95,7 @@ public struct HPyWorkload: Workload {
         calls.globalLoads = Int(counts.global_load)
         calls.referencesKept = Int(counts.retain)
         calls.referencesEnded = Int(counts.release)
+        calls.execSlotLeaks = Int(chpy_run_exec_slot_leaks())
         return calls
     }
 
