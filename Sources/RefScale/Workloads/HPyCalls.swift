@@ -45,6 +45,14 @@ enum HPyPlans {
             guard let module = chpy_module_load(path, function, &error, error.count) else {
                 throw ConfigurationError(option: "module", String(cString: error))
             }
+            let keywords = arguments.last?.hasPrefix("kw:") == true
+            if let misplaced = arguments.dropLast().first(where: { $0.hasPrefix("kw:") }) {
+                throw ConfigurationError(option: "hpy_args", "'\(misplaced)': the keywords (kw:) must be the last argument")
+            }
+            if keywords && chpy_module_take_keywords(module) == 0 {
+                throw ConfigurationError(
+                    option: "hpy_args", "'\(arguments.last!)': keywords (kw:) are given only to a type called (--function Type), not to \(function)")
+            }
             if chpy_module_arity_known(module) != 0 {
                 let arity = Int(chpy_module_arity(module))
                 if arity >= 0 && arity != arguments.count {
