@@ -14,7 +14,7 @@
 /// for one object) are two entries, so what remains is exactly what is left open.
 struct chpy_handle_tracker {
     struct chpy_scheme inner;
-    uint64_t *open;
+    uint64_t *_Nullable open;
     size_t count, capacity;
 };
 
