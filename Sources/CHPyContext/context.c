@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "chpy.h"
 #include "chpy_definitions.h"
+#include "handle_tracker.h"
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
@@ -43,12 +44,20 @@ struct chpy_module {
     char type_name[128];
     /// A call makes an instance of the module's type `type_name`, as calling the type does.
     bool calls_type;
+    /// The last argument of each call is the dict of its keywords (a `kw:` argument).
+    bool keywords_last;
     char method_name[128];
     /// `module.function` or `module.Type.method`: what a report names.
     char label[400];
     /// What a report names while the exec slots run.
     char exec_label[200];
     const struct chpy_def *function;
+    /// The handles the exec slots left open when the module object was last made (their bits),
+    /// for the run to close on the module's behalf (chpy_module_exec_slot_leak).
+    uint64_t *exec_leaks;
+    size_t exec_leak_count;
+    /// The line that names them (chpy_module_exec_slot_leak_report), made while they were open.
+    char exec_leak_report[800];
 };
 
 struct chpy_thread {
@@ -74,6 +83,8 @@ static struct chpy_builtins builtins;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static char run_failure[512];
 static bool run_failed;
+/// Handles the module's exec slots left open in this run (chpy_run_exec_slot_leaks).
+static uint64_t run_exec_slot_leaks;
 static struct chpy_counts run_call_counts;
 static uint64_t *pending;
 /// Written under run_lock; read without it by drain's test for an empty list (an atomic load),
@@ -575,6 +586,26 @@ static chpy_handle ctx_GetItem(struct chpy_context *ctx, chpy_handle h, chpy_han
     if (!int_of(THREAD(ctx), key, &index)) return (chpy_handle){ 0 };
     return ctx_GetItem_i(ctx, h, (intptr_t)index);
 }
+/// HPy_GetItem_s: a dict's item under the str key `key` (what HPyArg_ParseKeywordsDict looks
+/// up); any other container is not implemented.
+static chpy_handle ctx_GetItem_s(struct chpy_context *ctx, chpy_handle h, const char *key) {
+    struct chpy_thread *t = THREAD(ctx);
+    uint64_t object = object_of(t, h);
+    if (!object) return (chpy_handle){ 0 };
+    if (kind_of(object) != KIND_DICT) {
+        fail(t, "the context function ctx_GetItem_s on a %s is not implemented by refscale's HPyContext (only a dict's)", kind_name(kind_of(object)));
+        return (chpy_handle){ 0 };
+    }
+    struct sequence_record *record = record_of(object);
+    size_t length = strlen(key);
+    for (int64_t i = 0; i < record->count; i += 2) {
+        if (kind_of(record->items[i]) != KIND_STR) continue;
+        struct str_record *name = record_of(record->items[i]);
+        if (name->length == length && memcmp(name->text, key, length) == 0) return open_object(t, record->items[i + 1]);
+    }
+    fail(t, "KeyError: '%s'", key);
+    return (chpy_handle){ 0 };
+}
 static int ctx_SetItem_i(struct chpy_context *ctx, chpy_handle h, intptr_t index, chpy_handle value) {
     struct chpy_thread *t = THREAD(ctx);
     uint64_t object = object_of(t, h), element = object_of(t, value);
@@ -736,11 +767,21 @@ static void *ctx_AsStruct(struct chpy_context *ctx, chpy_handle h) {
 typedef chpy_handle (*new_slot_function)(struct chpy_context *, chpy_handle, const chpy_handle *, intptr_t, chpy_handle);
 typedef int (*init_slot_function)(struct chpy_context *, chpy_handle, const chpy_handle *, intptr_t, chpy_handle);
 
+/// Whether `kw` (a dict's handle, or 0) gives any keyword: an empty dict gives none, as CPython's
+/// excess_args counts keywords (Objects/typeobject.c).
+static bool gives_keywords(struct chpy_thread *t, chpy_handle kw) {
+    if (kw._i == 0) return false;
+    uint64_t dict = object_of(t, kw);
+    return dict && ((struct sequence_record *)record_of(dict))->count > 0;
+}
+
 /// What calling a type made by HPyType_FromSpec does, in the order CPython's type_call does it
 /// (Objects/typeobject.c): the type's tp_new, or without one object's (HPy_New, the instance
-/// zeroed; arguments then only when the type has a tp_init, as object_new requires), then its
-/// tp_init when the result is an instance of the type. No keywords.
-static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const chpy_handle *args, intptr_t nargs) {
+/// zeroed; arguments or keywords then only when the type has a tp_init, as object_new requires),
+/// then its tp_init when the result is an instance of the type. tp_new and tp_init get the
+/// keywords as they were given (`kw`: a dict's handle, or 0 for none), as HPy's NEWFUNC and
+/// INITPROC take them (hpy/devel/include/hpy/autogen_hpyfunc_declare.h).
+static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const chpy_handle *args, intptr_t nargs, chpy_handle kw) {
     uint64_t type_object = object_of(t, type);
     struct type_record *record = type_record(type_object);
     if (!record) {
@@ -749,8 +790,8 @@ static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const ch
     }
     chpy_handle instance;
     if (record->new_slot) {
-        instance = ((new_slot_function)record->new_slot)(&t->ctx, type, args, nargs, (chpy_handle){ 0 });
-    } else if (nargs > 0 && !record->init_slot) {
+        instance = ((new_slot_function)record->new_slot)(&t->ctx, type, args, nargs, kw);
+    } else if ((nargs > 0 || gives_keywords(t, kw)) && !record->init_slot) {
         fail(t, "TypeError: %s() takes no arguments", record->spec->name);
         return (chpy_handle){ 0 };
     } else {
@@ -762,7 +803,7 @@ static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const ch
     }
     uint64_t made = object_of(t, instance);
     if (record->init_slot && made && type_of(made) == type_object) {
-        int status = ((init_slot_function)record->init_slot)(&t->ctx, instance, args, nargs, (chpy_handle){ 0 });
+        int status = ((init_slot_function)record->init_slot)(&t->ctx, instance, args, nargs, kw);
         if (status < 0 || t->error_set) {
             if (!t->error_set) fail(t, "%s's tp_init returned %d with no error set", record->spec->name, status);
             ctx_Close(&t->ctx, instance);
@@ -772,8 +813,8 @@ static chpy_handle instantiate(struct chpy_thread *t, chpy_handle type, const ch
     return instance;
 }
 
-/// HPy_CallTupleDict of a module's own type with a tuple of arguments and no keywords: the type
-/// is called (instantiate). Any other callable needs an interpreter.
+/// HPy_CallTupleDict of a module's own type with a tuple of arguments (or NULL) and a dict of
+/// keywords (or NULL): the type is called (instantiate). Any other callable needs an interpreter.
 static chpy_handle ctx_CallTupleDict(struct chpy_context *ctx, chpy_handle callable, chpy_handle args, chpy_handle kw) {
     struct chpy_thread *t = THREAD(ctx);
     uint64_t object = object_of(t, callable);
@@ -782,14 +823,18 @@ static chpy_handle ctx_CallTupleDict(struct chpy_context *ctx, chpy_handle calla
         fail(t, "the context function ctx_CallTupleDict is not implemented by refscale's HPyContext for a callable of kind %s (only a module's own types are called)", kind_name(kind_of(object)));
         return (chpy_handle){ 0 };
     }
-    if (kw._i) { fail(t, "the context function ctx_CallTupleDict with keywords is not implemented by refscale's HPyContext"); return (chpy_handle){ 0 }; }
-    if (args._i == 0) return instantiate(t, callable, NULL, 0);
+    if (kw._i) {
+        uint64_t dict = object_of(t, kw);
+        if (!dict) return (chpy_handle){ 0 };
+        if (kind_of(dict) != KIND_DICT) { fail(t, "TypeError: HPy_CallTupleDict's keywords must be a dict, not %s", kind_name(kind_of(dict))); return (chpy_handle){ 0 }; }
+    }
+    if (args._i == 0) return instantiate(t, callable, NULL, 0, kw);
     uint64_t tuple = object_of(t, args);
     if (!tuple || kind_of(tuple) != KIND_TUPLE) { fail(t, "TypeError: HPy_CallTupleDict's arguments must be a tuple"); return (chpy_handle){ 0 }; }
     struct sequence_record *items = record_of(tuple);
     chpy_handle *handles = calloc((size_t)items->count + 1, sizeof(chpy_handle));
     for (int64_t i = 0; i < items->count; i++) handles[i] = open_object(t, items->items[i]);
-    chpy_handle instance = instantiate(t, callable, handles, items->count);
+    chpy_handle instance = instantiate(t, callable, handles, items->count, kw);
     for (int64_t i = 0; i < items->count; i++) ctx_Close(ctx, handles[i]);
     free(handles);
     return instance;
@@ -922,7 +967,7 @@ static void fill(struct chpy_thread *t) {
     SET(ctx_Dict_New); SET(ctx_Dict_Check); SET(ctx_Contains);
     SET(ctx_Unicode_FromString); SET(ctx_Unicode_Check); SET(ctx_Unicode_AsUTF8AndSize);
     SET(ctx_Tuple_FromArray); SET(ctx_Tuple_Check); SET(ctx_List_New); SET(ctx_List_Check); SET(ctx_List_Append);
-    SET(ctx_GetItem); SET(ctx_GetItem_i); SET(ctx_SetItem); SET(ctx_SetItem_i);
+    SET(ctx_GetItem); SET(ctx_GetItem_i); SET(ctx_GetItem_s); SET(ctx_SetItem); SET(ctx_SetItem_i);
     SET(ctx_TupleBuilder_New); SET(ctx_TupleBuilder_Set); SET(ctx_TupleBuilder_Build); SET(ctx_TupleBuilder_Cancel);
     SET(ctx_Tracker_New); SET(ctx_Tracker_Add); SET(ctx_Tracker_ForgetAll); SET(ctx_Tracker_Close);
     SET(ctx_Type_FromSpec); SET(ctx_New); SET(ctx_CallTupleDict);
@@ -1016,10 +1061,13 @@ void chpy_run_begin(const struct chpy_builtins *b) {
     run_failed = false;
     run_failure[0] = 0;
     run_call_counts = (struct chpy_counts){ 0 };
+    run_exec_slot_leaks = 0;
     pthread_mutex_unlock(&run_lock);
 }
 
 const char *chpy_run_failure(void) { return run_failed ? run_failure : NULL; }
+
+uint64_t chpy_run_exec_slot_leaks(void) { return run_exec_slot_leaks; }
 
 static void note_failure(struct chpy_thread *t, const char *what) {
     pthread_mutex_lock(&run_lock);
@@ -1191,6 +1239,12 @@ struct chpy_module *chpy_module_load(const char *path, const char *function, cha
     return module;
 }
 
+int chpy_module_take_keywords(struct chpy_module *module) {
+    if (!module->calls_type) return 0;
+    module->keywords_last = true;
+    return 1;
+}
+
 int chpy_module_arity_known(const struct chpy_module *module) { return module->function != NULL || module->calls_type; }
 
 int chpy_module_arity(const struct chpy_module *module) {
@@ -1200,6 +1254,53 @@ int chpy_module_arity(const struct chpy_module *module) {
     case CHPY_SIG_O: return 1;
     default: return -1;
     }
+}
+
+/// What a leaked handle's object is, for the report: a type by its spec's name, an instance by
+/// its type's, anything else by its kind.
+static void describe_object(uint64_t object, char *text, size_t size) {
+    struct type_record *type = type_record(object);
+    if (type) { snprintf(text, size, "the type %s", type->spec->name); return; }
+    if (kind_of(object) == KIND_INSTANCE) {
+        struct type_record *of = type_record(((struct instance_record *)record_of(object))->type);
+        snprintf(text, size, "an instance of %s", of ? of->spec->name : "a freed type");
+        return;
+    }
+    snprintf(text, size, "a %s", kind_name(kind_of(object)));
+}
+
+/// Keeps the handles the exec slots left open (the tracker's remaining notes) for the run to
+/// close on the module's behalf (chpy_module_exec_slot_leak), counts them for the run's row, and
+/// writes the line that names their objects while the handles still reach them.
+static void keep_exec_slot_leaks(struct chpy_thread *t, struct chpy_module *module, struct chpy_handle_tracker *tracker) {
+    free(module->exec_leaks);
+    module->exec_leaks = NULL;
+    module->exec_leak_count = tracker->count;
+    module->exec_leak_report[0] = 0;
+    if (tracker->count == 0) return;
+    module->exec_leaks = malloc(tracker->count * sizeof(uint64_t));
+    memcpy(module->exec_leaks, tracker->open, tracker->count * sizeof(uint64_t));
+    pthread_mutex_lock(&run_lock);
+    run_exec_slot_leaks += tracker->count;
+    pthread_mutex_unlock(&run_lock);
+    char objects[512] = "";
+    for (size_t i = 0; i < tracker->count; i++) {
+        char one[200];
+        describe_object(t->scheme.object(t->scheme.state, tracker->open[i]), one, sizeof one);
+        snprintf(objects + strlen(objects), sizeof objects - strlen(objects), "%s%s", i ? ", " : "", one);
+    }
+    snprintf(module->exec_leak_report, sizeof module->exec_leak_report,
+             "hpy: %s left %zu handle(s) open at its exit (%s): the module's contract violation, not the run's; "
+             "refscale closed them on the module's behalf", module->exec_label, tracker->count, objects);
+}
+
+const char *chpy_module_exec_slot_leak_report(const struct chpy_module *module) {
+    return module->exec_leak_count ? module->exec_leak_report : NULL;
+}
+
+size_t chpy_module_exec_slot_leak_count(const struct chpy_module *module) { return module->exec_leak_count; }
+uint64_t chpy_module_exec_slot_leak(const struct chpy_module *module, size_t index) {
+    return index < module->exec_leak_count ? module->exec_leaks[index] : 0;
 }
 
 uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
@@ -1214,6 +1315,10 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
     record->kind = RECORD_MODULE;
     chpy_handle m = make(t, builtins.module_type, (uint64_t)(uintptr_t)record, true);
     if (m._i == 0) { free(record); note_failure(t, "making the module"); return 0; }
+    volatile bool exec_failed = false;
+    struct chpy_handle_tracker tracker;
+    struct chpy_scheme scheme = t->scheme;
+    t->scheme = chpy_tracker_start(&tracker, scheme);
     for (struct chpy_def **d = module->def->defines; d && *d; d++) {
         if ((*d)->kind != CHPY_DEF_SLOT || (*d)->slot.slot != CHPY_SLOT_MOD_EXEC) continue;
         jmp_buf landing;
@@ -1221,12 +1326,16 @@ uint64_t chpy_module_create(struct chpy_thread *t, struct chpy_module *module) {
         abandon_call = &landing;
         if (setjmp(landing) == 0) status = ((int (*)(struct chpy_context *, chpy_handle))(*d)->slot.impl)(&t->ctx, m);
         abandon_call = NULL;
-        if (status != 0 || t->error_set) {
-            note_failure(t, "the module's exec slot");
-            ctx_Close(&t->ctx, m);
-            drain(t);
-            return 0;
-        }
+        if (status != 0 || t->error_set) { exec_failed = true; break; }
+    }
+    t->scheme = scheme;
+    keep_exec_slot_leaks(t, module, &tracker);
+    chpy_tracker_end(&tracker);
+    if (exec_failed) {
+        note_failure(t, "the module's exec slot");
+        ctx_Close(&t->ctx, m);
+        drain(t);
+        return 0;
     }
     if (module->calls_type) {
         if (!type_record(module_attribute(record, module->type_name))) {
@@ -1276,14 +1385,44 @@ void chpy_module_clear_globals(struct chpy_thread *t, struct chpy_module *module
     drain(t);
 }
 
-int chpy_argument_valid(const char *text) {
+/// A count after `prefix` (`list:N`, `tuple:N`, `dict:N`): 0..100000, or none at all where
+/// `empty_allowed` (`tuple:`, `dict:`: zero items). -1 when the text is no such count.
+static long long count_after(const char *text, size_t prefix, bool empty_allowed) {
+    if (text[prefix] == 0) return empty_allowed ? 0 : -1;
+    char *end;
+    long long n = strtoll(text + prefix, &end, 10);
+    return *end == 0 && end != text + prefix && n >= 0 && n <= 100000 ? n : -1;
+}
+
+static int value_valid(const char *text);
+
+/// `kw:NAME=VALUE;NAME=VALUE...` (or `kw:`, no keyword): each NAME non-empty, each VALUE an
+/// argument of any other kind.
+static int keywords_valid(const char *text) {
+    for (const char *item = text; *item;) {
+        size_t length = strcspn(item, ";");
+        const char *equals = memchr(item, '=', length);
+        if (!equals || equals == item) return 0;
+        char value[512];
+        size_t value_length = length - (size_t)(equals + 1 - item);
+        if (value_length >= sizeof value) return 0;
+        memcpy(value, equals + 1, value_length);
+        value[value_length] = 0;
+        if (strncmp(value, "kw:", 3) == 0 || !value_valid(value)) return 0;
+        item += length;
+        if (*item == ';') { item++; if (!*item) return 0; }
+    }
+    return 1;
+}
+
+static int value_valid(const char *text) {
     char *end;
     if (strncmp(text, "str:", 4) == 0) return 1;
-    if (strncmp(text, "new:", 4) == 0) return text[4] != 0;
-    if (strncmp(text, "list:", 5) == 0) {
-        long long n = strtoll(text + 5, &end, 10);
-        return *end == 0 && end != text + 5 && n >= 0 && n <= 100000;
-    }
+    if (strncmp(text, "new:", 4) == 0 || strncmp(text, "type:", 5) == 0) return text[strcspn(text, ":") + 1] != 0;
+    if (strncmp(text, "list:", 5) == 0) return count_after(text, 5, false) >= 0;
+    if (strncmp(text, "tuple:", 6) == 0) return count_after(text, 6, true) >= 0;
+    if (strncmp(text, "dict:", 5) == 0) return count_after(text, 5, true) >= 0;
+    if (strncmp(text, "kw:", 3) == 0) return keywords_valid(text + 3);
     if (!strcmp(text, "none") || !strcmp(text, "true") || !strcmp(text, "false")) return 1;
     strtoll(text, &end, 10);
     if (*end == 0 && end != text) return 1;
@@ -1291,27 +1430,94 @@ int chpy_argument_valid(const char *text) {
     return *end == 0 && end != text && isfinite(value);
 }
 
-uint64_t chpy_make_argument(struct chpy_thread *t, uint64_t module_handle, const char *text) {
-    t->error_set = false;
-    t->function = "making an argument";
+int chpy_argument_valid(const char *text) { return value_valid(text); }
+
+/// Appends the ints 0..count-1 to the list `list`; false (the error set) when one cannot be made.
+static bool append_ints(struct chpy_thread *t, chpy_handle list, long long count) {
+    for (long long i = 0; i < count; i++) {
+        chpy_handle item = make_int(t, i);
+        if (item._i == 0) return false;
+        int status = ctx_List_Append(&t->ctx, list, item);
+        ctx_Close(&t->ctx, item);
+        if (status != 0) return false;
+    }
+    return true;
+}
+
+/// Sets `key` (a new str) to `value` in the dict `dict`; the value's handle stays the caller's.
+static bool set_str_key(struct chpy_thread *t, chpy_handle dict, const char *key, size_t length, chpy_handle value) {
+    chpy_handle name = make_str(t, key, length);
+    if (name._i == 0) return false;
+    int status = ctx_SetItem(&t->ctx, dict, name, value);
+    ctx_Close(&t->ctx, name);
+    return status == 0;
+}
+
+static chpy_handle make_value(struct chpy_thread *t, uint64_t module_handle, const char *text);
+
+/// The keywords of `kw:NAME=VALUE;...` as a dict of str keys.
+static chpy_handle make_keywords(struct chpy_thread *t, uint64_t module_handle, const char *text) {
+    chpy_handle dict = ctx_Dict_New(&t->ctx);
+    for (const char *item = text; dict._i && *item;) {
+        size_t length = strcspn(item, ";");
+        const char *equals = memchr(item, '=', length);
+        char value_text[512];
+        size_t value_length = length - (size_t)(equals + 1 - item);
+        memcpy(value_text, equals + 1, value_length);
+        value_text[value_length] = 0;
+        chpy_handle value = make_value(t, module_handle, value_text);
+        bool set = value._i && set_str_key(t, dict, item, (size_t)(equals - item), value);
+        ctx_Close(&t->ctx, value);
+        if (!set) { ctx_Close(&t->ctx, dict); return (chpy_handle){ 0 }; }
+        item += length + (item[length] == ';');
+    }
+    return dict;
+}
+
+/// An argument from its text (chpy_make_argument), the error set when it cannot be made.
+static chpy_handle make_value(struct chpy_thread *t, uint64_t module_handle, const char *text) {
     char *end;
     chpy_handle h = { 0 };
+    chpy_handle module = { (intptr_t)module_handle };
     if (strncmp(text, "str:", 4) == 0) {
         h = make_str(t, text + 4, strlen(text + 4));
     } else if (strncmp(text, "new:", 4) == 0) {
-        chpy_handle type = ctx_GetAttr_s(&t->ctx, (chpy_handle){ (intptr_t)module_handle }, text + 4);
+        chpy_handle type = ctx_GetAttr_s(&t->ctx, module, text + 4);
         if (type._i) {
             h = ctx_New(&t->ctx, type, NULL);
             ctx_Close(&t->ctx, type);
         }
-    } else if (strncmp(text, "list:", 5) == 0) {
-        long long n = strtoll(text + 5, &end, 10);
-        h = ctx_List_New(&t->ctx, 0);
-        for (long long i = 0; h._i && i < n; i++) {
-            chpy_handle item = make_int(t, i);
-            if (item._i == 0 || ctx_List_Append(&t->ctx, h, item) != 0) { ctx_Close(&t->ctx, item); ctx_Close(&t->ctx, h); h._i = 0; break; }
-            ctx_Close(&t->ctx, item);
+    } else if (strncmp(text, "type:", 5) == 0) {
+        h = ctx_GetAttr_s(&t->ctx, module, text + 5);
+        if (h._i && !type_record(object_of(t, h))) {
+            fail(t, "TypeError: type:%s names a %s of the module, not a type its exec slots made", text + 5, kind_name(kind_of(object_of(t, h))));
+            ctx_Close(&t->ctx, h);
+            h._i = 0;
         }
+    } else if (strncmp(text, "list:", 5) == 0) {
+        h = ctx_List_New(&t->ctx, 0);
+        if (h._i && !append_ints(t, h, count_after(text, 5, false))) { ctx_Close(&t->ctx, h); h._i = 0; }
+    } else if (strncmp(text, "tuple:", 6) == 0) {
+        long long n = count_after(text, 6, true);
+        chpy_handle *items = calloc((size_t)n + 1, sizeof(chpy_handle));
+        bool made = true;
+        for (long long i = 0; i < n && made; i++) made = (items[i] = make_int(t, i))._i != 0;
+        if (made) h = ctx_Tuple_FromArray(&t->ctx, items, (intptr_t)n);
+        for (long long i = 0; i < n; i++) ctx_Close(&t->ctx, items[i]);
+        free(items);
+    } else if (strncmp(text, "dict:", 5) == 0) {
+        long long n = count_after(text, 5, true);
+        h = ctx_Dict_New(&t->ctx);
+        for (long long i = 0; h._i && i < n; i++) {
+            char key[32];
+            int length = snprintf(key, sizeof key, "k%lld", i);
+            chpy_handle value = make_int(t, i);
+            bool set = value._i && set_str_key(t, h, key, (size_t)length, value);
+            ctx_Close(&t->ctx, value);
+            if (!set) { ctx_Close(&t->ctx, h); h._i = 0; }
+        }
+    } else if (strncmp(text, "kw:", 3) == 0) {
+        h = make_keywords(t, module_handle, text + 3);
     } else if (!strcmp(text, "none")) {
         h = open_object(t, builtins.none);
     } else if (!strcmp(text, "true") || !strcmp(text, "false")) {
@@ -1321,6 +1527,13 @@ uint64_t chpy_make_argument(struct chpy_thread *t, uint64_t module_handle, const
         if (*end == 0 && end != text) h = make_int(t, value);
         else h = make_float(t, strtod(text, NULL));
     }
+    return h;
+}
+
+uint64_t chpy_make_argument(struct chpy_thread *t, uint64_t module_handle, const char *text) {
+    t->error_set = false;
+    t->function = "making an argument";
+    chpy_handle h = make_value(t, module_handle, text);
     if (h._i == 0) note_failure(t, "making an argument");
     drain(t);
     return (uint64_t)h._i;
@@ -1340,6 +1553,8 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     t->function = module->label;
     chpy_handle s = { (intptr_t)self };
     const chpy_handle *args = (const chpy_handle *)arguments;
+    chpy_handle kw = { 0 };
+    if (module->keywords_last && count > 0) kw = args[--count];
     volatile chpy_handle result = { 0 };
     int arity = chpy_module_arity(module);
     if (arity >= 0 && (size_t)arity != count) {
@@ -1351,7 +1566,7 @@ uint64_t chpy_call(struct chpy_thread *t, struct chpy_module *module, uint64_t s
     jmp_buf landing;
     abandon_call = &landing;
     if (setjmp(landing) == 0) {
-        if (module->calls_type) result = instantiate(t, s, args, (intptr_t)count);
+        if (module->calls_type) result = instantiate(t, s, args, (intptr_t)count, kw);
         else switch (def->meth.signature) {
         case CHPY_SIG_NOARGS: result = ((noargs_function)def->meth.impl)(&t->ctx, s); break;
         case CHPY_SIG_O: result = ((o_function)def->meth.impl)(&t->ctx, s, args[0]); break;

@@ -9,9 +9,9 @@ final class DebugFixture<S: UniversalScheme> {
     let shared: DebugShared<S.Shared>
     var context: DebugContext<S>
 
-    init(objects: Int = 4, closedQueue: Int = 1024, backtraces: Bool = false) throws {
+    init(objects: Int = 4, closedQueue: Int = 1024, backtraces: Bool = false, onViolation: ViolationPolicy = .collect) throws {
         var options = SchemeOptions()
-        options.debug.onViolation = .collect
+        options.debug.onViolation = onViolation
         options.debug.closedQueue = closedQueue
         options.debug.backtraces = backtraces
         pool = ObjectPool(count: objects, alignment: options.objectAlignment)
@@ -143,6 +143,25 @@ func onHandleSchemes(_ body: (any UniversalScheme.Type) throws -> Void) rethrows
         #expect(f.reports.allSatisfy { $0.operationIndex == 8 && $0.handleDepth == 1 })
         f.context.close(handle)
         #expect(f.finish() == nil, "the debug context closed the leaked handles, so the counts are exact")
+        #expect(object.timesFreed == 1)
+    }
+
+    /// A module's exec slots' leak (`UniversalTable.disown`): the debug context reports it on
+    /// stderr, closes it, and neither files nor counts it, even under `abort`, which would stop
+    /// the test process here had it filed the report.
+    @Test func aHandleClosedOnAModulesBehalfIsClosedAndNeitherCountedNorStopsTheRun() throws {
+        try onHandleSchemes { try closedOnBehalf($0) }
+    }
+
+    func closedOnBehalf<S: UniversalScheme>(_: S.Type) throws {
+        let f = try DebugFixture<S>(onViolation: .abort)
+        let object = f.pool.bear(0, flags: [])
+        f.context.enterScope()
+        let handle = f.context.new(object)
+        f.context.withTableCaller { $0.closeOnBehalf(handle) }
+        f.context.exitScope()
+        #expect(f.summary.total == 0, "\(S.name)")
+        #expect(f.finish() == nil, "the handle was closed on the module's behalf: the object is freed once")
         #expect(object.timesFreed == 1)
     }
 

@@ -80,6 +80,10 @@ struct chpy_module *_Nullable chpy_module_load(const char *_Nonnull path, const 
 int chpy_module_arity_known(const struct chpy_module *_Nonnull module);
 /// The number of arguments the function takes: -1 for any (varargs, keywords).
 int chpy_module_arity(const struct chpy_module *_Nonnull module);
+/// Makes the last argument of every call the dict of its keywords (a `kw:` argument), for a type
+/// called (`--function Type`: its tp_new and tp_init get them); 0, and nothing changed, for a
+/// function, which takes none this way.
+int chpy_module_take_keywords(struct chpy_module *_Nonnull module);
 
 /// Sets the builtins of the run; called by the main thread before any other call of the run.
 void chpy_run_begin(const struct chpy_builtins *_Nonnull builtins);
@@ -90,15 +94,28 @@ const char *_Nullable chpy_run_failure(void);
 void chpy_open_constants(struct chpy_thread *_Nonnull thread);
 void chpy_close_constants(struct chpy_thread *_Nonnull thread);
 /// Makes the module object and runs its exec slots; returns the module's handle (0: failed).
+/// The handles the exec slots left open stay open, kept for the caller to close on the module's
+/// behalf inside the slots' scope (chpy_module_exec_slot_leak).
 uint64_t chpy_module_create(struct chpy_thread *_Nonnull thread, struct chpy_module *_Nonnull module);
+/// The handles the exec slots left open at the module object's last making, and each one's bits.
+size_t chpy_module_exec_slot_leak_count(const struct chpy_module *_Nonnull module);
+uint64_t chpy_module_exec_slot_leak(const struct chpy_module *_Nonnull module, size_t index);
+/// One line (no newline) naming the module's exec slot and the objects of the handles it left
+/// open at the module object's last making; NULL when it left none.
+const char *_Nullable chpy_module_exec_slot_leak_report(const struct chpy_module *_Nonnull module);
+/// The handles the module's exec slots left open in this run (since chpy_run_begin).
+uint64_t chpy_run_exec_slot_leaks(void);
 /// The `self` of the function: the module object, or a new instance of the method's type.
 uint64_t chpy_module_self(struct chpy_thread *_Nonnull thread, struct chpy_module *_Nonnull module, uint64_t module_handle);
 /// Ends the module's HPyGlobals (their references), at the end of a run.
 void chpy_module_clear_globals(struct chpy_thread *_Nonnull thread, struct chpy_module *_Nonnull module);
 /// An argument from its text: an int (`5`), a float (`2.5`), a string (`str:abc`), a list of
-/// `n` ints 0..n-1 (`list:n`), None, True or False (`none`, `true`, `false`), or a new instance
-/// (zeroed, as HPy_New leaves it) of the module's type `T` (`new:T`). 0 with the failure recorded
-/// when it cannot be made.
+/// `n` ints 0..n-1 (`list:n`), None, True or False (`none`, `true`, `false`), a new instance
+/// (zeroed, as HPy_New leaves it) of the module's type `T` (`new:T`), the type object `T` itself
+/// (`type:T`), a tuple of the ints 0..n-1 (`tuple:n`; `tuple:` is empty), a dict of n str keys
+/// `k0`..`k<n-1>` to the ints 0..n-1 (`dict:n`; `dict:` is empty), or the dict of a call's
+/// keywords (`kw:NAME=VALUE;...`, each VALUE an argument of another kind; `kw:` gives none). 0
+/// with the failure recorded when it cannot be made.
 uint64_t chpy_make_argument(struct chpy_thread *_Nonnull thread, uint64_t module_handle, const char *_Nonnull text);
 /// Whether chpy_make_argument takes `text`.
 int chpy_argument_valid(const char *_Nonnull text);

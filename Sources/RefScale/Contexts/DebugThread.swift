@@ -278,6 +278,28 @@ struct DebugThread {
         }
     }
 
+    /// A handle a module's exec slots left open, closed on the module's behalf: the debug
+    /// context's leak report goes to stderr at once, whatever `--on-violation` says, and is
+    /// neither filed nor counted. It is the module's breach of the contract, not the run's: the
+    /// function under test is what the run checks, and its row stays valid.
+    mutating func disown(_ bits: UInt64) {
+        let index = nextIndex()
+        guard let record = closable(bits, .close, at: index) else { return }
+        var report = ViolationRecord(
+            kind: .leak, operation: .exitScope, thread: threadID, owner: threadID, depth: depth, handle: bits,
+            operationIndex: index)
+        report.openedAt = records.openedAt(record)
+        report.handleDepth = Int32(truncatingIfNeeded: depth)
+        report.extensionFunction = chpy_current_function()
+        let stack = backtraces ? Backtrace.symbolised(skip: 1) : nil
+        let opening = backtraces ? Backtrace.symbolised(frames: records.openingStack(record)) : nil
+        fputs("refscale: the module's handle contract violation, not counted against the run (the handle is closed on "
+            + "its behalf): \(report.report(backtrace: stack, openingBacktrace: opening).fullText)\n", stderr)
+        let underlying = records.underlying(record)
+        retireHere(record, at: index)
+        inner.close(Handle(bits: underlying))
+    }
+
     /// A handle kept or sent as it is: reported, and nothing is kept or sent.
     mutating func escape(_ bits: UInt64, to route: EscapeRoute) {
         let index = nextIndex()
@@ -431,7 +453,8 @@ enum DebugEntries {
         object: { DebugEntries.object($0, $1) }, retain: { DebugEntries.retain($0, $1) },
         release: { DebugEntries.release($0, $1) }, transfer: { DebugEntries.transfer($0, $1) },
         adopt: { DebugEntries.adopt($0, $1) }, returning: { DebugEntries.returning($0, $1) },
-        enterScope: { DebugEntries.enterScope($0, $1) }, exitScope: { DebugEntries.exitScope($0, $1) })
+        enterScope: { DebugEntries.enterScope($0, $1) }, exitScope: { DebugEntries.exitScope($0, $1) },
+        disown: { DebugEntries.disown($0, $1) })
 
     /// The state, if the calling thread owns it. The thread's serial is read as it is: a thread
     /// that never asked for one reads 0, never an owner's, and takes the slow path, which asks.
@@ -536,6 +559,12 @@ enum DebugEntries {
         guard let thread = owned(state) else { return wrongContext(state, .exitScope, 0, result: 0) }
         thread.pointee.exitScope()
         return 0
+    }
+
+    static func disown(_ state: UnsafeMutableRawPointer, _ handle: UInt64) -> UInt64 {
+        guard let thread = owned(state) else { return wrongContext(state, .close, handle, result: 1) }
+        thread.pointee.disown(handle)
+        return 1
     }
 
     static func escape(_ state: UnsafeMutableRawPointer, _ handle: UInt64, to route: EscapeRoute) {

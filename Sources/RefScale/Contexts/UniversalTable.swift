@@ -27,6 +27,11 @@ public struct UniversalTable {
     /// and the result a handle's bits, 0 for a number the scheme boxes. A scheme that tags names
     /// it in its table; every other boxes every number.
     var immediate: Entry = { _, _ in 0 }
+    /// A handle that extension code left open where it had to close it (a module's exec slots),
+    /// which the run closes on the code's behalf: 1 when the context closed it itself (the debug
+    /// context, which reports it as a leak of the module's without counting it against the run),
+    /// 0 when it did nothing and the caller closes the handle with `close`.
+    var disown: Entry = { _, _ in 0 }
 }
 
 /// A scheme that can be called through the universal table, and so run under every context.
@@ -165,6 +170,10 @@ public struct TableCaller {
     @inline(__always) func enterScope() { _ = table.pointee.enterScope(state, 0) }
     @inline(__always) func exitScope() { _ = table.pointee.exitScope(state, 0) }
     @inline(__always) func immediate(_ number: Number) -> Handle { Handle(bits: table.pointee.immediate(state, number.word)) }
+    /// Closes a handle extension code left open, on the code's behalf (`UniversalTable.disown`).
+    func closeOnBehalf(_ handle: Handle) {
+        if table.pointee.disown(state, handle.bits) == 0 { close(handle) }
+    }
 }
 
 extension ObjectRef {

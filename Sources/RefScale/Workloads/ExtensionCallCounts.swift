@@ -19,6 +19,10 @@ public struct ExtensionCallCounts: Sendable, Equatable {
     /// another thread frees an object whose items then wait for any thread's next call).
     public var referencesKept = 0
     public var referencesEnded = 0
+    /// Handles the module's exec slots left open when the run made the module object, which the
+    /// run closed on the module's behalf (a breach of the module's contract, not of the run's).
+    /// A count over the run, not over the calls.
+    public var execSlotLeaks = 0
 
     public init() {}
 

@@ -45,6 +45,14 @@ enum HPyPlans {
             guard let module = chpy_module_load(path, function, &error, error.count) else {
                 throw ConfigurationError(option: "module", String(cString: error))
             }
+            let keywords = arguments.last?.hasPrefix("kw:") == true
+            if let misplaced = arguments.dropLast().first(where: { $0.hasPrefix("kw:") }) {
+                throw ConfigurationError(option: "hpy_args", "'\(misplaced)': the keywords (kw:) must be the last argument")
+            }
+            if keywords && chpy_module_take_keywords(module) == 0 {
+                throw ConfigurationError(
+                    option: "hpy_args", "'\(arguments.last!)': keywords (kw:) are given only to a type called (--function Type), not to \(function)")
+            }
             if chpy_module_arity_known(module) != 0 {
                 let arity = Int(chpy_module_arity(module))
                 if arity >= 0 && arity != arguments.count {
@@ -191,6 +199,12 @@ enum HPyCalls {
         chpy_open_constants(thread)
         caller.enterScope()
         let created = chpy_module_create(thread, plan.module)
+        // What the exec slots left open is the module's breach of the contract, not the run's:
+        // closed here, inside their scope, on the module's behalf (the debug context reports
+        // each as its leak, without counting it), and named once the run goes on.
+        for index in 0..<chpy_module_exec_slot_leak_count(plan.module) {
+            caller.closeOnBehalf(Handle(bits: chpy_module_exec_slot_leak(plan.module, index)))
+        }
         let module = created == 0 ? 0 : caller.returning(Handle(bits: created)).bits
         caller.exitScope()
         guard module != 0 else { return }
@@ -212,7 +226,11 @@ enum HPyCalls {
         for handle in arguments where handle != 0 { caller.close(Handle(bits: handle)) }
         caller.close(Handle(bits: this))
         chpy_drain(thread)
-        if chpy_run_failure() == nil { report(plan, before: before, after: after) }
+        if chpy_run_failure() == nil {
+            report(plan, before: before, after: after)
+            // Once per run, so a run that is refused prints its refusal alone.
+            if let leaks = chpy_module_exec_slot_leak_report(plan.module) { fputs(String(cString: leaks) + "\n", stderr) }
+        }
     }
 
     nonisolated(unsafe) static var reported = Set<String>()

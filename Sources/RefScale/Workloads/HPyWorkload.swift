@@ -32,7 +32,7 @@ public struct HPyWorkload: Workload {
     public static let function = DeclaredOption<String>(
         "function", default: "", help: "hpy: the function called: a module function, or Type.method")
     public static let arguments = DeclaredOption<String>(
-        "hpy_args", default: "none", help: "hpy: the arguments, comma-separated: ints, floats, str:TEXT, list:N (ints 0..N-1), true, false, new:Type (an instance of the module's type); none for no argument")
+        "hpy_args", default: "none", help: "hpy: the arguments, comma-separated: ints, floats, str:TEXT, list:N (ints 0..N-1), true, false, new:Type (an instance of the module's type), type:Type (the type itself), tuple:N (ints 0..N-1; tuple: is empty), dict:N (keys str k0..kN-1 to ints 0..N-1; dict: is empty), and last, for a type called, kw:NAME=VALUE;... (its keywords); none for no argument")
     public static let callsPerPass = DeclaredOption<Int>(
         "calls", default: 64, help: "hpy: calls of the function in one pass", check: { (1...1_000_000).contains($0) ? nil : "must be in [1, 1000000], got \($0)" })
     public static let declaredOptions = [module.declaration, function.declaration, arguments.declaration, callsPerPass.declaration]
@@ -52,7 +52,7 @@ public struct HPyWorkload: Workload {
         let arguments = text == "none" ? [] : text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         if let bad = arguments.first(where: { chpy_argument_valid($0) == 0 }) {
             throw ConfigurationError(
-                option: Self.arguments.name, "'\(bad)' is none of: an int, a float, str:TEXT, list:N (N at most 100000), true, false, new:Type")
+                option: Self.arguments.name, "'\(bad)' is none of: an int, a float, str:TEXT, list:N (N at most 100000), true, false, new:Type, type:Type, tuple:N, dict:N, kw:NAME=VALUE;...")
         }
         plan = try HPyPlans.plan(path: path, function: function, arguments: arguments)
         argumentCount = arguments.count
@@ -95,6 +95,7 @@ public struct HPyWorkload: Workload {
         calls.globalLoads = Int(counts.global_load)
         calls.referencesKept = Int(counts.retain)
         calls.referencesEnded = Int(counts.release)
+        calls.execSlotLeaks = Int(chpy_run_exec_slot_leaks())
         return calls
     }
 

@@ -110,6 +110,7 @@ public enum ColumnCatalogue {
         perCall("hpy_global_load_per_call") { $0.globalLoads },
         perCall("hpy_kept_per_call") { $0.referencesKept },
         perCall("hpy_ended_per_call") { $0.referencesEnded },
+        Column("hpy_exec_slot_leaks", .measurement, .integer) { $0.outcome.extensionCalls.map { .integer($0.execSlotLeaks) } ?? .blank },
     ]
 
     static func perCall(_ name: String, _ count: @escaping @Sendable (ExtensionCallCounts) -> Int) -> Column {
