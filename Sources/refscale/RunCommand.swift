@@ -141,6 +141,7 @@ struct Run: ParsableCommand {
         try TraceOutput.checkPath(options.traceCsv, context: options.context)
         var requests = try options.arguments().requests { remarks.append($0) }
         for index in requests.indices { requests[index].schemeOptions.traceTiming = traceTiming }
+        try Runner.trialExtensionCode(requests)
         let writer = try options.csv.map { try CSVWriter(path: $0) }
         let repetitions = try options.repetitionPlan()
         if let message = repetitions.note { remarks.append(message) }

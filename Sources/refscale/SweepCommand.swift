@@ -27,6 +27,7 @@ struct Sweep: ParsableCommand {
             let source = experimentFile ?? "the default experiment"
             throw UsageError("\(source): every combination is left out, so nothing would run; the first: \(skipped.first ?? "none")")
         }
+        try Runner.trialExtensionCode(requests)
         let (records, path) = try performIntoNewFile(requests, out: out, name: experiment.name, host: machine.host) {
             for reason in skipped { note("left out: \(reason)") }
             if let message = Pinning.numaNote(pin: experiment.pins, placement: experiment.placements) { note(message) }

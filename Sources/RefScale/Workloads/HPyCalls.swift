@@ -226,18 +226,19 @@ enum HPyCalls {
         for handle in arguments where handle != 0 { caller.close(Handle(bits: handle)) }
         caller.close(Handle(bits: this))
         chpy_drain(thread)
-        if chpy_run_failure() == nil {
-            report(plan, before: before, after: after)
-            // Once per run, so a run that is refused prints its refusal alone.
-            if let leaks = chpy_module_exec_slot_leak_report(plan.module) { fputs(String(cString: leaks) + "\n", stderr) }
-        }
+        if chpy_run_failure() == nil { report(plan, before: before, after: after) }
     }
 
     nonisolated(unsafe) static var reported = Set<String>()
 
-    /// One line on stderr, once per plan in a process: what one call did, by kind.
+    /// Lines on stderr, once per plan in a process, after its first call succeeded (so a refused
+    /// run prints its refusal alone): what one call did, by kind, and what the module's exec
+    /// slots left open (each row counts those in `hpy_exec_slot_leaks`).
     static func report(_ plan: HPyPlan, before: chpy_counts, after: chpy_counts) {
         guard reported.insert(plan.label).inserted else { return }
+        defer {
+            if let leaks = chpy_module_exec_slot_leak_report(plan.module) { fputs(String(cString: leaks) + "\n", stderr) }
+        }
         let line = "hpy: one call of \(plan.label): \(after.dup - before.dup) dup, \(after.close - before.close) close, "
             + "\(after.open - before.open) open, \(after.new_object - before.new_object) objects made, "
             + "\(after.retain - before.retain) references kept, \(after.release - before.release) ended\n"

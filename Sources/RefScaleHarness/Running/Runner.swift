@@ -58,6 +58,16 @@ public enum Runner {
         _ = try prepare(request).finish()
     }
 
+    /// `trial` of one request per distinct workload configuration that runs extension code, before
+    /// a command prints or writes anything: a module's function that fails on its arguments is
+    /// then the command's one line of bad input, not a failure after the table's header.
+    public static func trialExtensionCode(_ requests: [RunRequest]) throws {
+        var tried: Set<OptionValues> = []
+        for request in requests where request.workload.runsExtensionCode && tried.insert(request.workloadOptions).inserted {
+            try trial(request)
+        }
+    }
+
     static func prepare(_ request: RunRequest) throws -> PreparedRun {
         let workload = try request.workload.make(request.workloadOptions)
         let config = RunConfig(
