@@ -175,16 +175,29 @@ extension GilSchemeTests {
         main.suspend()
         let pairs = 50_000, turns = 3
         let deadline = crefscale_clock_monotonic_ns() + 20_000_000_000
+        // The threads that have had their turns. Every thread stays in the loop until all have:
+        // one that left could no longer hold the lock for another to take, and a thread still
+        // short of its turns would then wait alone until the deadline.
+        let served = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        served.initialize(to: Atomic(0))
+        defer { served.deinitialize(count: 1); served.deallocate() }
         let contexts = runTogether(GilScheme.self, shared: fixture.shared, threads: threads) { context, index in
             var step = 0
-            // At least `pairs` steps, and on until the thread has had `turns` turns (or 20 s).
-            while step < pairs || (context.counters.lockHandoffs < turns && crefscale_clock_monotonic_ns() < deadline) {
+            var counted = false
+            // At least `pairs` steps, and on until every thread has had `turns` turns (or 20 s).
+            while step < pairs || (served.pointee.load(ordering: .relaxed) < threads && crefscale_clock_monotonic_ns() < deadline) {
                 let opened = context.open(objects[(step + index) % 2])
                 let duplicate = context.dup(handles[step % 2])
                 context.close(duplicate)
                 context.close(opened)
                 step += 1
-                if step % 100 == 0 { context.safePoint() }
+                if step % 100 == 0 {
+                    context.safePoint()
+                    if !counted && context.counters.lockHandoffs >= turns {
+                        counted = true
+                        served.pointee.add(1, ordering: .relaxed)
+                    }
+                }
             }
         }
         for (index, context) in contexts.enumerated() {
