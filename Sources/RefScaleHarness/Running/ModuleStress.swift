@@ -95,7 +95,7 @@ public enum ModuleStress {
         guard let first = entries.first else {
             throw UsageError("no scheme of the rotation runs the hpy workload: \(skipped.map { "\($0.label): \($0.reason)" }.joined(separator: "; "))")
         }
-        for request in first.requests { try Runner.trial(request) }
+        try Runner.trialExtensionCode(first.requests)
         return Plan(entries: entries, skipped: skipped)
     }
 
